@@ -1,0 +1,1 @@
+"""Celery app, sync engine and operations for the Rackbeat to e-conomic integration."""
