@@ -1,0 +1,89 @@
+"""The pure parsing of a delivery: what counts as malformed, and how keys and events are read."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.datastructures import Headers
+
+from web.deliveries import (
+    MAX_BODY_BYTES,
+    MAX_KEY_LENGTH,
+    MalformedDelivery,
+    decode_body,
+    event_name,
+    parse_delivery,
+)
+
+
+def headers(**values: str) -> Headers:
+    return Headers({name.replace("_", "-"): value for name, value in values.items()})
+
+
+def test_header_event_wins_over_body_event() -> None:
+    delivery = parse_delivery(
+        headers(rackbeat_webhook_event="product.updated"), {"key": "A-1", "event": "order.created"}
+    )
+    assert delivery.event == "product.updated"
+    assert delivery.key == "A-1"
+
+
+def test_body_event_is_the_fallback() -> None:
+    assert parse_delivery(headers(), {"key": 7, "event": "customer.created"}).event == "customer.created"
+
+
+def test_observed_minimal_body_with_string_key() -> None:
+    delivery = parse_delivery(
+        headers(rackbeat_webhook_event="order.created"), {"key_name": "number", "key": "1021"}
+    )
+    assert (delivery.key, delivery.key_name) == ("1021", "number")
+
+
+def test_integer_and_string_keys_normalise_to_the_same_string() -> None:
+    h = headers(rackbeat_webhook_event="customer.updated")
+    assert parse_delivery(h, {"key": 1021}).key == parse_delivery(h, {"key": " 1021 "}).key == "1021"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([{"key": 1}], "must be a JSON object, not an array"),
+        ("1021", "must be a JSON object, not a string"),
+        (None, "must be a JSON object, not null"),
+        ({"key_name": "number"}, "has no 'key'"),
+        ({"key": None}, "string or an integer"),
+        ({"key": True}, "string or an integer"),
+        ({"key": 12.5}, "not a number"),
+        ({"key": {"number": 1}}, "not an object"),
+        ({"key": ["1"]}, "not an array"),
+        ({"key": ""}, "is empty"),
+        ({"key": "   "}, "is empty"),
+        ({"key": -3}, "negative"),
+        ({"key": "x" * (MAX_KEY_LENGTH + 1)}, "longer than"),
+        ({"key": "A\n1"}, "control characters"),
+        ({"key": "1", "key_name": 5}, "'key_name' must be a string"),
+    ],
+)
+def test_malformed_payloads_name_the_problem(payload: object, message: str) -> None:
+    with pytest.raises(MalformedDelivery, match=message):
+        parse_delivery(headers(rackbeat_webhook_event="product.updated"), payload)
+
+
+def test_no_event_anywhere_is_malformed() -> None:
+    with pytest.raises(MalformedDelivery, match="no event"):
+        parse_delivery(headers(), {"key": "1"})
+
+
+@pytest.mark.parametrize("body", [b"", b"  ", b"{not json", b"\xff\xfe", b'{"key": 1'])
+def test_undecodable_bodies(body: bytes) -> None:
+    with pytest.raises(MalformedDelivery):
+        decode_body(body)
+
+
+def test_over_long_body_is_refused_before_decoding() -> None:
+    with pytest.raises(MalformedDelivery, match="longer than"):
+        decode_body(b" " * (MAX_BODY_BYTES + 1))
+
+
+@pytest.mark.parametrize("value", ["", "   ", "x" * 101, "bad\x00event"])
+def test_unusable_event_names_are_none(value: str) -> None:
+    assert event_name(headers(rackbeat_webhook_event=value), {"key": 1}) is None

@@ -1,0 +1,109 @@
+"""Parsing and validating one Rackbeat webhook delivery (pure: no I/O).
+
+Rackbeat's documented body is ``{"key": 123, "key_name": "id", "event": "order.created", "data": {...}}``,
+but real deliveries were seen carrying only ``{"key_name": "number", "key": "1021"}`` with the event in the
+``Rackbeat-Webhook-Event`` header. So the header wins, the body's ``event`` is the fallback, and everything
+except ``key`` is optional.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+EVENT_HEADER = "rackbeat-webhook-event"
+TOKEN_HEADER = "rackbeat-webhook-token"
+
+# A delivery is a key and a few small fields; the optional `data` object can carry a whole document, so leave
+# room for a large order while refusing anything that is clearly not a webhook.
+MAX_BODY_BYTES = 256 * 1024
+# Rackbeat item numbers are at most 25 characters, integer numbers are far shorter; anything longer is junk.
+MAX_KEY_LENGTH = 100
+MAX_EVENT_LENGTH = 100
+
+
+class MalformedDelivery(ValueError):
+    """The delivery cannot be processed; the message says why and is safe to return to the caller."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event: str
+    key: str
+    key_name: str | None
+
+
+def decode_body(body: bytes) -> Any:
+    """The JSON value of the body, or MalformedDelivery."""
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedDelivery(f"body is longer than {MAX_BODY_BYTES} bytes")
+    if not body.strip():
+        raise MalformedDelivery("body is empty; expected a JSON object with a 'key'")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedDelivery(f"body is not valid JSON ({type(exc).__name__})") from None
+
+
+def event_name(headers: Mapping[str, str], payload: Any) -> str | None:
+    """The event from the header, else from the body; None when neither names one usable."""
+    candidate: Any = headers.get(EVENT_HEADER)
+    if not candidate and isinstance(payload, dict):
+        candidate = payload.get("event")
+    if not isinstance(candidate, str):
+        return None
+    candidate = candidate.strip()
+    if not candidate or len(candidate) > MAX_EVENT_LENGTH or not candidate.isprintable():
+        return None
+    return candidate
+
+
+def normalise_key(value: Any) -> str:
+    """The record key as the string the pending marker and the task use.
+
+    Rackbeat sends ``"1021"`` in some deliveries and ``1021`` in others for the same record; normalising both
+    to one string lets a burst mixing the two coalesce into one transfer.
+    """
+    if isinstance(value, bool) or value is None:
+        raise MalformedDelivery("'key' must be a string or an integer")
+    if isinstance(value, int):
+        if value < 0:
+            raise MalformedDelivery("'key' must not be negative")
+        return str(value)
+    if not isinstance(value, str):
+        raise MalformedDelivery(f"'key' must be a string or an integer, not {_json_type(value)}")
+    key = value.strip()
+    if not key:
+        raise MalformedDelivery("'key' is empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise MalformedDelivery(f"'key' is longer than {MAX_KEY_LENGTH} characters")
+    if not key.isprintable():
+        raise MalformedDelivery("'key' contains control characters")
+    return key
+
+
+def parse_delivery(headers: Mapping[str, str], payload: Any) -> Delivery:
+    """Validate an already decoded body; headers must be a case-insensitive mapping (lower-case names)."""
+    if not isinstance(payload, dict):
+        raise MalformedDelivery(f"body must be a JSON object, not {_json_type(payload)}")
+    if "key" not in payload:
+        raise MalformedDelivery("body has no 'key'")
+    key = normalise_key(payload["key"])
+    event = event_name(headers, payload)
+    if event is None:
+        raise MalformedDelivery("no event: send the Rackbeat-Webhook-Event header or an 'event' field")
+    key_name = payload.get("key_name")
+    if key_name is not None and not isinstance(key_name, str):
+        raise MalformedDelivery("'key_name' must be a string")
+    return Delivery(event=event, key=key, key_name=key_name)
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", float: "a number", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "an integer"
+    return names.get(type(value), type(value).__name__)

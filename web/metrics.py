@@ -1,0 +1,96 @@
+"""Webhook counters kept in Redis and rendered as Prometheus text.
+
+Counters live in Redis (hash ``stats:webhooks``) rather than in process memory so they survive restarts and
+add up across several receiver processes; every request updates them in one pipeline round trip.
+Field names are ``<counter>`` or ``<counter>|<reason>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import redis
+
+KeyFn = Callable[..., str]
+
+METRICS_HASH = ("stats", "webhooks")
+IGNORED_EVENTS_HASH = ("stats", "ignored-events")
+
+# name -> help text; the order is the order of the /metrics page.
+COUNTERS: dict[str, str] = {
+    "received": "Webhook deliveries received from Rackbeat.",
+    "accepted": "Deliveries accepted for a transfer (enqueued or coalesced).",
+    "ignored": "Authentic deliveries answered 2xx without a transfer, by reason.",
+    "refused": "Deliveries refused (401/400), by reason.",
+    "enqueued": "Transfers enqueued by the receiver.",
+    "coalesced": "Deliveries folded into a transfer that was already pending.",
+}
+PREFIX = "rbsync_webhooks"
+
+
+@dataclass(frozen=True)
+class Increment:
+    counter: str
+    reason: str | None = None
+
+    @property
+    def field(self) -> str:
+        return self.counter if self.reason is None else f"{self.counter}|{self.reason}"
+
+
+class WebhookMetrics:
+    def __init__(self, client: redis.Redis, key: KeyFn) -> None:
+        self._redis = client
+        self._hash = key(*METRICS_HASH)
+        self._ignored_events = key(*IGNORED_EVENTS_HASH)
+
+    def record(self, increments: Iterable[Increment], ignored_event: str | None = None) -> None:
+        """Add one to each counter (and to the per-event ignored count) in a single round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for inc in increments:
+            if inc.counter not in COUNTERS:
+                raise ValueError(f"unknown webhook counter {inc.counter!r}")
+            pipe.hincrby(self._hash, inc.field, 1)
+        if ignored_event is not None:
+            pipe.hincrby(self._ignored_events, ignored_event, 1)
+        pipe.execute()
+
+    def snapshot(self) -> dict[str, int]:
+        return {field: int(value) for field, value in _decoded(self._redis.hgetall(self._hash)).items()}
+
+    def ignored_events(self) -> dict[str, int]:
+        return {
+            field: int(value) for field, value in _decoded(self._redis.hgetall(self._ignored_events)).items()
+        }
+
+
+def render_prometheus(snapshot: Mapping[str, int]) -> str:
+    """Prometheus text exposition (version 0.0.4) of the counters; counters never seen are reported as 0."""
+    lines: list[str] = []
+    for counter, help_text in COUNTERS.items():
+        name = f"{PREFIX}_{counter}_total"
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} counter")
+        by_reason = {
+            field.partition("|")[2]: value
+            for field, value in snapshot.items()
+            if field.startswith(f"{counter}|")
+        }
+        if by_reason:
+            for reason, value in sorted(by_reason.items()):
+                lines.append(f'{name}{{reason="{_escape_label(reason)}"}} {value}')
+        else:
+            lines.append(f"{name} {snapshot.get(counter, 0)}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _decoded(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    def text(value: bytes | str) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    return {text(k): text(v) for k, v in raw.items()}

@@ -1,0 +1,176 @@
+"""POST /webhooks/rackbeat: authenticate a delivery, validate it, and enqueue one transfer for its record.
+
+The request path makes no API call: it reads the token from Redis, sets the pending marker and sends one
+Celery message (both inside `enqueue`), so Rackbeat gets its 2xx within milliseconds. The transfer fetches
+the current record itself, which is also why delete events enqueue the same transfer as updates.
+
+Order of checks: an over-long body is refused before it is read; then the token (401, nothing else is
+revealed to a caller without one); then the body (400); then the event (handled or ignored).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from web.deliveries import (
+    MAX_BODY_BYTES,
+    TOKEN_HEADER,
+    MalformedDelivery,
+    decode_body,
+    event_name,
+    parse_delivery,
+)
+from web.metrics import Increment, WebhookMetrics
+from web.tokens import WebhookTokenStore, is_authentic
+
+log = logging.getLogger(__name__)
+
+# event -> (kind, action) for handled events, None otherwise (tasks.entities.spec_for_event, reduced).
+Route = Callable[[str], "tuple[str, str] | None"]
+# kind -> False when e-conomic is the master for that kind, so Rackbeat changes are not pushed.
+PushPolicy = Callable[[str], bool]
+# (kind, key) -> True when a transfer was sent, False when one was already pending (tasks.transfer).
+Enqueue = Callable[[str, str], bool]
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: dict[str, Any]
+    increments: list[Increment] = field(default_factory=list)
+    ignored_event: str | None = None
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def refused(status: int, reason: str, message: str) -> Outcome:
+    return Outcome(
+        status=status,
+        body={"status": "refused", "error": message},
+        increments=[Increment("received"), Increment("refused", reason)],
+    )
+
+
+def ignored(event: str, reason: str, message: str) -> Outcome:
+    return Outcome(
+        status=200,
+        body={"status": "ignored", "event": event, "reason": message},
+        increments=[Increment("received"), Increment("ignored", reason)],
+        ignored_event=event,
+    )
+
+
+class RackbeatWebhookReceiver:
+    def __init__(
+        self,
+        *,
+        tokens: WebhookTokenStore,
+        fixed_token: SecretStr | None,
+        metrics: WebhookMetrics,
+        route: Route,
+        pushes: PushPolicy,
+        enqueue: Enqueue,
+    ) -> None:
+        self._tokens = tokens
+        self._fixed_token = fixed_token
+        self._metrics = metrics
+        self._route = route
+        self._pushes = pushes
+        self._enqueue = enqueue
+
+    def __repr__(self) -> str:
+        return f"RackbeatWebhookReceiver(fixed_token={'set' if self._fixed_token else 'unset'})"
+
+    async def __call__(self, request: Request) -> JSONResponse:
+        try:
+            body = await read_limited_body(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            outcome = refused(400, "body-too-large", f"body is longer than {MAX_BODY_BYTES} bytes")
+        else:
+            outcome = await run_in_threadpool(self.handle, request.headers, body)
+        await run_in_threadpool(self._metrics.record, outcome.increments, outcome.ignored_event)
+        return JSONResponse(outcome.body, status_code=outcome.status)
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+        """Everything after the body is read; sync, because Redis and the Celery producer are."""
+        try:
+            payload: Any = decode_body(body)
+            decode_error: MalformedDelivery | None = None
+        except MalformedDelivery as exc:
+            payload, decode_error = None, exc
+
+        event = event_name(headers, payload)
+        registered = self._tokens.get(event) if event else None
+        if not is_authentic(headers.get(TOKEN_HEADER), registered, self._fixed_token):
+            reason = "missing-token" if not headers.get(TOKEN_HEADER) else "bad-token"
+            log.warning("refused Rackbeat webhook for event %r: %s", event, reason)
+            return refused(401, reason, "missing or wrong Rackbeat-Webhook-Token")
+
+        try:
+            if decode_error is not None:
+                raise decode_error
+            delivery = parse_delivery(headers, payload)
+        except MalformedDelivery as exc:
+            log.warning("refused malformed Rackbeat webhook for event %r: %s", event, exc)
+            return refused(400, "malformed", str(exc))
+
+        routed = self._route(delivery.event)
+        if routed is None:
+            log.info(
+                "ignored Rackbeat webhook %s for key %s: event not handled", delivery.event, delivery.key
+            )
+            return ignored(delivery.event, "unhandled-event", "event not handled by this service")
+        kind, action = routed
+        if not self._pushes(kind):
+            log.info(
+                "ignored Rackbeat webhook %s for %s %s: e-conomic is the master for %s",
+                delivery.event,
+                kind,
+                delivery.key,
+                kind,
+            )
+            return ignored(delivery.event, "economic-master", f"e-conomic is the master for {kind}")
+
+        sent = self._enqueue(kind, delivery.key)
+        log.debug(
+            "accepted Rackbeat webhook %s (%s %s %s): %s",
+            delivery.event,
+            action,
+            kind,
+            delivery.key,
+            "enqueued" if sent else "coalesced",
+        )
+        return Outcome(
+            status=202,
+            body={"status": "accepted", "kind": kind, "key": delivery.key, "enqueued": sent},
+            increments=[
+                Increment("received"),
+                Increment("accepted"),
+                Increment("enqueued" if sent else "coalesced"),
+            ],
+        )
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The body, refusing early (by Content-Length, else while streaming) once it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
