@@ -1,0 +1,109 @@
+"""Cheap container health checks that do not ask the worker anything.
+
+`celery inspect ping` as a probe round-trips the broker through the worker and can mark a busy worker as
+dead. Instead the worker touches a heartbeat file from its main process: load this module into the worker
+with `celery -A tasks worker -I tasks.cli.healthcheck` and the file is refreshed on every Celery heartbeat
+(about every 2 s) and at `worker_ready`. The probe is then a file-age check:
+
+    python -m tasks.cli.healthcheck file [--path P] [--max-age 60]
+    python -m tasks.cli.healthcheck http http://127.0.0.1:8000/healthz
+    python -m tasks.cli.healthcheck beat          (some RedBeat scheduler holds its lock in Redis)
+
+A worker that lost its broker stops sending heartbeats, so it turns unhealthy too: exactly the "alive but
+consuming nothing" case worth seeing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from celery import signals
+
+DEFAULT_HEARTBEAT_FILE = Path(tempfile.gettempdir()) / "rbsync-worker.heartbeat"
+
+
+def touch_heartbeat(path: Path = DEFAULT_HEARTBEAT_FILE) -> None:
+    path.touch(exist_ok=True)
+    os.utime(path, None)
+
+
+def _on_heartbeat(*_args: Any, **_kwargs: Any) -> None:
+    touch_heartbeat()
+
+
+signals.worker_ready.connect(_on_heartbeat, weak=False)
+signals.heartbeat_sent.connect(_on_heartbeat, weak=False)
+
+
+def heartbeat_age(path: Path = DEFAULT_HEARTBEAT_FILE) -> float | None:
+    """Seconds since the heartbeat file was touched, or None when it does not exist."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def check_file(path: Path, max_age: float) -> tuple[bool, str]:
+    age = heartbeat_age(path)
+    if age is None:
+        return False, f"no heartbeat file at {path}"
+    if age > max_age:
+        return False, f"last heartbeat {age:.0f} s ago (limit {max_age:.0f} s)"
+    return True, f"heartbeat {age:.1f} s ago"
+
+
+def check_http(url: str, timeout: float) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300, f"HTTP {response.status}"
+    except (urllib.error.URLError, OSError) as error:
+        return False, f"{url}: {error}"
+
+
+def check_beat() -> tuple[bool, str]:
+    """RedBeat keeps a lock key alive while a scheduler runs; its absence means no beat is scheduling."""
+    import redis
+    from redbeat.schedulers import RedBeatConfig
+    from tasks.celery import app
+
+    config = RedBeatConfig(app)
+    try:
+        client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=5)
+        holds_lock = bool(client.exists(config.lock_key))
+        client.close()
+    except (redis.RedisError, OSError) as error:
+        return False, f"Redis: {type(error).__name__}"
+    return holds_lock, "RedBeat lock held" if holds_lock else "no RedBeat lock (no active scheduler)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tasks.cli.healthcheck")
+    sub = parser.add_subparsers(dest="probe", required=True)
+    file_probe = sub.add_parser("file", help="worker liveness: the heartbeat file is recent")
+    file_probe.add_argument("--path", type=Path, default=DEFAULT_HEARTBEAT_FILE)
+    file_probe.add_argument("--max-age", type=float, default=60.0)
+    http_probe = sub.add_parser("http", help="an HTTP endpoint answers 2xx")
+    http_probe.add_argument("url")
+    http_probe.add_argument("--timeout", type=float, default=5.0)
+    sub.add_parser("beat", help="a RedBeat scheduler holds its lock")
+    args = parser.parse_args(argv)
+    if args.probe == "file":
+        healthy, detail = check_file(args.path, args.max_age)
+    elif args.probe == "beat":
+        healthy, detail = check_beat()
+    else:
+        healthy, detail = check_http(args.url, args.timeout)
+    print(("healthy: " if healthy else "unhealthy: ") + detail)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
