@@ -1,0 +1,51 @@
+"""Product groups, Rackbeat -> e-conomic.
+
+e-conomic's legacy REST API can only read product groups, so they are written through the Products
+OpenAPI service (`productsapi`), where a group is {id, name (<= 50), domesticAccountId} and all three
+are required. The group number is chosen by us: Rackbeat's group number becomes the e-conomic id, which
+makes a lost binding harmless (the engine finds the group by its id before creating it).
+
+Rackbeat groups carry no sales account, while e-conomic insists on one: a group is created with the
+account in `DOMESTIC_SALES_ACCOUNT` (1010 "Salg af varer/ydelser m/moms" in e-conomic's standard chart
+of accounts) and bookkeepers can move it afterwards, since an update keeps whatever account the group
+already has in e-conomic (`keep_on_update`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
+
+KIND = "product_group"
+DOMESTIC_SALES_ACCOUNT = 1010
+
+
+def economic_key(record: Record) -> int:
+    """Rackbeat's group number is the e-conomic product group id."""
+    return int(record["number"])
+
+
+def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+    """The productsapi ProductGroup body for a Rackbeat product group."""
+    return {
+        "id": economic_key(record),
+        "name": str(record.get("name") or "").strip(),
+        "domesticAccountId": DOMESTIC_SALES_ACCOUNT,
+    }
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat_resource="product-groups",
+    rackbeat_singular="product_group",
+    rackbeat_key_field="number",
+    economic_writer=OpenApiRoute(service="productsapi", version="v2.0.0", route="productgroups"),
+    economic_key_field="id",
+    to_economic=to_economic,
+    economic_key=economic_key,
+    events=frozenset({"product_group.created", "product_group.updated"}),
+    delete_events=frozenset({"product_group.deleted"}),
+    barrable=False,
+    keep_on_update=("domesticAccountId",),
+)
