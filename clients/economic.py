@@ -1,0 +1,200 @@
+"""Visma e-conomic: the legacy REST API plus the OpenAPI services (shared/reference/economic-api.md).
+
+Every write requires an idempotency key, so a retry after a lost answer replays e-conomic's cached
+response (``X-ResultFromCache: true``) instead of writing twice; ``last_response_from_cache`` says
+whether that happened. ``X-RateLimiting`` on every response keeps the shared token bucket in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import httpx
+
+from clients.errors import parse_economic_error
+from clients.http import BaseClient, Limiter
+from clients.secrets import Secret, reveal
+
+MAX_PAGE_SIZE = 1000
+
+# economic-api.md §4: characters with a dedicated escape in string ids; others are percent-encoded.
+_KEY_ESCAPES = {
+    "<": "_0_",
+    ">": "_1_",
+    "*": "_2_",
+    "%": "_3_",
+    ":": "_4_",
+    "&": "_5_",
+    "/": "_6_",
+    "\\": "_7_",
+    "_": "_8_",
+    " ": "_9_",
+    "?": "_10_",
+    ".": "_11_",
+    "#": "_12_",
+    "+": "_13_",
+}
+
+
+def encode_key(key: str | int) -> str:
+    """A resource id as e-conomic wants it in a URL path segment.
+
+    ``My Awesome Product_Discount5%`` -> ``My_9_Awesome_9_Product_8_Discount5_3_``. Applied one
+    character at a time, so the underscores the escapes introduce are never escaped again.
+    """
+    text = str(key)
+    return "".join(_KEY_ESCAPES.get(ch) or quote(ch, safe="") for ch in text)
+
+
+def _require_idempotency_key(idempotency_key: str) -> dict[str, str]:
+    if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+        raise ValueError("every e-conomic write needs a non-empty idempotency_key")
+    return {"Idempotency-Key": idempotency_key}
+
+
+class EconomicClient(BaseClient):
+    """e-conomic for one agreement. ``resource`` arguments are legacy paths such as ``"products"``."""
+
+    api = "economic"
+
+    def __init__(
+        self,
+        base_url: str,
+        openapi_base_url: str,
+        app_secret_token: Secret,
+        agreement_grant_token: Secret,
+        limiter: Limiter | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        app, grant = reveal(app_secret_token), reveal(agreement_grant_token)
+        super().__init__(
+            base_url,
+            headers={"X-AppSecretToken": app, "X-AgreementGrantToken": grant},
+            secrets=[app, grant],
+            limiter=limiter,
+            timeout=timeout,
+            transport=transport,
+        )
+        self.openapi_base_url = openapi_base_url if openapi_base_url.endswith("/") else openapi_base_url + "/"
+        self.last_response_from_cache = False
+        """True when e-conomic answered the last call from its idempotency cache (a replay)."""
+        self.last_call_cost: int | None = None
+
+    encode_key = staticmethod(encode_key)
+
+    def _on_response(self, response: httpx.Response) -> None:
+        self.last_response_from_cache = response.headers.get("X-ResultFromCache", "").lower() == "true"
+        cost = response.headers.get("X-CallCost", "")
+        self.last_call_cost = int(cost) if cost.strip().isdigit() else None
+        rate_limiting = response.headers.get("X-RateLimiting")
+        sync = getattr(self.limiter, "sync_from_header", None)
+        if rate_limiting and sync is not None:
+            sync(rate_limiting)
+
+    def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:
+        return parse_economic_error(payload)
+
+    # --- legacy REST: reads ------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a legacy path (``"customers/20"``, ``"self"``) and return its JSON."""
+        return self.decode_json(self.request("GET", path, params=params, expected=(200,)))
+
+    def get_item(self, resource: str, key: str | int) -> dict[str, Any]:
+        return self.get(self.item_path(resource, key))
+
+    def iter_collection(
+        self,
+        path: str,
+        filter: str | None = None,
+        sort: str | None = None,
+        pagesize: int = MAX_PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, one page in memory at a time, following ``pagination.nextPage``.
+
+        The next page is requested on our own ``path`` with the query of e-conomic's link, so a
+        base URL that differs from the host e-conomic writes into its links still works.
+        """
+        if not 1 <= pagesize <= MAX_PAGE_SIZE:
+            raise ValueError(f"pagesize must be within 1..{MAX_PAGE_SIZE}")
+        params: dict[str, Any] = {"skippages": 0, "pagesize": pagesize}
+        if filter:
+            params["filter"] = filter
+        if sort:
+            params["sort"] = sort
+        while True:
+            page = self.get(path, params=params)
+            yield from page.get("collection") or []
+            next_page = (page.get("pagination") or {}).get("nextPage")
+            if not next_page:
+                return
+            next_params = dict(parse_qsl(urlsplit(next_page).query, keep_blank_values=True))
+            if next_params == params:  # a server that links a page to itself would loop forever
+                return
+            params = next_params
+
+    # --- legacy REST: writes -----------------------------------------------------------------
+
+    def create(self, resource: str, body: Any, *, idempotency_key: str) -> Any:
+        """POST to a collection (201 with the created entity; vouchers answer with a list)."""
+        headers = _require_idempotency_key(idempotency_key)
+        response = self.request("POST", resource, json=body, headers=headers, expected=(200, 201))
+        return self.decode_json(response)
+
+    def replace(self, resource: str, key: str | int, body: Any, *, idempotency_key: str) -> Any:
+        """PUT a whole document (true replace; 201 when the key did not exist yet)."""
+        headers = _require_idempotency_key(idempotency_key)
+        path = self.item_path(resource, key)
+        return self.decode_json(self.request("PUT", path, json=body, headers=headers, expected=(200, 201)))
+
+    def delete(self, resource: str, key: str | int, *, idempotency_key: str) -> Any:
+        """DELETE one resource: None for 204, the status body for the 200 that draft invoices give."""
+        headers = _require_idempotency_key(idempotency_key)
+        path = self.item_path(resource, key)
+        return self.decode_json(self.request("DELETE", path, headers=headers, expected=(200, 204)))
+
+    @staticmethod
+    def item_path(resource: str, key: str | int) -> str:
+        return f"{resource.strip('/')}/{encode_key(key)}"
+
+    # --- OpenAPI services (apis.e-conomic.com/{service}/{version}/...) --------------------------
+
+    def openapi_url(self, service_path: str, path: str) -> str:
+        return f"{self.openapi_base_url}{service_path.strip('/')}/{path.lstrip('/')}"
+
+    def openapi_get(self, service_path: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        url = self.openapi_url(service_path, path)
+        return self.decode_json(self.request("GET", url, params=params, expected=(200,)))
+
+    def openapi_iter(
+        self, service_path: str, path: str, filter: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of an OpenAPI collection, following the continuation ``cursor``."""
+        params: dict[str, Any] = {"filter": filter} if filter else {}
+        while True:
+            page = self.openapi_get(service_path, path, params=params)
+            yield from page.get("items") or []
+            cursor = page.get("cursor")
+            if not cursor or cursor == params.get("cursor"):
+                return
+            params = {**params, "cursor": cursor}
+
+    def openapi_post(self, service_path: str, path: str, body: Any, *, idempotency_key: str) -> Any:
+        headers = _require_idempotency_key(idempotency_key)
+        url = self.openapi_url(service_path, path)
+        return self.decode_json(self.request("POST", url, json=body, headers=headers, expected=(200, 201)))
+
+    def openapi_put(self, service_path: str, path: str, body: Any, *, idempotency_key: str) -> Any:
+        headers = _require_idempotency_key(idempotency_key)
+        url = self.openapi_url(service_path, path)
+        return self.decode_json(
+            self.request("PUT", url, json=body, headers=headers, expected=(200, 201, 204))
+        )
+
+    def openapi_delete(self, service_path: str, path: str, *, idempotency_key: str) -> Any:
+        headers = _require_idempotency_key(idempotency_key)
+        url = self.openapi_url(service_path, path)
+        return self.decode_json(self.request("DELETE", url, headers=headers, expected=(200, 204)))

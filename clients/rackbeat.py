@@ -1,0 +1,140 @@
+"""Rackbeat (shared/reference/rackbeat-api.md): Bearer token, ``{singular: {...}}`` envelopes,
+206 Partial Content on every list, page/pages paging, and webhook registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from clients.errors import parse_rackbeat_error
+from clients.http import BaseClient, Limiter
+from clients.secrets import Secret, reveal
+
+MAX_LIMIT = 1000
+DEFAULT_USER_AGENT = "rbsync/0.1 (Rackbeat-e-conomic integration)"
+
+
+class UrlFriendly(str):
+    """An item's ``urlfriendly_number`` from Rackbeat: already safe in a path, used as it is."""
+
+
+def path_key(key: str | int) -> str:
+    """A record key as a Rackbeat path segment.
+
+    Integers (customers, orders, webhooks...) go as they are; a ``UrlFriendly`` number as Rackbeat
+    made it; any other item number is percent-encoded twice, as Rackbeat's docs advise for numbers
+    holding ``/``, ``+``, ``?`` or spaces (``ABC/123+DEF`` -> ``ABC%252F123%252BDEF``).
+    """
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, UrlFriendly):
+        return str(key)
+    return quote(quote(str(key), safe=""), safe="")
+
+
+def item_key(record: Mapping[str, Any]) -> str | UrlFriendly:
+    """The best path key for an item record: its ``urlfriendly_number`` if it has one, else ``number``."""
+    friendly = record.get("urlfriendly_number")
+    return UrlFriendly(friendly) if friendly else str(record["number"])
+
+
+class RackbeatClient(BaseClient):
+    """Rackbeat for one API token. ``resource`` arguments are paths such as ``"products"``."""
+
+    api = "rackbeat"
+    success_statuses = frozenset({200, 201, 204, 206})
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        limiter: Limiter | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        consumer_name: str = "rbsync",
+    ) -> None:
+        secret = reveal(token)
+        super().__init__(
+            base_url,
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Content-Type": "application/json",
+                "User-Agent": user_agent,
+                "Consumer-Name": consumer_name,
+            },
+            secrets=[secret],
+            limiter=limiter,
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:
+        message, field_errors = parse_rackbeat_error(payload)
+        return message, field_errors, None
+
+    def _item_path(self, resource: str, key: str | int) -> str:
+        return f"{resource.strip('/')}/{path_key(key)}"
+
+    def _unwrap(self, response: httpx.Response, singular: str) -> Any:
+        payload = self.decode_json(response)
+        if isinstance(payload, Mapping) and singular in payload:
+            return payload[singular]
+        return payload
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get(self, resource: str, key: str | int, singular: str) -> dict[str, Any]:
+        """One record, unwrapped from ``{singular: {...}}``."""
+        return self._unwrap(self.request("GET", self._item_path(resource, key)), singular)
+
+    def iter(
+        self,
+        resource: str,
+        plural: str,
+        params: Mapping[str, Any] | None = None,
+        limit: int = MAX_LIMIT,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list, one page in memory at a time (pages are 1-based; stop at ``pages``)."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be within 1..{MAX_LIMIT}")
+        page = 1
+        while True:
+            query = {**(params or {}), "page": page, "limit": limit}
+            payload = self.decode_json(self.request("GET", resource.strip("/"), params=query)) or {}
+            records = payload.get(plural) or []
+            yield from records
+            pages = int(payload.get("pages") or 0)
+            if page >= pages or not records:
+                return
+            page += 1
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def create(self, resource: str, singular: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._unwrap(self.request("POST", resource.strip("/"), json=body), singular)
+
+    def update(self, resource: str, key: str | int, singular: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._unwrap(self.request("PUT", self._item_path(resource, key), json=body), singular)
+
+    def delete(self, resource: str, key: str | int) -> Any:
+        return self.decode_json(self.request("DELETE", self._item_path(resource, key)))
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def register_webhook(self, event: str, url: str) -> dict[str, Any]:
+        """Create (or, for the same event and URL, update) a webhook: ``{id, event, url, token?}``.
+
+        Rackbeat returns the delivery token only when it creates the webhook; keep it then.
+        """
+        return self.create("webhooks", "webhook", {"event": event, "url": url, "is_active": True})
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        return list(self.iter("webhooks", "webhooks"))
+
+    def delete_webhook(self, webhook_id: int | str) -> None:
+        self.delete("webhooks", int(webhook_id) if str(webhook_id).isdigit() else webhook_id)

@@ -1,0 +1,188 @@
+"""A token bucket per API credential, shared by every worker process through Redis.
+
+Both APIs meter per credential, not per process: e-conomic per agreement (its ``X-RateLimiting``
+bucket), Rackbeat per token (≈480 requests / minute). So the bucket lives in one Redis hash that a
+Lua script reads, refills and debits atomically; every Celery worker draws from the same budget and
+calls wait for a token instead of collecting 429s.
+
+The bucket is stored as ``tokens`` (the count at time ``ts``) and ``ts`` (Redis server time, so
+all processes share one clock). A penalty after a 429 empties the bucket and moves ``ts`` into the
+future: no process refills until the server's ``Retry-After`` has passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from dataclasses import dataclass
+
+import redis as redis_lib
+
+from clients.secrets import Secret, reveal
+
+_BUCKET_LUA = """
+local key = KEYS[1]
+local capacity = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local op = ARGV[3]
+local arg = tonumber(ARGV[4])
+local rate = capacity / window
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tokens = tonumber(redis.call('HGET', key, 'tokens'))
+local ts = tonumber(redis.call('HGET', key, 'ts'))
+if tokens == nil or ts == nil then
+  tokens = capacity
+  ts = now
+end
+if now > ts then
+  tokens = math.min(capacity, tokens + (now - ts) * rate)
+  ts = now
+end
+local result = 0
+if op == 'acquire' then
+  if ts <= now and tokens >= arg then
+    tokens = tokens - arg
+  else
+    result = (ts - now) + math.max(0, arg - tokens) / rate
+  end
+elseif op == 'penalize' then
+  tokens = 0
+  ts = math.max(ts, now + arg)
+elseif op == 'cap_used' then
+  tokens = math.min(tokens, math.max(0, capacity - arg))
+elseif op == 'peek' then
+  result = tokens
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('PEXPIRE', key, math.ceil((window + math.max(0, ts - now)) * 2000))
+return tostring(result)
+"""
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    """One bucket as e-conomic reports it: ``used`` of ``limit`` tokens in ``window_seconds``."""
+
+    limit: int
+    window_seconds: int
+    used: int
+
+    @property
+    def used_fraction(self) -> float:
+        return self.used / self.limit if self.limit else 1.0
+
+
+_RATE_LIMITING_RE = re.compile(
+    r"token-limit-(?P<limit>\d+)-per-(?P<window>\d+)-seconds\s*:\s*(?P<used>\d+)\s*/\s*(?P<total>\d+)",
+    re.IGNORECASE,
+)
+
+
+def parse_rate_limiting_header(value: str | None) -> list[RateLimitStatus]:
+    """Parse e-conomic's ``X-RateLimiting`` header, e.g. ``token-limit-10000-per-60-seconds: 147/10000``.
+
+    Returns every bucket found (the format allows more than one, comma-separated); an empty list
+    for a missing or unrecognised value, since a header we cannot read must not fail the call.
+    """
+    if not value:
+        return []
+    return [
+        RateLimitStatus(limit=int(m["total"]), window_seconds=int(m["window"]), used=int(m["used"]))
+        for m in _RATE_LIMITING_RE.finditer(value)
+        if int(m["total"]) > 0
+    ]
+
+
+def credential_fingerprint(credential: Secret) -> str:
+    """First 16 hex digits of sha256(credential): identifies a bucket without storing the secret."""
+    return hashlib.sha256(reveal(credential).encode()).hexdigest()[:16]
+
+
+def bucket_key(namespace: str, api: str, credential: Secret) -> str:
+    return f"rbsync:{namespace}:ratelimit:{api}:{credential_fingerprint(credential)}"
+
+
+class RedisTokenBucket:
+    """Atomic shared token bucket: ``capacity`` tokens refilled evenly over ``window_seconds``."""
+
+    def __init__(
+        self,
+        redis: redis_lib.Redis,
+        api: str,
+        credential: Secret,
+        capacity: int,
+        window_seconds: float,
+        namespace: str = "default",
+    ) -> None:
+        if capacity <= 0 or window_seconds <= 0:
+            raise ValueError("capacity and window_seconds must be positive")
+        self.api = api
+        self.capacity = capacity
+        self.window_seconds = float(window_seconds)
+        self.key = bucket_key(namespace, api, credential)
+        self._redis = redis
+        self._script = redis.register_script(_BUCKET_LUA)
+        self.script_calls = 0
+        """How many times this instance ran the script (shows that waiting does not busy-loop)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisTokenBucket(key={self.key!r}, capacity={self.capacity}, "
+            f"window_seconds={self.window_seconds})"
+        )
+
+    def _run(self, op: str, arg: float) -> float:
+        self.script_calls += 1
+        result = self._script(keys=[self.key], args=[self.capacity, self.window_seconds, op, repr(arg)])
+        return float(result)
+
+    def try_acquire(self, cost: int = 1) -> float:
+        """Take ``cost`` tokens if they are there. Returns 0.0 on success, else the seconds to wait."""
+        if cost > self.capacity:
+            raise ValueError(f"cost {cost} exceeds the bucket capacity {self.capacity}")
+        return self._run("acquire", cost)
+
+    def acquire(self, cost: int = 1, timeout: float | None = None) -> bool:
+        """Block until ``cost`` tokens are taken. False if that would take longer than ``timeout``.
+
+        Sleeps for the wait the script computed (plus a little jitter so that processes woken by the
+        same refill do not all retry in the same millisecond); never busy-loops.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = self.try_acquire(cost)
+            if wait <= 0:
+                return True
+            wait += random.uniform(0, min(0.05, wait * 0.1))
+            if deadline is not None and time.monotonic() + wait > deadline:
+                return False
+            time.sleep(wait)
+
+    def penalize(self, retry_after: float | None = None) -> None:
+        """Empty the bucket after a 429 so every worker backs off, for ``retry_after`` seconds if known."""
+        self._run("penalize", max(0.0, float(retry_after or 0.0)))
+
+    def sync_from_header(self, value: str | None) -> None:
+        """Keep in step with e-conomic's ``X-RateLimiting`` header.
+
+        When the server has counted more use than we have (other apps on the same agreement, calls
+        from before this process started), lower our tokens to match; never raise them, since the
+        header is older than our own latest debits.
+        """
+        statuses = parse_rate_limiting_header(value)
+        if not statuses:
+            return
+        tightest = max(statuses, key=lambda s: s.used_fraction)
+        used = min(self.capacity, tightest.used_fraction * self.capacity)
+        self._run("cap_used", used)
+
+    def available(self) -> float:
+        """Tokens available now (refill included). For tests, benchmarks and health output."""
+        return self._run("peek", 0)
+
+    def reset(self) -> None:
+        """Forget the bucket state (it starts full again)."""
+        self._redis.delete(self.key)
