@@ -1,0 +1,134 @@
+"""The Celery application: ``celery -A tasks worker`` and ``celery -A tasks beat``.
+
+Configuration comes from :mod:`tasks.settings` and is applied lazily (the first time Celery reads its
+configuration), so importing ``tasks`` costs nothing and needs no settings; a process that *uses* the app
+without valid settings stops with the one-line settings error. Tests re-apply it with :func:`configure`.
+
+The reliability choices (see docs/ARCHITECTURE.md and the Celery operations notes):
+- late acks + prefetch 1 + requeue on a lost worker: a crash never loses a transfer; ``SyncTask`` caps
+  the redeliveries so a task that kills its worker cannot loop forever;
+- the broker visibility timeout exceeds the longest retry countdown plus the hard time limit, so a
+  message held by a live worker (running or waiting for its ETA) is never handed to a second one;
+- running late-ack tasks are cancelled when the broker connection drops (they would run twice);
+- JSON only: task arguments are data (kind, key, ids), never pickles or secrets.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from tasks.settings import Settings, load_settings_or_exit
+
+QUEUES = ("transfers", "polls", "bulk", "dlq")
+
+# Task names decide their queue; keep new tasks inside these name families (first match wins).
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    "rbsync.retry_dead_letter": {"queue": "dlq"},
+    "rbsync.dlq*": {"queue": "dlq"},
+    "rbsync.poll*": {"queue": "polls"},
+    "rbsync.bulk*": {"queue": "bulk"},
+    "rbsync.startup*": {"queue": "bulk"},
+    "rbsync.*": {"queue": "transfers"},
+}
+
+# Task modules of the service. One is included when its file exists; an existing module that fails to
+# import stops the worker loudly (Celery imports ``include`` at start-up).
+TASK_MODULES = (
+    "tasks.transfer",
+    "tasks.dlq_tasks",
+    "tasks.polls",
+    "tasks.imports",
+    "tasks.startup",
+)
+
+# Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+
+_applied_settings: Settings | None = None
+
+
+def present_task_modules() -> list[str]:
+    """The task modules whose source exists in this checkout."""
+    return [name for name in TASK_MODULES if importlib.util.find_spec(name) is not None]
+
+
+def queue_for(task_name: str) -> str:
+    """The queue a task name is routed to (the default queue when no route matches)."""
+    for pattern, route in TASK_ROUTES.items():
+        if fnmatch.fnmatchcase(task_name, pattern):
+            return route["queue"]
+    return QUEUES[0]
+
+
+def redbeat_key_prefix(settings: Settings) -> str:
+    return f"rbsync:{settings.connection_id}:redbeat:"
+
+
+def build_config(settings: Settings) -> dict[str, Any]:
+    """Celery configuration for these settings (pure: no connection is made)."""
+    visibility = settings.effective_visibility_timeout
+    transport: dict[str, Any] = {"visibility_timeout": visibility}
+    if settings.broker_key_prefix:
+        transport["global_keyprefix"] = settings.broker_key_prefix
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": dict(transport),
+        "broker_connection_retry_on_startup": True,
+        "result_backend": settings.redis_url,
+        "result_backend_transport_options": dict(transport),
+        "result_expires": 86400,
+        "result_extended": True,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
+        "task_default_queue": QUEUES[0],
+        "task_routes": dict(TASK_ROUTES),
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_seconds,
+        "worker_enable_soft_shutdown_on_idle": settings.worker_soft_shutdown_seconds > 0,
+        "task_time_limit": settings.transfer_time_limit_seconds,
+        "task_soft_time_limit": settings.soft_time_limit_seconds,
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_schedule": dict(BEAT_SCHEDULE),
+        "beat_max_loop_interval": settings.beat_max_loop_interval_seconds,
+        "redbeat_redis_url": settings.redis_url,
+        "redbeat_redis_options": {},
+        "redbeat_key_prefix": redbeat_key_prefix(settings),
+        "redbeat_lock_key": redbeat_key_prefix(settings) + "lock",
+        "redbeat_lock_timeout": settings.redbeat_lock_timeout_seconds,
+    }
+
+
+def configure(target: Celery, settings: Settings) -> None:
+    """(Re)apply ``settings`` to ``target``; connection pools built for older settings are dropped."""
+    global _applied_settings
+    _applied_settings = settings
+    target.conf.update(build_config(settings))
+    pool = target._pool
+    if pool is not None:
+        pool.force_close_all()
+        target._pool = None
+    target.amqp._producer_pool = None
+
+
+def _lazy_config() -> dict[str, Any]:
+    return build_config(_applied_settings or load_settings_or_exit())
+
+
+app = Celery("rbsync", include=present_task_modules())
+app.add_defaults(_lazy_config)
