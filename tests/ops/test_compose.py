@@ -134,3 +134,32 @@ def test_env_example_holds_no_real_secrets():
         name, _, value = line.lstrip("# ").partition("=")
         if any(word in name for word in ("TOKEN", "SECRET", "PASSWORD", "BASIC_AUTH")):
             assert value == "", f"{name} has a value in .env.example"
+
+
+def settings_env_names() -> set[str]:
+    from tasks.settings import ENV_PREFIX, Settings
+
+    return {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+
+
+def test_every_setting_is_documented_in_env_example_and_nothing_else_is():
+    documented = {name for name in env_example_names() if name.startswith("RBSYNC_")}
+    settings = settings_env_names()
+    assert settings - documented == set(), "settings missing from .env.example"
+    assert documented - settings == set(), ".env.example names settings that do not exist"
+
+
+def test_worker_gets_longer_to_stop_than_its_soft_shutdown(services):
+    from tasks.celery import build_config
+    from tasks.settings import Settings
+
+    grace = int(re.fullmatch(r"(\d+)s", services["worker"]["stop_grace_period"]).group(1))
+    env_example = (ROOT / ".env.example").read_text()
+    example = re.search(r"^RBSYNC_WORKER_SOFT_SHUTDOWN_SECONDS=(\d+)", env_example, re.MULTILINE)
+    settings = Settings(
+        _env_file=None,
+        rackbeat_token="x", economic_app_secret_token="x", economic_agreement_grant_token="x",
+        worker_soft_shutdown_seconds=float(example.group(1)),
+    )
+    soft_shutdown = build_config(settings)["worker_soft_shutdown_timeout"]
+    assert 0 < soft_shutdown < grace
