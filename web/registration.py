@@ -75,3 +75,39 @@ def register_webhooks(
             "registered Rackbeat webhook %s for %s at %s (token %s)", answer.get("id"), event, url, outcome
         )
     return results
+
+
+def register_from_settings(settings: Any) -> list[Registration]:
+    """Register for every handled event with the configured Rackbeat account and public URL.
+
+    The client draws from the same Redis rate bucket as the workers, so registration counts against the
+    shared per-token budget like every other call.
+    """
+    from clients.rackbeat import RackbeatClient
+    from clients.ratelimit import RedisTokenBucket
+    from tasks.entities import REGISTRY
+    from tasks.redis import get_redis
+    from tasks.redis import key as namespaced_key
+
+    store = get_redis(settings.redis_url)
+
+    def key(*parts: object) -> str:
+        return namespaced_key(*parts, connection_id=settings.connection_id)
+
+    bucket = RedisTokenBucket(
+        store,
+        "rackbeat",
+        settings.rackbeat_token,
+        capacity=settings.rackbeat_requests_per_minute,
+        window_seconds=60,
+        namespace=settings.connection_id,
+    )
+    with RackbeatClient(
+        settings.rackbeat_base_url,
+        settings.rackbeat_token,
+        limiter=bucket,
+        timeout=settings.http_timeout_seconds,
+    ) as client:
+        return register_webhooks(
+            client, WebhookTokenStore(store, key), settings.public_url, handled_events(REGISTRY.values())
+        )

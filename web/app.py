@@ -1,0 +1,130 @@
+"""The web service: Starlette app factory wiring the receiver, health, metrics and start-up registration.
+
+Routes:
+- ``POST /webhooks/rackbeat``: Rackbeat deliveries (web.rackbeat_webhooks)
+- ``GET /healthz``: Redis store and broker PINGs (web.health)
+- ``GET /metrics``: webhook counters as Prometheus text (web.metrics)
+
+Nothing here reads global state at import; ``create_app(settings)`` builds everything from the settings
+it is given (the cached process settings by default), so tests can run several apps side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from tasks.redis import get_redis
+from tasks.redis import key as namespaced_key
+from tasks.settings import Settings, get_settings
+from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
+from web.metrics import WebhookMetrics, render_prometheus
+from web.rackbeat_webhooks import RackbeatWebhookReceiver
+from web.registration import RECEIVER_PATH
+from web.startup import StartupRegistration
+from web.tokens import WebhookTokenStore
+
+log = logging.getLogger(__name__)
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def route_event(event: str) -> tuple[str, str] | None:
+    """(kind, action) for an event the entity registry handles, None otherwise."""
+    from tasks.entities import spec_for_event
+
+    found = spec_for_event(event)
+    if found is None:
+        return None
+    spec, action = found
+    return spec.kind, action
+
+
+# Kinds whose master side is chosen by a setting; when e-conomic is the master, Rackbeat changes to them
+# are not pushed (the hourly poll brings e-conomic's version into Rackbeat instead).
+MASTER_SETTING_BY_KIND = {"customer": "customers_master", "product": "products_master"}
+
+
+def push_policy(settings: Settings):
+    def pushes(kind: str) -> bool:
+        setting = MASTER_SETTING_BY_KIND.get(kind)
+        return setting is None or getattr(settings, setting) != "economic"
+
+    return pushes
+
+
+def enqueue_transfer(kind: str, key: str) -> bool:
+    from tasks.transfer import enqueue_export
+
+    return enqueue_export(kind, key)
+
+
+def register_on_startup(settings: Settings, override: bool | None) -> bool:
+    if override is not None:
+        return override
+    return bool(getattr(settings, "register_webhooks_on_startup", True))
+
+
+def create_app(settings: Settings | None = None, *, register_webhooks: bool | None = None) -> Starlette:
+    """The web app for ``settings``. ``register_webhooks`` overrides the start-up registration setting."""
+    settings = settings or get_settings()
+    store = get_redis(settings.redis_url)
+
+    def key(*parts: object) -> str:
+        return namespaced_key(*parts, connection_id=settings.connection_id)
+
+    tokens = WebhookTokenStore(store, key)
+    metrics = WebhookMetrics(store, key)
+    receiver = RackbeatWebhookReceiver(
+        tokens=tokens,
+        fixed_token=settings.webhook_token,
+        metrics=metrics,
+        route=route_event,
+        pushes=push_policy(settings),
+        enqueue=enqueue_transfer,
+    )
+    health = HealthEndpoint(
+        {
+            "redis": ping_client(redis_for_health(settings.redis_url)),
+            "broker": broker_ping(settings.broker_url or settings.redis_url),
+        }
+    )
+
+    async def metrics_page(request: Request) -> PlainTextResponse:
+        snapshot = await run_in_threadpool(metrics.snapshot)
+        return PlainTextResponse(render_prometheus(snapshot), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    startup = StartupRegistration(settings) if register_on_startup(settings, register_webhooks) else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        stop = threading.Event()
+        if startup is not None:
+            startup.start(stop)
+        try:
+            yield {}
+        finally:
+            stop.set()
+
+    app = Starlette(
+        routes=[
+            Route(RECEIVER_PATH, receiver, methods=["POST"]),
+            Route("/healthz", health, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.tokens = tokens
+    app.state.startup_registration = startup
+    return app
