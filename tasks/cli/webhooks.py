@@ -36,13 +36,15 @@ def register(public_url: str | None) -> None:
     settings = load_settings_or_exit()
     if public_url:
         settings = settings.model_copy(update={"public_url": public_url})
-    click.echo(f"registering {receiver_url(settings.public_url)} with Rackbeat at {settings.rackbeat_base_url}")
+    target = receiver_url(settings.public_url)
+    click.echo(f"registering {target} with Rackbeat at {settings.rackbeat_base_url}")
     try:
         results = register_from_settings(settings)
     except ApiError as exc:
         raise click.ClickException(f"registration failed: {exc}") from None
     for result in results:
-        click.echo(f"  {result.event:<28} webhook {result.webhook_id!s:<8} {TOKEN_OUTCOME_TEXT[result.token]}")
+        outcome = TOKEN_OUTCOME_TEXT[result.token]
+        click.echo(f"  {result.event:<28} webhook {result.webhook_id!s:<8} {outcome}")
     missing = sum(1 for result in results if result.token == "missing")
     click.echo(f"{len(results)} webhook(s) registered" + (f", {missing} without a token" if missing else ""))
     if missing and settings.webhook_token is None:
