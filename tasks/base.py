@@ -1,0 +1,283 @@
+"""``SyncTask``: the base of every transfer-like task, and the one place the failure policy lives.
+
+- ``TransientError`` (timeouts, 5xx, 429; also a soft time limit and a lost connection to our Redis):
+  ``self.retry`` with capped exponential backoff and full jitter; a ``RateLimitedError.retry_after`` is
+  honoured (the countdown is at least that long). When the retries are spent the task fails and is
+  dead-lettered as ``transient-exhausted``.
+- ``RecordBusy`` (another worker holds the record's lock): re-queued after a short pause *without*
+  spending a retry; contention is not a failure.
+- ``PermanentError`` (4xx, the engine's ``MappingError``): dead-lettered at once, never retried.
+- Anything else is a defect or bad input that the same retry would hit again: dead-lettered at once as
+  ``unprocessable``; a hard time limit as ``timeout``.
+- Redeliveries: each delivery of a task id increments ``deliveries:{task_id}`` at start and deletes it
+  when the delivery ends (success, retry or failure alike). So the counter only grows when a delivery
+  never ended (its worker was killed) and the message came back; past ``max_redeliveries`` the task is
+  dead-lettered as ``worker-lost`` instead of run again (the loop ``task_reject_on_worker_lost`` warns of).
+- A success appends the transfer event (when the task returns a result with an ``outcome``) and closes
+  the record's open dead-letter entries (``resolved`` for the entry this run retried, else ``superseded``).
+
+Subclasses implement ``run`` and may override ``record_of(args, kwargs) -> (kind, key)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import redis
+from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery import Task
+from celery.exceptions import Retry
+
+from clients.errors import ApiError, PermanentError, RateLimitedError, TransientError
+from tasks.celery import queue_for
+from tasks.deadletter import Classification, DeadLetterStore, Failure
+from tasks.events import record_event
+from tasks.redis import get_redis
+from tasks.redis import key as namespaced_key
+from tasks.settings import get_settings
+from tasks.sync.errors import RecordBusy
+from tasks.sync.pending import PendingMarkers
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_COUNTER_TTL_SECONDS = 86400
+BUSY_RETRY_SECONDS = (1.0, 5.0)
+RETRYABLE = (TransientError, SoftTimeLimitExceeded, redis.ConnectionError, redis.TimeoutError)
+
+
+class RedeliveryLimitExceeded(Exception):
+    """The task's message came back more often than ``max_redeliveries`` after its worker died."""
+
+
+def retry_countdown(
+    retries: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before retry number ``retries + 1``.
+
+    Full jitter: uniform in [0, min(cap, base * 2**retries)], which spreads a burst of failures out.
+    When the server said how long to wait, wait that long plus a little spread (at most ``base``), so
+    the workers that were told the same do not all come back in the same instant. Never above ``cap``:
+    the visibility timeout is sized for it.
+    """
+    if retry_after is not None and retry_after > 0:
+        return min(cap, retry_after + rng() * min(base, retry_after))
+    return rng() * min(cap, base * (2 ** max(retries, 0)))
+
+
+def classify(exc: BaseException) -> Classification:
+    """The dead-letter bucket of a final failure."""
+    if isinstance(exc, RedeliveryLimitExceeded):
+        return "worker-lost"
+    if isinstance(exc, PermanentError):
+        return "permanent"
+    if isinstance(exc, RETRYABLE):
+        return "transient-exhausted"
+    if isinstance(exc, TimeLimitExceeded):
+        return "timeout"
+    return "unprocessable"
+
+
+def failure_details(exc: BaseException) -> dict[str, Any]:
+    """Error class, the API's own text, field errors, status and API of an exception (JSON-safe)."""
+    if isinstance(exc, ApiError):
+        return {
+            "error_class": type(exc).__name__,
+            "error": exc.message or str(exc),
+            "field_errors": exc.field_errors,
+            "status_code": exc.status,
+            "api": exc.api,
+        }
+    return {
+        "error_class": type(exc).__name__,
+        "error": str(exc) or type(exc).__name__,
+        "field_errors": None,
+        "status_code": None,
+        "api": None,
+    }
+
+
+def result_fields(result: Any) -> dict[str, Any] | None:
+    """``outcome``/``economic_key``/``api_calls`` of a task result (a mapping or an object), if it has one."""
+    if isinstance(result, Mapping):
+        get = result.get
+    elif hasattr(result, "outcome"):
+        def get(name: str, default: Any = None) -> Any:
+            return getattr(result, name, default)
+    else:
+        return None
+    outcome = get("outcome")
+    if not outcome:
+        return None
+    return {"outcome": str(outcome), "economic_key": get("economic_key"), "api_calls": get("api_calls") or 0}
+
+
+class SyncTask(Task):
+    """Base class of transfer-like tasks (see the module docstring for the policy)."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    #: None: take ``transfer_max_retries`` from the settings.
+    max_retries: int | None = None
+    #: True for tasks queued behind a pending marker (``enqueue_export``): cleared when the task starts.
+    clears_pending = False
+
+    # --- hooks for subclasses ------------------------------------------------------------------
+
+    def record_of(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, str]:
+        """The (kind, key) a call is about; the default reads ``(kind, key, ...)`` or ``kind=, key=``."""
+        kind = kwargs.get("kind", args[0] if len(args) > 0 else None)
+        key = kwargs.get("key", args[1] if len(args) > 1 else None)
+        if kind is None or key is None:
+            raise ValueError(f"{self.name}: cannot tell which record the call is about")
+        return str(kind), str(key)
+
+    # --- the policy ----------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.request.called_directly:
+            return super().__call__(*args, **kwargs)
+        settings = get_settings()
+        client = get_redis()
+        kind, key = self.record_of(args, kwargs)
+        counter = namespaced_key("deliveries", self.request.id)
+        try:
+            deliveries = self._count_delivery(client, counter)
+            if deliveries - 1 > settings.max_redeliveries:
+                raise RedeliveryLimitExceeded(
+                    f"delivered {deliveries} times: the worker running it was lost "
+                    f"{deliveries - 1} times (max_redeliveries={settings.max_redeliveries})"
+                )
+            if self.clears_pending:
+                PendingMarkers(client).clear(kind, key, self.request.id)
+            try:
+                result = self.run(*args, **kwargs)
+            except Retry:
+                raise
+            except RecordBusy as exc:
+                raise self._retry_uncounted(exc, random.uniform(*BUSY_RETRY_SECONDS)) from exc
+            except RETRYABLE as exc:
+                retry = self._retry_unless_spent(exc, kind, key)
+                if retry is None:
+                    raise  # retries spent: on_failure dead-letters it
+                raise retry from exc
+        finally:
+            self._end_delivery(client, counter)
+        self._after_success(client, kind, key, result)
+        return result
+
+    def effective_max_retries(self) -> int:
+        return self.max_retries if self.max_retries is not None else get_settings().transfer_max_retries
+
+    def _count_delivery(self, client: redis.Redis, counter: str) -> int:
+        with client.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.expire(counter, DELIVERY_COUNTER_TTL_SECONDS)
+            deliveries, _ = pipe.execute()
+        return int(deliveries)
+
+    @staticmethod
+    def _end_delivery(client: redis.Redis, counter: str) -> None:
+        try:
+            client.delete(counter)
+        except redis.RedisError:  # the counter expires on its own; never mask the task's own outcome
+            logger.warning("could not clear the delivery counter %s", counter)
+
+    def _retry_unless_spent(self, exc: BaseException, kind: str, key: str) -> Retry | None:
+        """Schedule the next attempt and return the Retry to raise; None when the retries are spent."""
+        settings = get_settings()
+        max_retries = self.effective_max_retries()
+        retries = self.request.retries
+        if retries >= max_retries:
+            return None
+        countdown = retry_countdown(
+            retries,
+            base=settings.retry_backoff_base_seconds,
+            cap=settings.retry_backoff_max_seconds,
+            retry_after=exc.retry_after if isinstance(exc, RateLimitedError) else None,
+        )
+        logger.warning(
+            "%s[%s] %s %s: %s; retry %d/%d in %.1fs",
+            self.name, self.request.id, kind, key, type(exc).__name__, retries + 1, max_retries, countdown,
+        )
+        try:
+            record_event(
+                get_redis(), kind=kind, key=key, outcome="retrying", task_id=self.request.id,
+                retry_in=f"{countdown:.3f}", attempt=retries + 1, error_class=type(exc).__name__,
+            )
+        except redis.RedisError:
+            logger.warning("could not record the retry event of %s", self.request.id)
+        try:
+            self.retry(exc=exc, countdown=countdown, max_retries=max_retries)
+        except Retry as retry:
+            return retry
+        raise AssertionError("Task.retry returned instead of raising Retry")
+
+    def _retry_uncounted(self, exc: BaseException, countdown: float) -> Retry:
+        """Send the same task id again after ``countdown`` without spending one of its retries."""
+        signature = self.signature_from_request(
+            self.request, countdown=countdown, retries=self.request.retries
+        )
+        signature.apply_async()
+        logger.info("%s[%s] busy (%s); again in %.1fs", self.name, self.request.id, exc, countdown)
+        return Retry(exc=exc, when=countdown, sig=signature)
+
+    def _after_success(self, client: redis.Redis, kind: str, key: str, result: Any) -> None:
+        fields = result_fields(result)
+        if fields is not None:
+            record_event(client, kind=kind, key=key, task_id=self.request.id, **fields)
+        closed = DeadLetterStore(client).resolve_for_record(
+            kind, key, task_name=self.name, task_id=self.request.id
+        )
+        if closed:
+            logger.info("%s %s succeeded: closed dead-letter entries %s", kind, key, ", ".join(closed))
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """Final failure (also called in the worker's main process for a hard time limit): dead-letter."""
+        request = self.request
+        args = list(args or [])
+        kwargs = dict(kwargs or {})
+        try:
+            kind, key = self.record_of(args, kwargs)
+        except Exception:
+            kind, key = "unknown", "unknown"
+        delivery_info = getattr(request, "delivery_info", None) or {}
+        failure = Failure(
+            task_name=self.name,
+            task_id=task_id,
+            args=args,
+            kwargs=kwargs,
+            queue=delivery_info.get("routing_key") or queue_for(self.name),
+            kind=kind,
+            key=key,
+            classification=classify(exc),
+            attempts=(getattr(request, "retries", None) or 0) + 1,
+            worker=getattr(request, "hostname", None) or socket.gethostname(),
+            traceback=getattr(einfo, "traceback", None),
+            **failure_details(exc),
+        )
+        try:
+            client = get_redis()
+            entry = DeadLetterStore(client).record_failure(failure)
+            record_event(
+                client, kind=kind, key=key, outcome="dead-lettered", task_id=task_id,
+                entry_id=entry["id"], error_class=failure.error_class,
+            )
+        except redis.RedisError:
+            logger.exception(
+                "%s[%s] %s %s failed and could NOT be dead-lettered", self.name, task_id, kind, key
+            )
+            return
+        logger.error(
+            "%s[%s] %s %s dead-lettered as %s (entry %s): %s: %s",
+            self.name, task_id, kind, key, failure.classification, entry["id"], failure.error_class,
+            failure.error,
+        )

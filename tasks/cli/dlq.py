@@ -1,0 +1,286 @@
+"""``rbsync dlq``: review, retry and discard dead-letter entries.
+
+Tables for people, ``--json`` for scripts. Retries go through the ``rbsync.retry_dead_letter`` task (the
+same path as Flower's send-task), never by running task code here, so the atomic retry guard, locks and
+idempotency keys all apply; a batch retry is paced (``--per-second``) so it cannot flood the APIs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from tasks.deadletter import STATUSES, DeadLetterStore, parse_iso
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``15m``, ``2h``, ``1h30m``, ``3d``, ``1w`` (or plain seconds) -> seconds."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != text:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 1h30m, 3d)")
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+def format_age(seconds: float) -> str:
+    """Compact age: 42s, 5m07s, 3h12m, 2d04h."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def _store() -> DeadLetterStore:
+    from tasks.redis import get_redis
+    from tasks.settings import load_settings_or_exit
+
+    load_settings_or_exit()
+    return DeadLetterStore(get_redis())
+
+
+def _clip(text: Any, width: int) -> str:
+    text = " ".join(str(text if text is not None else "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+TABLE_COLUMNS = (
+    ("ID", 12), ("STATUS", 10), ("CLASS", 19), ("KIND", 14), ("KEY", 14), ("ERROR CLASS", 16),
+    ("TRIES", 5), ("AGE", 7), ("ERROR", 50),
+)
+
+
+def table_rows(entries: Iterable[dict[str, Any]], now: float) -> Iterator[str]:
+    """The human listing, one line per entry (header first)."""
+    yield "  ".join(title.ljust(width) for title, width in TABLE_COLUMNS).rstrip()
+    for entry in entries:
+        values = (
+            entry["id"], entry["status"], entry["classification"], entry["kind"], entry["key"],
+            entry["error_class"], entry.get("attempts", ""),
+            format_age(now - parse_iso(entry["first_failed_at"])), entry["error"],
+        )
+        yield "  ".join(
+            _clip(value, width).ljust(width) for value, (_, width) in zip(values, TABLE_COLUMNS, strict=True)
+        ).rstrip()
+
+
+def _write_json_array(entries: Iterable[dict[str, Any]]) -> None:
+    """Stream a JSON array (an entry at a time: a long DLQ is never held in memory)."""
+    click.echo("[", nl=False)
+    for index, entry in enumerate(entries):
+        click.echo(("," if index else "") + "\n  " + json.dumps(entry, ensure_ascii=False), nl=False)
+    click.echo("\n]")
+
+
+@click.group("dlq")
+def dlq() -> None:
+    """Dead-letter entries: transfers that stayed failed."""
+
+
+@dlq.command("list")
+@click.option("--kind", help="Only this record kind (e.g. product).")
+@click.option("--error-class", help="Only this error class (e.g. ValidationFailed).")
+@click.option("--status", type=click.Choice(STATUSES), help="Only this status (default: all).")
+@click.option("--older-than", type=Duration(), help="First failed longer ago than this (e.g. 2h).")
+@click.option("--newer-than", type=Duration(), help="First failed within this (e.g. 30m).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many entries.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of full records, for scripts.")
+def list_command(kind: str | None, error_class: str | None, status: str | None, older_than: float | None,
+                 newer_than: float | None, limit: int | None, as_json: bool) -> None:
+    """List entries, oldest first."""
+    store = _store()
+    now = time.time()
+    entries: Iterator[dict[str, Any]] = store.list(
+        kind=kind, error_class=error_class, status=status, older_than=older_than, newer_than=newer_than,
+        now=now,
+    )
+    if limit is not None:
+        entries = (entry for index, entry in enumerate(entries) if index < limit)
+    if as_json:
+        _write_json_array(entries)
+        return
+    count = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal count
+        for entry in entries:
+            count += 1
+            yield entry
+
+    for line in table_rows(counted(), now):
+        click.echo(line)
+    click.echo(f"{count} entr{'y' if count == 1 else 'ies'}")
+
+
+@dlq.command("show")
+@click.argument("entry_id")
+@click.option("--json", "as_json", is_flag=True, help="The full record as JSON.")
+def show_command(entry_id: str, as_json: bool) -> None:
+    """Everything about one entry: arguments, the API's error text, field errors, retries, history."""
+    entry = _store().get(entry_id)
+    if entry is None:
+        raise click.ClickException(f"no dead-letter entry {entry_id}")
+    if as_json:
+        click.echo(json.dumps(entry, indent=2, ensure_ascii=False))
+        return
+    for label, name in (
+        ("Entry", "id"), ("Status", "status"), ("Classification", "classification"), ("Task", "task_name"),
+        ("Task id", "task_id"), ("Queue", "queue"), ("Record", None), ("Error class", "error_class"),
+        ("HTTP status", "status_code"), ("API", "api"), ("Error", "error"), ("Attempts", "attempts"),
+        ("Failures", "failures"), ("First failed", "first_failed_at"), ("Last failed", "last_failed_at"),
+        ("Worker", "worker"), ("Discard reason", "discard_reason"),
+    ):
+        value = f"{entry['kind']} {entry['key']}" if name is None else entry.get(name)
+        if value not in (None, ""):
+            click.echo(f"{label + ':':<16}{value}")
+    click.echo(f"{'Arguments:':<16}{json.dumps(entry['args'])} {json.dumps(entry['kwargs'])}")
+    if entry.get("field_errors"):
+        click.echo("Field errors:")
+        for field, messages in entry["field_errors"].items():
+            click.echo(f"  {field}: {'; '.join(messages)}")
+    if entry.get("retries"):
+        click.echo("Retries:")
+        for retry in entry["retries"]:
+            click.echo(f"  {retry['at']}  task {retry['task_id']}")
+    click.echo("History:")
+    for event in entry.get("history", []):
+        click.echo(f"  {event['at']}  {event['event']}  {event.get('detail', '')}".rstrip())
+    if entry.get("traceback"):
+        click.echo("Traceback (last part):")
+        click.echo(entry["traceback"].rstrip())
+
+
+def _send_retry(entry_id: str) -> Any:
+    from tasks.celery import app
+    from tasks.dlq_tasks import RETRY_TASK_NAME
+
+    return app.send_task(RETRY_TASK_NAME, args=[entry_id], queue="dlq")
+
+
+@dlq.command("retry")
+@click.argument("entry_id", required=False)
+@click.option("--all-matching", is_flag=True, help="Retry every new entry matching the filters below.")
+@click.option("--kind", help="With --all-matching: only this kind.")
+@click.option("--error-class", help="With --all-matching: only this error class.")
+@click.option("--older-than", type=Duration(), help="With --all-matching: first failed longer ago than this.")
+@click.option("--limit", type=click.IntRange(min=1), help="With --all-matching: at most this many.")
+@click.option("--per-second", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
+              help="Pace of a batch retry.")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Single retry: seconds to wait for the worker's answer (0: do not wait).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+def retry_command(entry_id: str | None, all_matching: bool, kind: str | None, error_class: str | None,
+                  older_than: float | None, limit: int | None, per_second: float, wait_seconds: float,
+                  as_json: bool) -> None:
+    """Run an entry's task again (new task id) through the retry task; refuses entries not `new`."""
+    store = _store()
+    if all_matching == (entry_id is not None):
+        raise click.UsageError("give an ENTRY_ID or --all-matching (with filters), not both")
+    if all_matching:
+        _retry_batch(store, kind, error_class, older_than, limit, per_second, as_json)
+        return
+    assert entry_id is not None
+    entry = store.get(entry_id)
+    if entry is None:
+        raise click.ClickException(f"no dead-letter entry {entry_id}")
+    if entry["status"] != "new":
+        raise click.ClickException(f"entry {entry_id} is {entry['status']}: not retried")
+    request = _send_retry(entry_id)
+    answer: dict[str, Any] = {"entry_id": entry_id, "retry_request": request.id, "retried": None}
+    if wait_seconds > 0:
+        try:
+            answer.update(request.get(timeout=wait_seconds, propagate=True, disable_sync_subtasks=False))
+        except Exception as error:  # timeout or the retry task failed: say so, do not crash the CLI
+            answer["note"] = f"no answer from a worker yet ({type(error).__name__}); the request stays queued"
+    if as_json:
+        click.echo(json.dumps(answer))
+    elif answer["retried"] is True:
+        click.echo(f"entry {entry_id}: {answer['task_name']} sent again as task {answer['task_id']}")
+    elif answer["retried"] is False:
+        click.echo(f"entry {entry_id}: not retried ({answer.get('reason')})")
+    else:
+        click.echo(f"entry {entry_id}: retry requested ({request.id}); {answer.get('note', '')}".rstrip("; "))
+    if answer["retried"] is False:
+        sys.exit(1)
+
+
+def _retry_batch(store: DeadLetterStore, kind: str | None, error_class: str | None, older_than: float | None,
+                 limit: int | None, per_second: float, as_json: bool) -> None:
+    if kind is None and error_class is None and older_than is None:
+        raise click.UsageError("--all-matching needs a filter (--kind, --error-class or --older-than)")
+    ids = []
+    for entry in store.list(kind=kind, error_class=error_class, status="new", older_than=older_than):
+        ids.append(entry["id"])
+        if limit is not None and len(ids) >= limit:
+            break
+    sent = []
+    interval = 1.0 / per_second
+    with click.progressbar(ids, label=f"retrying {len(ids)} entries", file=sys.stderr) as bar:
+        for index, entry_id in enumerate(bar):
+            if index:
+                time.sleep(interval)
+            sent.append({"entry_id": entry_id, "retry_request": _send_retry(entry_id).id})
+    if as_json:
+        click.echo(json.dumps(sent))
+    else:
+        click.echo(f"{len(sent)} retr{'y' if len(sent) == 1 else 'ies'} requested")
+
+
+@dlq.command("discard")
+@click.argument("entry_id")
+@click.option("--reason", required=True, help="Why this entry needs no retry (kept on the entry).")
+def discard_command(entry_id: str, reason: str) -> None:
+    """Close an entry without retrying it."""
+    store = _store()
+    if not reason.strip():
+        raise click.UsageError("--reason must say something")
+    if store.discard(entry_id, reason):
+        click.echo(f"entry {entry_id} discarded")
+        return
+    entry = store.get(entry_id)
+    if entry is None:
+        raise click.ClickException(f"no dead-letter entry {entry_id}")
+    raise click.ClickException(f"entry {entry_id} is {entry['status']}: not discarded")
+
+
+@dlq.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+def stats_command(as_json: bool) -> None:
+    """Entries per status and the age of the oldest open one (what to alert on)."""
+    store = _store()
+    counts = store.counts()
+    oldest = store.oldest_open_age()
+    if as_json:
+        click.echo(json.dumps({"counts": counts, "oldest_open_age_seconds": oldest}))
+        return
+    for status, count in counts.items():
+        click.echo(f"{status:<11}{count}")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    click.echo(f"oldest open entry: {format_age(oldest) if oldest is not None else '-'} (at {stamp})")

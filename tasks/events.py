@@ -1,0 +1,84 @@
+"""The transfer event stream: one Redis stream entry per finished (or retried) transfer.
+
+``rbsync run`` prints it, benchmarks read latencies from it, tests wait on it. Entries are flat string
+maps (a Redis stream stores strings): ``kind, key, outcome, economic_key, api_calls, task_id, at``
+(epoch seconds), plus ``retry_in`` (seconds) on ``retrying`` and ``entry_id`` on ``dead-lettered``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+
+from tasks.redis import key as namespaced_key
+
+STREAM_MAXLEN = 10000
+OUTCOMES = ("created", "replaced", "unchanged", "barred", "ignored", "dead-lettered", "retrying")
+
+
+def stream_key(connection_id: str | None = None) -> str:
+    return namespaced_key("events", connection_id=connection_id)
+
+
+def record_event(
+    client: redis.Redis,
+    *,
+    kind: str,
+    key: str,
+    outcome: str,
+    task_id: str,
+    economic_key: object = None,
+    api_calls: int = 0,
+    at: float | None = None,
+    connection_id: str | None = None,
+    **extra: Any,
+) -> str:
+    """Append one event (the stream is trimmed to about ``STREAM_MAXLEN``); returns the stream id."""
+    fields: dict[str, str] = {
+        "kind": kind,
+        "key": str(key),
+        "outcome": outcome,
+        "economic_key": "" if economic_key is None else str(economic_key),
+        "api_calls": str(int(api_calls)),
+        "task_id": task_id,
+        "at": repr(time.time() if at is None else at),
+    }
+    fields.update({name: "" if value is None else str(value) for name, value in extra.items()})
+    return client.xadd(stream_key(connection_id), fields, maxlen=STREAM_MAXLEN, approximate=True)
+
+
+def parse_event(fields: dict[str, str]) -> dict[str, Any]:
+    """Typed view of a stream entry: numbers as numbers, empty strings as None."""
+    event: dict[str, Any] = {name: (value if value != "" else None) for name, value in fields.items()}
+    event["api_calls"] = int(fields.get("api_calls") or 0)
+    event["at"] = float(fields["at"]) if fields.get("at") else None
+    if fields.get("retry_in"):
+        event["retry_in"] = float(fields["retry_in"])
+    return event
+
+
+def read_events(
+    client: redis.Redis, *, after: str = "0", count: int = 1000, connection_id: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """Events after stream id ``after`` (``"0"`` for the start), oldest first."""
+    rows = client.xrange(stream_key(connection_id), min=f"({after}" if after != "0" else "-", count=count)
+    return [(stream_id, parse_event(fields)) for stream_id, fields in rows]
+
+
+def follow_events(
+    client: redis.Redis, *, after: str = "$", block_ms: int = 1000, connection_id: str | None = None
+) -> Iterator[tuple[str, dict[str, Any]] | None]:
+    """Yield events as they arrive (``"$"``: only new ones); yields None after each idle ``block_ms``."""
+    last = after
+    name = stream_key(connection_id)
+    while True:
+        answer = client.xread({name: last}, block=block_ms, count=100)
+        if not answer:
+            yield None
+            continue
+        for stream_id, fields in answer[0][1]:
+            last = stream_id
+            yield stream_id, parse_event(fields)
