@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 
 from clients.errors import parse_economic_error
-from clients.http import BaseClient, Limiter
+from clients.http import DEFAULT_MAX_RATE_WAIT, BaseClient, Limiter
 from clients.secrets import Secret, reveal
 
 MAX_PAGE_SIZE = 1000
@@ -68,6 +68,7 @@ class EconomicClient(BaseClient):
         limiter: Limiter | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        max_rate_wait: float | None = DEFAULT_MAX_RATE_WAIT,
     ) -> None:
         app, grant = reveal(app_secret_token), reveal(agreement_grant_token)
         super().__init__(
@@ -77,6 +78,7 @@ class EconomicClient(BaseClient):
             limiter=limiter,
             timeout=timeout,
             transport=transport,
+            max_rate_wait=max_rate_wait,
         )
         self.openapi_base_url = openapi_base_url if openapi_base_url.endswith("/") else openapi_base_url + "/"
         self.last_response_from_cache = False

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import redis
 
 from clients.errors import (
     Api,
@@ -31,6 +32,9 @@ from clients.errors import (
 from clients.secrets import REDACTED, scrub
 
 logger = logging.getLogger("clients.http")
+
+DEFAULT_MAX_RATE_WAIT = 60.0
+"""Longest a call waits for a rate-limit token before failing as ``RateLimitedError`` (None: forever)."""
 
 SENSITIVE_QUERY_WORDS = ("token", "secret", "password", "apikey", "api_key", "signature")
 
@@ -94,9 +98,11 @@ class BaseClient:
         limiter: Limiter | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        max_rate_wait: float | None = DEFAULT_MAX_RATE_WAIT,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.limiter = limiter
+        self.max_rate_wait = max_rate_wait
         self.timeout = timeout
         self._secrets = [s for s in secrets if s]
         self.calls: Counter[str] = Counter()
@@ -147,12 +153,11 @@ class BaseClient:
         """
         method = method.upper()
         ok = frozenset(expected) if expected is not None else self.success_statuses
-        if self.limiter is not None:
-            self.limiter.acquire()
-        self.calls[method] += 1
-        started = time.perf_counter()
         request = self._http.build_request(method, url, params=params, json=json, headers=headers)
         shown_url = display_url(request.url)
+        self._wait_for_rate_budget(method, shown_url)
+        self.calls[method] += 1
+        started = time.perf_counter()
         try:
             response = self._http.send(request)
         except httpx.TransportError as exc:
@@ -165,6 +170,36 @@ class BaseClient:
         if response.status_code in ok:
             return response
         raise self._status_error(response, method, shown_url)
+
+    def _wait_for_rate_budget(self, method: str, url: str) -> None:
+        """Take a token from the shared bucket, or give up without sending when the wait is too long.
+
+        A worker should not sleep for minutes inside a task with a time limit: past
+        ``max_rate_wait`` the call fails as rate-limited and the task retries later instead.
+        """
+        if self.limiter is None:
+            return
+        try:
+            granted = self.limiter.acquire(timeout=self.max_rate_wait)
+        except redis.RedisError as exc:
+            raise TransientError(
+                f"The shared rate limiter is unavailable ({type(exc).__name__}); nothing was sent.",
+                api=self.api,
+                method=method,
+                url=url,
+                request_sent=False,
+            ) from None
+        if not granted:
+            wait = getattr(self.limiter, "last_wait", None) or self.max_rate_wait
+            raise RateLimitedError(
+                f"The shared {self.api} rate budget needs {wait:.1f} s to free a token, more than "
+                f"{self.max_rate_wait:g} s; nothing was sent.",
+                api=self.api,
+                method=method,
+                url=url,
+                retry_after=wait,
+                request_sent=False,
+            )
 
     def _on_response(self, response: httpx.Response) -> None:
         """Hook for per-API response headers (rate-limit state, cache markers). Runs on errors too."""

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from clients.errors import parse_rackbeat_error
-from clients.http import BaseClient, Limiter
+from clients.http import DEFAULT_MAX_RATE_WAIT, BaseClient, Limiter
 from clients.secrets import Secret, reveal
 
 MAX_LIMIT = 1000
@@ -57,6 +57,7 @@ class RackbeatClient(BaseClient):
         transport: httpx.BaseTransport | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
         consumer_name: str = "rbsync",
+        max_rate_wait: float | None = DEFAULT_MAX_RATE_WAIT,
     ) -> None:
         secret = reveal(token)
         super().__init__(
@@ -71,6 +72,7 @@ class RackbeatClient(BaseClient):
             limiter=limiter,
             timeout=timeout,
             transport=transport,
+            max_rate_wait=max_rate_wait,
         )
 
     def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:

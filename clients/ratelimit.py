@@ -126,6 +126,8 @@ class RedisTokenBucket:
         self._redis = redis
         self._script = redis.register_script(_BUCKET_LUA)
         self.script_calls = 0
+        self.last_wait = 0.0
+        """Seconds the last ``acquire`` had to wait (or, when it gave up, would have had to)."""
         """How many times this instance ran the script (shows that waiting does not busy-loop)."""
 
     def __repr__(self) -> str:
@@ -155,7 +157,9 @@ class RedisTokenBucket:
         while True:
             wait = self.try_acquire(cost)
             if wait <= 0:
+                self.last_wait = 0.0
                 return True
+            self.last_wait = wait
             wait += random.uniform(0, min(0.05, wait * 0.1))
             if deadline is not None and time.monotonic() + wait > deadline:
                 return False

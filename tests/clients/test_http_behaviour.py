@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+import redis
 from pydantic import SecretStr
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from clients.economic import EconomicClient
 from clients.errors import (
@@ -20,6 +23,7 @@ from clients.errors import (
     ValidationFailed,
 )
 from clients.rackbeat import RackbeatClient, UrlFriendly
+from clients.ratelimit import RedisTokenBucket
 from tests.clients.stub_server import Reply, StubServer
 
 APP, GRANT, RB_TOKEN = "app-secret-s3cr3t", "grant-s3cr3t", "rackbeat-token-s3cr3t"
@@ -282,3 +286,30 @@ def test_success_with_unreadable_body_is_transient(stub: StubServer) -> None:
     stub.route("GET", "/self", Reply(200, "<html>proxy error</html>"))
     with economic(stub) as client, pytest.raises(TransientError):
         client.get("self")
+
+
+def test_a_long_rate_wait_fails_fast_without_sending(stub, bucket_factory) -> None:
+    bucket = bucket_factory("rackbeat", capacity=10)
+    bucket.penalize(30)  # another worker just got a 429 with Retry-After: 30
+    stub.route("GET", "/api/customers/1", Reply(200, {"customer": {}}))
+    with (
+        rackbeat(stub, limiter=bucket, max_rate_wait=0.1) as client,
+        pytest.raises(RateLimitedError) as caught,
+    ):
+        client.get("customers", 1, "customer")
+    assert caught.value.request_sent is False
+    assert caught.value.retry_after is not None and caught.value.retry_after >= 29
+    assert stub.requests == [] and client.call_count == 0
+
+
+def test_an_unreachable_rate_limiter_is_transient_and_sends_nothing(stub, session_namespace) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead_redis = redis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+    bucket = RedisTokenBucket(dead_redis, "economic", "cred", 10, 60, namespace=session_namespace)
+    with economic(stub, limiter=bucket) as client, pytest.raises(TransientError) as caught:
+        client.get("self")
+    assert caught.value.request_sent is False
+    assert "rate limiter" in caught.value.message
+    assert stub.requests == []
