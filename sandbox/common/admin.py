@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from sandbox.common.faults import ADMIN_PREFIX, FaultInjector
 from sandbox.common.requestlog import RequestLog
@@ -50,7 +50,8 @@ async def _json_object(request: Request) -> dict | JSONResponse:
     return body
 
 
-def admin_mount(target: AdminTarget) -> Mount:
+def admin_mount(target: AdminTarget, extra_routes: list[BaseRoute] | None = None) -> Mount:
+    """The admin routes, plus any sandbox-specific ones (which must live under the same mount)."""
     async def reset(request: Request) -> JSONResponse:
         target.reset()
         return JSONResponse({"reset": True, "counts": target.counts()})
@@ -106,5 +107,6 @@ def admin_mount(target: AdminTarget) -> Mount:
             Route("/faults", faults, methods=["GET", "PUT"]),
             Route("/requests", requests, methods=["GET", "DELETE"]),
             Route("/stats", stats, methods=["GET"]),
+            *(extra_routes or []),
         ],
     )

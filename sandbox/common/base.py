@@ -79,16 +79,24 @@ class BaseSandbox:
         self.app: Any = None
 
     # -- to be called by the subclass at the end of its __init__ ---
-    def _finish_init(self, api_routes: list[BaseRoute], use_idempotency: bool = True) -> None:
+    def _finish_init(
+        self,
+        api_routes: list[BaseRoute],
+        use_idempotency: bool = True,
+        admin_routes: list[BaseRoute] | None = None,
+    ) -> None:
+        """Restore the state file (if any) and build ``self.app``; ``admin_routes`` go under ``/_sandbox``."""
         if self.state_file is not None:
             state = self.state_file.load()
             if state is not None:
                 with self.lock:
                     self.restore(state)
-        self.app = self._build_app(api_routes, use_idempotency)
+        self.app = self._build_app(api_routes, use_idempotency, admin_routes)
 
-    def _build_app(self, api_routes: list[BaseRoute], use_idempotency: bool) -> Any:
-        app: Any = Starlette(routes=[admin_mount(self), *api_routes])
+    def _build_app(
+        self, api_routes: list[BaseRoute], use_idempotency: bool, admin_routes: list[BaseRoute] | None = None
+    ) -> Any:
+        app: Any = Starlette(routes=[admin_mount(self, admin_routes), *api_routes])
         if use_idempotency:
             app = IdempotencyMiddleware(
                 app,
