@@ -31,6 +31,7 @@ import redis
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Task
 from celery.exceptions import Retry
+from celery.utils.serialization import UnpickleableExceptionWrapper
 
 from clients.errors import ApiError, PermanentError, RateLimitedError, TransientError
 from tasks.celery import queue_for
@@ -86,6 +87,17 @@ def classify(exc: BaseException) -> Classification:
     return "unprocessable"
 
 
+def original_exception(exc: BaseException, remembered: BaseException | None) -> BaseException:
+    """The exception the task raised: ``remembered`` when ``exc`` is Celery's pickle-safe stand-in for it."""
+    if remembered is None or remembered is exc:
+        return exc
+    if isinstance(exc, UnpickleableExceptionWrapper) and exc.exc_cls_name == type(remembered).__name__:
+        return remembered
+    if type(exc) is type(remembered) and str(exc) == str(remembered):
+        return remembered
+    return exc
+
+
 def failure_details(exc: BaseException) -> dict[str, Any]:
     """Error class, the API's own text, field errors, status and API of an exception (JSON-safe)."""
     if isinstance(exc, ApiError):
@@ -95,6 +107,14 @@ def failure_details(exc: BaseException) -> dict[str, Any]:
             "field_errors": exc.field_errors,
             "status_code": exc.status,
             "api": exc.api,
+        }
+    if isinstance(exc, UnpickleableExceptionWrapper):
+        return {
+            "error_class": exc.exc_cls_name,
+            "error": exc.text,
+            "field_errors": None,
+            "status_code": None,
+            "api": None,
         }
     return {
         "error_class": type(exc).__name__,
@@ -167,8 +187,13 @@ class SyncTask(Task):
             except RETRYABLE as exc:
                 retry = self._retry_unless_spent(exc, kind, key)
                 if retry is None:
+                    self.request.sync_failure = exc
                     raise  # retries spent: on_failure dead-letters it
                 raise retry from exc
+            except Exception as exc:
+                # Celery hands on_failure a pickle-safe copy, which loses the API error's details.
+                self.request.sync_failure = exc
+                raise
         finally:
             self._end_delivery(client, counter)
         self._after_success(client, kind, key, result)
@@ -243,6 +268,7 @@ class SyncTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Final failure (also called in the worker's main process for a hard time limit): dead-letter."""
         request = self.request
+        exc = original_exception(exc, getattr(request, "sync_failure", None))
         args = list(args or [])
         kwargs = dict(kwargs or {})
         try:

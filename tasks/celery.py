@@ -117,7 +117,8 @@ def build_config(settings: Settings) -> dict[str, Any]:
 def configure(target: Celery, settings: Settings) -> None:
     """(Re)apply ``settings`` to ``target``; connection pools built for older settings are dropped."""
     global _applied_settings
-    _applied_settings = settings
+    if target is app:
+        _applied_settings = settings
     target.conf.update(build_config(settings))
     pool = target._pool
     if pool is not None:
