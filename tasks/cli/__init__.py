@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from tasks.cli.demo import demo_command
 from tasks.cli.dlq import dlq
+from tasks.cli.run import run_command
 
 
 @click.group()
@@ -13,3 +15,5 @@ def main() -> None:
 
 
 main.add_command(dlq)
+main.add_command(run_command)
+main.add_command(demo_command)

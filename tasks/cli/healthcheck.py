@@ -27,7 +27,10 @@ from typing import Any
 
 from celery import signals
 
-DEFAULT_HEARTBEAT_FILE = Path(tempfile.gettempdir()) / "rbsync-worker.heartbeat"
+# WORKER_HEARTBEAT_FILE lets several workers on one machine (rbsync run, tests) keep separate files.
+DEFAULT_HEARTBEAT_FILE = Path(
+    os.environ.get("WORKER_HEARTBEAT_FILE") or Path(tempfile.gettempdir()) / "rbsync-worker.heartbeat"
+)
 
 
 def touch_heartbeat(path: Path = DEFAULT_HEARTBEAT_FILE) -> None:
@@ -72,6 +75,7 @@ def check_beat() -> tuple[bool, str]:
     """RedBeat keeps a lock key alive while a scheduler runs; its absence means no beat is scheduling."""
     import redis
     from redbeat.schedulers import RedBeatConfig
+
     from tasks.celery import app
 
     config = RedBeatConfig(app)

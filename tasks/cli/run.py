@@ -1,0 +1,164 @@
+"""`rbsync run`: the whole service on this machine, printing every transfer as it happens.
+
+Without API tokens it runs against the built-in sandboxes (seeded, with webhooks registered and, by
+default, a little scripted activity so something happens); with all three tokens configured (environment
+or .env) it runs against the real APIs and starts no sandbox. A local Redis is started when none answers.
+Ctrl-C or SIGTERM stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tasks.cli.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
+
+OUTCOME_COLOURS = {
+    "created": "green",
+    "replaced": "cyan",
+    "unchanged": None,
+    "barred": "yellow",
+    "ignored": None,
+    "retrying": "yellow",
+    "dead-lettered": "red",
+}
+
+
+def format_event(event: Mapping[str, Any]) -> str:
+    """One line per finished transfer: time, kind, key, outcome, e-conomic number, API calls."""
+    at = event.get("at")
+    clock = time.strftime("%H:%M:%S", time.localtime(at)) if at else "--:--:--"
+    outcome = str(event.get("outcome") or "?")
+    economic = event.get("economic_key")
+    target = f"e-conomic {economic}" if economic else ""
+    if outcome == "dead-lettered" and event.get("entry_id"):
+        target = f"dead letter {event['entry_id']}"
+    elif outcome == "retrying" and event.get("retry_in") is not None:
+        target = f"retry in {float(event['retry_in']):.0f} s"
+    calls = int(event.get("api_calls") or 0)
+    kind, key = str(event.get("kind", "?")), str(event.get("key", "?"))
+    return f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {calls} calls"
+
+
+class _Stop(Exception):
+    """Raised from the SIGTERM handler so the run loop unwinds like on Ctrl-C."""
+
+
+def _raise_stop(signum: int, _frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+@click.command("run")
+@click.option(
+    "--simulate/--no-simulate",
+    default=True,
+    show_default=True,
+    help="Sandbox mode: create and update products in the Rackbeat sandbox every few seconds.",
+)
+@click.option("--interval", default=4.0, show_default=True, help="Seconds between simulated changes.")
+@click.option(
+    "--seed-size",
+    default="tiny",
+    show_default=True,
+    help="Sandbox mode: size of the seeded Rackbeat company (a sandbox.seed preset).",
+)
+@click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="Port of the webhook receiver (default: from RBSYNC_PUBLIC_URL, else any free port).",
+)
+@click.option("--concurrency", default=2, show_default=True, help="Celery worker processes.")
+@click.option(
+    "--sandbox/--real",
+    "force_sandbox",
+    default=None,
+    help="Override the mode chosen from the configured tokens.",
+)
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the processes' logs here (default: a temporary directory, removed at exit).",
+)
+def run_command(
+    simulate: bool,
+    interval: float,
+    seed_size: str,
+    web_port: int | None,
+    concurrency: int,
+    force_sandbox: bool | None,
+    log_dir: Path | None,
+) -> None:
+    """Start the whole service (sandboxes unless API tokens are configured) and print every transfer."""
+    try:
+        sandbox = not real_api_mode(read_dotenv()) if force_sandbox is None else force_sandbox
+    except StackError as error:
+        raise click.ClickException(str(error).removeprefix("rbsync: ")) from None
+    options = StackOptions(
+        sandbox=sandbox,
+        web_port=web_port,
+        concurrency=concurrency,
+        seed_size=seed_size if sandbox else None,
+        log_dir=log_dir,
+        worker_loglevel="INFO",
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    stack = Stack(options)
+    simulator = None
+    try:
+        click.echo(
+            "rbsync: starting" + (" against the sandboxes" if sandbox else " against the real APIs") + " ..."
+        )
+        stack.start()
+        click.echo("")
+        for line in stack.endpoints.lines():
+            click.echo("  " + line)
+        click.echo("")
+        if sandbox and simulate:
+            simulator = _start_simulator(stack, interval)
+        click.echo("Transfers (Ctrl-C to stop):")
+        _print_transfers(stack)
+    except (KeyboardInterrupt, _Stop):
+        click.echo("\nrbsync: stopping ...")
+    except StackError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)
+    click.echo("rbsync: stopped")
+
+
+def _start_simulator(stack: Stack, interval: float) -> Any:
+    from tasks.cli.activity import ActivitySimulator
+
+    client = stack.user_client()
+    click.echo(
+        f"Simulated activity: a product change in the Rackbeat sandbox every {interval:g} s"
+        " (--no-simulate to turn off)"
+    )
+    return ActivitySimulator(
+        client, interval=interval, report=lambda line: click.echo(click.style(line, dim=True))
+    ).start()
+
+
+def _print_transfers(stack: Stack) -> None:
+    from tasks.events import follow_events
+    from tasks.redis import get_redis
+
+    for item in follow_events(get_redis(), after="$", block_ms=1000):
+        if item is None:
+            stack.check()
+            continue
+        _stream_id, event = item
+        colour = OUTCOME_COLOURS.get(str(event.get("outcome")))
+        click.echo(click.style(format_event(event), fg=colour) if colour else format_event(event))

@@ -1,0 +1,404 @@
+"""The whole service on one machine: Redis, the two sandboxes, the webhook receiver, a worker and beat.
+
+`rbsync run`, `rbsync demo` and the end-to-end benchmark all need the same thing: the real service
+processes (receiver, Celery worker, beat) wired to a Redis and to two API endpoints, which are either the
+in-process sandboxes or the real APIs. :class:`Stack` builds that, in order, and tears it down in reverse.
+
+Sandbox mode isolates itself: a fresh connection id (so Redis bindings of an earlier run, which point at
+records of a sandbox that no longer exists, are never read) and a matching Celery key prefix, both
+deleted at the end. Real mode uses the configured connection id and deletes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from tasks.cli.localredis import LocalRedis, free_port, is_loopback_url, redis_answers
+from tasks.cli.processes import ManagedProcess, ProcessGroup, wait_until
+
+TOKEN_SETTINGS = (
+    "RBSYNC_RACKBEAT_TOKEN",
+    "RBSYNC_ECONOMIC_APP_SECRET_TOKEN",
+    "RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN",
+)
+WORKER_QUEUES = "transfers,polls,bulk,dlq"
+
+
+class StackError(RuntimeError):
+    """The stack could not be brought up; the message says what and where to look."""
+
+
+def read_dotenv(path: Path = Path(".env")) -> dict[str, str]:
+    """RBSYNC_ variables of a .env file (what pydantic-settings would read), without exporting them."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {
+        name.upper(): value or ""
+        for name, value in dotenv_values(path).items()
+        if name.upper().startswith("RBSYNC_")
+    }
+
+
+def configured(name: str, dotenv: Mapping[str, str]) -> str:
+    """A setting as the service would see it: the environment wins over .env."""
+    for source in (os.environ, dotenv):
+        for candidate, value in source.items():
+            if candidate.upper() == name:
+                return value
+    return ""
+
+
+def real_api_mode(dotenv: Mapping[str, str]) -> bool:
+    """Real APIs when every token is configured, sandboxes when none is; anything between is a mistake."""
+    present = [name for name in TOKEN_SETTINGS if configured(name, dotenv).strip()]
+    if present and len(present) < len(TOKEN_SETTINGS):
+        missing = ", ".join(sorted(set(TOKEN_SETTINGS) - set(present)))
+        raise StackError(
+            f"rbsync: setting {missing}: missing"
+            " (set all three tokens for the real APIs, or none for the sandboxes)"
+        )
+    return len(present) == len(TOKEN_SETTINGS)
+
+
+@dataclass
+class StackOptions:
+    """What to start. Defaults suit `rbsync run` in sandbox mode."""
+
+    sandbox: bool = True
+    web_port: int | None = None  # None: the port of RBSYNC_PUBLIC_URL when free, else any free port
+    concurrency: int = 2
+    beat: bool = True
+    seed_size: str | None = "tiny"
+    # Sandbox rate limits and our own client-side budgets follow the defaults unless turned off.
+    rate_limits: bool = True
+    log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    worker_loglevel: str = "INFO"
+
+
+@dataclass
+class Endpoints:
+    """Where everything is (printed for the person running it; URLs only, never tokens)."""
+
+    redis_url: str = ""
+    rackbeat_base_url: str = ""
+    economic_base_url: str = ""
+    economic_openapi_base_url: str = ""
+    web_url: str = ""
+    log_dir: str = ""
+    connection_id: str = ""
+
+    def lines(self) -> list[str]:
+        return [
+            f"Redis              {redact_url(self.redis_url)}",
+            f"Rackbeat API       {self.rackbeat_base_url}",
+            f"e-conomic API      {self.economic_base_url}",
+            f"e-conomic OpenAPI  {self.economic_openapi_base_url}",
+            f"Webhook receiver   {self.web_url}  (health: {self.web_url}/healthz)",
+            f"Connection id      {self.connection_id}",
+            f"Logs               {self.log_dir}",
+        ]
+
+
+def redact_url(url: str) -> str:
+    """A URL with any password replaced, for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Stack:
+    """Bring the service up (`start`), use it, and `stop` it; also a context manager."""
+
+    def __init__(self, options: StackOptions | None = None) -> None:
+        self.options = options or StackOptions()
+        self.endpoints = Endpoints()
+        self.env: dict[str, str] = {}
+        self.processes = ProcessGroup()
+        self.local_redis: LocalRedis | None = None
+        self.rackbeat_sandbox: Any = None
+        self.economic_sandbox: Any = None
+        self._servers: list[Any] = []
+        self._own_log_dir = False
+        self._namespace_to_clean: str | None = None
+        self._broker_prefix_to_clean: str | None = None
+        self.worker: ManagedProcess | None = None
+        self._user_token = ""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> Stack:
+        options = self.options
+        dotenv = read_dotenv()
+        log_dir = options.log_dir or Path(tempfile.mkdtemp(prefix="rbsync-"))
+        self._own_log_dir = options.log_dir is None
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.endpoints.log_dir = str(log_dir)
+        env = {name: value for name, value in os.environ.items()}
+        env.update(options.extra_env)
+
+        redis_url = self._ensure_redis(configured("RBSYNC_REDIS_URL", dotenv) or "redis://127.0.0.1:6379/0")
+        env["RBSYNC_REDIS_URL"] = redis_url
+        env["RBSYNC_BROKER_URL"] = configured("RBSYNC_BROKER_URL", dotenv) or redis_url
+        if self.local_redis is not None:
+            env["RBSYNC_BROKER_URL"] = redis_url
+
+        if options.sandbox:
+            connection_id = f"sandbox-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            env["RBSYNC_CONNECTION_ID"] = connection_id
+            env["RBSYNC_BROKER_KEY_PREFIX"] = f"rbsync:{connection_id}:celery:"
+            self._namespace_to_clean = connection_id
+            self._broker_prefix_to_clean = env["RBSYNC_BROKER_KEY_PREFIX"]
+            env.update(self._start_sandboxes(options.rate_limits))
+        connection_id = (
+            env.get("RBSYNC_CONNECTION_ID") or configured("RBSYNC_CONNECTION_ID", dotenv) or "default"
+        )
+
+        web_port = options.web_port or self._default_web_port(dotenv, options.sandbox)
+        web_url = f"http://127.0.0.1:{web_port}"
+        if options.sandbox:
+            env["RBSYNC_PUBLIC_URL"] = web_url
+        if not options.rate_limits:
+            env["RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE"] = "1000000"
+            env["RBSYNC_ECONOMIC_BUCKET_SIZE"] = "1000000"
+        env["WORKER_HEARTBEAT_FILE"] = str(log_dir / "worker.heartbeat")
+        env["PYTHONUNBUFFERED"] = "1"
+        self.env = env
+        self._apply_to_this_process(env)
+
+        self.endpoints.redis_url = redis_url
+        self.endpoints.connection_id = connection_id
+        self.endpoints.rackbeat_base_url = (
+            env.get("RBSYNC_RACKBEAT_BASE_URL")
+            or configured("RBSYNC_RACKBEAT_BASE_URL", dotenv)
+            or "https://app.rackbeat.com/api/"
+        )
+        self.endpoints.economic_base_url = (
+            env.get("RBSYNC_ECONOMIC_BASE_URL")
+            or configured("RBSYNC_ECONOMIC_BASE_URL", dotenv)
+            or "https://restapi.e-conomic.com/"
+        )
+        self.endpoints.economic_openapi_base_url = (
+            env.get("RBSYNC_ECONOMIC_OPENAPI_BASE_URL")
+            or configured("RBSYNC_ECONOMIC_OPENAPI_BASE_URL", dotenv)
+            or "https://apis.e-conomic.com/"
+        )
+        self.endpoints.web_url = web_url
+
+        # Fail here, with the one-line message, rather than in three children at once.
+        from tasks.settings import load_settings_or_exit
+
+        load_settings_or_exit()
+
+        self._start_children(log_dir, web_port)
+        return self
+
+    def stop(self) -> None:
+        self.processes.stop()
+        for server in reversed(self._servers):
+            with suppress(Exception):
+                server.stop()
+        self._servers.clear()
+        for sandbox in (self.rackbeat_sandbox, self.economic_sandbox):
+            close = getattr(sandbox, "close", None)
+            if close is not None:
+                with suppress(Exception):
+                    close()
+        self._clean_namespace()
+        if self.local_redis is not None:
+            self.local_redis.stop()
+            self.local_redis = None
+        if self._own_log_dir and self.endpoints.log_dir and os.environ.get("RBSYNC_KEEP_LOGS") != "1":
+            shutil.rmtree(self.endpoints.log_dir, ignore_errors=True)
+
+    # -- pieces --------------------------------------------------------------------------------
+
+    def _ensure_redis(self, url: str) -> str:
+        if redis_answers(url):
+            return url
+        if not is_loopback_url(url):
+            raise StackError(f"rbsync: setting RBSYNC_REDIS_URL: no Redis answers at {redact_url(url)}")
+        self.local_redis = LocalRedis().start()
+        return self.local_redis.url
+
+    @staticmethod
+    def _default_web_port(dotenv: Mapping[str, str], sandbox: bool) -> int:
+        from urllib.parse import urlsplit
+
+        public = configured("RBSYNC_PUBLIC_URL", dotenv) or "http://127.0.0.1:8000"
+        wanted = urlsplit(public).port or 8000
+        if not sandbox:
+            return wanted
+        import socket
+
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", wanted))
+            except OSError:
+                return free_port()
+        return wanted
+
+    def _start_sandboxes(self, rate_limits: bool) -> dict[str, str]:
+        from tasks.cli import sandboxes
+
+        started = sandboxes.start(rate_limits=rate_limits, seed_size=self.options.seed_size)
+        self.rackbeat_sandbox = started.rackbeat
+        self.economic_sandbox = started.economic
+        self._user_token = started.user_token
+        self._servers.extend(started.servers)
+        return started.settings_env
+
+    def _apply_to_this_process(self, env: Mapping[str, str]) -> None:
+        """This process reads the same settings as its children (for clients, Redis keys, webhooks)."""
+        for name, value in env.items():
+            if name.startswith("RBSYNC_"):
+                os.environ[name] = value
+        from tasks.redis import close_pools
+        from tasks.settings import reset_settings
+
+        reset_settings()
+        close_pools()
+        from tasks.celery import app, configure
+        from tasks.settings import get_settings
+
+        configure(app, get_settings())
+
+    def _start_children(self, log_dir: Path, web_port: int) -> None:
+        options = self.options
+        env = self.env
+        web = self.processes.start(
+            ManagedProcess("web", ["python", "-m", "web", "--port", str(web_port)], env, log_dir / "web.log")
+        )
+        worker_name = f"rbsync-{uuid.uuid4().hex[:6]}@%h"
+        self.worker = self.processes.start(
+            ManagedProcess(
+                "worker",
+                [
+                    "python",
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tasks",
+                    "worker",
+                    f"--queues={WORKER_QUEUES}",
+                    "--prefetch-multiplier=1",
+                    f"--concurrency={options.concurrency}",
+                    f"--hostname={worker_name}",
+                    f"--loglevel={options.worker_loglevel}",
+                    "--include=tasks.cli.healthcheck",
+                ],
+                env,
+                log_dir / "worker.log",
+                stop_timeout=45,
+            )
+        )
+        if options.beat:
+            self.processes.start(
+                ManagedProcess(
+                    "beat",
+                    [
+                        "python",
+                        "-m",
+                        "celery",
+                        "-A",
+                        "tasks",
+                        "beat",
+                        "--scheduler=redbeat.RedBeatScheduler",
+                        "--loglevel=INFO",
+                        f"--schedule={log_dir / 'celerybeat-schedule'}",
+                    ],
+                    env,
+                    log_dir / "beat.log",
+                )
+            )
+        healthz = f"http://127.0.0.1:{web_port}/healthz"
+        if not wait_until(lambda: _http_ok(healthz), timeout=30, group=self.processes):
+            raise StackError(f"the webhook receiver did not answer at {healthz}; see {web.log_path}")
+        heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
+        if not wait_until(heartbeat.exists, timeout=60, group=self.processes):
+            raise StackError(f"the Celery worker did not become ready; see {self.worker.log_path}")
+        # The receiver registers its webhooks with Rackbeat in the background as it starts; in sandbox
+        # mode wait for that, so the first change made after start-up is already delivered.
+        if options.sandbox and not wait_until(self.webhooks_registered, timeout=30, group=self.processes):
+            raise StackError(f"the receiver did not register its Rackbeat webhooks; see {web.log_path}")
+
+    def user_client(self) -> Any:
+        """A Rackbeat client for changes made "as a user" (sandbox mode: its own token and budget)."""
+        from clients.rackbeat import RackbeatClient
+        from tasks.settings import get_settings
+
+        settings = get_settings()
+        return RackbeatClient(settings.rackbeat_base_url, self._user_token or settings.rackbeat_token)
+
+    def webhooks_registered(self) -> bool:
+        """True once the receiver's start-up registration stored a token for every handled event."""
+        from tasks.entities import REGISTRY
+        from tasks.redis import get_redis, key
+        from web.registration import handled_events
+        from web.tokens import WebhookTokenStore
+
+        wanted = set(handled_events(REGISTRY.values()))
+        return wanted <= WebhookTokenStore(get_redis(), key).events()
+
+    def _clean_namespace(self) -> None:
+        if not self._namespace_to_clean or not self.endpoints.redis_url:
+            return
+        if self.local_redis is None and not redis_answers(self.endpoints.redis_url):
+            return
+        client = redis.Redis.from_url(self.endpoints.redis_url)
+        try:
+            for pattern in (f"rbsync:{self._namespace_to_clean}:*", f"{self._broker_prefix_to_clean}*"):
+                batch: list[bytes] = []
+                for name in client.scan_iter(match=pattern, count=1000):
+                    batch.append(name)
+                    if len(batch) >= 500:
+                        client.delete(*batch)
+                        batch.clear()
+                if batch:
+                    client.delete(*batch)
+        except redis.RedisError:
+            pass
+        finally:
+            client.close()
+        self._namespace_to_clean = None
+
+    def check(self) -> None:
+        """Raise if a child died (the run loop calls this between event reads)."""
+        self.processes.check()
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
+    except OSError:
+        return False
