@@ -1,0 +1,348 @@
+"""The HTTP face of the Rackbeat sandbox: routing under ``/api/``, auth, the rate limit, envelopes.
+
+Routing reads the raw (still percent-encoded) path, because item numbers may contain ``/``: a number is found
+single-encoded (``ABC%2F1``), double-encoded (``ABC%252F1``) or by its ``urlfriendly_number``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sandbox.rackbeat import reports
+from sandbox.rackbeat.errors import Invalid, NotFound, RackbeatError, invalid
+from sandbox.rackbeat.present import present
+from sandbox.rackbeat.query import ListQuery, pages_for, parse_list_query, select_fields
+from sandbox.rackbeat.resources import RESOURCES, ResourceSpec
+from sandbox.rackbeat.store import sort_value
+from sandbox.rackbeat.webhooks import public_view
+
+if TYPE_CHECKING:
+    from sandbox.rackbeat.sandbox import RackbeatSandbox
+
+API_PREFIX = "/api/"
+TRUE_WORDS = ("1", "true", "yes")
+
+
+class MethodNotAllowed(RackbeatError):
+    status = 405
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+
+def _segments(raw_path: bytes) -> list[str]:
+    """Path segments after /api/, still percent-encoded."""
+    path = raw_path.decode("latin-1")
+    rest = path[len(API_PREFIX) :] if path.startswith(API_PREFIX) else ""
+    return [s for s in rest.split("/") if s != ""]
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str | int) and str(value).lower() in TRUE_WORDS)
+
+
+class RackbeatApi:
+    """ASGI app mounted at ``/api``."""
+
+    def __init__(self, sandbox: RackbeatSandbox):
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        response = await self.handle(request)
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token or not self.sandbox.token_is_valid(token.strip()):
+            return json_response({"message": "Unauthenticated."}, 401)
+        bucket = self.sandbox.rate_limits.acquire(token.strip())
+        limit_headers = {
+            "X-RateLimit-Limit": str(bucket.capacity),
+            "X-RateLimit-Remaining": str(bucket.remaining),
+        }
+        if not bucket.allowed:
+            self.sandbox.counters.incr("rate_limited_429")
+            headers = limit_headers | {"Retry-After": bucket.retry_after_header}
+            return json_response({"message": "Too Many Attempts."}, 429, headers)
+        try:
+            body, status = await self.route(request)
+        except RackbeatError as error:
+            body, status = error.body(), error.status
+        response = json_response(body, status)
+        response.headers.update(limit_headers)
+        return response
+
+    # -- routing --
+    async def route(self, request: Request) -> tuple[Any, int]:
+        segments = _segments(request.scope.get("raw_path") or request.scope["path"].encode())
+        method = request.method
+        if not segments:
+            raise NotFound()
+        head, rest = segments[0], segments[1:]
+        if head == "self" and not rest:
+            return self._self(method), 200
+        if head == "webhooks":
+            return await self._webhooks(request, rest)
+        if head == "reports":
+            return self._reports(request, rest)
+        if head == "items":
+            return self._items(request, rest)
+        spec = RESOURCES.get(head)
+        if spec is None:
+            raise NotFound()
+        if head == "projects" and rest == ["upsert"]:
+            _allow(method, "POST")
+            record, created = self.sandbox.upsert_project(*await self._write_body(request))
+            return self._one(request, spec, record), 201 if created else 200
+        if not rest:
+            return await self._collection(request, spec)
+        if spec.bookable and rest == ["drafts"]:
+            _allow(method, "POST")
+            payload, suppress = await self._write_body(request)
+            record = self.sandbox.create(spec.path, payload, booked=False, suppress=suppress)
+            return self._one(request, spec, record), 201
+        key = self._resolve_key(spec, rest[0])
+        if len(rest) == 1:
+            return await self._record(request, spec, key)
+        if spec.bookable and rest[1:] == ["book"]:
+            _allow(method, "POST")
+            payload, suppress = await self._write_body(request)
+            record = self.sandbox.book(spec.path, key, payload, suppress=suppress)
+            return self._one(request, spec, record), 200
+        if spec.path == "lots" and rest[1:] == ["lines"]:
+            _allow(method, "GET")
+            return {"lines": self._existing(spec, key).get("lines", [])}, 200
+        raise NotFound()
+
+    def _resolve_key(self, spec: ResourceSpec, raw: str) -> Any:
+        """The stored key a path segment names (see the module docstring); unknown keys pass through."""
+        if spec.key_type is int:
+            try:
+                return int(unquote(raw))
+            except ValueError:
+                raise NotFound() from None
+        collection = self.sandbox.collections[spec.path]
+        once = unquote(raw)
+        if collection.get(once) is not None:
+            return once
+        twice = unquote(once)
+        if collection.get(twice) is not None:
+            return twice
+        by_friendly = collection.find_by_urlfriendly(raw) or collection.find_by_urlfriendly(once)
+        return by_friendly["number"] if by_friendly is not None else once
+
+    def _existing(self, spec: ResourceSpec, key: Any) -> dict:
+        record = self.sandbox.collections[spec.path].get(key)
+        if record is None:
+            raise NotFound()
+        return record
+
+    # -- bodies --
+    async def _write_body(self, request: Request) -> tuple[dict, bool]:
+        raw = await request.body()
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            raise invalid("body", "The request body is not valid JSON.") from None
+        if not isinstance(payload, dict):
+            raise invalid("body", "The request body must be a JSON object.")
+        suppress = _flag(request.query_params.get("suppress_webhooks")) or _flag(
+            payload.pop("suppress_webhooks", None)
+        )
+        return payload, suppress
+
+    def _one(self, request: Request, spec: ResourceSpec, record: dict) -> dict:
+        return {spec.singular: present(spec, record, self.sandbox.lookup, self._base(request))}
+
+    @staticmethod
+    def _base(request: Request) -> str:
+        return f"{request.url.scheme}://{request.url.netloc}{API_PREFIX}"
+
+    # -- resources --
+    async def _collection(self, request: Request, spec: ResourceSpec) -> tuple[Any, int]:
+        if request.method == "GET":
+            return self._list(request, spec), 206
+        _allow(request.method, "POST" if spec.writable else "GET")
+        payload, suppress = await self._write_body(request)
+        booked = spec.bookable and not _flag(payload.pop("is_draft", False))
+        record = self.sandbox.create(spec.path, payload, booked=booked, suppress=suppress)
+        return self._one(request, spec, record), 201
+
+    async def _record(self, request: Request, spec: ResourceSpec, key: Any) -> tuple[Any, int]:
+        method = request.method
+        if method == "GET":
+            return self._one(request, spec, self._existing(spec, key)), 200
+        _allow(method, *(("PUT", "PATCH", "DELETE") if spec.writable else ("GET",)))
+        payload, suppress = await self._write_body(request)
+        if method == "DELETE":
+            record = self.sandbox.delete(spec.path, key, suppress=suppress)
+            return self._one(request, spec, record), 200
+        record = self.sandbox.update(spec.path, key, payload, suppress=suppress)
+        return self._one(request, spec, record), 200
+
+    def _list(self, request: Request, spec: ResourceSpec) -> dict:
+        query = parse_list_query(request.query_params, search_fields=spec.search_fields)
+        if query.errors:
+            raise Invalid(query.errors)
+        with self.sandbox.lock:
+            page, total = self._page(self.sandbox.collections[spec.path], query)
+        base = self._base(request)
+        lookup = self.sandbox.lookup
+        rows = [select_fields(present(spec, r, lookup, base), query.fields) for r in page]
+        return {
+            spec.plural: rows,
+            "total": total,
+            "pages": pages_for(total, query.limit),
+            "limit": query.limit,
+            "page": query.page,
+        }
+
+    @staticmethod
+    def _page(collection: Any, query: ListQuery) -> tuple[list[dict], int]:
+        by_key = query.order_by in (None, "number")
+        if not query.predicates and by_key:
+            return collection.page_in_key_order(query.offset, query.limit, query.descending), len(collection)
+        records = collection.sorted_records()
+        if query.predicates:
+            records = [r for r in records if all(p(r) for p in query.predicates)]
+        if not by_key:
+            records = sorted(
+                records, key=lambda r: sort_value(r.get(query.order_by)), reverse=query.descending
+            )
+        elif query.descending:
+            records = records[::-1]
+        return records[query.offset : query.offset + query.limit], len(records)
+
+    # -- the odd ones --
+    def _self(self, method: str) -> dict:
+        _allow(method, "GET")
+        return {
+            "user_account": {
+                "id": int(self.sandbox.account_id) if self.sandbox.account_id.isdigit() else 1,
+                "company_name": "Rackbeat Sandbox ApS",
+            },
+            "user": {"id": 1, "name": "Sandbox API user", "email": "api@sandbox.invalid"},
+        }
+
+    def _items(self, request: Request, rest: list[str]) -> tuple[Any, int]:
+        """The generic read-only item interface over products and lots."""
+        _allow(request.method, "GET")
+        products, lots = RESOURCES["products"], RESOURCES["lots"]
+        if rest:
+            for spec in (products, lots):
+                key = self._resolve_key(spec, rest[0])
+                record = self.sandbox.collections[spec.path].get(key)
+                if record is not None and len(rest) == 1:
+                    return {"item": present(spec, record, self.sandbox.lookup, self._base(request))}, 200
+            raise NotFound()
+        query = parse_list_query(request.query_params, search_fields=products.search_fields)
+        with self.sandbox.lock:
+            merged = sorted(
+                [
+                    *self.sandbox.collections["products"].records.values(),
+                    *self.sandbox.collections["lots"].records.values(),
+                ],
+                key=lambda r: sort_value(r["number"]),
+            )
+        merged = [r for r in merged if all(p(r) for p in query.predicates)]
+        page = merged[query.offset : query.offset + query.limit]
+        base = self._base(request)
+        rows = [
+            present(lots if r.get("type") == "lot" else products, r, self.sandbox.lookup, base) for r in page
+        ]
+        return {
+            "items": rows,
+            "total": len(merged),
+            "pages": pages_for(len(merged), query.limit),
+            "limit": query.limit,
+            "page": query.page,
+        }, 206
+
+    def _reports(self, request: Request, rest: list[str]) -> tuple[Any, int]:
+        _allow(request.method, "GET")
+        with self.sandbox.lock:
+            items = [
+                *self.sandbox.collections["products"].records.values(),
+                *self.sandbox.collections["lots"].records.values(),
+            ]
+            locations = list(self.sandbox.collections["locations"].records.values())
+        default_location = next((loc["number"] for loc in locations if loc.get("is_default")), None)
+        if rest == ["valuation"]:
+            raw = request.query_params.get("location")
+            try:
+                location = int(raw) if raw not in (None, "") else None
+            except ValueError:
+                raise invalid("location", "The selected location is invalid.") from None
+            if location is not None and self.sandbox.collections["locations"].get(location) is None:
+                raise invalid("location", "The selected location is invalid.")
+            return reports.valuation(items, location, default_location), 200
+        if rest == ["valuation", "total"]:
+            return reports.valuation_total(items, locations, default_location), 200
+        raise NotFound()
+
+    async def _webhooks(self, request: Request, rest: list[str]) -> tuple[Any, int]:
+        method = request.method
+        registry = self.sandbox.webhooks
+        if not rest:
+            if method == "GET":
+                event = request.query_params.get("event")
+                with self.sandbox.lock:
+                    hooks = [public_view(h) for h in registry.hooks.values() if event in (None, h["event"])]
+                return {
+                    "webhooks": hooks,
+                    "total": len(hooks),
+                    "pages": 1,
+                    "limit": max(1, len(hooks)),
+                    "page": 1,
+                }, 206
+            _allow(method, "POST")
+            payload, _ = await self._write_body(request)
+            event, url = payload.get("event"), payload.get("url")
+            errors: dict[str, list[str]] = {}
+            if not isinstance(event, str) or not event:
+                errors["event"] = ["The event field is required."]
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                errors["url"] = ["The url must be a valid URL."]
+            if errors:
+                raise Invalid(errors)
+            with self.sandbox.lock:
+                hook, created = registry.upsert(event, url, _flag(payload.get("is_active", True)))
+            self.sandbox.data_changed()
+            return {"webhook": public_view(hook, with_token=created)}, 201 if created else 200
+        try:
+            webhook_id = int(rest[0])
+        except ValueError:
+            raise NotFound() from None
+        hook = registry.hooks.get(webhook_id)
+        if hook is None or len(rest) > 1:
+            raise NotFound()
+        if method == "GET":
+            return {"webhook": public_view(hook)}, 200
+        _allow(method, "PUT", "DELETE")
+        payload, _ = await self._write_body(request)
+        with self.sandbox.lock:
+            if method == "DELETE":
+                registry.delete(webhook_id)
+            else:
+                if "is_active" in payload:
+                    hook["is_active"] = _flag(payload["is_active"])
+                if isinstance(payload.get("url"), str):
+                    hook["url"] = payload["url"]
+        self.sandbox.data_changed()
+        return {"webhook": public_view(hook)}, 200
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise MethodNotAllowed(
+            f"The {method} method is not supported for this route. Supported: {', '.join(allowed)}."
+        )
