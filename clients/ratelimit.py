@@ -13,7 +13,6 @@ future: no process refills until the server's ``Retry-After`` has passed.
 from __future__ import annotations
 
 import hashlib
-import random
 import re
 import time
 from dataclasses import dataclass
@@ -42,7 +41,16 @@ if now > ts then
   ts = now
 end
 local result = 0
-if op == 'acquire' then
+if op == 'reserve' then
+  local max_wait = tonumber(ARGV[5])
+  local wait = math.max(0, ts - now) + math.max(0, arg - tokens) / rate
+  if max_wait < 0 or wait <= max_wait then
+    tokens = tokens - arg
+    result = wait
+  else
+    result = -wait
+  end
+elseif op == 'acquire' then
   if ts <= now and tokens >= arg then
     tokens = tokens - arg
   else
@@ -136,34 +144,42 @@ class RedisTokenBucket:
             f"window_seconds={self.window_seconds})"
         )
 
-    def _run(self, op: str, arg: float) -> float:
+    def _run(self, op: str, arg: float, max_wait: float = -1.0) -> float:
         self.script_calls += 1
-        result = self._script(keys=[self.key], args=[self.capacity, self.window_seconds, op, repr(arg)])
-        return float(result)
+        args = [self.capacity, self.window_seconds, op, repr(float(arg)), repr(float(max_wait))]
+        return float(self._script(keys=[self.key], args=args))
 
     def try_acquire(self, cost: int = 1) -> float:
-        """Take ``cost`` tokens if they are there. Returns 0.0 on success, else the seconds to wait."""
+        """Take ``cost`` tokens only if they are there now: 0.0 when taken, else the seconds to wait."""
         if cost > self.capacity:
             raise ValueError(f"cost {cost} exceeds the bucket capacity {self.capacity}")
         return self._run("acquire", cost)
 
-    def acquire(self, cost: int = 1, timeout: float | None = None) -> bool:
-        """Block until ``cost`` tokens are taken. False if that would take longer than ``timeout``.
+    def reserve(self, cost: int = 1, max_wait: float | None = None) -> float | None:
+        """Reserve ``cost`` tokens, in the future if need be: the seconds until they are ours.
 
-        Sleeps for the wait the script computed (plus a little jitter so that processes woken by the
-        same refill do not all retry in the same millisecond); never busy-loops.
+        None (and nothing reserved) when that would be more than ``max_wait`` seconds away. The
+        count may go below zero, so callers queue in arrival order instead of all waking up for
+        the same refilled token.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = self.try_acquire(cost)
-            if wait <= 0:
-                self.last_wait = 0.0
-                return True
-            self.last_wait = wait
-            wait += random.uniform(0, min(0.05, wait * 0.1))
-            if deadline is not None and time.monotonic() + wait > deadline:
-                return False
+        if cost > self.capacity:
+            raise ValueError(f"cost {cost} exceeds the bucket capacity {self.capacity}")
+        wait = self._run("reserve", cost, -1.0 if max_wait is None else max(0.0, max_wait))
+        self.last_wait = abs(wait)
+        return None if wait < 0 else wait
+
+    def acquire(self, cost: int = 1, timeout: float | None = None) -> bool:
+        """Block until ``cost`` tokens are ours; False (nothing taken) if that takes over ``timeout`` s.
+
+        One round trip to Redis reserves the tokens, then we sleep exactly until they are due:
+        no polling loop.
+        """
+        wait = self.reserve(cost, timeout)
+        if wait is None:
+            return False
+        if wait > 0:
             time.sleep(wait)
+        return True
 
     def penalize(self, retry_after: float | None = None) -> None:
         """Empty the bucket after a 429 so every worker backs off, for ``retry_after`` seconds if known."""

@@ -57,6 +57,7 @@ class StubServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # one write per response: no Nagle/delayed-ACK stall between header and body
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass

@@ -84,8 +84,19 @@ def test_waits_for_the_computed_refill_instead_of_polling(make_bucket) -> None:
     assert 0 < wait <= 0.5 + 1e-6
     calls_before = bucket.script_calls
     assert bucket.acquire() is True
-    # one look, one sleep for the computed wait, one successful take (a second sleep at most)
-    assert bucket.script_calls - calls_before <= 3
+    assert 0 < bucket.last_wait <= 0.5 + 1e-6
+    assert bucket.script_calls - calls_before == 1  # one reservation, one sleep, no polling
+
+
+def test_waiting_processes_queue_behind_each_other(make_bucket) -> None:
+    first, second = make_bucket(1, window=100.0), make_bucket(1, window=100.0)  # one token per 100 s
+    assert first.reserve() == 0
+    wait = second.reserve()  # the token due in ~100 s is now second's...
+    assert wait is not None and 99 < wait <= 100 + 1e-6
+    assert first.reserve(max_wait=150) is None  # ...so the next is due in ~200 s, not ~100 s
+    assert 199 < first.last_wait <= 200 + 1e-6
+    assert first.reserve(max_wait=250) is not None
+    assert 299 < first.reserve() <= 300 + 1e-6
 
 
 def test_acquire_gives_up_when_the_wait_exceeds_the_timeout(make_bucket) -> None:
@@ -94,6 +105,8 @@ def test_acquire_gives_up_when_the_wait_exceeds_the_timeout(make_bucket) -> None
     calls_before = bucket.script_calls
     assert bucket.acquire(timeout=0.05) is False
     assert bucket.script_calls - calls_before == 1
+    assert bucket.last_wait > 0.05
+    assert 0 <= bucket.available() < 0.01  # a refused acquire reserves nothing
 
 
 def test_cost_larger_than_the_bucket_is_refused(make_bucket) -> None:
