@@ -46,7 +46,6 @@ from tasks.sync.pending import PendingMarkers
 logger = logging.getLogger(__name__)
 
 DELIVERY_COUNTER_TTL_SECONDS = 86400
-BUSY_RETRY_SECONDS = (1.0, 5.0)
 RETRYABLE = (TransientError, SoftTimeLimitExceeded, redis.ConnectionError, redis.TimeoutError)
 
 
@@ -149,6 +148,8 @@ class SyncTask(Task):
     max_retries: int | None = None
     #: True for tasks queued behind a pending marker (``enqueue_export``): cleared when the task starts.
     clears_pending = False
+    #: Range of the pause before trying a busy record again (uniform, not counted as a retry).
+    busy_retry_seconds: tuple[float, float] = (1.0, 5.0)
 
     # --- hooks for subclasses ------------------------------------------------------------------
 
@@ -183,7 +184,7 @@ class SyncTask(Task):
             except Retry:
                 raise
             except RecordBusy as exc:
-                raise self._retry_uncounted(exc, random.uniform(*BUSY_RETRY_SECONDS)) from exc
+                raise self._retry_uncounted(exc, random.uniform(*self.busy_retry_seconds)) from exc
             except RETRYABLE as exc:
                 retry = self._retry_unless_spent(exc, kind, key)
                 if retry is None:

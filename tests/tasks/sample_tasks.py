@@ -46,7 +46,7 @@ def _api_error(cls: type, message: str, **extra: Any) -> Exception:
                **extra)
 
 
-@app.task(base=SyncTask, bind=True, name=SCRIPTED)
+@app.task(base=SyncTask, bind=True, name=SCRIPTED, busy_retry_seconds=(0.05, 0.2))
 def scripted(self: SyncTask, kind: str, record: str) -> dict[str, Any]:
     client = get_redis()
     steps = client.lrange(_plan_key(kind, record), 0, -1) or ["ok"]

@@ -68,3 +68,99 @@ def test_exhausted_retries_are_dead_lettered_once_with_args_and_the_api_text(
     assert entry["attempts"] == expected_attempts
     assert entry["status"] == "new"
     assert len(outcome_of(service_redis, task_id, "dead-lettered")) == 1
+
+
+def test_permanent_errors_are_dead_lettered_at_once_without_retry(celery_app, service_redis, dlq_store):
+    kind, key = new_record()
+    script(service_redis, kind, key, "validation", "ok")
+
+    task_id = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, task_id, "dead-lettered"), message="the dead letter")
+    assert len(runs(service_redis, kind, key)) == 1
+    assert outcome_of(service_redis, task_id, "retrying") == []
+    [entry] = dlq_store.entries_for_record(kind, key)
+    assert entry["classification"] == "permanent"
+    assert entry["error_class"] == "ValidationFailed"
+    assert entry["error"] == "Validation failed."
+    assert entry["field_errors"] == {"salesPrice": ["Must be a number."]}
+    assert entry["status_code"] == 400
+    assert entry["api"] == "economic"
+    assert entry["attempts"] == 1
+
+
+def test_unexpected_exceptions_are_dead_lettered_as_unprocessable_without_retry(
+    celery_app, service_redis, dlq_store
+):
+    kind, key = new_record()
+    script(service_redis, kind, key, "boom", "ok")
+
+    task_id = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, task_id, "dead-lettered"), message="the dead letter")
+    assert len(runs(service_redis, kind, key)) == 1
+    [entry] = dlq_store.entries_for_record(kind, key)
+    assert entry["classification"] == "unprocessable"
+    assert entry["error_class"] == "KeyError"
+    assert "surprise" in entry["error"]
+    assert "sample_tasks.py" in entry["traceback"]
+
+
+def test_rate_limited_retry_waits_at_least_retry_after(celery_app, service_redis, service_settings):
+    kind, key = new_record()
+    retry_after = 1.5
+    script(service_redis, kind, key, f"ratelimited:{retry_after}", "ok")
+
+    task_id = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, task_id, "replaced"), message="the transfer to succeed")
+    [retrying] = outcome_of(service_redis, task_id, "retrying")
+    assert retrying["error_class"] == "RateLimitedError"
+    assert retry_after <= retrying["retry_in"] <= service_settings.retry_backoff_max_seconds
+    second = runs(service_redis, kind, key)[1]
+    assert second["eta"] is not None, "the retry was not scheduled with an ETA"
+
+
+def test_lock_contention_retries_without_spending_retries(
+    celery_app, service_redis, dlq_store, service_settings
+):
+    kind, key = new_record()
+    busy = ["busy"] * (service_settings.transfer_max_retries + 2)
+    script(service_redis, kind, key, *busy, "transient", "ok")
+
+    task_id = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, task_id, "replaced"), timeout=60, message="the transfer")
+    retries = [run["retries"] for run in runs(service_redis, kind, key)]
+    assert retries == [0] * (len(busy) + 1) + [1]
+    assert dlq_store.entries_for_record(kind, key) == []
+
+
+def test_a_later_success_supersedes_the_records_open_entry(celery_app, service_redis, dlq_store):
+    kind, key = new_record()
+    script(service_redis, kind, key, "permanent", "ok")
+    failed = send(celery_app, kind, key)
+    wait_for(lambda: outcome_of(service_redis, failed, "dead-lettered"), message="the dead letter")
+
+    succeeded = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, succeeded, "replaced"), message="the second transfer")
+    [entry] = dlq_store.entries_for_record(kind, key)
+    assert entry["status"] == "superseded"
+    assert entry["history"][-1]["detail"] == succeeded
+
+
+def test_repeated_failures_of_one_record_update_its_open_entry(celery_app, service_redis, dlq_store):
+    kind, key = new_record()
+    script(service_redis, kind, key, "permanent")
+    first = send(celery_app, kind, key)
+    wait_for(lambda: outcome_of(service_redis, first, "dead-lettered"), message="the first dead letter")
+
+    second = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, second, "dead-lettered"), message="the second dead letter")
+    [entry] = dlq_store.entries_for_record(kind, key)
+    assert entry["failures"] == 2
+    assert entry["attempts"] == 2
+    assert entry["task_id"] == second
+    assert entry["first_failed_at"] <= entry["last_failed_at"]
