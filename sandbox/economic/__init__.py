@@ -1,0 +1,27 @@
+"""A faithful local emulator of the Visma e-conomic REST API (legacy REST plus the OpenAPI services the
+integration writes through). See ``emulator.EconomicSandbox``.
+
+Choices made where the reference (``shared/reference/economic-api.md``) marks a fact as uncertain:
+- Self links and paging links use the base URL the client called, not restapi.e-conomic.com.
+- 401 bodies use the legacy error shape (problem+json under the OpenAPI prefixes); the API does not say
+  which token was wrong. The demo tokens are not special.
+- 429 (empty bucket) answers in the legacy error shape with ``Retry-After`` (whole seconds); every call
+  costs 1.
+- Error codes the reference does not name are the sandbox's own (see ``errors.py``): E04300 wrong type,
+  E04310 null, E04200/E04210 length, E04400 range, E04600 enum, E04900 conflict, E06160 in use, E07080 date
+  outside the accounting year, E07120 entry type not allowed in the journal.
+- Idempotency keys are scoped by both tokens, method and path; a request racing one in flight waits for it;
+  5xx answers are not cached.
+- ``$and:`` binds tighter than ``$or:``; see ``filters.py`` for the filter choices.
+- A supplier without a layout gets the agreement's default layout (the GET schema requires one).
+- VAT on sales documents: 25 % for VAT zone 1, otherwise 0 %; see ``documents.py``.
+- Webhook bodies on create/delete and the invoice template: see ``webhooks.py``.
+- ``GET /projects`` answers (the reference leaves it open) with a legacy view of the Projects API's
+  projects.
+
+"""
+
+from sandbox.economic.emulator import EconomicSandbox
+from sandbox.economic.ids import decode_key, encode_key
+
+__all__ = ["EconomicSandbox", "decode_key", "encode_key"]

@@ -1,0 +1,204 @@
+"""``EconomicSandbox``: the store, the API and the shared sandbox machinery wired into one ASGI app.
+
+Middleware order, outermost first: request log, rate limit (+ ``X-RateLimiting`` headers), fault injection,
+auth, idempotency cache, then the routes (admin routes under ``/_sandbox/`` and the API).
+
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sandbox.common.admin import admin_mount
+from sandbox.common.faults import FaultInjector, FaultMiddleware
+from sandbox.common.idempotency import IdempotencyCache, IdempotencyMiddleware
+from sandbox.common.persistence import StateFile
+from sandbox.common.ratelimit import TokenBuckets
+from sandbox.common.requestlog import RequestLog, RequestLogMiddleware
+from sandbox.economic import documents, journals, legacy
+from sandbox.economic.api import EconomicApi
+from sandbox.economic.middleware import AuthMiddleware, RateLimitMiddleware
+from sandbox.economic.openapi import API_COLLECTIONS
+from sandbox.economic.references import resolve_all
+from sandbox.economic.resources import SIMPLE_RESOURCES, Resource
+from sandbox.economic.seed import seed
+from sandbox.economic.store import Store
+from sandbox.economic.webhooks import WebhookDispatcher
+
+_LOADABLE: dict[str, Resource] = {r.path: r for r in (*SIMPLE_RESOURCES, *documents.DOCUMENT_RESOURCES)}
+# Tables kept in the OpenAPI shape (keyed by "number") or internal ones; loadable as-is.
+_PLAIN_TABLES = {
+    "projects": "number",
+    "project-groups": "number",
+    "employee-groups": "number",
+    journals.ENTRIES.path: "journalEntryNumber",
+}
+
+
+def table_name(resource: str) -> str:
+    """Admin names use dots where the URL has slashes (``invoices.drafts``); both spellings are accepted."""
+    return resource.replace(".", "/")
+
+
+def admin_name(table: str) -> str:
+    return table.replace("/", ".")
+
+
+class EconomicSandbox:
+    """A faithful local e-conomic: legacy REST at the root, OpenAPI services under their prefixes."""
+
+    def __init__(
+        self,
+        app_secret_token: str = "sandbox-app-secret",
+        agreement_grant_token: str = "sandbox-grant",
+        bucket_size: int = 10000,
+        bucket_window_seconds: float = 60,
+        state_file: str | None = None,
+        webhook_urls: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = Store()
+        self.faults = FaultInjector()
+        self.request_log = RequestLog()
+        self.buckets = TokenBuckets(bucket_size, bucket_window_seconds)
+        self.idempotency = IdempotencyCache()
+        self.webhooks = WebhookDispatcher(webhook_urls)
+        self.replays = 0
+        self._state = StateFile(state_file, self.store.snapshot) if state_file else None
+        saved = self._state.load() if self._state else None
+        if saved:
+            self.store.restore(saved)
+        else:
+            seed(self.store)
+        self._api = EconomicApi(self.store, self.webhooks, self._changed)
+        self.app = self._build_app(app_secret_token, agreement_grant_token)
+
+    def _build_app(self, secret: str, grant: str) -> Any:
+        async def webhooks_route(request: Request) -> JSONResponse:
+            if request.method == "PUT":
+                try:
+                    self.webhooks.configure(await request.json())
+                except ValueError as exc:
+                    return JSONResponse({"message": str(exc)}, status_code=422)
+            return JSONResponse(
+                {"subscriptions": self.webhooks.as_dict(), "deliveries": self.webhooks.deliveries}
+            )
+
+        routes = [
+            Route("/_sandbox/webhooks", webhooks_route, methods=["GET", "PUT"]),
+            admin_mount(self),
+            Route("/{path:path}", self._api.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        ]
+        app: Any = Starlette(routes=routes)
+        app = IdempotencyMiddleware(
+            app,
+            self.idempotency,
+            credential_headers=(b"x-appsecrettoken", b"x-agreementgranttoken"),
+            on_replay=self._count_replay,
+        )
+        app = AuthMiddleware(app, secret, grant)
+        app = FaultMiddleware(app, self.faults)
+        app = RateLimitMiddleware(app, self.buckets)
+        return RequestLogMiddleware(app, self.request_log)
+
+    def _count_replay(self) -> None:
+        self.replays += 1
+
+    def _changed(self) -> None:
+        if self._state is not None:
+            self._state.changed()
+
+    # ------------------------------------------------------------------------------------------ admin
+    def reset(self) -> None:
+        """Back to a fresh agreement: data re-seeded, faults off, logs, buckets and caches emptied."""
+        with self.store.lock:
+            self.store.clear()
+            seed(self.store)
+        self.faults.reset()
+        self.request_log.clear()
+        self.buckets.reset()
+        self.idempotency.clear()
+        self.webhooks.reset()
+        self.replays = 0
+        self._changed()
+
+    def load(self, data: dict[str, list[dict]]) -> dict[str, int]:
+        """Upsert records by key, completing links the way a write would (references are not checked)."""
+        loaded: dict[str, int] = {}
+        with self.store.lock:
+            for name, records in data.items():
+                table = table_name(name)
+                if not isinstance(records, list):
+                    raise TypeError(f"{name}: expected a list of records")
+                if table in _LOADABLE:
+                    for record in records:
+                        self._load_legacy(_LOADABLE[table], record)
+                elif table in _PLAIN_TABLES:
+                    key_name = _PLAIN_TABLES[table]
+                    for record in records:
+                        if not isinstance(record, dict) or key_name not in record:
+                            raise ValueError(f"{name}: every record needs {key_name!r}")
+                        self.store.put(table, record[key_name], copy.deepcopy(record))
+                else:
+                    raise KeyError(name)
+                loaded[admin_name(table)] = len(records)
+        self._changed()
+        return loaded
+
+    def _load_legacy(self, resource: Resource, record: Any) -> None:
+        if not isinstance(record, dict) or resource.key not in record:
+            raise ValueError(f"{admin_name(resource.path)}: every record needs {resource.key!r}")
+        item = copy.deepcopy(record)
+        key = item[resource.key]
+        refs = resource.refs
+        errors = resolve_all(item, refs, self.store)
+        if errors:
+            raise ValueError(f"{admin_name(resource.path)} {key}: unknown references {sorted(errors)}")
+        hooks = documents.HOOKS.get(resource.path)
+        if (
+            resource
+            in (
+                documents.DRAFT_INVOICES,
+                documents.DRAFT_ORDERS,
+                documents.SENT_ORDERS,
+                documents.ARCHIVED_ORDERS,
+            )
+            and hooks
+            and hooks.prepare
+        ):
+            hooks.prepare(self.store, item, None)
+        given_timestamp = item.get("lastUpdated")
+        legacy.finish_record(resource, item, key)
+        if given_timestamp:
+            item["lastUpdated"] = given_timestamp
+        self.store.put(resource.path, key, item)
+
+    def counts(self) -> dict[str, int]:
+        with self.store.lock:
+            return {admin_name(name): len(rows) for name, rows in sorted(self.store.tables.items())}
+
+    def dump(self, resource: str) -> list[dict]:
+        table = table_name(resource)
+        if table not in self.store.tables and table not in _LOADABLE and table not in _PLAIN_TABLES:
+            raise KeyError(resource)
+        return self.store.copy_of(table)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "faults": dict(self.faults.counters),
+            "idempotent_replays": self.replays,
+            "requests_logged": len(self.request_log),
+            "webhook_deliveries": len(self.webhooks.deliveries),
+            "openapi_collections": [c.prefix for c in API_COLLECTIONS],
+        }
+
+    def close(self) -> None:
+        """Stop the webhook thread and save pending state."""
+        self.webhooks.close()
+        if self._state is not None:
+            self._state.close()

@@ -1,0 +1,102 @@
+"""The sandbox's in-memory data: one dict per resource, keyed by the resource's number (or code).
+
+Records are kept exactly as the legacy API shows them, ``self`` links included, written against the
+canonical base ``https://restapi.e-conomic.com/``; the app swaps that base for the server's own when it
+serialises an answer (one string replace per response, so reads stay cheap). Data the legacy shape has no
+room for (the OpenAPI ``objectVersion``, a product group's domestic account) lives in :attr:`Store.meta`.
+
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+CANONICAL_BASE = "https://restapi.e-conomic.com/"
+
+
+def link(path: str) -> str:
+    """An absolute link on the canonical base, e.g. ``link("customers/1")``."""
+    return CANONICAL_BASE + path
+
+
+def now_timestamp() -> str:
+    """``lastUpdated`` as e-conomic writes it: ``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Store:
+    """Tables of records plus per-record metadata, guarded by one re-entrant lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tables: dict[str, dict[Any, dict[str, Any]]] = {}
+        self.meta: dict[str, dict[Any, dict[str, Any]]] = {}
+        self._version = 0
+
+    def table(self, name: str) -> dict[Any, dict[str, Any]]:
+        found = self.tables.get(name)
+        if found is None:
+            found = self.tables[name] = {}
+        return found
+
+    def get(self, name: str, key: Any) -> dict[str, Any] | None:
+        return self.table(name).get(key)
+
+    def exists(self, name: str, key: Any) -> bool:
+        return key in self.table(name)
+
+    def put(self, name: str, key: Any, record: dict[str, Any]) -> None:
+        with self.lock:
+            self.table(name)[key] = record
+            self.meta.setdefault(name, {}).setdefault(key, {})["objectVersion"] = self.next_object_version()
+
+    def delete(self, name: str, key: Any) -> dict[str, Any] | None:
+        with self.lock:
+            self.meta.get(name, {}).pop(key, None)
+            return self.table(name).pop(key, None)
+
+    def meta_of(self, name: str, key: Any) -> dict[str, Any]:
+        return self.meta.setdefault(name, {}).setdefault(key, {})
+
+    def next_number(self, name: str, *, minimum: int = 1, where: Any = None) -> int:
+        """``max(existing) + 1`` (numbers of deleted records are reused, as e-conomic does)."""
+        keys = [key for key, record in self.table(name).items() if where is None or where(record)]
+        numbers = [key for key in keys if isinstance(key, int)]
+        return max([minimum - 1, *numbers]) + 1
+
+    def next_object_version(self) -> str:
+        self._version += 1
+        return base64.b64encode(self._version.to_bytes(8, "big")).decode()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.tables.clear()
+            self.meta.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-safe copy (keys become strings; :meth:`restore` turns them back)."""
+        with self.lock:
+            return {
+                "tables": {
+                    name: [[key, record] for key, record in rows.items()]
+                    for name, rows in self.tables.items()
+                },
+                "meta": {
+                    name: [[key, data] for key, data in rows.items()] for name, rows in self.meta.items()
+                },
+                "version": self._version,
+            }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        with self.lock:
+            self.tables = {name: {k: v for k, v in rows} for name, rows in snapshot.get("tables", {}).items()}
+            self.meta = {name: {k: v for k, v in rows} for name, rows in snapshot.get("meta", {}).items()}
+            self._version = int(snapshot.get("version", 0))
+
+    def copy_of(self, name: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [copy.deepcopy(record) for record in self.table(name).values()]
