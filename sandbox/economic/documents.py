@@ -182,6 +182,9 @@ def _prepare_lines(store: Store, lines: list[dict[str, Any]]) -> list[dict[str, 
             if "unit" not in line and isinstance(product.get("unit"), dict):
                 line["unit"] = {"unitNumber": product["unit"]["unitNumber"], "self": product["unit"]["self"]}
             line.setdefault("quantity", 1.0)
+        if "unit" in line:  # e-conomic shows a line's unit with its name
+            unit = store.get("units", line["unit"]["unitNumber"]) or {}
+            line["unit"] = {**line["unit"], "name": unit.get("name", "")}
         line.setdefault("lineNumber", index + 1)
         line.setdefault("sortKey", line["lineNumber"])
         quantity = float(line.get("quantity", 0.0))
@@ -253,6 +256,11 @@ DOCUMENT_HOOKS = WriteHooks(prepare=price_document)
 def book_draft(store: Store, body: Any, *, url_number: int | None = None) -> dict[str, Any]:
     """``POST /invoices/booked`` (or ``PUT /invoices/booked/{n}``): turn a draft into a booked invoice."""
     request, found = check_body(body, "invoices.booked.post")
+    if "draftInvoice" not in request:  # the schema leaves it optional; booking without it cannot work
+        found.setdefault(
+            "draftInvoice",
+            {"errors": [field_error(codes.REQUIRED_VALUE_MISSING, "Property 'draftInvoice' is required.")]},
+        )
     if found:
         raise validation_error(found)
     with store.lock:
