@@ -101,7 +101,8 @@ class RackbeatApi:
             raise NotFound()
         if head == "projects" and rest == ["upsert"]:
             _allow(method, "POST")
-            record, created = self.sandbox.upsert_project(*await self._write_body(request))
+            payload, suppress = await self._write_body(request)
+            record, created = self.sandbox.upsert_project(payload, suppress=suppress)
             return self._one(request, spec, record), 201 if created else 200
         if not rest:
             return await self._collection(request, spec)
