@@ -350,9 +350,9 @@ def product(p: Product) -> Record:
 
 
 def project(p: Project) -> Record:
-    """A project as the e-conomic sandbox keeps it: the legacy reference key plus the OpenAPI fields."""
+    """A project in the OpenAPI Projects shape (`number`, no self link), as the e-conomic sandbox keeps it;
+    legacy documents refer to it as `{"projectNumber": n, "self": ".../projects/n"}`."""
     record: Record = {
-        "projectNumber": p.number,
         "number": p.number,
         "name": p.name,
         "projectGroupNumber": p.group,
@@ -361,9 +361,8 @@ def project(p: Project) -> Record:
         "isClosed": p.closed,
         "isMainProject": False,
         "responsibleEmployeeNumber": p.employee,
-        "deliveryDate": p.delivery_date.isoformat(),
+        "deliveryDate": f"{p.delivery_date.isoformat()}T00:00:00",
         "lastUpdated": economic_timestamp(p.updated_at),
-        "self": self_link("projects", p.number),
     }
     if p.customer is not None:
         record["customerNumber"] = p.customer
