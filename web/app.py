@@ -117,8 +117,8 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
 
     app = Starlette(
         routes=[
-            Route(RECEIVER_PATH, receiver, methods=["POST"]),
-            Route("/healthz", health, methods=["GET"]),
+            Route(RECEIVER_PATH, receiver.endpoint, methods=["POST"]),
+            Route("/healthz", health.endpoint, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -67,7 +67,7 @@ class HealthEndpoint:
     def __init__(self, checks: dict[str, Check]) -> None:
         self._checks = checks
 
-    async def __call__(self, request: Request) -> JSONResponse:
+    async def endpoint(self, request: Request) -> JSONResponse:
         names = list(self._checks)
         results = await asyncio.gather(
             *(run_in_threadpool(run_check, name, self._checks[name]) for name in names)

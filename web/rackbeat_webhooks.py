@@ -91,7 +91,7 @@ class RackbeatWebhookReceiver:
     def __repr__(self) -> str:
         return f"RackbeatWebhookReceiver(fixed_token={'set' if self._fixed_token else 'unset'})"
 
-    async def __call__(self, request: Request) -> JSONResponse:
+    async def endpoint(self, request: Request) -> JSONResponse:
         try:
             body = await read_limited_body(request, MAX_BODY_BYTES)
         except BodyTooLarge:
