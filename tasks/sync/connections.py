@@ -1,0 +1,62 @@
+"""API clients and the engine's store, built from settings once per worker process.
+
+Each prefork child builds its own HTTP clients (connections must not cross a fork) on first use, but
+every process draws from the same Redis token buckets, so the rate budget is shared per credential.
+Clients are also kept per thread, so a threads pool never mixes two transfers' call counts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from clients.economic import EconomicClient
+from clients.rackbeat import RackbeatClient
+from clients.ratelimit import RedisTokenBucket
+from tasks.redis import get_redis
+from tasks.settings import Settings, get_settings
+from tasks.sync.export import ExportClients
+
+_local = threading.local()
+
+
+def build_clients(settings: Settings) -> ExportClients:
+    """Fresh clients for these settings, each metered by the shared bucket of its credential."""
+    redis = get_redis(settings.redis_url)
+    rackbeat_bucket = RedisTokenBucket(
+        redis, "rackbeat", settings.rackbeat_token,
+        capacity=settings.rackbeat_requests_per_minute, window_seconds=60,
+        namespace=settings.connection_id,
+    )
+    economic_bucket = RedisTokenBucket(
+        redis, "economic", settings.economic_agreement_grant_token,
+        capacity=settings.economic_bucket_size, window_seconds=settings.economic_bucket_window_seconds,
+        namespace=settings.connection_id,
+    )
+    return ExportClients(
+        rackbeat=RackbeatClient(
+            settings.rackbeat_base_url, settings.rackbeat_token,
+            limiter=rackbeat_bucket, timeout=settings.http_timeout_seconds,
+        ),
+        economic=EconomicClient(
+            settings.economic_base_url, settings.economic_openapi_base_url,
+            settings.economic_app_secret_token, settings.economic_agreement_grant_token,
+            limiter=economic_bucket, timeout=settings.http_timeout_seconds,
+        ),
+    )
+
+
+def process_clients() -> ExportClients:
+    """This process's clients, built on first use (again after a fork or a settings reset)."""
+    settings = get_settings()
+    cached: tuple[int, Settings, ExportClients] | None = getattr(_local, "cached", None)
+    if cached is None or cached[0] != os.getpid() or cached[1] is not settings:
+        if cached is not None and cached[0] == os.getpid():
+            _close(cached[2])
+        cached = _local.cached = (os.getpid(), settings, build_clients(settings))
+    return cached[2]
+
+
+def _close(clients: ExportClients) -> None:
+    clients.rackbeat.close()
+    clients.economic.close()

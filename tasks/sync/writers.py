@@ -1,0 +1,113 @@
+"""How a mapped payload is written to e-conomic, one strategy per kind of e-conomic surface.
+
+The engine asks a writer to `read` an e-conomic record or `write` a payload; the writer knows whether
+that is a legacy REST PUT at the resource address (a true replace that also creates, so a
+caller-chosen key can never produce a duplicate) or an OpenAPI POST/PUT pair, where an update goes to
+the collection with the record's current `objectVersion` and therefore reads first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from clients.economic import EconomicClient
+from clients.errors import NotFoundError, PermanentError
+from tasks.entities.base import EntitySpec, LegacyResource, OpenApiRoute
+
+# A stale objectVersion (someone edited the record between our read and our write) is answered 409;
+# reading again and writing once more is the documented way out.
+_MAX_VERSION_CONFLICTS = 3
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    economic_key: Any
+    created: bool
+
+
+class EconomicWriter(Protocol):
+    def read(self, key: Any) -> dict[str, Any] | None:
+        """The record as e-conomic has it, or None when it does not exist."""
+
+    def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
+        """Create or replace; `key` is None only for server-assigned keys of unbound records."""
+
+
+class LegacyWriter:
+    def __init__(self, spec: EntitySpec, resource: LegacyResource, economic: EconomicClient) -> None:
+        self.spec = spec
+        self.path = resource.path
+        self.economic = economic
+
+    def read(self, key: Any) -> dict[str, Any] | None:
+        try:
+            return self.economic.get_item(self.path, key)
+        except NotFoundError:
+            return None
+
+    def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
+        if key is not None:
+            self.economic.replace(self.path, key, payload, idempotency_key=idempotency_key)
+            return WriteOutcome(economic_key=key, created=not bound)
+        created = self.economic.create(self.path, payload, idempotency_key=idempotency_key)
+        return WriteOutcome(economic_key=created[self.spec.economic_key_field], created=True)
+
+
+class OpenApiWriter:
+    def __init__(self, spec: EntitySpec, route: OpenApiRoute, economic: EconomicClient) -> None:
+        self.spec = spec
+        self.service_path = f"{route.service}/{route.version}"
+        self.route = route.route
+        self.economic = economic
+
+    def _item(self, key: Any) -> str:
+        return f"{self.route}/{self.economic.encode_key(key)}"
+
+    def read(self, key: Any) -> dict[str, Any] | None:
+        try:
+            return self.economic.openapi_get(self.service_path, self._item(key))
+        except NotFoundError:
+            return None
+
+    def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
+        last_conflict: PermanentError | None = None
+        for attempt in range(_MAX_VERSION_CONFLICTS):
+            # A conflict answer may itself be cached under the key, so a re-read write needs its own key;
+            # the first attempt keeps the caller's, which is what makes a retried task replay.
+            attempt_key = f"{idempotency_key}-conflict-{attempt}" if attempt else idempotency_key
+            existing = self.read(key) if key is not None else None
+            try:
+                if existing is None:
+                    answer = self.economic.openapi_post(
+                        self.service_path, self.route, payload, idempotency_key=attempt_key
+                    )
+                    new_key = key
+                    if new_key is None and isinstance(answer, dict):
+                        new_key = answer.get(self.spec.economic_key_field)
+                    return WriteOutcome(economic_key=new_key, created=True)
+                body = dict(payload)
+                for name in self.spec.keep_on_update:
+                    if name in existing:
+                        body[name] = existing[name]
+                body["objectVersion"] = existing.get("objectVersion")
+                if body["objectVersion"] is None:
+                    del body["objectVersion"]
+                self.economic.openapi_put(self.service_path, self.route, body, idempotency_key=attempt_key)
+                return WriteOutcome(economic_key=key, created=False)
+            except PermanentError as error:
+                if error.status != 409:
+                    raise
+                last_conflict = error
+        assert last_conflict is not None
+        raise last_conflict
+
+
+def writer_for(spec: EntitySpec, economic: EconomicClient) -> EconomicWriter:
+    """The write strategy the spec declares."""
+    target = spec.economic_writer
+    if isinstance(target, LegacyResource):
+        return LegacyWriter(spec, target, economic)
+    if isinstance(target, OpenApiRoute):
+        return OpenApiWriter(spec, target, economic)
+    raise TypeError(f"{spec.kind}: unknown e-conomic writer {target!r}")

@@ -1,0 +1,92 @@
+"""The real-time transfer task, Rackbeat -> e-conomic, and the one way to queue it.
+
+`rbsync.export_record(kind, key)` takes only the record's identity: the task fetches the record as it
+is when it runs, so a queued transfer never carries stale data, tokens or payloads. The failure policy
+(retries, dead letters, redelivery cap, pending-marker clearing, the event of the transfer itself)
+lives in `SyncTask`; this module only wires the engine to this process's clients and store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tasks.base import SyncTask
+from tasks.celery import app
+from tasks.entities import get_spec
+from tasks.events import record_event
+from tasks.redis import get_redis
+from tasks.settings import get_settings
+from tasks.sync.bindings import BindingStore
+from tasks.sync.connections import process_clients
+from tasks.sync.export import ExportResult, ExportStore
+from tasks.sync.export import export_record as run_export
+from tasks.sync.locks import RecordLock, hold_record
+from tasks.sync.pending import PendingMarkers
+
+# How long a transfer waits for a record another worker is exporting (typically a product group many
+# products share) before it gives way and is re-queued.
+LOCK_WAIT_SECONDS = 5.0
+# A lock outlives the task's hard time limit, so it only expires by itself when its holder is gone.
+LOCK_MARGIN_SECONDS = 30
+
+
+def build_store() -> ExportStore:
+    settings = get_settings()
+    client = get_redis()
+
+    @contextmanager
+    def lock(kind: str, key: str) -> Iterator[RecordLock]:
+        with hold_record(
+            client, kind, key,
+            ttl_seconds=settings.transfer_time_limit_seconds + LOCK_MARGIN_SECONDS,
+            wait_seconds=LOCK_WAIT_SECONDS,
+        ) as held:
+            yield held
+
+    return ExportStore(connection_id=settings.connection_id, bindings=BindingStore(client), lock=lock)
+
+
+def _record_dependency_events(result: ExportResult, task_id: str) -> None:
+    """Dependencies exported inside this transfer get their own events (the task's own is SyncTask's)."""
+    client = get_redis()
+    for dependency in result.dependencies:
+        for done in dependency.all_results():
+            record_event(
+                client, kind=done.kind, key=done.key, outcome=done.outcome, task_id=task_id,
+                economic_key=done.economic_key, api_calls=done.api_calls, via=f"{result.kind}:{result.key}",
+            )
+
+
+class ExportTask(SyncTask):
+    clears_pending = True
+
+
+@app.task(bind=True, base=ExportTask, name="rbsync.export_record")
+def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
+    """Bring e-conomic in step with one Rackbeat record; the result is the transfer's event fields."""
+    result = run_export(kind, key, clients=process_clients(), store=build_store())
+    _record_dependency_events(result, self.request.id)
+    return {"outcome": result.outcome, "economic_key": result.economic_key, "api_calls": result.api_calls}
+
+
+def enqueue_export(kind: str, key: str) -> bool:
+    """Queue a transfer of the record unless one is already queued; True when this call queued it.
+
+    The pending marker coalesces a burst of events for one record into one transfer; the task clears
+    it when it starts, so a change made while it runs queues the next one.
+    """
+    get_spec(kind)  # an unknown kind is a caller bug: fail here, not in a worker
+    key = str(key)
+    task_id = str(uuid.uuid4())
+    markers = PendingMarkers(get_redis())
+    if not markers.mark(kind, key, task_id):
+        return False
+    try:
+        export_record.apply_async(args=(kind, key), task_id=task_id)
+    except Exception:
+        markers.clear(kind, key, task_id)
+        raise
+    return True

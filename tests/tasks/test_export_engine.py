@@ -1,0 +1,315 @@
+"""The export synchronizer, called directly against both sandboxes and the real Redis (no Celery here:
+the task, its retries and its worker are exercised in tests/e2e/test_products_e2e.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from pydantic import SecretStr
+
+from clients.errors import TransientError, ValidationFailed
+from tasks.entities import REGISTRY
+from tasks.entities.base import EntitySpec, LegacyResource
+from tasks.settings import Settings
+from tasks.sync.bindings import BindingStore
+from tasks.sync.connections import process_clients
+from tasks.sync.errors import DependencyCycle, MappingError, RecordBusy
+from tasks.sync.export import ExportResult, export_record
+from tasks.sync.locks import RecordLock
+from tasks.transfer import build_store
+from tests.fixtures.service import apply_settings
+
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def settings_for_sandboxes(base: Settings, rackbeat: Any, economic: Any) -> Settings:
+    """`base` pointed at the running sandboxes (e-conomic serves its OpenAPI services at its root)."""
+    return base.model_copy(update={
+        "rackbeat_base_url": rackbeat.api_url,
+        "rackbeat_token": SecretStr(rackbeat.token),
+        "economic_base_url": economic.api_url,
+        "economic_openapi_base_url": economic.api_url,
+        "economic_app_secret_token": SecretStr(economic.tokens["app_secret_token"]),
+        "economic_agreement_grant_token": SecretStr(economic.tokens["agreement_grant_token"]),
+    })
+
+
+def forget_records(client: redis.Redis, namespace: str) -> None:
+    """Drop bindings, locks and pending markers of earlier tests: the sandboxes are reset per test, so
+    stale bindings would point at records that no longer exist."""
+    for pattern in ("binding:*", "binding-rev:*", "lock:*", "pending:*"):
+        stale = list(client.scan_iter(match=f"rbsync:{namespace}:{pattern}", count=1000))
+        if stale:
+            client.delete(*stale)
+
+
+@pytest.fixture
+def export_settings(service_settings: Settings, rackbeat_server: Any, economic_server: Any,
+                    redis_client: redis.Redis, session_namespace: str) -> Iterator[Settings]:
+    """This process (and the in-process worker) talking to the sandboxes, on a store with no records."""
+    forget_records(redis_client, session_namespace)
+    settings = settings_for_sandboxes(service_settings, rackbeat_server, economic_server)
+    apply_settings(settings)
+    yield settings
+    apply_settings(service_settings)
+
+
+def economic_writes(economic: Any) -> list[dict[str, Any]]:
+    return [entry for entry in economic.sandbox.request_log.entries() if entry["method"] in WRITES]
+
+
+def export(kind: str, key: str) -> ExportResult:
+    return export_record(kind, key, clients=process_clients(), store=build_store())
+
+
+def make_group(rackbeat: Any, name: str = "Hardware") -> dict[str, Any]:
+    return rackbeat.sandbox.create("product-groups", {"name": name})
+
+
+def make_product(rackbeat: Any, number: str, group: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body = {"number": number, "name": f"Product {number}", "group_id": group["number"], "sales_price": 10.0}
+    body.update(fields)
+    return rackbeat.sandbox.create("products", body)
+
+
+def economic_product(economic: Any, number: str) -> dict[str, Any] | None:
+    return next((p for p in economic.sandbox.dump("products") if p["productNumber"] == number), None)
+
+
+@pytest.fixture
+def sandboxes(rackbeat_sandbox: Any, economic_sandbox: Any, export_settings: Settings) -> tuple[Any, Any]:
+    return rackbeat_sandbox, economic_sandbox
+
+
+def test_a_new_product_arrives_with_its_group(sandboxes: tuple[Any, Any], bindings: BindingStore) -> None:
+    rackbeat, economic = sandboxes
+    make_group(rackbeat, "General")  # number 1, which e-conomic's fresh agreement already has
+    group = make_group(rackbeat, "Fasteners")
+    make_product(rackbeat, "BOLT-1", group, sales_price=2.456, stock_quantity=40, description="M8 bolt")
+
+    result = export("product", "BOLT-1")
+
+    assert result.outcome == "created"
+    assert result.economic_key == "BOLT-1"
+    [group_result] = result.dependencies
+    assert (group_result.kind, group_result.key) == ("product_group", str(group["number"]))
+    assert group_result.outcome == "created"
+    stored = economic_product(economic, "BOLT-1")
+    assert stored is not None
+    assert stored["salesPrice"] == 2.46
+    assert stored["description"] == "M8 bolt"
+    assert stored["productGroup"]["productGroupNumber"] == group["number"]
+    assert "inventory" not in stored or "inStock" not in stored["inventory"]
+    groups = {g["productGroupNumber"]: g for g in economic.sandbox.dump("product-groups")}
+    assert groups[group["number"]]["name"] == "Fasteners"
+    binding = bindings.get("product", "BOLT-1")
+    assert binding is not None
+    assert (binding.economic_key, binding.economic_resource) == ("BOLT-1", "products")
+    # the group went through the Products OpenAPI service, the product through legacy REST with PUT
+    paths = [(w["method"], w["path"]) for w in economic_writes(economic)]
+    assert paths == [("POST", "/productsapi/v2.0.0/productgroups"), ("PUT", "/products/BOLT-1")]
+    assert result.api_calls == 2 + 3  # Rackbeat: product, group; e-conomic: group GET+POST, product PUT
+
+
+def test_nothing_changed_means_no_write(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "NUT-1", group)
+    export("product", "NUT-1")
+    writes_before = len(economic_writes(economic))
+
+    rackbeat.sandbox.update("products", "NUT-1", {"stock_quantity": 99, "min_stock": 3})
+    again = export("product", "NUT-1")
+
+    assert again.outcome == "unchanged"
+    assert [d.outcome for d in again.dependencies] == ["unchanged"]
+    assert len(economic_writes(economic)) == writes_before
+
+
+def test_a_mapped_change_replaces_the_product(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "NUT-2", group, description="old")
+    export("product", "NUT-2")
+
+    rackbeat.sandbox.update("products", "NUT-2", {"name": "Hex nut M8", "description": ""})
+    result = export("product", "NUT-2")
+
+    assert result.outcome == "replaced"
+    stored = economic_product(economic, "NUT-2")
+    assert stored is not None and stored["name"] == "Hex nut M8"
+    assert "description" not in stored  # cleared in Rackbeat, so cleared by the full replace
+    assert economic_writes(economic)[-1]["method"] == "PUT"
+
+
+def test_a_group_rename_keeps_the_account_a_bookkeeper_chose(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat, "Tools")
+    export("product_group", str(group["number"]))
+    economic.sandbox.store.meta_of("product-groups", group["number"])["domesticAccountId"] = 1010
+    clients = process_clients()
+    current = clients.economic.openapi_get("productsapi/v2.0.0", f"productgroups/{group['number']}")
+    moved = {**current, "domesticAccountId": current["domesticAccountId"]}
+    assert moved["domesticAccountId"] == 1010
+
+    rackbeat.sandbox.update("product-groups", group["number"], {"name": "Power tools"})
+    result = export("product_group", str(group["number"]))
+
+    assert result.outcome == "replaced"
+    after = clients.economic.openapi_get("productsapi/v2.0.0", f"productgroups/{group['number']}")
+    assert after["name"] == "Power tools"
+    last = economic_writes(economic)[-1]
+    assert last["method"] == "PUT" and last["body"]["objectVersion"] == current["objectVersion"]
+
+
+def test_a_number_e_conomic_cannot_hold_is_replaced_and_bound(
+    sandboxes: tuple[Any, Any], bindings: BindingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    number = "VERY-LONG-RACKBEAT-NUMBER-0001"  # 30 characters, e-conomic takes 25
+    # Rackbeat's UI stops at 25 too, but older or imported items can be longer: loaded, not validated
+    rackbeat.sandbox.load({"products": [{"number": number, "name": "Legacy item", "group_id": group["number"],
+                                         "sales_price": 1.0}]})
+
+    with caplog.at_level("INFO", logger="tasks.sync.export"):
+        result = export("product", number)
+
+    assert result.outcome == "created"
+    assert result.economic_key != number and len(result.economic_key) <= 25
+    assert economic_product(economic, result.economic_key) is not None
+    binding = bindings.get("product", number)
+    assert binding is not None and binding.economic_key == result.economic_key
+    assert bindings.rackbeat_key_for("product", result.economic_key) == number
+    assert any(result.economic_key in message for message in caplog.messages)
+
+
+def test_a_lost_binding_cannot_make_a_duplicate(sandboxes: tuple[Any, Any], bindings: BindingStore) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "SCREW-1", group)
+    export("product", "SCREW-1")
+    bindings.delete("product", "SCREW-1")
+    bindings.delete("product_group", str(group["number"]))
+
+    again = export("product", "SCREW-1")
+
+    assert again.outcome == "created"  # as far as we knew; e-conomic got an upsert at the same number
+    assert [p["productNumber"] for p in economic.sandbox.dump("products")].count("SCREW-1") == 1
+    group_numbers = [g["productGroupNumber"] for g in economic.sandbox.dump("product-groups")]
+    assert group_numbers.count(group["number"]) == 1
+
+
+def test_a_deleted_product_is_barred_not_deleted(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "OLD-1", group, sales_price=5.0)
+    export("product", "OLD-1")
+
+    rackbeat.sandbox.delete("products", "OLD-1")
+    result = export("product", "OLD-1")
+    again = export("product", "OLD-1")
+
+    assert result.outcome == "barred"
+    assert again.outcome == "unchanged"
+    stored = economic_product(economic, "OLD-1")
+    assert stored is not None and stored["barred"] is True and stored["salesPrice"] == 5.0
+
+
+def test_a_record_that_never_reached_e_conomic_is_ignored_when_deleted(sandboxes: tuple[Any, Any]) -> None:
+    _, economic = sandboxes
+    result = export("product", "NEVER-EXISTED")
+    assert result.outcome == "ignored"
+    assert economic_writes(economic) == []
+
+
+def test_a_payload_breaking_e_conomic_limits_fails_before_any_call(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat, "G" * 60)  # Rackbeat allows it, e-conomic's groups take 50 characters
+    make_product(rackbeat, "LONGNAME-1", group)
+
+    with pytest.raises(MappingError) as caught:
+        export("product", "LONGNAME-1")
+
+    assert caught.value.field == "name"
+    assert "50" in caught.value.field_errors["name"][0]
+    assert economic.sandbox.request_log.entries() == []
+
+
+def test_e_conomic_s_own_refusal_comes_through(sandboxes: tuple[Any, Any], bindings: BindingStore) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    unit = rackbeat.sandbox.create("units", {"name": "box"})
+    make_product(rackbeat, "BOXED-1", group, unit_id=unit["number"])
+    # a unit binding pointing at a unit e-conomic does not have: not something we can check before the call
+    bindings.put("unit", str(unit["number"]), economic_key=987, payload_hash="x", economic_resource="units")
+
+    with pytest.raises(ValidationFailed) as caught:
+        export("product", "BOXED-1")
+
+    assert caught.value.status == 400
+    assert any("unit" in field.lower() for field in caught.value.field_errors)
+    assert economic_product(economic, "BOXED-1") is None
+
+
+def test_an_unknown_outcome_is_replayed_not_repeated(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    export("product_group", str(group["number"]))
+    make_product(rackbeat, "REPLAY-1", group)
+    economic.sandbox.faults.set(commit_then_fail=1)
+
+    with pytest.raises(TransientError):
+        export("product", "REPLAY-1")
+    assert economic_product(economic, "REPLAY-1") is not None  # committed, but we never heard
+
+    result = export("product", "REPLAY-1")
+
+    assert result.outcome == "created"
+    assert process_clients().economic.last_response_from_cache
+    puts = [w for w in economic_writes(economic) if w["path"] == "/products/REPLAY-1"]
+    assert len(puts) == 2
+    assert [p["productNumber"] for p in economic.sandbox.dump("products")].count("REPLAY-1") == 1
+
+
+def test_a_record_another_worker_holds_is_busy(sandboxes: tuple[Any, Any], service_redis: redis.Redis,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    rackbeat, _ = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "HELD-1", group)
+    monkeypatch.setattr("tasks.transfer.LOCK_WAIT_SECONDS", 0.2)
+    holder = RecordLock(service_redis, "product", "HELD-1", ttl_seconds=30)
+    assert holder.acquire()
+    try:
+        with pytest.raises(RecordBusy):
+            export("product", "HELD-1")
+    finally:
+        holder.release()
+    assert export("product", "HELD-1").outcome == "created"
+
+
+def test_a_dependency_cycle_is_refused(sandboxes: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+
+    def ring(other: str) -> EntitySpec:
+        kind = "ring_a" if other == "ring_b" else "ring_b"
+        return EntitySpec(
+            kind=kind, rackbeat_resource="product-groups", rackbeat_singular="product_group",
+            rackbeat_key_field="number", economic_writer=LegacyResource("products"),
+            economic_key_field="productNumber", to_economic=lambda record, refs: {},
+            depends_on=lambda record: [(other, str(record["number"]))],
+        )
+
+    monkeypatch.setitem(REGISTRY, "ring_a", ring("ring_b"))
+    monkeypatch.setitem(REGISTRY, "ring_b", ring("ring_a"))
+
+    with pytest.raises(DependencyCycle) as caught:
+        export("ring_a", str(group["number"]))
+
+    key = str(group["number"])
+    assert caught.value.chain == [("ring_a", key), ("ring_b", key), ("ring_a", key)]
+    assert economic_writes(economic) == []
