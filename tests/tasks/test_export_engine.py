@@ -3,12 +3,10 @@ the task, its retries and its worker are exercised in tests/e2e/test_products_e2
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from pydantic import SecretStr
 
 from clients.errors import TransientError, ValidationFailed
 from tasks.entities import REGISTRY
@@ -20,21 +18,8 @@ from tasks.sync.errors import DependencyCycle, MappingError, RecordBusy
 from tasks.sync.export import ExportResult, export_record
 from tasks.sync.locks import RecordLock
 from tasks.transfer import build_store
-from tests.fixtures.service import apply_settings
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-def settings_for_sandboxes(base: Settings, rackbeat: Any, economic: Any) -> Settings:
-    """`base` pointed at the running sandboxes (e-conomic serves its OpenAPI services at its root)."""
-    return base.model_copy(update={
-        "rackbeat_base_url": rackbeat.api_url,
-        "rackbeat_token": SecretStr(rackbeat.token),
-        "economic_base_url": economic.api_url,
-        "economic_openapi_base_url": economic.api_url,
-        "economic_app_secret_token": SecretStr(economic.tokens["app_secret_token"]),
-        "economic_agreement_grant_token": SecretStr(economic.tokens["agreement_grant_token"]),
-    })
 
 
 def forget_records(client: redis.Redis, namespace: str) -> None:
@@ -47,14 +32,11 @@ def forget_records(client: redis.Redis, namespace: str) -> None:
 
 
 @pytest.fixture
-def export_settings(service_settings: Settings, rackbeat_server: Any, economic_server: Any,
-                    redis_client: redis.Redis, session_namespace: str) -> Iterator[Settings]:
+def export_settings(sandbox_settings: Settings, redis_client: redis.Redis,
+                    session_namespace: str) -> Settings:
     """This process (and the in-process worker) talking to the sandboxes, on a store with no records."""
     forget_records(redis_client, session_namespace)
-    settings = settings_for_sandboxes(service_settings, rackbeat_server, economic_server)
-    apply_settings(settings)
-    yield settings
-    apply_settings(service_settings)
+    return sandbox_settings
 
 
 def economic_writes(economic: Any) -> list[dict[str, Any]]:
