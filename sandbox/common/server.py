@@ -9,6 +9,7 @@ connection.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -124,5 +125,18 @@ class ServerThread:
 
 
 def serve_forever(app: ASGIApp, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info") -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (the CLI path)."""
-    uvicorn.Server(_config(app, host, port, log_level)).run()
+    """Serve in the foreground until SIGINT/SIGTERM, then return normally (the CLI path).
+
+    uvicorn shuts down gracefully on those signals and then re-raises the signal against the handler that was
+    installed before it started; with the default handler the process would die there, before the caller could
+    save its state. A no-op handler installed here turns that re-raise into a plain return.
+    """
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if in_main_thread:
+        previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(_config(app, host, port, log_level)).run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
