@@ -7,15 +7,19 @@ whether that happened. ``X-RateLimiting`` on every response keeps the shared tok
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
+import redis
 
 from clients.errors import parse_economic_error
 from clients.http import DEFAULT_MAX_RATE_WAIT, BaseClient, Limiter
 from clients.secrets import Secret, reveal
+
+logger = logging.getLogger("clients.economic")
 
 MAX_PAGE_SIZE = 1000
 
@@ -94,7 +98,12 @@ class EconomicClient(BaseClient):
         rate_limiting = response.headers.get("X-RateLimiting")
         sync = getattr(self.limiter, "sync_from_header", None)
         if rate_limiting and sync is not None:
-            sync(rate_limiting)
+            # The answer has arrived (a write may have been applied): losing Redis here must not
+            # turn it into a failure, only cost us one step of rate-limit bookkeeping.
+            try:
+                sync(rate_limiting)
+            except redis.RedisError as exc:
+                logger.warning("economic: could not sync the rate limiter from X-RateLimiting: %r", exc)
 
     def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:
         return parse_economic_error(payload)

@@ -201,6 +201,15 @@ class BaseClient:
                 request_sent=False,
             )
 
+    def _penalize_limiter(self, retry_after: float | None) -> None:
+        """Tell every worker on this credential to back off; the 429 is raised either way."""
+        if self.limiter is None:
+            return
+        try:
+            self.limiter.penalize(retry_after)
+        except redis.RedisError as exc:
+            logger.warning("%s: could not record a 429 in the shared rate limiter: %r", self.api, exc)
+
     def _on_response(self, response: httpx.Response) -> None:
         """Hook for per-API response headers (rate-limit state, cache markers). Runs on errors too."""
 
@@ -253,8 +262,7 @@ class BaseClient:
         }
         if cls is RateLimitedError:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if self.limiter is not None:
-                self.limiter.penalize(retry_after)
+            self._penalize_limiter(retry_after)
             kwargs["retry_after"] = retry_after
         error = cls(self._scrub(message), **kwargs)
         logger.info("%s %s %s failed: %s %s", self.api, method, url, type(error).__name__, error.status)

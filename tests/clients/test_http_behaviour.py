@@ -3,7 +3,11 @@ idempotency keys, limiter use, and every failure mapped into the taxonomy."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import subprocess
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -313,3 +317,52 @@ def test_an_unreachable_rate_limiter_is_transient_and_sends_nothing(stub, sessio
     assert caught.value.request_sent is False
     assert "rate limiter" in caught.value.message
     assert stub.requests == []
+
+
+@pytest.fixture
+def doomed_redis(tmp_path) -> Iterator[redis.Redis]:
+    """A private redis-server that a test may shut down half-way through a request."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            threading.Event().wait(0.02)
+    yield client
+    server.kill()
+    server.wait()
+
+
+@pytest.mark.parametrize("status", [201, 429])
+def test_losing_redis_after_sending_does_not_change_the_answer(stub, doomed_redis, status) -> None:
+    """The request went out; if Redis dies before the rate bookkeeping, the caller still gets the
+    server's answer (a 201 stays a success, a 429 stays a RateLimitedError), not a Redis error."""
+    bucket = RedisTokenBucket(doomed_redis, "economic", "cred", 100, 60)
+
+    def answer_after_redis_dies(_req) -> Reply:
+        with contextlib.suppress(redis.ConnectionError):
+            doomed_redis.shutdown(nosave=True)
+        headers = {"X-RateLimiting": "token-limit-100-per-60-seconds: 50/100", "Retry-After": "3"}
+        return Reply(status, {"unitNumber": 1, "message": "slow down"}, headers=headers)
+
+    stub.route("POST", "/units", answer_after_redis_dies)
+    with economic(stub, limiter=bucket) as client:
+        if status == 201:
+            assert client.create("units", {"name": "x"}, idempotency_key="u") == {
+                "unitNumber": 1,
+                "message": "slow down",
+            }
+        else:
+            with pytest.raises(RateLimitedError) as caught:
+                client.create("units", {"name": "x"}, idempotency_key="u")
+            assert caught.value.retry_after == 3
+    assert len(stub.requests) == 1
