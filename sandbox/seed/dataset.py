@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
-from itertools import islice
+from itertools import chain, islice
 
 from sandbox.seed import economic_shape as eco
 from sandbox.seed import rackbeat_shape as rb
@@ -85,7 +85,7 @@ class SeedData:
     def iter_rackbeat(self) -> Iterator[RecordStream]:
         """(resource, records) in an order where every reference points backwards (load order)."""
         size, seed = self.size, self.seed
-        lot_numbers = frozenset(lot.number for lot in self.lots)
+        components = {item.number: item for item in chain(self.popular_products, self.lots)}
         yield "product-groups", map(rb.product_group, ref.PRODUCT_GROUPS)
         yield "units", map(rb.unit, ref.UNITS)
         yield "locations", map(rb.location, ref.LOCATIONS)
@@ -97,7 +97,7 @@ class SeedData:
         yield "customers", map(rb.customer, iter_customers(seed, size.customers))
         yield "suppliers", map(rb.supplier, iter_suppliers(seed, size.suppliers))
         yield "products", map(rb.product, iter_products(seed, size.products, size.suppliers))
-        yield "lots", (rb.lot(lot, lot_numbers) for lot in self.lots)
+        yield "lots", (rb.lot(lot, components) for lot in self.lots)
         yield "projects", map(rb.project, self._projects())
         if size.orders:
             yield "orders", map(rb.order, iter_orders(self.documents, size.orders))

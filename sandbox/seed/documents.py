@@ -73,6 +73,11 @@ def _moment(day: date, rng: random.Random) -> datetime:
     return min(moment, BASE_DATETIME)
 
 
+def _paid(booked: bool, due: date) -> bool:
+    """Invoices whose due date is more than two weeks past were paid; newer ones are still open."""
+    return booked and due < BASE_DATE - timedelta(days=14)
+
+
 def _booked(rng: random.Random, index: int, share: float) -> bool:
     """Booked with probability `share`; the first document is always booked and the second always a draft,
     so even a tiny data set has both."""
@@ -171,6 +176,7 @@ def iter_customer_invoices(ctx: DocumentContext, count: int, order_count: int) -
                 due_date=due_date(day, order.payment_term),
                 booked=booked,
                 booked_at=created if booked else None,
+                paid=_paid(booked, due_date(day, order.payment_term)),
                 order_number=order.number,
                 heading=f"Faktura {number}",
                 updated_at=created,
@@ -178,7 +184,7 @@ def iter_customer_invoices(ctx: DocumentContext, count: int, order_count: int) -
             continue
         day = _spread_date(rng, index, count, RACKBEAT_HISTORY_DAYS)
         document = _sales_document(rng, ctx, number, day, booked, f"Faktura {number}")
-        yield document
+        yield replace(document, paid=_paid(booked, document.due_date))
 
 
 def iter_supplier_invoices(ctx: DocumentContext, count: int) -> Iterator[SupplierInvoice]:
@@ -207,6 +213,7 @@ def iter_supplier_invoices(ctx: DocumentContext, count: int) -> Iterator[Supplie
             booked=booked,
             booked_at=created if booked else None,
             updated_at=created,
+            paid=_paid(booked, due_date(day, supplier.payment_term)),
         )
 
 
@@ -236,8 +243,12 @@ def iter_economic_invoices(ctx: DocumentContext, count: int) -> Iterator[SalesDo
         else:
             draft_count += 1
             number = draft_count
+        settled = rng.random() < 0.9  # a few old invoices are still overdue
         yield replace(
-            document, number=number, heading=f"Faktura {number}" if document.booked else "Fakturakladde"
+            document,
+            number=number,
+            heading=f"Faktura {number}" if document.booked else "Fakturakladde",
+            paid=settled and _paid(document.booked, document.due_date),
         )
 
 

@@ -372,17 +372,23 @@ def project(p: Project) -> Record:
 # -- documents ----------
 
 
+def _line_vat(line: Line) -> float:
+    return money(money(line.net_amount) * line.vat_rate / 100)
+
+
 def _totals(d: SalesDocument) -> Record:
+    """Document totals from the rounded line totals, so net + VAT = gross to the øre."""
     rate = d.exchange_rate / 100
-    net = sum(line.net_amount for line in d.lines)
-    cost = sum(line.quantity * line.unit_cost for line in d.lines)
-    vat = sum(line.net_amount * line.vat_rate / 100 for line in d.lines)
+    net = money(sum(money(line.net_amount) for line in d.lines))
+    vat = money(sum(_line_vat(line) for line in d.lines))
+    gross = money(net + vat)
+    cost = money(sum(line.quantity * line.unit_cost for line in d.lines))
     return {
-        "netAmount": money(net),
+        "netAmount": net,
         "netAmountInBaseCurrency": money(net * rate),
-        "grossAmount": money(net + vat),
-        "grossAmountInBaseCurrency": money((net + vat) * rate),
-        "vatAmount": money(vat),
+        "grossAmount": gross,
+        "grossAmountInBaseCurrency": money(gross * rate),
+        "vatAmount": vat,
         "roundingAmount": 0.0,
         "costPriceInBaseCurrency": money(cost * rate),
         "marginInBaseCurrency": money((net - cost) * rate),
@@ -407,7 +413,7 @@ def _line(line: Line, rate: float, *, booked: bool) -> Record:
     }
     if booked:
         record["vatRate"] = line.vat_rate
-        record["vatAmount"] = money(line.net_amount * line.vat_rate / 100)
+        record["vatAmount"] = _line_vat(line)
     else:
         margin = line.net_amount - line.quantity * line.unit_cost
         record["marginInBaseCurrency"] = money(margin * rate / 100)
@@ -478,11 +484,10 @@ def booked_invoice(d: SalesDocument) -> Record:
     record = _document(d, "invoices/booked", "bookedInvoiceNumber", booked=True)
     for draft_only in ("costPriceInBaseCurrency", "marginInBaseCurrency", "marginPercentage"):
         record.pop(draft_only)
-    gross = record["grossAmount"]
     record.update(
         {
-            "remainder": gross,
-            "remainderInBaseCurrency": record["grossAmountInBaseCurrency"],
+            "remainder": 0.0 if d.paid else record["grossAmount"],
+            "remainderInBaseCurrency": 0.0 if d.paid else record["grossAmountInBaseCurrency"],
             "pdf": {"download": link(f"invoices/booked/{d.number}/pdf")},
             "sent": link(f"invoices/booked/{d.number}/sent"),
         }

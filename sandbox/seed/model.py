@@ -228,6 +228,7 @@ class SalesDocument:
     order_number: int | None
     project: int | None
     updated_at: datetime
+    paid: bool = False  # booked invoices only: settled by the customer before the base date
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,7 @@ class SupplierInvoice:
     booked: bool
     booked_at: datetime | None
     updated_at: datetime
+    paid: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ document's currency; `currency_rate` is DKK per unit of it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sandbox.seed.model import (
@@ -173,18 +174,26 @@ def product(p: Product) -> Record:
     return _item(p, "product")
 
 
-def lot(p: Product, component_is_lot: set[str] | frozenset[str] = frozenset()) -> Record:
-    """A BOM with its component lines; `component_is_lot` names the components that are lots themselves."""
+def lot(p: Product, items: Mapping[str, Product]) -> Record:
+    """A BOM with its component lines (a component may be a lot itself); `items` finds them by number."""
     record = _item(p, "lot")
-    record["lines"] = [
-        {
-            "child_type": "lot" if number in component_is_lot else "product",
-            "child_id": number,
-            "product_id": number,
-            "quantity": quantity,
-        }
-        for number, quantity in p.components
-    ]
+    lines = []
+    for line_id, (number, quantity) in enumerate(p.components, start=1):
+        component = items[number]
+        lines.append(
+            {
+                "id": line_id,
+                "child_type": "lot" if component.is_lot else "product",
+                "child_id": number,
+                "product_id": number,
+                "name": component.name,
+                "quantity": quantity,
+                "unit_price": component.cost_price,
+                "line_price": money(quantity * component.cost_price),
+                "location_id": None,
+            }
+        )
+    record["lines"] = lines
     return record
 
 
@@ -194,6 +203,7 @@ def project(p: Project) -> Record:
 
 def _line(line: Line) -> Record:
     return {
+        "id": line.number,
         "child_type": "lot" if line.is_lot else "product",
         "child_id": line.product,
         "item_id": line.product,
@@ -202,12 +212,13 @@ def _line(line: Line) -> Record:
         "line_price": line.unit_price,
         "discount_percentage": line.discount,
         "vat_percentage": line.vat_rate,
+        "location_id": None,
         "total": money(line.net_amount),
     }
 
 
 def _totals(lines: tuple[Line, ...]) -> Record:
-    subtotal = money(sum(line.net_amount for line in lines))
+    subtotal = money(sum(money(line.net_amount) for line in lines))
     vat = money(sum(money(line.net_amount) * line.vat_rate / 100 for line in lines))
     return {"total_subtotal": subtotal, "total_vat": vat, "total_total": money(subtotal + vat)}
 
@@ -249,7 +260,7 @@ def customer_invoice(d: SalesDocument) -> Record:
         "order_id": d.order_number,
         "invoice_date": d.date.isoformat(),
         "due_date": d.due_date.isoformat(),
-        "is_paid": False,
+        "is_paid": d.paid,
     }
 
 
@@ -274,7 +285,7 @@ def supplier_invoice(s: SupplierInvoice) -> Record:
         **_totals(s.lines),
         "is_booked": s.booked,
         "booked_at": rackbeat_timestamp(s.booked_at) if s.booked_at else None,
-        "is_paid": False,
+        "is_paid": s.paid,
         "is_received": s.booked,
         "created_at": rackbeat_timestamp(s.updated_at),
         "updated_at": rackbeat_timestamp(s.updated_at),
