@@ -57,34 +57,40 @@ class Summary:
     rackbeat_requests: int = 0
     economic_requests: int = 0
 
+    def transfers(self) -> list[dict[str, Any]]:
+        """Events of the transfers themselves; those with `via` are dependencies checked inside one."""
+        return [event for event in self.events if not event.get("via")]
+
     def outcome_counts(self) -> Counter[str]:
-        return Counter(str(event.get("outcome")) for event in self.events)
+        return Counter(str(event.get("outcome")) for event in self.transfers())
 
     def api_calls(self) -> int:
-        return sum(int(event.get("api_calls") or 0) for event in self.events)
+        """Calls the workers made (a transfer's count includes its dependency checks)."""
+        return sum(int(event.get("api_calls") or 0) for event in self.transfers())
 
     def lines(self) -> list[str]:
         counts = self.outcome_counts()
-        transfers = sum(counts[name] for name in ("created", "replaced", "unchanged", "barred"))
+        transfers = self.transfers()
         lines = ["", "Summary", "-------"]
-        lines += [f"  {name:<44} {seconds:6.2f} s" for name, seconds in self.steps]
-        lines.append(f"  {'total':<44} {sum(seconds for _, seconds in self.steps):6.2f} s")
+        lines += [f"  {name:<56} {seconds:6.2f} s" for name, seconds in self.steps]
+        lines.append(f"  {'total':<56} {sum(seconds for _, seconds in self.steps):6.2f} s")
         lines.append("")
         lines.append(
-            "  transfers by outcome: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+            f"  transfers: {len(transfers)} ("
+            + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+            + f"), plus {len(self.events) - len(transfers)} dependency checks inside them"
         )
-        lines.append(f"  successful transfers: {transfers}")
         if self.latencies:
             lines.append(
-                f"  write-to-event latency: median {statistics.median(self.latencies):.2f} s,"
+                f"  Rackbeat write -> transfer finished: median {statistics.median(self.latencies):.2f} s,"
                 f" max {max(self.latencies):.2f} s"
             )
         calls = self.api_calls()
-        per_transfer = calls / len(self.events) if self.events else 0.0
-        lines.append(f"  API calls by the workers: {calls} ({per_transfer:.1f} per transfer event)")
+        per_transfer = calls / len(transfers) if transfers else 0.0
+        lines.append(f"  API calls by the workers: {calls} ({per_transfer:.1f} per transfer)")
         lines.append(
             f"  requests served by the sandboxes: Rackbeat {self.rackbeat_requests},"
-            f" e-conomic {self.economic_requests}"
+            f" e-conomic {self.economic_requests} (including this demo's own writes and checks)"
         )
         return lines
 
@@ -115,6 +121,8 @@ class EventWaiter:
                 self.seen.append(event)
                 self._summary.events.append(event)
                 record = (str(event.get("kind")), str(event.get("key")))
+                if event.get("via"):
+                    continue
                 if record in wanted and record not in found and event.get("outcome") in wanted[record]:
                     found[record] = event
                     if written_at and record in written_at and event.get("at"):
@@ -182,14 +190,17 @@ class DemoScenario:
             self.rackbeat.create("product-groups", "product_group", {"number": number, "name": name})
             written[("product_group", str(number))] = time.time()
             self.echo(f"    Rackbeat: created product group {number} {name}")
+        # Groups first: a product created meanwhile would create its group as a dependency, and the
+        # group's own transfer would then find nothing to do (correct, but not the story told here).
+        self.report(self.events.wait_for({record: {"created"} for record in written}, written))
+        written.clear()
         for number, name, group, price in PRODUCTS:
             self.rackbeat.create(
                 "products", "product", {"number": number, "name": name, "group": group, "sales_price": price}
             )
             written[("product", number)] = time.time()
             self.echo(f"    Rackbeat: created product {number} {name} ({price:.2f})")
-        wanted = {record: {"created", "unchanged"} for record in written}
-        self.report(self.events.wait_for(wanted, written))
+        self.report(self.events.wait_for({record: {"created"} for record in written}, written))
         for number, name, _group, price in PRODUCTS:
             self.expect_in_economic(number, name=name, salesPrice=price)
 
@@ -298,12 +309,10 @@ class DemoScenario:
             self.echo("    " + format_event(event))
 
     def count_sandbox_requests(self) -> None:
-        for name, sandbox in (
-            ("rackbeat", self.stack.rackbeat_sandbox),
-            ("economic", self.stack.economic_sandbox),
-        ):
-            if sandbox is not None:
-                setattr(self.summary, f"{name}_requests", int(sandbox.stats().get("requests", 0)))
+        from tasks.cli.sandboxes import served_requests
+
+        self.summary.rackbeat_requests = served_requests(self.stack.rackbeat_sandbox)[0]
+        self.summary.economic_requests = served_requests(self.stack.economic_sandbox)[0]
 
 
 def run_cli(args: list[str]) -> None:

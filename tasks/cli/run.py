@@ -64,9 +64,9 @@ def _raise_stop(signum: int, _frame: object) -> None:
 @click.option("--interval", default=4.0, show_default=True, help="Seconds between simulated changes.")
 @click.option(
     "--seed-size",
-    default="tiny",
+    default="small",
     show_default=True,
-    help="Sandbox mode: size of the seeded Rackbeat company (a sandbox.seed preset).",
+    help="Sandbox mode: size of the seeded Rackbeat company (sandbox.seed preset: tiny, small, medium).",
 )
 @click.option(
     "--web-port",

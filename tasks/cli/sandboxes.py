@@ -31,10 +31,9 @@ class StartedSandboxes:
 
 def start(*, rate_limits: bool = True, seed_size: str | None = None) -> StartedSandboxes:
     """Start both sandboxes (seeding Rackbeat with a `sandbox.seed` preset when `seed_size` is given)."""
-    from sandbox.economic.sandbox import EconomicSandbox
-
     from sandbox.common.server import ServerThread
-    from sandbox.rackbeat.sandbox import RackbeatSandbox
+    from sandbox.economic import EconomicSandbox
+    from sandbox.rackbeat import RackbeatSandbox
 
     rackbeat_token = secrets.token_hex(16)
     user_token = secrets.token_hex(16)
@@ -74,8 +73,14 @@ def start(*, rate_limits: bool = True, seed_size: str | None = None) -> StartedS
     return StartedSandboxes(rackbeat, economic, servers, env, user_token)
 
 
-def seed_rackbeat(rackbeat: Any, size: str) -> dict[str, int]:
+def seed_rackbeat(rackbeat: Any, size: str, seed: int = 42) -> dict[str, int]:
     """Load a generated company into the Rackbeat sandbox (no webhooks fire for seeded records)."""
-    from sandbox.seed import rackbeat_dataset
+    from sandbox.seed import generate
 
-    return rackbeat.load(rackbeat_dataset(size))
+    return rackbeat.load(generate(seed=seed, size=size).rackbeat())
+
+
+def served_requests(sandbox: Any) -> tuple[int, int]:
+    """(requests served, of which rate-limited 429s) from a sandbox's request log (API routes only)."""
+    entries = sandbox.request_log.entries()
+    return len(entries), sum(1 for entry in entries if entry.get("status") == 429)
