@@ -159,19 +159,14 @@ class EconomicSandbox:
         errors = resolve_all(item, refs, self.store)
         if errors:
             raise ValueError(f"{admin_name(resource.path)} {key}: unknown references {sorted(errors)}")
-        hooks = documents.HOOKS.get(resource.path)
-        if (
-            resource
-            in (
-                documents.DRAFT_INVOICES,
-                documents.DRAFT_ORDERS,
-                documents.SENT_ORDERS,
-                documents.ARCHIVED_ORDERS,
-            )
-            and hooks
-            and hooks.prepare
-        ):
-            hooks.prepare(self.store, item, None)
+        documents_with_totals = (
+            documents.DRAFT_INVOICES,
+            documents.DRAFT_ORDERS,
+            documents.SENT_ORDERS,
+            documents.ARCHIVED_ORDERS,
+        )
+        if resource in documents_with_totals and "netAmount" not in item:
+            documents.price_document(self.store, item, None)  # loaded documents keep the totals they bring
         given_timestamp = item.get("lastUpdated")
         legacy.finish_record(resource, item, key)
         if given_timestamp:
