@@ -364,3 +364,17 @@ def test_foreign_customers_are_invoiced_in_their_currency_without_danish_vat(rac
         assert invoice["total_vat"] == 0 and all(line["vat_percentage"] == 0 for line in invoice["lines"])
     domestic = [inv for inv in invoices if inv["vat_zone"] == "domestic"]
     assert domestic and all(inv["currency"] == "DKK" and inv["total_vat"] > 0 for inv in domestic)
+
+
+def test_some_boms_contain_another_bom_and_some_invoices_are_still_open():
+    data = generate(3, "medium")
+    lot_numbers = {lot.number for lot in data.lots}
+    nested = [lot for lot in data.lots if any(number in lot_numbers for number, _ in lot.components)]
+    assert nested and all(
+        int(inner.split("-")[1]) < int(lot.number.split("-")[1])
+        for lot in nested
+        for inner, _ in lot.components
+        if inner in lot_numbers
+    ), "a BOM only contains earlier BOMs, so there are no cycles"
+    booked = list(dict(data.iter_economic())["invoices/booked"])
+    assert {invoice["remainder"] == 0 for invoice in booked} == {True, False}
