@@ -146,7 +146,7 @@ class RedisTokenBucket:
 
     def _run(self, op: str, arg: float, max_wait: float = -1.0) -> float:
         self.script_calls += 1
-        args = [self.capacity, self.window_seconds, op, repr(float(arg)), repr(float(max_wait))]
+        args: list[str | int | float] = [self.capacity, self.window_seconds, op, float(arg), float(max_wait)]
         return float(self._script(keys=[self.key], args=args))
 
     def try_acquire(self, cost: int = 1) -> float:
