@@ -43,7 +43,10 @@ def format_event(event: Mapping[str, Any]) -> str:
         target = f"retry in {float(event['retry_in']):.0f} s"
     calls = int(event.get("api_calls") or 0)
     kind, key = str(event.get("kind", "?")), str(event.get("key", "?"))
-    return f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {calls} calls"
+    line = f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {calls} calls"
+    if event.get("via"):
+        line += f" (needed by {str(event['via']).replace(':', ' ', 1)})"
+    return line
 
 
 class _Stop(Exception):
@@ -160,5 +163,12 @@ def _print_transfers(stack: Stack) -> None:
             stack.check()
             continue
         _stream_id, event = item
+        if not worth_a_line(event):
+            continue
         colour = OUTCOME_COLOURS.get(str(event.get("outcome")))
         click.echo(click.style(format_event(event), fg=colour) if colour else format_event(event))
+
+
+def worth_a_line(event: Mapping[str, Any]) -> bool:
+    """Every transfer gets a line; a dependency checked inside one only when it had to be written."""
+    return not event.get("via") or event.get("outcome") not in {"unchanged", "ignored"}

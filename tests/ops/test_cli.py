@@ -43,6 +43,16 @@ def test_a_transfer_prints_as_one_line_with_time_kind_key_outcome_and_number() -
     assert line.endswith("3 calls")
 
 
+def test_dependencies_get_a_line_only_when_they_were_written() -> None:
+    from tasks.cli.run import worth_a_line
+
+    group = {"kind": "product_group", "key": "3", "economic_key": "3", "at": 0, "via": "product:SIM-0001"}
+    assert not worth_a_line({**group, "outcome": "unchanged"})
+    assert worth_a_line({**group, "outcome": "created"})
+    assert format_event({**group, "outcome": "created"}).endswith("(needed by product SIM-0001)")
+    assert worth_a_line({"kind": "product", "key": "P", "outcome": "unchanged", "at": 0})
+
+
 def test_a_dead_letter_line_names_the_entry() -> None:
     line = format_event(
         {"kind": "product", "key": "P-2", "outcome": "dead-lettered", "entry_id": "abc", "at": 0}
