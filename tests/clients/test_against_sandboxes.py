@@ -18,6 +18,7 @@ from clients.economic import EconomicClient
 from clients.errors import (
     AuthError,
     NotFoundError,
+    PermanentError,
     RateLimitedError,
     TransientError,
     ValidationFailed,
@@ -242,3 +243,26 @@ def test_rackbeat_webhook_registration_round_trip(rackbeat_url: str) -> None:
         assert any(h["id"] == hook["id"] for h in client.list_webhooks())
         client.delete_webhook(hook["id"])
         assert all(h["id"] != hook["id"] for h in client.list_webhooks())
+
+
+def test_economic_openapi_writes_and_problem_details(economic_url: str) -> None:
+    service = "suppliersapi/v2.0.0"
+    with economic(economic_url) as client:
+        assert client.openapi_post(
+            service,
+            "Groups",
+            {"number": 77, "name": "New", "accountNumber": 6800},
+            idempotency_key="g-create",
+        ) == {"number": 77}
+        current = client.openapi_get(service, "Groups/77")
+        client.openapi_put(service, "Groups", {**current, "name": "Renamed"}, idempotency_key="g-rename")
+        assert client.openapi_get(service, "Groups/77")["name"] == "Renamed"
+        with pytest.raises(PermanentError) as stale:  # the objectVersion we hold is now out of date
+            client.openapi_put(service, "Groups", {**current, "name": "Stale"}, idempotency_key="g-stale")
+        assert stale.value.status == 409 and stale.value.error_code
+        client.openapi_delete(service, "Groups/77", idempotency_key="g-delete")
+        with pytest.raises(NotFoundError):
+            client.openapi_get(service, "Groups/77")
+        with pytest.raises(ValidationFailed) as invalid:
+            client.openapi_post(service, "Groups", {}, idempotency_key="g-empty")
+        assert {"number", "name", "accountNumber"} <= set(invalid.value.field_errors)
