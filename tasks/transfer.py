@@ -29,8 +29,10 @@ from tasks.sync.pending import PendingMarkers
 # How long a transfer waits for a record another worker is exporting (typically a product group many
 # products share) before it gives way and is re-queued.
 LOCK_WAIT_SECONDS = 5.0
-# A lock outlives the task's hard time limit, so it only expires by itself when its holder is gone.
-LOCK_MARGIN_SECONDS = 30
+# A lock outlives the task's hard time limit (it is taken after the task started, so it is never older
+# than the task), so it only expires by itself when its holder is gone: a killed worker's transfer is
+# redelivered, finds the record busy and is re-queued until then, without spending a retry.
+LOCK_MARGIN_SECONDS = 5
 
 
 def build_store() -> ExportStore:
