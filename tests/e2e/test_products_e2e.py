@@ -72,7 +72,9 @@ class Flow:
         return self.rackbeat.sandbox.create("products", {**body, **fields})
 
     def events(self, kind: str, key: str) -> list[dict[str, Any]]:
-        rows = read_events(self.redis, after=self.since, count=100_000, connection_id=self.settings.connection_id)
+        rows = read_events(
+            self.redis, after=self.since, count=100_000, connection_id=self.settings.connection_id
+        )
         return [event for _, event in rows if event["kind"] == kind and event["key"] == key]
 
     def outcomes(self, kind: str, key: str) -> list[str]:
@@ -198,7 +200,7 @@ def test_a_lost_answer_is_replayed_not_duplicated(e2e: Flow) -> None:
     enqueue_export("product", number)
 
     assert e2e.wait_outcome("product", number) == ["created"]
-    assert [event["outcome"] for event in e2e.events("product", number)][0] == "retrying"
+    assert e2e.events("product", number)[0]["outcome"] == "retrying"
     assert len(e2e.writes_to(f"/products/{number}")) == 2
     assert e2e.economic.sandbox.stats()["idempotent_replays"] >= 1
     assert len(e2e.economic_products(number)) == 1
@@ -226,7 +228,8 @@ def test_a_refused_product_is_dead_lettered_then_retried_after_the_fix(e2e: Flow
 
     # fixed in Rackbeat: the product is counted in a unit e-conomic knows
     good_unit = e2e.rackbeat.sandbox.create("units", {"name": "piece"})
-    bindings.put("unit", str(good_unit["number"]), economic_key=1, payload_hash="-", economic_resource="units")
+    bindings.put("unit", str(good_unit["number"]), economic_key=1, payload_hash="-",
+                 economic_resource="units")
     e2e.rackbeat.sandbox.update("products", number, {"unit_id": good_unit["number"]})
     result = CliRunner().invoke(rbsync_main, ["dlq", "retry", entry["id"]], catch_exceptions=False)
 
