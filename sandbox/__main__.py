@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="rate limit per token [SANDBOX_RACKBEAT_REQUESTS_PER_MINUTE]",
     )
     auth.add_argument(
+        "--rate-limit-style",
+        choices=("token-bucket", "fixed-window"),
+        default=_env("SANDBOX_RACKBEAT_RATE_LIMIT_STYLE", "token-bucket"),
+        help="token-bucket refills continuously; fixed-window is Laravel's throttle "
+        "[SANDBOX_RACKBEAT_RATE_LIMIT_STYLE]",
+    )
+    auth.add_argument(
         "--account-id",
         default=_env("SANDBOX_RACKBEAT_ACCOUNT_ID", "1001"),
         help="sent as Rackbeat-Account-Id with webhooks [SANDBOX_RACKBEAT_ACCOUNT_ID]",
@@ -174,6 +181,7 @@ def _make_rackbeat(args: argparse.Namespace) -> Any:
     return RackbeatSandbox(
         token=args.token,
         requests_per_minute=args.requests_per_minute,
+        rate_limit_style=args.rate_limit_style,
         state_file=args.state,
         account_id=args.account_id,
         webhook_max_attempts=args.webhook_attempts,

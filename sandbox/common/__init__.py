@@ -4,7 +4,7 @@ from sandbox.common.base import BaseSandbox, Counters
 from sandbox.common.faults import FaultConfig, FaultInjector, FaultMiddleware
 from sandbox.common.idempotency import IdempotencyCache, IdempotencyMiddleware
 from sandbox.common.persistence import StateFile
-from sandbox.common.ratelimit import BucketResult, TokenBuckets
+from sandbox.common.ratelimit import BucketResult, FixedWindows, TokenBuckets
 from sandbox.common.requestlog import RequestLog
 from sandbox.common.server import ServerThread, serve_forever
 
@@ -15,6 +15,7 @@ __all__ = [
     "FaultConfig",
     "FaultInjector",
     "FaultMiddleware",
+    "FixedWindows",
     "IdempotencyCache",
     "IdempotencyMiddleware",
     "RequestLog",

@@ -1,8 +1,14 @@
-"""In-memory token buckets, one per credential, for the sandboxes' server-side rate limits.
+"""In-memory rate limits per credential for the sandboxes' server side; two styles, one interface.
 
-A bucket holds ``capacity`` tokens and refills continuously at ``capacity / window_seconds`` per second, so
-a client that keeps to the published rate is never refused while a burst above it is. Credentials are kept
-only as a sha256 fingerprint, so a bucket table never holds a token.
+- :class:`TokenBuckets`: a bucket holds ``capacity`` tokens and refills continuously at
+  ``capacity / window_seconds`` per second, so a client keeping to the published rate is never refused while a
+  burst above it is. ``used`` drifts back towards 0 as time passes, even between two quick requests.
+- :class:`FixedWindows`: Laravel's throttle (and a "used/limit per N seconds" header): a window opens with the
+  first request, counts up to ``capacity``, refuses until the window ends, then starts again. ``used`` is the
+  exact count of requests in the current window.
+
+Both answer ``acquire(credential) -> BucketResult`` and take ``configure()`` / ``reset()``. Credentials are
+kept only as a sha256 fingerprint, so the tables never hold a token.
 """
 
 from __future__ import annotations
@@ -79,3 +85,43 @@ class TokenBuckets:
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
+
+
+class FixedWindows:
+    """Thread-safe fixed-window counters keyed by credential (see the module docstring)."""
+
+    def __init__(self, capacity: int, window_seconds: float, clock: Callable[[], float] = time.monotonic):
+        if capacity < 1 or window_seconds <= 0:
+            raise ValueError("capacity must be >= 1 and window_seconds > 0")
+        self.capacity = capacity
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}  # fingerprint -> (window start, requests counted)
+
+    def acquire(self, credential: str, cost: float = 1.0) -> BucketResult:
+        key = fingerprint(credential)
+        now = self._clock()
+        with self._lock:
+            started, count = self._windows.get(key, (now, 0))
+            if now - started >= self.window_seconds:
+                started, count = now, 0
+            if count + cost <= self.capacity:
+                count += int(cost)
+                self._windows[key] = (started, count)
+                return BucketResult(True, self.capacity - count, self.capacity, 0.0)
+            self._windows[key] = (started, count)
+            wait = started + self.window_seconds - now
+            return BucketResult(False, self.capacity - count, self.capacity, wait)
+
+    def configure(self, capacity: int | None = None, window_seconds: float | None = None) -> None:
+        with self._lock:
+            if capacity is not None:
+                self.capacity = capacity
+            if window_seconds is not None:
+                self.window_seconds = window_seconds
+            self._windows.clear()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()

@@ -6,7 +6,8 @@ sandbox makes the choice below (each is easy to change in one place):
 - 401 body ``{"message": "Unauthenticated."}``; 404 ``{"message": "Resource not found."}``; 405 for a method a
   route does not have; 422 ``{"message": "The given data was invalid.", "errors": {field: [...]}}`` (Laravel's
   shape; the reference shows only ``errors``, so clients must read ``errors`` and may ignore ``message``).
-- Rate limit: a token bucket per API token (default 480 per 60 s, refilling continuously); 429 answers
+- Rate limit: a token bucket per API token (default 480 per 60 s, refilling continuously;
+  ``rate_limit_style="fixed-window"`` gives Laravel's throttle instead); 429 answers
   ``{"message": "Too Many Attempts."}`` with ``Retry-After``; every answer carries ``X-RateLimit-Limit`` and
   ``X-RateLimit-Remaining`` (Laravel's throttle headers).
 - Lists: 206, ``{plural, total, pages, limit, page}``; ``pages`` is at least 1 (Laravel's paginator), a page

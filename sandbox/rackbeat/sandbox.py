@@ -12,7 +12,7 @@ from starlette.routing import Mount, Route
 
 from sandbox.common.base import BaseSandbox
 from sandbox.common.faults import FaultConfig
-from sandbox.common.ratelimit import TokenBuckets
+from sandbox.common.ratelimit import FixedWindows, TokenBuckets
 from sandbox.rackbeat import records as rec
 from sandbox.rackbeat.errors import Invalid, NotFound, invalid
 from sandbox.rackbeat.present import PRESENTATION_ONLY
@@ -28,6 +28,8 @@ DOCUMENT_PARTY = {
     "supplier-invoices": "supplier_id",
 }
 PARTY_RESOURCE = {"customer_id": "customers", "supplier_id": "suppliers"}
+#: token-bucket refills continuously (default); fixed-window is Laravel's throttle, counted from the first hit
+RATE_LIMIT_STYLES = {"token-bucket": TokenBuckets, "fixed-window": FixedWindows}
 
 
 class RackbeatSandbox(BaseSandbox):
@@ -42,6 +44,7 @@ class RackbeatSandbox(BaseSandbox):
         extra_tokens: Iterable[str] = (),
         account_id: str = "1001",
         rate_limit_window_seconds: float = 60.0,
+        rate_limit_style: str = "token-bucket",
         webhook_max_attempts: int = 5,
         webhook_backoff_seconds: float = 1.0,
         webhook_backoff_max_seconds: float = 60.0,
@@ -56,7 +59,9 @@ class RackbeatSandbox(BaseSandbox):
         self.account_id = account_id
         self.collections: dict[str, Collection] = {p: Collection(s.key_type) for p, s in RESOURCES.items()}
         self.webhooks = WebhookRegistry()
-        self.rate_limits = TokenBuckets(requests_per_minute, rate_limit_window_seconds)
+        if rate_limit_style not in RATE_LIMIT_STYLES:
+            raise ValueError(f"rate_limit_style must be one of {sorted(RATE_LIMIT_STYLES)}")
+        self.rate_limits = RATE_LIMIT_STYLES[rate_limit_style](requests_per_minute, rate_limit_window_seconds)
         self.dispatcher = WebhookDispatcher(
             account_id,
             max_attempts=webhook_max_attempts,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sandbox.common.ratelimit import TokenBuckets
+from sandbox.common.ratelimit import FixedWindows, TokenBuckets
 
 GROUP = {"number": 1, "name": "Tools"}
 TERMS = {"number": 1, "name": "Net 14", "maturity_days": 14, "type": "net"}
@@ -381,6 +381,26 @@ def test_token_bucket_refills_continuously():
     now[0] = 5.0
     assert buckets.acquire("t").allowed
     assert buckets.acquire("other").allowed  # another credential has its own bucket
+
+
+def test_fixed_windows_count_exactly_and_reopen_when_the_window_ends():
+    now = [100.0]
+    windows = FixedWindows(capacity=2, window_seconds=60, clock=lambda: now[0])
+    assert [windows.acquire("t").used for _ in range(2)] == [1, 2]
+    now[0] = 130.0
+    refused = windows.acquire("t")
+    assert not refused.allowed and refused.retry_after == pytest.approx(30.0)
+    now[0] = 160.0
+    assert windows.acquire("t").used == 1
+
+
+def test_the_fixed_window_style_is_selectable(rackbeat_server_factory):
+    running = rackbeat_server_factory(requests_per_minute=2, rate_limit_style="fixed-window")
+    with httpx.Client(base_url=running.api_url, headers=running.headers) as client:
+        statuses = [client.get("units").status_code for _ in range(3)]
+    assert statuses == [206, 206, 429]
+    with pytest.raises(ValueError):
+        running.sandbox.__class__(rate_limit_style="leaky")
 
 
 def test_admin_load_counts_dump_and_reset(rackbeat_sandbox, api):
