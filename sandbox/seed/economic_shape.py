@@ -37,27 +37,30 @@ CANONICAL_BASE = "https://restapi.e-conomic.com/"
 Record = dict[str, Any]
 
 # e-conomic's substitution for characters that cannot appear in a path segment of a string key.
-_KEY_ESCAPES = {
-    "<": "_0_",
-    ">": "_1_",
-    "*": "_2_",
-    "%": "_3_",
-    ":": "_4_",
-    "&": "_5_",
-    "/": "_6_",
-    "\\": "_7_",
-    "_": "_8_",
-    " ": "_9_",
-    "?": "_10_",
-    ".": "_11_",
-    "#": "_12_",
-    "+": "_13_",
-}
+_KEY_ESCAPES = str.maketrans(
+    {
+        "<": "_0_",
+        ">": "_1_",
+        "*": "_2_",
+        "%": "_3_",
+        ":": "_4_",
+        "&": "_5_",
+        "/": "_6_",
+        "\\": "_7_",
+        "_": "_8_",
+        " ": "_9_",
+        "?": "_10_",
+        ".": "_11_",
+        "#": "_12_",
+        "+": "_13_",
+    }
+)
 
 
 def encode_key(key: object) -> str:
-    """A product number as e-conomic writes it in a URL: `EV/100001` -> `EV_6_100001`."""
-    return "".join(_KEY_ESCAPES.get(ch) or quote(ch, safe="") for ch in str(key))
+    """A product number as e-conomic writes it in a URL: `EV/100001` -> `EV_6_100001`; anything else
+    outside the unreserved set is percent-encoded as usual."""
+    return quote(str(key).translate(_KEY_ESCAPES), safe="_")
 
 
 def link(path: str) -> str:

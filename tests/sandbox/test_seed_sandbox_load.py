@@ -102,3 +102,11 @@ def test_large_sets_load_in_batches(api, request):
         loaded = _load(running, {name.replace("/", "."): records for name, records in batch.items()})
         total += sum(loaded.values())
     assert total == sum(data.counts(api).values())
+
+
+def test_self_links_use_the_same_key_encoding_as_the_economic_sandbox():
+    ids = pytest.importorskip("sandbox.economic.ids", reason="the e-conomic sandbox is not importable yet")
+    # The reference's own example first, then the generator's awkward product numbers.
+    assert encode_key("My Awesome Product_Discount5%") == "My_9_Awesome_9_Product_8_Discount5_3_"
+    numbers = [p["productNumber"] for p in DATA.economic()["products"]] + ["Ø-1.2", "a\\b#?<>*:&"]
+    assert [encode_key(n) for n in numbers] == [ids.encode_key(n) for n in numbers]
