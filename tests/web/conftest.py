@@ -54,9 +54,10 @@ class WebProcess:
     def receiver_url(self) -> str:
         return f"{self.url}/webhooks/rackbeat"
 
-    def start(self, register_webhooks: bool = False) -> WebProcess:
+    def start(self, register_webhooks: bool = False, log_level: str = "info") -> WebProcess:
         env = {**os.environ, **settings_env(self.settings), "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "web", "--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--log-level", log_level]
         command.append("--register-webhooks" if register_webhooks else "--no-register-webhooks")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -95,10 +96,10 @@ class WebProcess:
 def web_process_factory(
     service_settings: Settings, session_namespace: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., WebProcess]]:
-    """Factory: ``make(register_webhooks=False, **setting_overrides)`` starts a receiver process."""
+    """Factory: ``make(register_webhooks=False, log_level="info", **setting_overrides)`` starts a receiver."""
     started: list[WebProcess] = []
 
-    def make(*, register_webhooks: bool = False, **overrides: Any) -> WebProcess:
+    def make(*, register_webhooks: bool = False, log_level: str = "info", **overrides: Any) -> WebProcess:
         number = next(_numbers)
         port = free_port()
         settings = service_settings.model_copy(
@@ -111,7 +112,7 @@ def web_process_factory(
         log_path = tmp_path_factory.mktemp("web") / f"web-{number}.log"
         handle = WebProcess(settings=settings, port=port, log_path=log_path)
         started.append(handle)
-        return handle.start(register_webhooks=register_webhooks)
+        return handle.start(register_webhooks=register_webhooks, log_level=log_level)
 
     yield make
     for handle in started:
