@@ -19,7 +19,7 @@ from sandbox.rackbeat.present import PRESENTATION_ONLY
 from sandbox.rackbeat.resources import RESOURCES, ResourceSpec, event_names
 from sandbox.rackbeat.store import Collection
 from sandbox.rackbeat.validation import normalise, validate, validate_lines
-from sandbox.rackbeat.webhooks import WebhookDispatcher, WebhookRegistry
+from sandbox.rackbeat.webhooks import WebhookDispatcher, WebhookRegistry, public_view
 
 #: documents -> the field naming their customer or supplier
 DOCUMENT_PARTY = {
@@ -312,8 +312,8 @@ class RackbeatSandbox(BaseSandbox):
 
     def dump(self, resource: str) -> list[dict]:
         with self.lock:
-            if resource == "webhooks":
-                return self.webhooks.snapshot()
+            if resource == "webhooks":  # like the API, never show a webhook's token again
+                return [public_view(hook) for hook in self.webhooks.hooks.values()]
             return [dict(r) for r in self.collections[self.spec(resource).path].sorted_records()]
 
     def load(self, data: dict[str, list[dict]]) -> dict[str, int]:

@@ -71,7 +71,7 @@ def register(api: httpx.Client, event: str, url: str) -> dict:
     return response.json()["webhook"]
 
 
-def test_registration_is_an_upsert_and_the_token_is_shown_once(api, receiver):
+def test_registration_is_an_upsert_and_the_token_is_shown_once(api, rackbeat, receiver):
     created = api.post("webhooks", json={"event": "product.created", "url": receiver.url})
     assert created.status_code == 201
     hook = created.json()["webhook"]
@@ -83,6 +83,7 @@ def test_registration_is_an_upsert_and_the_token_is_shown_once(api, receiver):
     assert [(h["id"], h["is_active"]) for h in listed] == [(hook["id"], False)]
     assert "token" not in listed[0]
     assert api.get(f"webhooks/{hook['id']}").json()["webhook"]["event"] == "product.created"
+    assert hook["token"] not in httpx.get(rackbeat.url + "/_sandbox/dump/webhooks").text
     assert api.delete(f"webhooks/{hook['id']}").status_code == 200
     assert api.get("webhooks").json()["webhooks"] == []
     invalid = api.post("webhooks", json={"event": "", "url": "ftp://x"})
