@@ -89,7 +89,9 @@ def table(runs: list[RunFigures]) -> str:
     return "\n".join(lines)
 
 
-def run_once(name: str, products: int, rate_limits: bool, concurrency: int, writers: int) -> RunFigures:
+def run_once(
+    name: str, products: int, rate_limits: bool, concurrency: int, writers: int, write_rate: float
+) -> RunFigures:
     from tasks.events import read_events
     from tasks.redis import get_redis
 
@@ -128,8 +130,14 @@ def run_once(name: str, products: int, rate_limits: bool, concurrency: int, writ
             written_at[number] = at
 
         started = time.time()
-        with ThreadPoolExecutor(max_workers=writers) as pool:
-            list(pool.map(write, numbers))
+        if write_rate > 0:
+            # Paced: one write every 1/rate seconds, so latency shows the service, not a queue we built.
+            for index, number in enumerate(numbers):
+                time.sleep(max(0.0, started + index / write_rate - time.time()))
+                write(number)
+        else:
+            with ThreadPoolExecutor(max_workers=writers) as pool:
+                list(pool.map(write, numbers))
         wanted = {("product", number) for number in numbers}
         timeout = 60 + WAIT_SECONDS_PER_PRODUCT * products
         _last, events = _wait_for(redis_client, read_events, last_id, wanted, timeout, stack=stack)
@@ -197,9 +205,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.e2e_products", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--products", type=int, default=200, help="products to create per run (default 200)")
+    parser.add_argument(
+        "--products",
+        type=int,
+        default=300,
+        help="products to create per run (default 300: enough to exhaust Rackbeat's 480-request burst)",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
     parser.add_argument("--writers", type=int, default=4, help="threads writing to Rackbeat (default 4)")
+    parser.add_argument(
+        "--write-rate",
+        type=float,
+        default=0.0,
+        help="products written per second (default 0: as fast as the writers can, a burst)",
+    )
     parser.add_argument("--only", choices=["unthrottled", "default-limits"], help="run one of the two runs")
     args = parser.parse_args(argv)
     runs: list[RunFigures] = []
@@ -210,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             f"e2e products: {name}, {args.products} products, {args.concurrency} worker processes ...",
             flush=True,
         )
-        runs.append(run_once(name, args.products, limits, args.concurrency, args.writers))
+        runs.append(run_once(name, args.products, limits, args.concurrency, args.writers, args.write_rate))
     print()
     print(table(runs))
     return 0 if all(run.transferred == run.products == run.visible for run in runs) else 1
