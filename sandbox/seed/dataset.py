@@ -24,7 +24,7 @@ from sandbox.seed.documents import (
     iter_projects,
     iter_supplier_invoices,
 )
-from sandbox.seed.model import Party, Product
+from sandbox.seed.model import Party, Product, Project
 from sandbox.seed.parties import iter_customers, iter_suppliers
 from sandbox.seed.size import SeedSize
 
@@ -78,7 +78,7 @@ class SeedData:
             project_count=self.size.projects,
         )
 
-    def _projects(self):
+    def _projects(self) -> Iterator[Project]:
         return iter_projects(self.seed, self.size.projects, self.popular_customers)
 
     # -- streams ---------------------------------------------------------------------------------------------
@@ -99,27 +99,14 @@ class SeedData:
         yield "products", map(rb.product, iter_products(seed, size.products, size.suppliers))
         yield "lots", (rb.lot(lot, components) for lot in self.lots)
         yield "projects", map(rb.project, self._projects())
-        if size.orders:
-            yield "orders", map(rb.order, iter_orders(self.documents, size.orders))
-        else:
-            yield "orders", ()
-        if size.customer_invoices:
-            yield (
-                "customer-invoices",
-                map(
-                    rb.customer_invoice,
-                    iter_customer_invoices(self.documents, size.customer_invoices, size.orders),
-                ),
-            )
-        else:
-            yield "customer-invoices", ()
-        if size.supplier_invoices:
-            yield (
-                "supplier-invoices",
-                map(rb.supplier_invoice, iter_supplier_invoices(self.documents, size.supplier_invoices)),
-            )
-        else:
-            yield "supplier-invoices", ()
+        docs = self.documents
+        yield "orders", map(rb.order, iter_orders(docs, size.orders))
+        invoices = iter_customer_invoices(docs, size.customer_invoices, size.orders)
+        yield "customer-invoices", map(rb.customer_invoice, invoices)
+        yield (
+            "supplier-invoices",
+            map(rb.supplier_invoice, iter_supplier_invoices(docs, size.supplier_invoices)),
+        )
 
     def iter_economic(self) -> Iterator[RecordStream]:
         """(resource, records) as the e-conomic sandbox's tables, in load order."""
@@ -144,20 +131,13 @@ class SeedData:
         # e-conomic has no bill of materials: Rackbeat's lots are plain products there.
         yield "products", map(eco.product, self.lots)
         yield "projects", map(eco.project, self._projects())
-        orders = (
-            (lambda: iter_economic_orders(self.documents, size.economic_orders))
-            if size.economic_orders
-            else tuple
-        )
-        invoices = (
-            (lambda: iter_economic_invoices(self.documents, size.economic_invoices))
-            if size.economic_invoices
-            else tuple
-        )
-        yield "orders/drafts", (eco.order(d, sent=False) for d in orders() if not d.booked)
-        yield "orders/sent", (eco.order(d, sent=True) for d in orders() if d.booked)
-        yield "invoices/drafts", (eco.draft_invoice(d) for d in invoices() if not d.booked)
-        yield "invoices/booked", (eco.booked_invoice(d) for d in invoices() if d.booked)
+        # Small (at most a few thousand): built once, then split by state like e-conomic's endpoints.
+        orders = list(iter_economic_orders(self.documents, size.economic_orders))
+        invoices = list(iter_economic_invoices(self.documents, size.economic_invoices))
+        yield "orders/drafts", (eco.order(d, sent=False) for d in orders if not d.booked)
+        yield "orders/sent", (eco.order(d, sent=True) for d in orders if d.booked)
+        yield "invoices/drafts", (eco.draft_invoice(d) for d in invoices if not d.booked)
+        yield "invoices/booked", (eco.booked_invoice(d) for d in invoices if d.booked)
 
     # -- materialised views ----------------------------------------------------------------------------------
     def rackbeat(self) -> dict[str, list[Record]]:

@@ -41,7 +41,7 @@ def money(value: float) -> float:
 
 
 def shelf_price(value: float) -> float:
-    """A price a wholesaler would print: whole kroner below 100, ending in 5 or 9 above, never below 1."""
+    """A price a wholesaler would print: quarter kroner below 100, whole kroner ending in 5 or 9 above."""
     if value < 100:
         return money(max(1.0, round(value * 4) / 4))
     whole = int(value)
@@ -49,17 +49,9 @@ def shelf_price(value: float) -> float:
     return float(whole - last + (5 if last < 5 else 9))
 
 
-def days_before(rng: random.Random, max_days: int, min_days: int = 0) -> date:
-    return BASE_DATE - timedelta(days=rng.randint(min_days, max_days))
-
-
 def timestamp_before(rng: random.Random, max_days: int) -> datetime:
     """A UTC second within the last max_days before the base time."""
     return BASE_DATETIME - timedelta(seconds=int(rng.random() * max_days * 86_400))
-
-
-def iso_date(value: date) -> str:
-    return value.isoformat()
 
 
 def economic_timestamp(value: datetime) -> str:

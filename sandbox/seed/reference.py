@@ -148,14 +148,14 @@ LOCATIONS = (
 STOCK_LOCATIONS = (2, 3, 4, 5, 6)
 
 EMPLOYEES = (
-    Employee(1, "Mette Kjær", "MK", "mk@nordvik-byg.dk", "+45 75 50 12 01", "Administrerende direktør", 1),
-    Employee(2, "Søren Bech", "SB", "sb@nordvik-byg.dk", "+45 75 50 12 02", "Salgschef", 1),
-    Employee(3, "Ingrid Solberg", "IS", "is@nordvik-byg.dk", "+47 22 41 80 10", "Key account Norge", 5),
-    Employee(4, "Jonas Lund", "JL", "jl@nordvik-byg.dk", "+45 75 50 12 04", "Sælger", 1),
-    Employee(5, "Camilla Friis", "CF", "cf@nordvik-byg.dk", "+45 75 50 12 05", "Indkøber", 1),
-    Employee(6, "Kasper Holm", "KH", "kh@nordvik-byg.dk", "+45 75 50 12 06", "Lagerchef", 1),
-    Employee(7, "Trine Dalgaard", "TD", "td@nordvik-byg.dk", "+45 75 50 12 07", "Bogholder", 1),
-    Employee(8, "Marius Haugen", "MH", "mh@nordvik-byg.dk", "+47 22 41 80 11", "Lagermedarbeider", 5),
+    Employee(1, "Mette Kjær", "MK", "mk@" + COMPANY_DOMAIN, "+45 75 50 12 01", "Administrerende direktør", 1),
+    Employee(2, "Søren Bech", "SB", "sb@" + COMPANY_DOMAIN, "+45 75 50 12 02", "Salgschef", 1),
+    Employee(3, "Ingrid Solberg", "IS", "is@" + COMPANY_DOMAIN, "+47 22 41 80 10", "Key account Norge", 5),
+    Employee(4, "Jonas Lund", "JL", "jl@" + COMPANY_DOMAIN, "+45 75 50 12 04", "Sælger", 1),
+    Employee(5, "Camilla Friis", "CF", "cf@" + COMPANY_DOMAIN, "+45 75 50 12 05", "Indkøber", 1),
+    Employee(6, "Kasper Holm", "KH", "kh@" + COMPANY_DOMAIN, "+45 75 50 12 06", "Lagerchef", 1),
+    Employee(7, "Trine Dalgaard", "TD", "td@" + COMPANY_DOMAIN, "+45 75 50 12 07", "Bogholder", 1),
+    Employee(8, "Marius Haugen", "MH", "mh@" + COMPANY_DOMAIN, "+47 22 41 80 11", "Lagermedarbeider", 5),
 )
 SALES_EMPLOYEES = (2, 3, 4)
 

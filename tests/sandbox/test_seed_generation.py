@@ -10,7 +10,7 @@ from itertools import chain
 import pytest
 
 from sandbox.seed import PRESETS, SeedSize, describe, generate
-from sandbox.seed.catalog import iter_products
+from sandbox.seed.catalog import MAX_NUMBER_LENGTH, iter_products
 from sandbox.seed.identifiers import is_valid_cvr, is_valid_ean13, is_valid_norwegian_org_number
 from sandbox.seed.randomness import BASE_DATE, money
 
@@ -150,7 +150,7 @@ def test_batches_stream_every_record_once_in_load_order(data, rackbeat):
 def test_item_numbers_are_unique_short_and_include_the_awkward_characters(rackbeat):
     numbers = [item["number"] for item in chain(rackbeat["products"], rackbeat["lots"])]
     assert len(numbers) == len(set(numbers))
-    assert all(0 < len(n) <= 25 for n in numbers)
+    assert all(0 < len(n) <= MAX_NUMBER_LENGTH == 25 for n in numbers)
     assert (
         any("/" in n for n in numbers) and any(" " in n for n in numbers) and any("+" in n for n in numbers)
     )
@@ -160,7 +160,7 @@ def test_item_numbers_are_unique_short_and_include_the_awkward_characters(rackbe
 def test_product_numbers_stay_unique_at_100k():
     numbers = {product.number for product in iter_products(3, 100_000, 400)}
     assert len(numbers) == 100_000
-    assert max(map(len, numbers)) <= 25
+    assert max(map(len, numbers)) <= MAX_NUMBER_LENGTH
 
 
 def test_products_look_like_a_wholesale_catalogue(rackbeat):
