@@ -72,8 +72,11 @@ def follow_events(
     client: redis.Redis, *, after: str = "$", block_ms: int = 1000, connection_id: str | None = None
 ) -> Iterator[tuple[str, dict[str, Any]] | None]:
     """Yield events as they arrive (``"$"``: only new ones); yields None after each idle ``block_ms``."""
-    last = after
     name = stream_key(connection_id)
+    last = after
+    if last == "$":  # pin "now" once: a bare "$" on every call would skip events between two reads
+        newest = client.xrevrange(name, count=1)
+        last = newest[0][0] if newest else "0-0"
     while True:
         answer = client.xread({name: last}, block=block_ms, count=100)
         if not answer:
