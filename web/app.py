@@ -28,7 +28,7 @@ from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
 from web.metrics import WebhookMetrics, render_prometheus
-from web.rackbeat_webhooks import RackbeatWebhookReceiver
+from web.rackbeat_webhooks import RackbeatWebhookReceiver, RouteTarget
 from web.registration import RECEIVER_PATH
 from web.startup import StartupRegistration
 from web.tokens import WebhookTokenStore
@@ -38,15 +38,15 @@ log = logging.getLogger(__name__)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def route_event(event: str) -> tuple[str, str] | None:
-    """(kind, action) for an event the entity registry handles, None otherwise."""
+def route_event(event: str) -> RouteTarget | None:
+    """Kind, action and key field for an event the entity registry handles, None otherwise."""
     from tasks.entities import spec_for_event
 
     found = spec_for_event(event)
     if found is None:
         return None
     spec, action = found
-    return spec.kind, action
+    return RouteTarget(kind=spec.kind, action=action, key_field=spec.rackbeat_key_field)
 
 
 # Kinds whose master side is chosen by a setting; when e-conomic is the master, Rackbeat changes to them

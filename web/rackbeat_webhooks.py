@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
@@ -33,8 +33,18 @@ from web.tokens import WebhookTokenStore, is_authentic
 
 log = logging.getLogger(__name__)
 
-# event -> (kind, action) for handled events, None otherwise (tasks.entities.spec_for_event, reduced).
-Route = Callable[[str], "tuple[str, str] | None"]
+
+
+class RouteTarget(NamedTuple):
+    """What the entity registry says about a handled event (tasks.entities.spec_for_event, reduced)."""
+
+    kind: str
+    action: str
+    key_field: str  # the Rackbeat field the transfer looks the record up by
+
+
+# event -> RouteTarget for handled events, None otherwise.
+Route = Callable[[str], RouteTarget | None]
 # kind -> False when e-conomic is the master for that kind, so Rackbeat changes are not pushed.
 PushPolicy = Callable[[str], bool]
 # (kind, key) -> True when a transfer was sent, False when one was already pending (tasks.transfer).
@@ -130,7 +140,21 @@ class RackbeatWebhookReceiver:
                 "ignored Rackbeat webhook %s for key %s: event not handled", delivery.event, delivery.key
             )
             return ignored(delivery.event, "unhandled-event", "event not handled by this service")
-        kind, action = routed
+        kind, action, key_field = routed
+        if delivery.key_name is not None and delivery.key_name != key_field:
+            # Looking the record up by the wrong field could transfer a different record whose number
+            # happens to equal this id; refuse to guess, but answer 2xx so Rackbeat does not retry.
+            log.warning(
+                "ignored Rackbeat webhook %s for %s %s=%s: transfers look %s up by %s",
+                delivery.event,
+                kind,
+                delivery.key_name,
+                delivery.key,
+                kind,
+                key_field,
+            )
+            reason = f"key_name must be {key_field!r} for {kind}"
+            return ignored(delivery.event, "unexpected-key-name", reason)
         if not self._pushes(kind):
             log.info(
                 "ignored Rackbeat webhook %s for %s %s: e-conomic is the master for %s",

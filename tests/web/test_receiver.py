@@ -265,3 +265,19 @@ def test_healthz_reports_redis_and_broker(web_process: WebProcess) -> None:
 
     assert answer.status_code == 200
     assert answer.json() == {"redis": "ok", "broker": "ok"}
+
+
+def test_a_key_named_differently_from_the_kinds_lookup_field_is_not_guessed(
+    service_redis: redis.Redis, web_process: WebProcess, token: str
+) -> None:
+    # products are looked up by number; an id that equals some other product's number must not move it
+    number_like_id = str(uuid.uuid4().int % 10**6)
+    before = queue_length(service_redis, web_process.settings)
+
+    answer = post(web_process, {"key_name": "id", "key": number_like_id}, token)
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ignored"
+    assert "key_name must be 'number'" in answer.json()["reason"]
+    assert queue_length(service_redis, web_process.settings) == before
+    assert pending(service_redis, web_process, "product", number_like_id) is None
