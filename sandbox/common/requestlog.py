@@ -75,16 +75,26 @@ class RequestLogMiddleware:
         body = bytearray()
         status: int | None = None
 
+        body_done = not is_write
+
         async def tee_receive() -> dict:
+            nonlocal body_done
             message = await receive()
-            if is_write and message["type"] == "http.request":
+            if message["type"] == "http.request" and not body_done:
                 body.extend(message.get("body", b""))
+                body_done = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect":
+                body_done = True
             return message
 
         async def watch_send(message: dict) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                # An answer given without reading the body (401, 429...): read it now, while uvicorn still
+                # hands it out (after the answer, receive() only reports a disconnect), so the log has it.
+                while not body_done:
+                    await tee_receive()
             await send(message)
 
         try:

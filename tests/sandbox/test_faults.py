@@ -97,8 +97,9 @@ def test_admin_routes_are_never_faulted(admin):
 
 def test_a_rate_limit_burst_answers_429_with_retry_after(api, admin, rb):
     set_faults(admin, rate_limit_burst=2, retry_after_seconds=7)
-    answers = [api.get("products") for _ in range(3)]
-    assert [a.status_code for a in answers] == [429, 429, 206]
+    answers = [api.get("products") for _ in range(2)] + [api.post("units", json={"name": "pcs"})]
+    assert [a.status_code for a in answers] == [429, 429, 201]
+    assert admin.get("requests").json()["requests"][0]["body"] is None  # a read has no body logged
     assert answers[0].headers["Retry-After"] == "7"
     assert answers[0].json() == {"message": "Too Many Attempts."}
     assert rb.sandbox.faults.config.rate_limit_burst == 0
@@ -114,6 +115,17 @@ def test_a_dropped_connection_gets_no_answer_at_all(api, admin, rb):
     assert [entry["status"] for entry in log] == [None, 206]
     assert rb.sandbox.stats()["faults"]["dropped"] == 1
     assert rb.sandbox.stats()["responses_by_status"]["dropped"] == 1
+
+
+def test_writes_refused_before_the_app_reads_them_still_log_their_body(api, admin):
+    set_faults(admin, rate_limit_burst=1)
+    assert api.post("units", json={"name": "refused"}).status_code == 429
+    assert httpx.post(api.base_url.join("units"), json={"name": "anonymous"}).status_code == 401
+    log = admin.get("requests").json()["requests"]
+    assert [(entry["status"], entry["body"]) for entry in log] == [
+        (429, {"name": "refused"}),
+        (401, {"name": "anonymous"}),
+    ]
 
 
 def test_commit_then_fail_commits_the_write_and_answers_500(api, admin, rb):
@@ -133,6 +145,7 @@ def test_commit_then_fail_can_drop_the_connection_instead(api, admin, rb):
     assert rb.sandbox.get("products", "F-1") is not None
     log = admin.get("requests").json()["requests"]
     assert log[0]["method"] == "POST" and log[0]["status"] is None and log[0]["body"]["number"] == "F-1"
+    assert admin.delete("requests").json() == {"requests": []}
 
 
 def test_commit_then_fail_spares_reads_and_rejected_writes(api, admin, rb):
