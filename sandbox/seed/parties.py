@@ -34,7 +34,7 @@ def domain_slug(company_name: str) -> str:
     words = [w for w in company_name.lower().split() if w not in _LEGAL_SUFFIXES and w != "&"]
     ascii_name = unicodedata.normalize("NFKD", " ".join(words).translate(_TRANSLIT))
     cleaned = "".join(ch if ch.isalnum() else " " for ch in ascii_name if ord(ch) < 128)
-    return "-".join(cleaned.split())[:40].strip("-") or "firma"
+    return "-".join(cleaned.split())[-63:].strip("-") or "firma"  # a DNS label holds 63 characters
 
 
 def _region(rng: random.Random) -> str:
@@ -123,13 +123,23 @@ _CUSTOMER_PATTERNS = {"dk": vocab.DANISH_CUSTOMER_PATTERNS, "no": vocab.NORWEGIA
 _SUPPLIER_PATTERNS = {"dk": vocab.SUPPLIER_PATTERNS_DK, "no": vocab.SUPPLIER_PATTERNS_NO}
 
 
-def make_customer(rng: random.Random, index: int) -> Party:
-    """Customer `index`, drawing from the customers' stream (call in index order)."""
+def _unique(name: str, number: int, taken: set[str]) -> str:
+    """Names repeat once a few hundred parties have been drawn; the number keeps each one (and its domain)
+    distinct, as two companies never share a web domain."""
+    if name in taken:
+        name = f"{name} {number}"
+    taken.add(name)
+    return name
+
+
+def make_customer(rng: random.Random, index: int, taken: set[str]) -> Party:
+    """Customer `index`, drawing from the customers' stream (call in index order; `taken` holds the names
+    given so far)."""
     region = _region(rng)
     who = _address_and_identity(rng, region, _CUSTOMER_PATTERNS)
     # Regional names repeat across thousands of customers; the number keeps the displayed name unique.
-    name = who["name"] if index < 500 else f"{who['name']} ({customer_number(index)})"
-    domain = f"{domain_slug(who['name'])}.{who['tld']}"
+    name = _unique(who["name"], customer_number(index), taken)
+    domain = f"{domain_slug(name)}.{who['tld']}"
     primary = f"{'post' if region == 'no' else 'info'}@{domain}"
     extras: tuple[str, ...] = ()
     if rng.random() < 0.35:
@@ -177,12 +187,12 @@ def make_customer(rng: random.Random, index: int) -> Party:
     )
 
 
-def make_supplier(rng: random.Random, index: int) -> Party:
+def make_supplier(rng: random.Random, index: int, taken: set[str]) -> Party:
     """Supplier `index`, drawing from the suppliers' stream (call in index order)."""
     region = rng.choice(("dk", "dk", "dk", "no", "eu"))
     who = _address_and_identity(rng, region, _SUPPLIER_PATTERNS)
-    name = who["name"] if index < 200 else f"{who['name']} ({supplier_number(index)})"
-    domain = f"{domain_slug(who['name'])}.{who['tld']}"
+    name = _unique(who["name"], supplier_number(index), taken)
+    domain = f"{domain_slug(name)}.{who['tld']}"
     zone_key = {"dk": "domestic", "no": "abroad", "eu": "eu"}[region]
     bank = (
         f"{rng.randint(1000, 9999)} {rng.randint(1000000000, 9999999999)}"
@@ -217,11 +227,13 @@ def make_supplier(rng: random.Random, index: int) -> Party:
 
 def iter_customers(seed: int, count: int) -> Iterator[Party]:
     rng = rng_for(seed, "customers")
+    taken: set[str] = set()
     for index in range(count):
-        yield make_customer(rng, index)
+        yield make_customer(rng, index, taken)
 
 
 def iter_suppliers(seed: int, count: int) -> Iterator[Party]:
     rng = rng_for(seed, "suppliers")
+    taken: set[str] = set()
     for index in range(count):
-        yield make_supplier(rng, index)
+        yield make_supplier(rng, index, taken)

@@ -190,6 +190,10 @@ def test_customers_span_denmark_norway_eu_and_abroad_with_valid_ids():
             assert is_valid_norwegian_org_number(c["corporateIdentificationNumber"])
     assert {c["vatZone"]["vatZoneNumber"] for c in customers} >= {1, 3}
     assert any(len(c["email"].split()) > 1 for c in customers), "some customers keep extra invoice e-mails"
+    assert len({c["name"] for c in customers}) == len(customers)
+    assert len({c["email"].split()[0] for c in customers}) == len(customers), (
+        "no two companies share a domain"
+    )
 
 
 def test_payment_terms_cover_net_current_month_and_cash(economic):
