@@ -9,6 +9,7 @@ document's currency; `currency_rate` is DKK per unit of it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sandbox.seed.model import (
@@ -30,6 +31,8 @@ from sandbox.seed.randomness import money, rackbeat_timestamp
 from sandbox.seed.reference import VAT_ZONE_BY_NUMBER
 
 Record = dict[str, Any]
+# Orders are promised for delivery this long after they are taken.
+DELIVERY_TIME = timedelta(days=3)
 
 
 def product_group(g: ProductGroup) -> Record:
@@ -251,7 +254,7 @@ def _sales(d: SalesDocument) -> Record:
 
 
 def order(d: SalesDocument) -> Record:
-    return {**_sales(d), "order_date": d.date.isoformat(), "deliver_at": d.due_date.isoformat()}
+    return {**_sales(d), "order_date": d.date.isoformat(), "deliver_at": (d.date + DELIVERY_TIME).isoformat()}
 
 
 def customer_invoice(d: SalesDocument) -> Record:
