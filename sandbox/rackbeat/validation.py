@@ -6,6 +6,7 @@ boolean); a write stores the coerced value. ``null`` clears an optional field an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -52,13 +53,13 @@ def coerce(kind: FieldKind, value: Any) -> Any:
     if kind == "num":
         if isinstance(value, bool):
             return _NOT_COERCIBLE
-        if isinstance(value, int | float):
-            return value
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 return _NOT_COERCIBLE
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+            return value
         return _NOT_COERCIBLE
     if kind == "bool":
         if isinstance(value, bool):

@@ -161,6 +161,8 @@ def test_validation_errors_are_422_with_errors_per_field(api, basics):
     bad_type = api.post("customers", json={"company_name": "X", "payment_terms_id": "soon"})
     assert bad_type.json()["errors"] == {"payment_terms_id": ["The payment terms id must be an integer."]}
     assert api.post("products", content=b"{not json").status_code == 422
+    not_finite = api.post("products", json={"number": "NaN-1", "name": "x", "group": 1, "sales_price": "nan"})
+    assert not_finite.json()["errors"] == {"sales_price": ["The sales price must be a number."]}
     assert basics.sandbox.counts()["products"] == 1
 
 
