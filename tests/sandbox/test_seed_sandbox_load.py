@@ -110,3 +110,49 @@ def test_self_links_use_the_same_key_encoding_as_the_economic_sandbox():
     assert encode_key("My Awesome Product_Discount5%") == "My_9_Awesome_9_Product_8_Discount5_3_"
     numbers = [p["productNumber"] for p in DATA.economic()["products"]] + ["Ø-1.2", "a\\b#?<>*:&"]
     assert [encode_key(n) for n in numbers] == [ids.encode_key(n) for n in numbers]
+
+
+# Reference data is loaded; everything else goes through the public API as an ordinary create.
+RACKBEAT_POSTED = (
+    "customers",
+    "suppliers",
+    "products",
+    "lots",
+    "projects",
+    "orders",
+    "customer-invoices",
+    "supplier-invoices",
+)
+ECONOMIC_POSTED = ("customers", "suppliers", "products", "invoices/drafts", "orders/drafts")
+
+
+def test_rackbeat_records_are_also_valid_create_payloads(rackbeat_sandbox):
+    """The generated shape is what the API itself accepts, not only what the admin loader swallows."""
+    body = generate(seed=21, size="tiny").rackbeat()
+    assert all(body[resource] for resource in RACKBEAT_POSTED)
+    _load(rackbeat_sandbox, {name: records for name, records in body.items() if name not in RACKBEAT_POSTED})
+    with httpx.Client(base_url=rackbeat_sandbox.api_url, headers=rackbeat_sandbox.headers, timeout=30) as api:
+        refused = [
+            (resource, record["number"], answer.text[:200])
+            for resource in RACKBEAT_POSTED
+            for record in body[resource]
+            if (answer := api.post(resource, json=record)).status_code != 201
+        ]
+    assert refused == []
+
+
+def test_economic_records_are_also_valid_create_payloads(economic_sandbox):
+    body = generate(seed=21, size="tiny").economic()
+    assert all(body[resource] for resource in ECONOMIC_POSTED)
+    loaded = {
+        name.replace("/", "."): records for name, records in body.items() if name not in ECONOMIC_POSTED
+    }
+    _load(economic_sandbox, loaded)
+    with httpx.Client(base_url=economic_sandbox.api_url, headers=economic_sandbox.headers, timeout=30) as api:
+        refused = [
+            (resource, answer.text[:200])
+            for resource in ECONOMIC_POSTED
+            for record in body[resource]
+            if (answer := api.post(resource, json=record)).status_code != 201
+        ]
+    assert refused == []
