@@ -20,6 +20,8 @@ sandbox makes the choice below (each is easy to change in one place):
   ``POST /<resource>/{n}/book`` books a draft (422 when already booked). Booked invoices cannot be changed or
   deleted; a booked order keeps its lines locked but its header editable. Booking a supplier invoice with
   ``mark_received: true`` puts the goods in stock and moves the product's average cost price.
+  ``POST orders/{n}/convert-to-invoice?book=true|false`` answers 200 ``{"invoice_id": n}``; the invoice
+  carries ``order_id`` and the order becomes ``is_invoiced`` (a second conversion is a 422).
 - A product's ``cost_price`` starts as its ``recommended_cost_price`` (no purchases yet).
 - Stock is one figure per item, held at its ``default_location_id`` (else the location marked ``is_default``);
   see ``reports.py`` for the valuation report shape.

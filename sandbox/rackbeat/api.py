@@ -119,6 +119,12 @@ class RackbeatApi:
             payload, suppress = await self._write_body(request)
             record = self.sandbox.book(spec.path, key, payload, suppress=suppress)
             return self._one(request, spec, record), 200
+        if spec.path == "orders" and rest[1:] == ["convert-to-invoice"]:
+            _allow(method, "POST")
+            payload, suppress = await self._write_body(request)
+            book = _flag(request.query_params.get("book", payload.get("book", True)))
+            invoice = self.sandbox.convert_order_to_invoice(key, book=book, suppress=suppress)
+            return {"invoice_id": invoice["number"]}, 200
         if spec.path == "lots" and rest[1:] == ["lines"]:
             _allow(method, "GET")
             return {"lines": self._existing(spec, key).get("lines", [])}, 200

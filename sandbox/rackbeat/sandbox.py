@@ -185,6 +185,52 @@ class RackbeatSandbox(BaseSandbox):
         self._fire(spec, "booked", booked["number"], suppress)
         return booked
 
+    def convert_order_to_invoice(self, key: Any, *, book: bool, suppress: bool = False) -> dict:
+        """An invoice from an order's lines, linked by ``order_id``; the order is marked invoiced."""
+        with self.lock:
+            order = self._existing(RESOURCES["orders"], key)
+            if order.get("is_invoiced"):
+                raise invalid("is_invoiced", "The order is already invoiced.")
+            lines = [
+                {
+                    k: line[k]
+                    for k in (
+                        "item_id",
+                        "name",
+                        "quantity",
+                        "line_price",
+                        "discount_percentage",
+                        "vat_percentage",
+                        "location_id",
+                    )
+                    if line.get(k) is not None
+                }
+                for line in order.get("lines", [])
+            ]
+            header = {
+                k: order[k]
+                for k in (
+                    "customer_id",
+                    "currency",
+                    "vat_zone",
+                    "layout_id",
+                    "payment_terms_id",
+                    "employee_id",
+                    "project_id",
+                    "heading",
+                )
+                if order.get(k) is not None
+            }
+            invoice = self.create(
+                "customer-invoices",
+                header | {"order_id": order["number"], "lines": lines},
+                booked=book,
+                suppress=suppress,
+            )
+            self.collections["orders"].put(dict(order, is_invoiced=True, updated_at=rec.now_iso()))
+        self.data_changed()
+        return invoice
+
     def upsert_project(self, payload: dict, *, suppress: bool = False) -> tuple[dict, bool]:
         number = payload.get("number")
         if number is not None and self.exists("projects", number):
@@ -388,4 +434,3 @@ class RackbeatSandbox(BaseSandbox):
         """Save pending state and stop webhook delivery."""
         super().close()
         self.dispatcher.close()
-

@@ -304,6 +304,18 @@ def test_a_booked_order_keeps_its_lines_locked(api, basics):
     assert locked.status_code == 422 and "lines" in locked.json()["errors"]
 
 
+def test_an_order_converts_into_a_linked_invoice(api, basics):
+    new_product(api, "P-1")
+    order = api.post("orders", json={"customer_id": 10, "lines": [{"item_id": "P-1", "quantity": 2}]}).json()
+    number = order["order"]["number"]
+    converted = api.post(f"orders/{number}/convert-to-invoice", params={"book": "false"})
+    assert converted.status_code == 200
+    invoice = api.get(f"customer-invoices/{converted.json()['invoice_id']}").json()["customer_invoice"]
+    assert (invoice["order_id"], invoice["is_booked"], invoice["total_total"]) == (number, False, 250.0)
+    assert api.get(f"orders/{number}").json()["order"]["is_invoiced"] is True
+    assert api.post(f"orders/{number}/convert-to-invoice").status_code == 422
+
+
 def test_booking_a_supplier_invoice_received_puts_goods_in_stock_and_values_them(api, basics):
     new_product(api, "P-1", recommended_cost_price=10, default_location_id=2)
     new_product(api, "P-2", recommended_cost_price=4)
