@@ -12,7 +12,13 @@ each API's JSON shape, so a start-up sync from e-conomic lands exactly on what R
     data.economic()  # {"products": [...], "customers": [...], "invoices/booked": [...], ...}
 
 Same seed and size, same data, always: every random draw comes from a `random.Random` seeded from the seed,
-and every date hangs off a fixed base date.
+and every date hangs off a fixed base date (BASE_DATE).
+
+Numbering, identical on both sides where both hold the record: customers 10001..., suppliers 70001...,
+products `<group>-100000`... (a few with `/`, space, `+`, or bare digits), lots `KIT-1000`..., projects 1...;
+Rackbeat orders 1001..., customer invoices 30001..., supplier invoices 5001...; e-conomic's own orders and
+invoices from 1. Resource names are the sandboxes' (`customer-invoices`, `invoices/booked`, ...); big data
+sets go over HTTP with `data.batches(api)`, and `describe(data)` summarises a data set for the CLI.
 """
 
 from __future__ import annotations
