@@ -26,6 +26,8 @@ from typing import Any
 
 import click
 
+from clients.errors import ApiError
+from tasks.cli.processes import ChildExited
 from tasks.cli.stack import Stack, StackError, StackOptions
 
 STEP_TIMEOUT_SECONDS = 60.0
@@ -345,8 +347,11 @@ def demo_command(concurrency: int) -> None:
     except ScenarioFailed as error:
         click.echo(click.style(f"rbsync demo: FAILED: {error}", fg="red"), err=True)
         sys.exit(1)
-    except StackError as error:
-        click.echo(str(error), err=True)
+    except (StackError, ChildExited, ApiError) as error:
+        # ApiError: a sandbox refused one of the demo's own calls, which the script did not expect.
+        click.echo(
+            click.style(f"rbsync demo: FAILED: {str(error).removeprefix('rbsync: ')}", fg="red"), err=True
+        )
         sys.exit(1)
     finally:
         if scenario is not None:

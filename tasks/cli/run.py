@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from tasks.cli.processes import ChildExited
 from tasks.cli.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
 
 OUTCOME_COLOURS = {
@@ -103,7 +104,8 @@ def run_command(
     try:
         sandbox = not real_api_mode(read_dotenv()) if force_sandbox is None else force_sandbox
     except StackError as error:
-        raise click.ClickException(str(error).removeprefix("rbsync: ")) from None
+        click.echo(str(error), err=True)
+        sys.exit(2)
     options = StackOptions(
         sandbox=sandbox,
         web_port=web_port,
@@ -130,8 +132,8 @@ def run_command(
         _print_transfers(stack)
     except (KeyboardInterrupt, _Stop):
         click.echo("\nrbsync: stopping ...")
-    except StackError as error:
-        click.echo(str(error), err=True)
+    except (StackError, ChildExited) as error:
+        click.echo(f"rbsync: {str(error).removeprefix('rbsync: ')}", err=True)
         sys.exit(1)
     finally:
         if simulator is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from tasks.cli.localredis import LocalRedis, free_port, is_loopback_url, redis_answers
+from tasks.cli.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
 from tasks.cli.processes import ManagedProcess, ProcessGroup, wait_until
 
 TOKEN_SETTINGS = (
@@ -108,9 +108,11 @@ class Endpoints:
     web_url: str = ""
     log_dir: str = ""
     connection_id: str = ""
+    sandbox_admin: list[str] = field(default_factory=list)
+    settings_file: str = ""
 
     def lines(self) -> list[str]:
-        return [
+        lines = [
             f"Redis              {redact_url(self.redis_url)}",
             f"Rackbeat API       {self.rackbeat_base_url}",
             f"e-conomic API      {self.economic_base_url}",
@@ -119,6 +121,31 @@ class Endpoints:
             f"Connection id      {self.connection_id}",
             f"Logs               {self.log_dir}",
         ]
+        if self.sandbox_admin:
+            lines.append(f"Sandbox admin      {'  '.join(self.sandbox_admin)}  (no auth; e.g. dump/products)")
+        if self.settings_file:
+            lines.append(
+                f"Other commands     set -a; . {self.settings_file}; set +a; rbsync dlq list"
+                "   (this run's settings)"
+            )
+        return lines
+
+
+def write_settings_file(path: Path, env: Mapping[str, str]) -> Path:
+    """This run's RBSYNC_ settings as a shell-sourceable file, readable by the owner only.
+
+    Sandbox mode invents its tokens and connection id; with this file an operator can point other rbsync
+    commands (dlq, webhooks) at the running sandbox stack. The tokens are throw-away sandbox tokens and
+    the file is removed with the log directory.
+    """
+    import shlex
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        for name in sorted(env):
+            if name.startswith("RBSYNC_"):
+                handle.write(f"{name}={shlex.quote(env[name])}\n")
+    return path
 
 
 def redact_url(url: str) -> str:
@@ -219,6 +246,12 @@ class Stack:
             or "https://apis.e-conomic.com/"
         )
         self.endpoints.web_url = web_url
+        if options.sandbox:
+            self.endpoints.sandbox_admin = [
+                url.removesuffix("api/").rstrip("/") + "/_sandbox/"
+                for url in (env["RBSYNC_RACKBEAT_BASE_URL"], env["RBSYNC_ECONOMIC_BASE_URL"])
+            ]
+            self.endpoints.settings_file = str(write_settings_file(log_dir / "run.env", env))
 
         # Fail here, with the one-line message, rather than in three children at once.
         from tasks.settings import load_settings_or_exit
@@ -253,7 +286,12 @@ class Stack:
             return url
         if not is_loopback_url(url):
             raise StackError(f"rbsync: setting RBSYNC_REDIS_URL: no Redis answers at {redact_url(url)}")
-        self.local_redis = LocalRedis().start()
+        try:
+            self.local_redis = LocalRedis().start()
+        except LocalRedisError as error:
+            raise StackError(
+                f"rbsync: no Redis answers at {redact_url(url)} and none could be started: {error}"
+            ) from None
         return self.local_redis.url
 
     @staticmethod

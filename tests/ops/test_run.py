@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tasks.cli.localredis import free_port
@@ -108,3 +109,74 @@ def test_run_starts_everything_shows_transfers_and_stops_on_sigterm(tmp_path: Pa
     assert not port_open(redis_line.group(1))
     # The sandbox tokens (32 hex characters each) are never printed.
     assert not re.search(r"\b[0-9a-f]{32}\b", text)
+
+
+@pytest.mark.slow
+def test_with_tokens_in_dot_env_it_runs_against_those_apis_and_starts_no_sandbox(
+    tmp_path: Path,
+    redis_url: str,
+    session_namespace: str,
+    redis_client: object,
+    rackbeat_server_factory,
+    economic_server_factory,
+) -> None:
+    """The "real APIs" are sandboxes started by the test, so only their URLs and tokens tell them apart."""
+    rackbeat_token, app_secret, grant = "rb-token-for-real-mode", "app-secret-real-mode", "grant-real-mode"
+    rackbeat = rackbeat_server_factory(token=rackbeat_token)
+    economic = economic_server_factory(app_secret_token=app_secret, agreement_grant_token=grant)
+    web_port = free_port()
+    (tmp_path / ".env").write_text(
+        "\n".join(
+            [
+                f"RBSYNC_REDIS_URL={redis_url}",
+                f"RBSYNC_CONNECTION_ID={session_namespace}-real",
+                f"RBSYNC_BROKER_KEY_PREFIX={session_namespace}-real:",
+                f"RBSYNC_RACKBEAT_BASE_URL={rackbeat.api_url}",
+                f"RBSYNC_RACKBEAT_TOKEN={rackbeat_token}",
+                f"RBSYNC_ECONOMIC_BASE_URL={economic.api_url}",
+                f"RBSYNC_ECONOMIC_OPENAPI_BASE_URL={economic.api_url}",
+                f"RBSYNC_ECONOMIC_APP_SECRET_TOKEN={app_secret}",
+                f"RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN={grant}",
+                f"RBSYNC_PUBLIC_URL=http://127.0.0.1:{web_port}",
+            ]
+        )
+        + "\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
+    process = subprocess.Popen(
+        [str(RBSYNC), "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = Output(process)
+    try:
+        output.wait_for(r"against the real APIs", timeout=30)
+        assert output.wait_for(r"Rackbeat API\s+(\S+)", timeout=60).group(1) == rackbeat.api_url
+        output.wait_for(r"Transfers \(Ctrl-C to stop\)", timeout=60)
+        # The receiver registers its webhooks with "Rackbeat" in the background; then a change there is
+        # transferred like in production.
+        deadline = time.monotonic() + 30
+        while not rackbeat.sandbox.counts().get("webhooks") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        rackbeat.sandbox.create("product-groups", {"number": 77, "name": "Real mode"})
+        rackbeat.sandbox.create(
+            "products", {"number": "REAL-1", "name": "Real", "group_id": 77, "sales_price": 5}
+        )
+        output.wait_for(r"product\s+REAL-1\s+created\s+e-conomic REAL-1", timeout=60)
+        visible = httpx.get(f"{economic.api_url}products/REAL-1", headers=economic.headers, timeout=10)
+        assert visible.status_code == 200 and visible.json()["name"] == "Real"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 0
+        output.rest(timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = "\n".join(output.lines)
+    assert "Sandbox admin" not in text
+    assert "Simulated activity" not in text
+    for token in (rackbeat_token, app_secret, grant):
+        assert token not in text
