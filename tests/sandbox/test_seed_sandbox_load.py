@@ -13,17 +13,30 @@ from sandbox.seed.economic_shape import encode_key
 DATA = generate(seed=99, size="small")
 
 
+@pytest.fixture
+def rackbeat(rackbeat_sandbox):
+    """The shared Rackbeat sandbox, emptied again afterwards so no later test inherits a loaded company."""
+    yield rackbeat_sandbox
+    rackbeat_sandbox.reset()
+
+
+@pytest.fixture
+def economic(economic_sandbox):
+    yield economic_sandbox
+    economic_sandbox.reset()
+
+
 def _load(running, body: dict) -> dict:
     answer = httpx.post(f"{running.url}/_sandbox/load", json=body, timeout=60)
     assert answer.status_code == 200, answer.text[:500]
     return answer.json()["loaded"]
 
 
-def test_rackbeat_sandbox_serves_the_loaded_company(rackbeat_sandbox):
+def test_rackbeat_sandbox_serves_the_loaded_company(rackbeat):
     body = DATA.rackbeat()
-    loaded = _load(rackbeat_sandbox, body)
+    loaded = _load(rackbeat, body)
     assert loaded == {name: len(records) for name, records in body.items()}
-    with httpx.Client(base_url=rackbeat_sandbox.api_url, headers=rackbeat_sandbox.headers, timeout=30) as api:
+    with httpx.Client(base_url=rackbeat.api_url, headers=rackbeat.headers, timeout=30) as api:
         for resource, plural in (
             ("products", "products"),
             ("customers", "customers"),
@@ -60,13 +73,13 @@ def test_rackbeat_sandbox_serves_the_loaded_company(rackbeat_sandbox):
         ]
 
 
-def test_economic_sandbox_serves_the_loaded_company(economic_sandbox):
+def test_economic_sandbox_serves_the_loaded_company(economic):
     body = DATA.economic()
-    loaded = _load(economic_sandbox, {name.replace("/", "."): records for name, records in body.items()})
+    loaded = _load(economic, {name.replace("/", "."): records for name, records in body.items()})
     assert loaded["customers"] == len(body["customers"]) and loaded["invoices.booked"] == len(
         body["invoices/booked"]
     )
-    with httpx.Client(base_url=economic_sandbox.api_url, headers=economic_sandbox.headers, timeout=30) as api:
+    with httpx.Client(base_url=economic.api_url, headers=economic.headers, timeout=30) as api:
         for resource, key in (
             ("customers", "customerNumber"),
             ("products", "productNumber"),
@@ -95,7 +108,7 @@ def test_economic_sandbox_serves_the_loaded_company(economic_sandbox):
 
 @pytest.mark.parametrize("api", ["rackbeat", "economic"])
 def test_large_sets_load_in_batches(api, request):
-    running = request.getfixturevalue(f"{api}_sandbox")
+    running = request.getfixturevalue(api)
     data = generate(seed=5, size="medium")
     total = 0
     for batch in data.batches(api, batch_size=2_500):
@@ -126,12 +139,12 @@ RACKBEAT_POSTED = (
 ECONOMIC_POSTED = ("customers", "suppliers", "products", "invoices/drafts", "orders/drafts")
 
 
-def test_rackbeat_records_are_also_valid_create_payloads(rackbeat_sandbox):
+def test_rackbeat_records_are_also_valid_create_payloads(rackbeat):
     """The generated shape is what the API itself accepts, not only what the admin loader swallows."""
     body = generate(seed=21, size="tiny").rackbeat()
     assert all(body[resource] for resource in RACKBEAT_POSTED)
-    _load(rackbeat_sandbox, {name: records for name, records in body.items() if name not in RACKBEAT_POSTED})
-    with httpx.Client(base_url=rackbeat_sandbox.api_url, headers=rackbeat_sandbox.headers, timeout=30) as api:
+    _load(rackbeat, {name: records for name, records in body.items() if name not in RACKBEAT_POSTED})
+    with httpx.Client(base_url=rackbeat.api_url, headers=rackbeat.headers, timeout=30) as api:
         refused = [
             (resource, record["number"], answer.text[:200])
             for resource in RACKBEAT_POSTED
@@ -141,14 +154,14 @@ def test_rackbeat_records_are_also_valid_create_payloads(rackbeat_sandbox):
     assert refused == []
 
 
-def test_economic_records_are_also_valid_create_payloads(economic_sandbox):
+def test_economic_records_are_also_valid_create_payloads(economic):
     body = generate(seed=21, size="tiny").economic()
     assert all(body[resource] for resource in ECONOMIC_POSTED)
     loaded = {
         name.replace("/", "."): records for name, records in body.items() if name not in ECONOMIC_POSTED
     }
-    _load(economic_sandbox, loaded)
-    with httpx.Client(base_url=economic_sandbox.api_url, headers=economic_sandbox.headers, timeout=30) as api:
+    _load(economic, loaded)
+    with httpx.Client(base_url=economic.api_url, headers=economic.headers, timeout=30) as api:
         refused = [
             (resource, answer.text[:200])
             for resource in ECONOMIC_POSTED
