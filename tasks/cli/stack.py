@@ -385,7 +385,7 @@ class Stack:
                 )
             )
         healthz = f"http://127.0.0.1:{web_port}/healthz"
-        if not wait_until(lambda: _http_answers(healthz), timeout=30, group=self.processes):
+        if not wait_until(lambda: _http_ok(healthz), timeout=30, group=self.processes):
             raise StackError(f"the webhook receiver did not answer at {healthz}; see {web.log_path}")
         heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
         if not wait_until(heartbeat.exists, timeout=60, group=self.processes):
@@ -440,16 +440,12 @@ class Stack:
         self.processes.check()
 
 
-def _http_answers(url: str) -> bool:
-    """True once a server answers HTTP at `url`, whatever the status: we only need it listening (Redis,
-    which /healthz also checks, is known to answer by then)."""
-    import urllib.error
+def _http_ok(url: str) -> bool:
+    """True once `url` answers 2xx (for /healthz: the receiver is up and reaches Redis and the broker)."""
     import urllib.request
 
     try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300
     except OSError:
         return False
