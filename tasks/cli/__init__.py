@@ -7,6 +7,7 @@ import click
 from tasks.cli.demo import demo_command
 from tasks.cli.dlq import dlq
 from tasks.cli.run import run_command
+from tasks.cli.webhooks import webhooks
 
 
 @click.group()
@@ -17,3 +18,4 @@ def main() -> None:
 main.add_command(dlq)
 main.add_command(run_command)
 main.add_command(demo_command)
+main.add_command(webhooks)
