@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from datetime import date
 from itertools import chain
+from pathlib import Path
 
 import pytest
 
@@ -382,3 +386,30 @@ def test_some_boms_contain_another_bom_and_some_invoices_are_still_open():
     ), "a BOM only contains earlier BOMs, so there are no cycles"
     booked = list(dict(data.iter_economic())["invoices/booked"])
     assert {invoice["remainder"] == 0 for invoice in booked} == {True, False}
+
+
+def _fingerprint_script() -> str:
+    return (
+        "import hashlib, json\n"
+        "from sandbox.seed import generate\n"
+        "data = generate(31, 'tiny')\n"
+        "text = json.dumps([data.rackbeat(), data.economic()], sort_keys=True)\n"
+        "print(hashlib.sha256(text.encode()).hexdigest())\n"
+    )
+
+
+def test_data_is_identical_across_processes_and_hash_seeds():
+    """Nothing depends on set ordering or string hashing: fresh interpreters agree with each other."""
+    root = Path(__file__).resolve().parents[2]
+    fingerprints = {
+        subprocess.run(
+            [sys.executable, "-c", _fingerprint_script()],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hash_seed in ("1", "2")
+    }
+    assert len(fingerprints) == 1 and len(next(iter(fingerprints))) == 64
