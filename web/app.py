@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -68,10 +69,24 @@ def enqueue_transfer(kind: str, key: str) -> bool:
     return enqueue_export(kind, key)
 
 
+REGISTER_ON_STARTUP_ENV = "RBSYNC_REGISTER_WEBHOOKS_ON_STARTUP"
+
+
 def register_on_startup(settings: Settings, override: bool | None) -> bool:
+    """Whether to register with Rackbeat at start-up: the explicit override, else the setting
+    ``register_webhooks_on_startup`` (read from the environment while Settings has no such field), else true.
+    """
     if override is not None:
         return override
-    return bool(getattr(settings, "register_webhooks_on_startup", True))
+    configured = getattr(settings, "register_webhooks_on_startup", None)
+    if configured is not None:
+        return bool(configured)
+    raw = os.environ.get(REGISTER_ON_STARTUP_ENV, "").strip().lower()
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    if raw in {"", "1", "true", "yes", "on"}:
+        return True
+    raise SystemExit(f"rbsync: setting {REGISTER_ON_STARTUP_ENV}: expected true or false, got {raw!r}")
 
 
 def create_app(settings: Settings | None = None, *, register_webhooks: bool | None = None) -> Starlette:

@@ -94,7 +94,7 @@ def test_cli_registers_and_never_prints_a_token(
     rackbeat_settings: Settings, rackbeat_sandbox: RunningSandbox, service_redis: redis.Redis
 ) -> None:
     env = {**os.environ, **settings_env(rackbeat_settings)}
-    command = [sys.executable, "-c", "from tasks.cli.webhooks import webhooks; webhooks()", "register"]
+    command = [sys.executable, "-c", "from tasks.cli import main; main()", "webhooks", "register"]
 
     first = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -113,7 +113,7 @@ def test_cli_registers_and_never_prints_a_token(
 def test_cli_fails_with_one_line_when_rackbeat_refuses(rackbeat_settings: Settings) -> None:
     wrong = rackbeat_settings.model_copy(update={"rackbeat_token": SecretStr("not-the-sandbox-token")})
     env = {**os.environ, **settings_env(wrong)}
-    command = [sys.executable, "-c", "from tasks.cli.webhooks import webhooks; webhooks()", "register"]
+    command = [sys.executable, "-c", "from tasks.cli import main; main()", "webhooks", "register"]
 
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
 

@@ -98,3 +98,22 @@ def test_python_m_web_stops_with_one_line_naming_a_missing_setting(tmp_path: Pat
     assert result.returncode == 2
     assert result.stderr.strip().startswith("rbsync: setting RBSYNC_RACKBEAT_TOKEN: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, True), ("true", True), ("1", True), ("false", False), ("off", False)]
+)
+def test_register_on_startup_setting(
+    monkeypatch: pytest.MonkeyPatch, service_settings: Settings, value: str | None, expected: bool
+) -> None:
+    from web.app import REGISTER_ON_STARTUP_ENV, register_on_startup
+
+    if value is None:
+        monkeypatch.delenv(REGISTER_ON_STARTUP_ENV, raising=False)
+    else:
+        monkeypatch.setenv(REGISTER_ON_STARTUP_ENV, value)
+    values = service_settings.model_dump(exclude={"register_webhooks_on_startup"})
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    assert register_on_startup(settings, None) is expected
+    assert register_on_startup(settings, not expected) is (not expected)  # the command-line flag wins
