@@ -51,7 +51,7 @@ def format_event(event: Mapping[str, Any]) -> str:
 
 
 class _Stop(Exception):
-    """Raised from the SIGTERM handler so the run loop unwinds like on Ctrl-C."""
+    """Raised from the SIGTERM / SIGINT handler so the run loop unwinds and stops everything in order."""
 
 
 def _raise_stop(signum: int, _frame: object) -> None:
@@ -114,7 +114,9 @@ def run_command(
         log_dir=log_dir,
         worker_loglevel="INFO",
     )
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    # Both installed explicitly: a shell starts background jobs with SIGINT ignored, and `kill -INT` should
+    # still stop us cleanly.
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     stack = Stack(options)
     simulator = None
     try:
@@ -139,7 +141,8 @@ def run_command(
         if simulator is not None:
             simulator.stop()
         stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     click.echo("rbsync: stopped")
 
 
