@@ -39,13 +39,23 @@ def render(answer: Answer, base: str) -> Response:
     headers: dict[str, str] = {}
     if answer.location:
         headers["Location"] = answer.location.replace(CANONICAL_BASE, base, 1)
-    if answer.body is None:
+    body = answer.body
+    if body is None:
         return Response(status_code=answer.status, headers=headers)
-    text = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":"))
-    if base != CANONICAL_BASE:
-        text = text.replace(CANONICAL_BASE, base)
+    if isinstance(body, legacy.RawJson):
+        text = str(body)
+    elif isinstance(body, dict) and isinstance(body.get("collection"), legacy.RawItems):
+        rest = {name: value for name, value in body.items() if name != "collection"}
+        text = '{"collection":[' + ",".join(body["collection"]) + "]," + _dumps(rest, base)[1:]
+    else:
+        text = _dumps(body, base)
     media = "application/problem+json" if answer.problem else JSON
     return Response(text, status_code=answer.status, headers=headers, media_type=media)
+
+
+def _dumps(body: Any, base: str) -> str:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return text if base == CANONICAL_BASE else text.replace(CANONICAL_BASE, base)
 
 
 def method_not_allowed() -> EconomicError:
@@ -106,13 +116,13 @@ class EconomicApi:
             raise not_found("The resource")
         if len(parts) == 1:
             if method == "GET":
-                return Answer(200, legacy.list_resource(self.store, resource, params))
+                return Answer(200, legacy.list_resource(self.store, resource, params, str(request.base_url)))
             if method == "POST" and resource.writable:
                 return self._write(resource, await _json_body(request), None)
             raise method_not_allowed()
         if len(parts) == 2:
             if method == "GET":
-                return Answer(200, legacy.get_item(self.store, resource, parts[1]))
+                return Answer(200, legacy.item_text(self.store, resource, parts[1], str(request.base_url)))
             if method == "PUT" and resource.writable:
                 return self._write(resource, await _json_body(request), parts[1])
             if method == "DELETE" and resource.deletable:
@@ -174,16 +184,15 @@ class EconomicApi:
         store = self.store
         if len(parts) == 2:
             if method == "GET":
-                table = store.table(resource.path)
-                filterable, sortable = resource.fields()
-                page = legacy.parse_page(params)
-                rows = legacy.select(table.values(), params, filterable, sortable, resource.key)
-                return Answer(
-                    200,
-                    legacy.collection_body(
-                        resource.path, rows, len(table), params, page, view=documents.without_lines
-                    ),
+                body = legacy.list_resource(
+                    store,
+                    resource,
+                    params,
+                    str(request.base_url),
+                    view=documents.without_lines,
+                    view_name="list",
                 )
+                return Answer(200, body)
             if method == "POST":
                 return await self._document_post(request, resource)
             if method == "DELETE" and resource is documents.DRAFT_INVOICES:

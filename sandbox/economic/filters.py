@@ -18,6 +18,7 @@ Choices where the reference is unsure or live behaviour is odd:
 
 from __future__ import annotations
 
+import operator as _operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,18 +88,14 @@ class _Parser:
         while self.startswith("$or:"):
             self.pos += 4
             options.append(self.parse_and())
-        if len(options) == 1:
-            return options[0]
-        return lambda record: any(option(record) for option in options)
+        return _combine(options, every=False)
 
     def parse_and(self) -> Predicate:
         clauses = [self.parse_term()]
         while self.startswith("$and:"):
             self.pos += 5
             clauses.append(self.parse_term())
-        if len(clauses) == 1:
-            return clauses[0]
-        return lambda record: all(clause(record) for clause in clauses)
+        return _combine(clauses, every=True)
 
     def parse_term(self) -> Predicate:
         if self.startswith("("):
@@ -232,36 +229,50 @@ def _comparison(path: str, kind: str, operator: str, raw: Any) -> Predicate:
             return lambda record: get(record) is not None
         raise FilterError(f"The operator {operator[:-1]} cannot be used with $null.")
     target = _coerce(path, kind, raw)
-    if kind == "boolean":
-        # e-conomic omits false booleans, so an absent property compares as false.
-        def read(record: dict[str, Any]) -> Any:
-            return bool(get(record))
-    else:
+    test = _TESTS[operator]
+    if kind == "boolean":  # e-conomic omits false booleans, so an absent property compares as false
+        return lambda record: test(bool(get(record)), target)
+    if kind == "string":
 
-        def read(record: dict[str, Any]) -> Any:
-            return _normalise(get(record), kind)
+        def text_test(record: dict[str, Any]) -> bool:
+            value = get(record)
+            if value is None:
+                return operator == "$ne:"
+            return test(str(value).casefold(), target)
 
-    if operator == "$eq:":
-        return lambda record: read(record) == target
-    if operator == "$ne:":
-        return lambda record: read(record) != target
-    compare = {
-        "$gt:": lambda a: a > target,
-        "$gte:": lambda a: a >= target,
-        "$lt:": lambda a: a < target,
-        "$lte:": lambda a: a <= target,
-    }[operator]
+        return text_test
 
-    def ordered(record: dict[str, Any]) -> bool:
-        value = read(record)
-        if value is None:
-            return False
-        try:
-            return compare(value)
-        except TypeError:
-            return False
+    def number_test(record: dict[str, Any]) -> bool:
+        value = get(record)
+        if value is None or isinstance(value, str):
+            return operator == "$ne:"
+        return test(value, target)
 
-    return ordered
+    return number_test
+
+
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "$eq:": _operator.eq,
+    "$ne:": _operator.ne,
+    "$gt:": _operator.gt,
+    "$gte:": _operator.ge,
+    "$lt:": _operator.lt,
+    "$lte:": _operator.le,
+}
+
+
+def _combine(parts: list[Predicate], *, every: bool) -> Predicate:
+    """``$and``/``$or`` of compiled clauses, unrolled for the common two-clause case."""
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        if every:
+            return lambda record: first(record) and second(record)
+        return lambda record: first(record) or second(record)
+    if every:
+        return lambda record: all(part(record) for part in parts)
+    return lambda record: any(part(record) for part in parts)
 
 
 def _membership(path: str, kind: str, values: list[str], *, negate: bool) -> Predicate:

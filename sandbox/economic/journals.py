@@ -262,6 +262,6 @@ def delete_entry(store: Store, journal_number: int, segment: str) -> None:
             }
             remaining = {group: rows for group, rows in remaining.items() if rows}
             if remaining:
-                voucher["entries"] = remaining
+                store.put(VOUCHERS_TABLE, key, {**voucher, "entries": remaining})
             else:
                 store.delete(VOUCHERS_TABLE, key)

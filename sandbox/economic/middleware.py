@@ -60,7 +60,9 @@ class RateLimitMiddleware:
         self.buckets = buckets
 
     def label(self) -> str:
-        return f"token-limit-{self.buckets.capacity}-per-{self.buckets.window_seconds:g}-seconds"
+        window = self.buckets.window_seconds
+        shown = int(window) if float(window).is_integer() else window
+        return f"token-limit-{self.buckets.capacity}-per-{shown}-seconds"
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +38,10 @@ class Store:
         self.tables: dict[str, dict[Any, dict[str, Any]]] = {}
         self.meta: dict[str, dict[Any, dict[str, Any]]] = {}
         self._version = 0
+        # Read caches (records are never changed in place: every change goes through put/delete, which
+        # drops the record's cached texts and the table's sorted key list).
+        self._texts: dict[str, dict[Any, dict[tuple[str, str], str]]] = {}
+        self._sorted: dict[str, list[Any]] = {}
 
     def table(self, name: str) -> dict[Any, dict[str, Any]]:
         found = self.tables.get(name)
@@ -51,13 +57,46 @@ class Store:
 
     def put(self, name: str, key: Any, record: dict[str, Any]) -> None:
         with self.lock:
-            self.table(name)[key] = record
+            table = self.table(name)
+            if key not in table:
+                self._sorted.pop(name, None)
+            table[key] = record
+            self._texts.get(name, {}).pop(key, None)
             self.meta.setdefault(name, {}).setdefault(key, {})["objectVersion"] = self.next_object_version()
 
     def delete(self, name: str, key: Any) -> dict[str, Any] | None:
         with self.lock:
             self.meta.get(name, {}).pop(key, None)
+            self._texts.get(name, {}).pop(key, None)
+            self._sorted.pop(name, None)
             return self.table(name).pop(key, None)
+
+    def sorted_keys(self, name: str) -> list[Any]:
+        """The table's keys in ascending order (cached until a key is added or removed)."""
+        keys = self._sorted.get(name)
+        if keys is None:
+            with self.lock:
+                keys = self._sorted[name] = sorted(self.table(name))
+        return keys
+
+    def text(
+        self,
+        name: str,
+        key: Any,
+        base: str,
+        view: Callable[[dict[str, Any]], Any] | None = None,
+        view_name: str = "",
+    ) -> str:
+        """The record serialised as JSON with links on ``base``; cached per base and view until it changes."""
+        per_record = self._texts.setdefault(name, {}).setdefault(key, {})
+        cached = per_record.get((base, view_name))
+        if cached is None:
+            record = self.table(name)[key]
+            cached = json.dumps(view(record) if view else record, ensure_ascii=False, separators=(",", ":"))
+            if base != CANONICAL_BASE:
+                cached = cached.replace(CANONICAL_BASE, base)
+            per_record[(base, view_name)] = cached
+        return cached
 
     def meta_of(self, name: str, key: Any) -> dict[str, Any]:
         return self.meta.setdefault(name, {}).setdefault(key, {})
@@ -76,9 +115,11 @@ class Store:
         with self.lock:
             self.tables.clear()
             self.meta.clear()
+            self._texts.clear()
+            self._sorted.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-safe copy (keys become strings; :meth:`restore` turns them back)."""
+        """A JSON-safe copy; keys are kept in ``[key, record]`` pairs so their types survive."""
         with self.lock:
             return {
                 "tables": {
@@ -96,6 +137,8 @@ class Store:
             self.tables = {name: {k: v for k, v in rows} for name, rows in snapshot.get("tables", {}).items()}
             self.meta = {name: {k: v for k, v in rows} for name, rows in snapshot.get("meta", {}).items()}
             self._version = int(snapshot.get("version", 0))
+            self._texts.clear()
+            self._sorted.clear()
 
     def copy_of(self, name: str) -> list[dict[str, Any]]:
         with self.lock:
