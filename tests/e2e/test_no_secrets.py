@@ -45,7 +45,7 @@ from tasks.deadletter import DeadLetterStore
 from tasks.settings import Settings
 from tests.fixtures.sandboxes import RunningSandbox
 from tests.fixtures.service import wait_for
-from tests.web.conftest import WebProcess, free_port, token_store
+from tests.web.support import WebProcess, free_port, token_store
 from web.registration import handled_events
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from sandbox.common.server import ServerThread
 from tasks.settings import Settings
-from tests.web.conftest import WebProcess, free_port, queue_length, queued_transfers, registered_token
+from tests.web.support import WebProcess, free_port, queue_length, queued_transfers, registered_token
 from web.app import create_app
 
 

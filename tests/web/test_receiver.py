@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tasks.sync.pending import PendingMarkers
-from tests.web.conftest import WebProcess, queue_length, queued_transfers, registered_token
+from tests.web.support import WebProcess, queue_length, queued_transfers, registered_token
 from web.deliveries import MAX_BODY_BYTES
 from web.metrics import WebhookMetrics
 

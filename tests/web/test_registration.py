@@ -16,7 +16,7 @@ from tasks.entities import REGISTRY
 from tasks.settings import Settings
 from tests.fixtures.sandboxes import RunningSandbox
 from tests.fixtures.service import PROJECT_ROOT, settings_env, wait_for
-from tests.web.conftest import WebProcess, queued_transfers, token_store
+from tests.web.support import WebProcess, queued_transfers, token_store
 from web.registration import handled_events, receiver_url, register_from_settings
 
 EVENTS = handled_events(REGISTRY.values())

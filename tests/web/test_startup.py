@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from tasks.settings import Settings
 from tests.fixtures.sandboxes import RunningSandbox
 from tests.fixtures.service import PROJECT_ROOT, wait_for
-from tests.web.conftest import token_store
+from tests.web.support import token_store
 from web.startup import StartupRegistration
 
 
