@@ -192,6 +192,18 @@ class EconomicSandbox:
             "openapi_collections": [c.prefix for c in API_COLLECTIONS],
         }
 
+    def snapshot(self) -> dict[str, Any]:
+        """The whole store, JSON-safe (what ``--state`` saves)."""
+        return self.store.snapshot()
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.store.restore(state)
+        self._changed()
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block until every queued webhook call has been attempted; False on timeout."""
+        return self.webhooks.wait_idle(timeout)
+
     def close(self) -> None:
         """Stop the webhook thread and save pending state."""
         self.webhooks.close()
