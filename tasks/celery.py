@@ -115,16 +115,20 @@ def build_config(settings: Settings) -> dict[str, Any]:
 
 
 def configure(target: Celery, settings: Settings) -> None:
-    """(Re)apply ``settings`` to ``target``; connection pools built for older settings are dropped."""
+    """(Re)apply ``settings`` to ``target``.
+
+    The app's connection and producer pools are only *forgotten*, never closed: they live in kombu's
+    global registries keyed by broker URL and transport options, so closing one would leave a closed
+    pool there for the next app (or the same app) with the same broker settings to pick up. Forgotten,
+    the next send looks the pool up again, by the new settings.
+    """
     global _applied_settings
     if target is app:
         _applied_settings = settings
     target.conf.update(build_config(settings))
-    pool = target._pool
-    if pool is not None:
-        pool.force_close_all()
-        target._pool = None
-    target.amqp._producer_pool = None
+    target._pool = None
+    if "amqp" in target.__dict__:
+        target.amqp._producer_pool = None
 
 
 def _lazy_config() -> dict[str, Any]:

@@ -164,3 +164,18 @@ def test_repeated_failures_of_one_record_update_its_open_entry(celery_app, servi
     assert entry["attempts"] == 2
     assert entry["task_id"] == second
     assert entry["first_failed_at"] <= entry["last_failed_at"]
+
+
+def test_re_applying_the_settings_leaves_the_app_able_to_send(celery_app, service_redis, service_settings):
+    """configure() used to close kombu's shared pools: the next send failed with 'Acquire on closed pool'."""
+    from tests.fixtures.service import apply_settings
+
+    kind, key = new_record()
+    script(service_redis, kind, key, "ok")
+    send(celery_app, kind, key)
+    apply_settings(service_settings)
+    apply_settings(service_settings)
+
+    task_id = send(celery_app, kind, key)
+
+    wait_for(lambda: outcome_of(service_redis, task_id, "replaced"), message="the transfer after re-applying")
