@@ -25,6 +25,7 @@ COUNTERS: dict[str, str] = {
     "refused": "Deliveries refused (401/400), by reason.",
     "enqueued": "Transfers enqueued by the receiver.",
     "coalesced": "Deliveries folded into a transfer that was already pending.",
+    "failed": "Deliveries answered 503 because Redis or the broker could not be reached.",
 }
 PREFIX = "rbsync_webhooks"
 

@@ -71,6 +71,14 @@ def refused(status: int, reason: str, message: str) -> Outcome:
     )
 
 
+def failed() -> Outcome:
+    return Outcome(
+        status=503,
+        body={"status": "error", "error": "the transfer could not be queued; deliver again later"},
+        increments=[Increment("received"), Increment("failed")],
+    )
+
+
 def ignored(event: str, reason: str, message: str) -> Outcome:
     return Outcome(
         status=200,
@@ -107,8 +115,16 @@ class RackbeatWebhookReceiver:
         except BodyTooLarge:
             outcome = refused(400, "body-too-large", f"body is longer than {MAX_BODY_BYTES} bytes")
         else:
-            outcome = await run_in_threadpool(self.handle, request.headers, body)
-        await run_in_threadpool(self._metrics.record, outcome.increments, outcome.ignored_event)
+            try:
+                outcome = await run_in_threadpool(self.handle, request.headers, body)
+            except Exception as exc:
+                # Redis or the broker is unreachable: answer 5xx so Rackbeat delivers again later.
+                log.error("could not handle a Rackbeat webhook: %s: %s", type(exc).__name__, exc)
+                outcome = failed()
+        try:
+            await run_in_threadpool(self._metrics.record, outcome.increments, outcome.ignored_event)
+        except Exception as exc:
+            log.warning("could not count a Rackbeat webhook: %s: %s", type(exc).__name__, exc)
         return JSONResponse(outcome.body, status_code=outcome.status)
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Outcome:

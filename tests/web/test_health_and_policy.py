@@ -92,3 +92,21 @@ def test_the_fixed_token_setting_is_accepted_for_any_event(
     assert refused.status_code == 401
     assert queue_length(service_redis, web.settings) == 1
     assert fixed not in web.log()
+
+
+def test_a_delivery_while_redis_is_unreachable_gets_503_so_rackbeat_delivers_again(
+    service_settings: Settings,
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    settings = service_settings.model_copy(update={"redis_url": closed, "broker_url": closed})
+
+    with ServerThread(create_app(settings, register_webhooks=False)) as server:
+        answer = httpx.post(
+            f"{server.url}/webhooks/rackbeat",
+            json={"key": "1"},
+            headers={"Rackbeat-Webhook-Token": "t", "Rackbeat-Webhook-Event": "product.updated"},
+            timeout=20,
+        )
+
+    assert answer.status_code == 503
+    assert answer.json()["status"] == "error"
