@@ -110,10 +110,16 @@ class Endpoints:
     connection_id: str = ""
     sandbox_admin: list[str] = field(default_factory=list)
     settings_file: str = ""
+    temporary_redis: bool = False
 
     def lines(self) -> list[str]:
         lines = [
-            f"Redis              {redact_url(self.redis_url)}",
+            f"Redis              {redact_url(self.redis_url)}"
+            + (
+                "  (temporary: started by rbsync because none answered; nothing is kept)"
+                if self.temporary_redis
+                else ""
+            ),
             f"Rackbeat API       {self.rackbeat_base_url}",
             f"e-conomic API      {self.economic_base_url}",
             f"e-conomic OpenAPI  {self.economic_openapi_base_url}",
@@ -229,6 +235,7 @@ class Stack:
         self._apply_to_this_process(env)
 
         self.endpoints.redis_url = redis_url
+        self.endpoints.temporary_redis = self.local_redis is not None
         self.endpoints.connection_id = connection_id
         self.endpoints.rackbeat_base_url = (
             env.get("RBSYNC_RACKBEAT_BASE_URL")

@@ -88,10 +88,11 @@ def test_run_starts_everything_shows_transfers_and_stops_on_sigterm(tmp_path: Pa
     )
     output = Output(process)
     try:
-        redis_line = output.wait_for(r"Redis\s+(redis://\S+)", timeout=60)
+        redis_line = output.wait_for(r"Redis\s+(redis://\S+)(.*)", timeout=60)
         receiver = output.wait_for(r"Webhook receiver\s+(http://\S+)", timeout=10).group(1)
         # Nothing answered at the configured URL, so it started a Redis of its own elsewhere.
         assert redis_line.group(1) != dead_redis
+        assert "temporary" in redis_line.group(2)
         output.wait_for(r"Transfers \(Ctrl-C to stop\)", timeout=60)
         output.wait_for(r"product\s+SIM-\d{4}\s+created\s+e-conomic SIM-\d{4}", timeout=60)
         assert port_open(receiver)
