@@ -85,11 +85,17 @@ def root_log() -> Iterator[ListHandler]:
 
 
 class BrokerMonitor:
-    """Every command the Redis server executes while running (MONITOR), as text."""
+    """Every command the Redis server executes while running (MONITOR), as text.
+
+    The reading connection blocks without a timeout (redis-py drops a connection that times out); `stop`
+    wakes it with a PING of its own, which MONITOR reports like any other command.
+    """
 
     def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=0.5)
+        self._url = url
+        self._client = redis.Redis.from_url(url)
         self.commands: list[str] = []
+        self.failure: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="redis-monitor", daemon=True)
         self._started = threading.Event()
@@ -100,20 +106,24 @@ class BrokerMonitor:
         return self
 
     def _run(self) -> None:
-        with self._client.monitor() as monitor:
-            self._started.set()
-            while not self._stop.is_set():
-                try:
+        try:
+            with self._client.monitor() as monitor:
+                self._started.set()
+                while not self._stop.is_set():
                     self.commands.append(monitor.next_command()["command"])
-                except (redis.TimeoutError, TimeoutError):
-                    continue
-                except (redis.ConnectionError, OSError):
-                    return
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+            self._started.set()
 
     def stop(self) -> list[str]:
         self._stop.set()
-        self._thread.join(10)
+        waker = redis.Redis.from_url(self._url)
+        while self._thread.is_alive():
+            waker.ping()
+            self._thread.join(0.2)
+        waker.close()
         self._client.close()
+        assert self.failure is None, f"MONITOR stopped early: {self.failure}"
         return self.commands
 
 
