@@ -2,7 +2,8 @@
 
 A test writes a *script* for a record, one step per attempt (the last step repeats):
 ``ok``, ``transient``, ``permanent``, ``validation``, ``ratelimited:<seconds>``, ``busy``, ``boom``
-(an unexpected exception), ``sleep:<seconds>`` (then succeed). Every attempt is counted and logged in
+(an unexpected exception), ``sleep:<seconds>`` (then succeed), ``stubborn:<seconds>`` (sleeps through
+the soft time limit, so only the hard limit stops it). Every attempt is counted and logged in
 Redis, under the session's namespace, so tests can assert on what the worker really did.
 """
 
@@ -13,6 +14,7 @@ import time
 from typing import Any
 
 import redis
+from billiard.exceptions import SoftTimeLimitExceeded
 
 from clients.errors import PermanentError, RateLimitedError, TransientError, ValidationFailed
 from tasks.base import SyncTask
@@ -71,6 +73,13 @@ def scripted(self: SyncTask, kind: str, record: str) -> dict[str, Any]:
         raise KeyError("surprise")
     if name == "sleep":
         time.sleep(float(argument))
+    if name == "stubborn":
+        deadline = time.monotonic() + float(argument)
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.05)
+            except SoftTimeLimitExceeded:
+                continue
     return {"outcome": "replaced", "economic_key": f"E-{record}", "api_calls": 1}
 
 

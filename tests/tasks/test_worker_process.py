@@ -92,3 +92,21 @@ def test_a_task_of_a_killed_worker_comes_back_after_the_visibility_timeout(worke
     wait_for(lambda: outcome(service_redis, task_id, "replaced"), timeout=90, message="the restored run")
     first, second = runs(service_redis, kind, key)
     assert first["task_id"] == second["task_id"] == task_id
+
+
+def test_a_task_killed_by_the_hard_time_limit_is_dead_lettered_as_timeout(
+    worker_process, service_redis, dlq_store
+):
+    worker = worker_process(transfer_time_limit_seconds=2)
+    kind, key = new_record()
+    script(service_redis, kind, key, "stubborn:30", "ok")
+
+    task_id = worker.app.send_task(SCRIPTED, args=[kind, key]).id
+
+    entry = wait_for(lambda: (dlq_store.entries_for_record(kind, key) or [None])[0], timeout=60,
+                     message="the timeout dead letter")
+    assert entry["classification"] == "timeout"
+    assert entry["error_class"] == "TimeLimitExceeded"
+    assert entry["task_id"] == task_id and entry["args"] == [kind, key]
+    assert entry["queue"] == "transfers"
+    assert len(runs(service_redis, kind, key)) == 1
