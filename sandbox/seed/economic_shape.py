@@ -7,6 +7,8 @@ written out (e-conomic's own demo answers carry `"barred": false` too).
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -57,10 +59,16 @@ _KEY_ESCAPES = str.maketrans(
 )
 
 
+_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9-]*\Z")
+
+
 def encode_key(key: object) -> str:
     """A product number as e-conomic writes it in a URL: `EV/100001` -> `EV_6_100001`; anything else
     outside the unreserved set is percent-encoded as usual."""
-    return quote(str(key).translate(_KEY_ESCAPES), safe="_")
+    text = str(key)
+    if _NOTHING_TO_ENCODE.match(text):  # most keys: skip the work
+        return text
+    return quote(text.translate(_KEY_ESCAPES), safe="_")
 
 
 def link(path: str) -> str:
@@ -71,8 +79,15 @@ def self_link(table: str, key: object) -> str:
     return link(f"{table}/{encode_key(key)}")
 
 
+@lru_cache(maxsize=4096)
+def _target_link(table: str, key: object) -> str:
+    """Self links of reference targets repeat on every record (groups, units, terms...): built once."""
+    return self_link(table, key)
+
+
 def ref(table: str, key_name: str, key: object, **extra: Any) -> Record:
-    return {key_name: key, **extra, "self": self_link(table, key)}
+    """A reference as e-conomic writes it: the target's key (plus any extra fields) and its self link."""
+    return {key_name: key, **extra, "self": _target_link(table, key)}
 
 
 # -- reference data ----------
@@ -326,7 +341,7 @@ def supplier(p: Party) -> Record:
 def product(p: Product) -> Record:
     """Products and lots alike: e-conomic has no bill of materials, a lot is an ordinary product."""
     u = UNIT_BY_NUMBER[p.unit]
-    base = f"products/{encode_key(p.number)}"
+    own = self_link("products", p.number)
     record: Record = {
         "productNumber": p.number,
         "name": p.name,
@@ -340,12 +355,12 @@ def product(p: Product) -> Record:
         "productGroup": ref("product-groups", "productGroupNumber", p.group),
         "inventory": {"recommendedCostPrice": p.cost_price},
         "invoices": {
-            "drafts": link(f"{base}/invoices/drafts"),
-            "booked": link(f"{base}/invoices/booked"),
-            "self": link(f"{base}/invoices"),
+            "drafts": f"{own}/invoices/drafts",
+            "booked": f"{own}/invoices/booked",
+            "self": f"{own}/invoices",
         },
-        "pricing": {"currencySpecificSalesPrices": link(f"{base}/pricing/currency-specific-sales-prices")},
-        "self": self_link("products", p.number),
+        "pricing": {"currencySpecificSalesPrices": f"{own}/pricing/currency-specific-sales-prices"},
+        "self": own,
     }
     if p.barcode:
         record["barCode"] = p.barcode

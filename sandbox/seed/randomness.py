@@ -55,8 +55,9 @@ def timestamp_before(rng: random.Random, max_days: int) -> datetime:
 
 
 def economic_timestamp(value: datetime) -> str:
-    """e-conomic writes lastUpdated as YYYY-MM-DDTHH:MM:SSZ."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """e-conomic writes lastUpdated as YYYY-MM-DDTHH:MM:SSZ (every generated time is UTC; isoformat is
+    several times faster than strftime, which matters at 100,000 products)."""
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def rackbeat_timestamp(value: datetime) -> str:
