@@ -123,6 +123,13 @@ _CUSTOMER_PATTERNS = {"dk": vocab.DANISH_CUSTOMER_PATTERNS, "no": vocab.NORWEGIA
 _SUPPLIER_PATTERNS = {"dk": vocab.SUPPLIER_PATTERNS_DK, "no": vocab.SUPPLIER_PATTERNS_NO}
 
 
+# Per region: customer group, payment terms (numbers from reference.PAYMENT_TERMS, repeats weigh) and layouts.
+_CUSTOMER_GROUPS = {"dk": 1, "no": 2, "eu": 3, "abroad": 4}
+_CUSTOMER_TERMS = {"dk": (1, 2, 3, 3, 4, 5), "no": (7, 3), "eu": (3, 6), "abroad": (6,)}
+_CHAIN_TERMS = (4, 8)  # building-supply chains get current month + 30 or net 60
+_CUSTOMER_LAYOUTS = {"dk": (19, 20), "no": (21,), "eu": (22,), "abroad": (22,)}
+
+
 def _unique(name: str, number: int, taken: set[str]) -> str:
     """Names repeat once a few hundred parties have been drawn; the number keeps each one (and its domain)
     distinct, as two companies never share a web domain."""
@@ -137,7 +144,6 @@ def make_customer(rng: random.Random, index: int, taken: set[str]) -> Party:
     given so far)."""
     region = _region(rng)
     who = _address_and_identity(rng, region, _CUSTOMER_PATTERNS)
-    # Regional names repeat across thousands of customers; the number keeps the displayed name unique.
     name = _unique(who["name"], customer_number(index), taken)
     domain = f"{domain_slug(name)}.{who['tld']}"
     primary = f"{'post' if region == 'no' else 'info'}@{domain}"
@@ -148,15 +154,10 @@ def make_customer(rng: random.Random, index: int, taken: set[str]) -> Party:
             mailbox = {"dk": "bogholderi", "no": "regnskap"}.get(region, "accounts")
             extras += (f"{mailbox}@{domain}",)
     chain = region == "dk" and rng.random() < 0.1
-    group = {"dk": 5 if chain else 1, "no": 2, "eu": 3, "abroad": 4}[region]
-    term = {
-        "dk": rng.choice((1, 2, 3, 3, 4, 5) if not chain else (4, 8)),
-        "no": rng.choice((7, 3)),
-        "eu": rng.choice((3, 6)),
-        "abroad": 6,
-    }[region]
-    zone_key = {"dk": "domestic", "no": "abroad", "eu": "eu", "abroad": "abroad"}[region]
-    layout = {"dk": rng.choice((19, 20)), "no": 21, "eu": 22, "abroad": 22}[region]
+    group = 5 if chain else _CUSTOMER_GROUPS[region]
+    term = rng.choice(_CHAIN_TERMS if chain else _CUSTOMER_TERMS[region])
+    zone_key = {"dk": "domestic", "eu": "eu"}.get(region, "abroad")  # Norway is outside the EU
+    layout = rng.choice(_CUSTOMER_LAYOUTS[region])
     employee = 3 if region == "no" else rng.choice(SALES_EMPLOYEES)
     ean = ""
     if region == "dk" and rng.random() < 0.08:  # public customers invoiced by EAN (NemHandel)
