@@ -86,13 +86,10 @@ class OpenApiWriter:
                     if new_key is None and isinstance(answer, dict):
                         new_key = answer.get(self.spec.economic_key_field)
                     return WriteOutcome(economic_key=new_key, created=True)
-                body = dict(payload)
-                for name in self.spec.keep_on_update:
-                    if name in existing:
-                        body[name] = existing[name]
-                body["objectVersion"] = existing.get("objectVersion")
-                if body["objectVersion"] is None:
-                    del body["objectVersion"]
+                kept = {name: existing[name] for name in self.spec.keep_on_update if name in existing}
+                body = {**payload, **kept}
+                if existing.get("objectVersion"):
+                    body["objectVersion"] = existing["objectVersion"]
                 self.economic.openapi_put(self.service_path, self.route, body, idempotency_key=attempt_key)
                 return WriteOutcome(economic_key=key, created=False)
             except PermanentError as error:

@@ -131,20 +131,23 @@ def test_a_group_rename_keeps_the_account_a_bookkeeper_chose(sandboxes: tuple[An
     rackbeat, economic = sandboxes
     group = make_group(rackbeat, "Tools")
     export("product_group", str(group["number"]))
-    economic.sandbox.store.meta_of("product-groups", group["number"])["domesticAccountId"] = 1010
-    clients = process_clients()
-    current = clients.economic.openapi_get("productsapi/v2.0.0", f"productgroups/{group['number']}")
-    moved = {**current, "domesticAccountId": current["domesticAccountId"]}
-    assert moved["domesticAccountId"] == 1010
+    service, path = "productsapi/v2.0.0", f"productgroups/{group['number']}"
+    economic_client = process_clients().economic
+    created = economic_client.openapi_get(service, path)
+    assert created["domesticAccountId"] == 1010
+    # the bookkeeper moves the group to another sales account in e-conomic
+    economic_client.openapi_put(service, "productgroups", {**created, "domesticAccountId": 1020},
+                                idempotency_key="bookkeeper-edit")
+    moved = economic_client.openapi_get(service, path)
 
     rackbeat.sandbox.update("product-groups", group["number"], {"name": "Power tools"})
     result = export("product_group", str(group["number"]))
 
     assert result.outcome == "replaced"
-    after = clients.economic.openapi_get("productsapi/v2.0.0", f"productgroups/{group['number']}")
-    assert after["name"] == "Power tools"
+    after = economic_client.openapi_get(service, path)
+    assert (after["name"], after["domesticAccountId"]) == ("Power tools", 1020)
     last = economic_writes(economic)[-1]
-    assert last["method"] == "PUT" and last["body"]["objectVersion"] == current["objectVersion"]
+    assert last["method"] == "PUT" and last["body"]["objectVersion"] == moved["objectVersion"]
 
 
 def test_a_number_e_conomic_cannot_hold_is_replaced_and_bound(
