@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.economic import documents, journals, legacy
-from sandbox.economic.errors import EconomicError, ProblemError, legacy_error_body, not_found, problem_body
+from sandbox.economic.errors import EconomicError, ProblemError, not_found, problem_body
 from sandbox.economic.openapi import API_COLLECTIONS, ApiCollection, legacy_project
 from sandbox.economic.resources import PROJECTS, SIMPLE_RESOURCES, Resource
 from sandbox.economic.store import CANONICAL_BASE, Store, link
@@ -417,6 +417,3 @@ def _self_body() -> dict[str, Any]:
         "userName": "sandbox",
         "self": link("self"),
     }
-
-
-__all__ = ["EconomicApi", "legacy_error_body"]

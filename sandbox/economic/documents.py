@@ -18,7 +18,7 @@ from typing import Any
 
 from sandbox.economic import errors as codes
 from sandbox.economic.errors import EconomicError, field_error, not_found, validation_error
-from sandbox.economic.legacy import WriteHooks, check_body, merge_errors
+from sandbox.economic.legacy import WriteHooks, check_body, finish_record, merge_errors
 from sandbox.economic.references import Ref, resolve_all, self_link
 from sandbox.economic.resources import CUSTOMERS, PRODUCTS, Resource
 from sandbox.economic.seed import EXCHANGE_RATES, VAT_RATE_BY_ZONE
@@ -369,8 +369,6 @@ def add_lines(store: Store, number: int, body: Any) -> dict[str, Any]:
     request, found = check_body(body, "invoices.drafts.draftInvoiceNumber.lines.post")
     if found:
         raise validation_error(found)
-    from sandbox.economic.legacy import finish_record
-
     with store.lock:
         draft = store.get("invoices/drafts", number)
         if draft is None:
@@ -408,8 +406,6 @@ def move_order(store: Store, body: Any, *, to_sent: bool) -> tuple[int, dict[str
                 }
             )
         record = dict(store.delete(source, number) or {})
-        from sandbox.economic.legacy import finish_record
-
         finish_record(target, record, number)
         store.put(target.path, number, record)
     return 201, record

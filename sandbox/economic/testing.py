@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,3 +75,13 @@ def draft_invoice(customer_number: int, product_number: str, **extra: Any) -> di
     }
     body.update(extra)
     return body
+
+
+def logged_requests(sandbox: EconomicSandbox, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The request log once it holds ``count`` entries: the log middleware records a request just after the
+    client has its answer, so a test reading the log at once could miss the last one."""
+    waited = 0.0
+    while len(sandbox.request_log) < count and waited < timeout:
+        threading.Event().wait(0.01)
+        waited += 0.01
+    return sandbox.request_log.entries()

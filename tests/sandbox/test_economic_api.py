@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from sandbox.common.server import ServerThread
 from sandbox.economic import EconomicSandbox
-from sandbox.economic.testing import CUSTOMER, PRODUCT, SUPPLIER, auth_headers, client, serve
+from sandbox.economic.testing import CUSTOMER, PRODUCT, SUPPLIER, auth_headers, client, logged_requests, serve
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -413,7 +413,7 @@ def test_request_log_keeps_write_bodies_without_tokens(http: httpx.Client, sandb
     http.post("customers", json=CUSTOMER)
     http.put("customers/1", json={**CUSTOMER, "name": "B"})
     http.get("customers")
-    writes = [entry for entry in sandbox.request_log.entries() if entry["method"] in ("POST", "PUT")]
+    writes = [entry for entry in logged_requests(sandbox, 3) if entry["method"] in ("POST", "PUT")]
     assert [(w["method"], w["path"], w["body"]["name"]) for w in writes] == [
         ("POST", "/customers", CUSTOMER["name"]),
         ("PUT", "/customers/1", "B"),

@@ -13,7 +13,16 @@ import pytest
 from jsonschema import Draft3Validator
 
 from sandbox.economic import schemas
-from sandbox.economic.testing import CUSTOMER, PRODUCT, SUPPLIER, client, draft_invoice, serve
+from sandbox.economic.bodies import check_request_log, schema_name_for
+from sandbox.economic.testing import (
+    CUSTOMER,
+    PRODUCT,
+    SUPPLIER,
+    client,
+    draft_invoice,
+    logged_requests,
+    serve,
+)
 
 pytestmark = pytest.mark.skipif(
     not schemas.schemas_available(),
@@ -279,3 +288,46 @@ def test_post_without_a_required_field_is_refused(schema_name: str) -> None:
             checked += 1
         assert checked, f"no required field of {schema_name} could be removed from the valid body"
         assert http.post(path, json=valid).status_code == 201, "the valid body itself must be accepted"
+
+
+def test_logged_write_bodies_are_checked_against_the_published_schemas() -> None:
+    with serve() as (sandbox, base), client(base) as http:
+        assert http.post("customers", json=CUSTOMER).status_code == 201
+        assert http.put("customers/1", json={**CUSTOMER, "name": "Renamed"}).status_code == 200
+        assert http.post("products", json=PRODUCT).status_code == 201
+        assert http.post("invoices/drafts", json=draft_invoice(1, "P-1")).status_code == 201
+        assert (
+            http.post(
+                "invoices/drafts/1/lines", json={"lines": [{"product": {"productNumber": "P-1"}}]}
+            ).status_code
+            == 201
+        )
+        assert (
+            http.post(
+                "productsapi/v2.0.0/productgroups", json={"id": 4, "name": "G", "domesticAccountId": 1010}
+            ).status_code
+            == 201
+        )
+        assert check_request_log(logged_requests(sandbox, 6)) == []
+        assert http.post("customers", json={**CUSTOMER, "email": None}).status_code == 400
+        assert http.put("productsapi/v2.0.0/productgroups", json={"id": 4, "name": "G"}).status_code == 400
+        problems = check_request_log(logged_requests(sandbox, 8))
+    assert len(problems) == 3, problems
+    assert problems[0].startswith("POST /customers [customers.post] email:")
+    assert "'domesticAccountId' is required" in problems[1] and "objectVersion" in problems[2]
+
+
+def test_schema_names_for_write_paths() -> None:
+    assert schema_name_for("POST", "/customers") == "customers.post"
+    assert schema_name_for("PUT", "/customers/5") == "customers.customerNo.put"
+    assert schema_name_for("PUT", "/products/A_9_B") == "products.productNumber.put"
+    assert schema_name_for("PUT", "/invoices/drafts/3") == "invoices.drafts.draftInvoiceNumber.put"
+    assert (
+        schema_name_for("POST", "/invoices/drafts/3/lines") == "invoices.drafts.draftInvoiceNumber.lines.post"
+    )
+    assert schema_name_for("POST", "/invoices/booked") == "invoices.booked.post"
+    assert schema_name_for("PUT", "/invoices/booked/9") == "invoices.booked.bookWithNumber.put"
+    assert schema_name_for("POST", "/journals/2/vouchers") == "journals.journalNumber.vouchers.post"
+    assert schema_name_for("POST", "/orders/drafts") == "orders.drafts.post"
+    assert schema_name_for("POST", "/vat-zones") == "vat-zones.post"  # no such schema: nothing to check
+    assert schemas.published("vat-zones.post") is None
