@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -332,10 +333,17 @@ def run_cli(args: list[str]) -> None:
 
 @click.command("demo")
 @click.option("--concurrency", default=2, show_default=True, help="Celery worker processes.")
-def demo_command(concurrency: int) -> None:
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the processes' logs here (default: a temporary directory, kept only if the demo fails).",
+)
+def demo_command(concurrency: int, log_dir: Path | None) -> None:
     """Run a scripted scenario against the sandboxes: transfers, a dead letter, its fix and retry."""
     started = time.monotonic()
-    stack = Stack(StackOptions(sandbox=True, beat=False, seed_size=None, concurrency=concurrency))
+    options = StackOptions(sandbox=True, beat=False, seed_size=None, concurrency=concurrency, log_dir=log_dir)
+    stack = Stack(options)
     scenario: DemoScenario | None = None
     try:
         click.echo("rbsync demo: starting Redis, the sandboxes, the receiver and a worker ...")
@@ -344,14 +352,13 @@ def demo_command(concurrency: int) -> None:
             click.echo("  " + line)
         scenario = DemoScenario(stack)
         summary = scenario.run()
-    except ScenarioFailed as error:
-        click.echo(click.style(f"rbsync demo: FAILED: {error}", fg="red"), err=True)
-        sys.exit(1)
-    except (StackError, ChildExited, ApiError) as error:
+    except (ScenarioFailed, StackError, ChildExited, ApiError) as error:
         # ApiError: a sandbox refused one of the demo's own calls, which the script did not expect.
-        click.echo(
-            click.style(f"rbsync demo: FAILED: {str(error).removeprefix('rbsync: ')}", fg="red"), err=True
-        )
+        stack.keep_logs = True
+        message = str(error).removeprefix("rbsync: ")
+        click.echo(click.style(f"rbsync demo: FAILED: {message}", fg="red"), err=True)
+        if stack.has_logs():
+            click.echo(f"rbsync demo: the processes' logs are kept in {stack.endpoints.log_dir}", err=True)
         sys.exit(1)
     finally:
         if scenario is not None:

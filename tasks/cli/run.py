@@ -135,7 +135,10 @@ def run_command(
     except (KeyboardInterrupt, _Stop):
         click.echo("\nrbsync: stopping ...")
     except (StackError, ChildExited) as error:
+        stack.keep_logs = True
         click.echo(f"rbsync: {str(error).removeprefix('rbsync: ')}", err=True)
+        if stack.has_logs():
+            click.echo(f"rbsync: the processes' logs are kept in {stack.endpoints.log_dir}", err=True)
         sys.exit(1)
     finally:
         if simulator is not None:

@@ -178,6 +178,8 @@ class Stack:
         self.economic_sandbox: Any = None
         self._servers: list[Any] = []
         self._own_log_dir = False
+        # Set when something went wrong, so the children's logs outlive the run for a post-mortem.
+        self.keep_logs = os.environ.get("RBSYNC_KEEP_LOGS") == "1"
         self._namespace_to_clean: str | None = None
         self._broker_prefix_to_clean: str | None = None
         self.worker: ManagedProcess | None = None
@@ -283,10 +285,15 @@ class Stack:
         if self.local_redis is not None:
             self.local_redis.stop()
             self.local_redis = None
-        if self._own_log_dir and self.endpoints.log_dir and os.environ.get("RBSYNC_KEEP_LOGS") != "1":
+        if self._own_log_dir and self.endpoints.log_dir and not (self.keep_logs and self.has_logs()):
             shutil.rmtree(self.endpoints.log_dir, ignore_errors=True)
 
     # -- pieces --------------------------------------------------------------------------------
+
+    def has_logs(self) -> bool:
+        """True when a child has written a log (an empty log directory is not worth keeping)."""
+        directory = Path(self.endpoints.log_dir) if self.endpoints.log_dir else None
+        return bool(directory and directory.is_dir() and any(directory.glob("*.log")))
 
     def _ensure_redis(self, url: str) -> str:
         if redis_answers(url):

@@ -51,3 +51,16 @@ def test_demo_runs_the_scenario_and_exits_0_with_a_summary(
     assert re.search(r"API calls by the workers: [1-9]\d*", output)
     # The demo cleans up after itself: nothing of its namespace is left in Redis.
     assert not list(redis_client.scan_iter(match=f"*{session_namespace}-sandbox-*", count=1000))
+
+
+def test_demo_exits_non_zero_naming_the_problem_when_the_service_cannot_come_up(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
+    # A Redis on another host is never replaced by a local one: the demo must stop and say why.
+    env["RBSYNC_REDIS_URL"] = "redis://redis.invalid:6379/0"
+    answer = subprocess.run(
+        [str(RBSYNC), "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert answer.returncode == 1
+    assert "rbsync demo: FAILED" in answer.stderr
+    assert "RBSYNC_REDIS_URL" in answer.stderr
+    assert "Traceback" not in answer.stderr
