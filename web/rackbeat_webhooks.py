@@ -111,21 +111,28 @@ class RackbeatWebhookReceiver:
 
     async def endpoint(self, request: Request) -> JSONResponse:
         try:
-            body = await read_limited_body(request, MAX_BODY_BYTES)
+            body: bytes | None = await read_limited_body(request, MAX_BODY_BYTES)
         except BodyTooLarge:
+            body = None
+        # One hop to a worker thread for all the blocking work (Redis, the Celery producer, the counters).
+        outcome = await run_in_threadpool(self.handle_and_count, request.headers, body)
+        return JSONResponse(outcome.body, status_code=outcome.status)
+
+    def handle_and_count(self, headers: Mapping[str, str], body: bytes | None) -> Outcome:
+        if body is None:
             outcome = refused(400, "body-too-large", f"body is longer than {MAX_BODY_BYTES} bytes")
         else:
             try:
-                outcome = await run_in_threadpool(self.handle, request.headers, body)
+                outcome = self.handle(headers, body)
             except Exception as exc:
                 # Redis or the broker is unreachable: answer 5xx so Rackbeat delivers again later.
                 log.error("could not handle a Rackbeat webhook: %s: %s", type(exc).__name__, exc)
                 outcome = failed()
         try:
-            await run_in_threadpool(self._metrics.record, outcome.increments, outcome.ignored_event)
+            self._metrics.record(outcome.increments, outcome.ignored_event)
         except Exception as exc:
             log.warning("could not count a Rackbeat webhook: %s: %s", type(exc).__name__, exc)
-        return JSONResponse(outcome.body, status_code=outcome.status)
+        return outcome
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Outcome:
         """Everything after the body is read; sync, because Redis and the Celery producer are."""
