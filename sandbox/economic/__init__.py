@@ -4,7 +4,7 @@ integration writes through). See ``emulator.EconomicSandbox``.
 Choices made where the reference (``shared/reference/economic-api.md``) marks a fact as uncertain:
 - Self links and paging links use the base URL the client called, not restapi.e-conomic.com.
 - 401 bodies use the legacy error shape (problem+json under the OpenAPI prefixes); the API does not say
-  which token was wrong. The demo tokens are not special.
+  which token was wrong. ``demo``/``demo`` reads like the demo agreement; a write with them gets 403.
 - 429 (empty bucket) answers in the legacy error shape with ``Retry-After`` (whole seconds); every call
   costs 1.
 - Error codes the reference does not name are the sandbox's own (see ``errors.py``): E04300 wrong type,

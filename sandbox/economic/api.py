@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -132,6 +133,8 @@ class EconomicApi:
                 self._notify(resource.webhook, old=old.get(resource.key), new="")
                 return Answer(204)
             raise method_not_allowed()
+        if head == "customers" and len(parts) >= 3 and parts[2] == "templates" and method == "GET":
+            return self._customer_templates(parts, params)
         if len(parts) == 3 and method == "GET":
             return self._sub_collection(resource, parts[1], parts[2], params)
         raise not_found("The resource")
@@ -147,6 +150,21 @@ class EconomicApi:
     def _notify(self, event: str | None, **numbers: Any) -> None:
         if event:
             self.webhooks.notify(event, **numbers)
+
+    def _customer_templates(self, parts: list[str], params: dict[str, str]) -> Answer:
+        customer = legacy.get_item(self.store, _RESOURCES["customers"], parts[1])
+        if len(parts) == 3:
+            return Answer(200, documents.customer_templates(customer["customerNumber"]))
+        if len(parts) == 4 and parts[3] == "invoice":
+            return Answer(200, documents.invoice_template(self.store, customer, date.today().isoformat()))
+        if len(parts) == 5 and parts[3] == "invoiceline":
+            product = legacy.get_item(self.store, _RESOURCES["products"], parts[4])
+            try:
+                quantity = float(params.get("quantity", 1))
+            except ValueError:
+                raise EconomicError(400, "quantity must be a number.") from None
+            return Answer(200, documents.invoiceline_template(customer, product, quantity))
+        raise not_found("The resource")
 
     def _sub_collection(self, resource: Resource, segment: str, name: str, params: dict[str, str]) -> Answer:
         legacy.get_item(self.store, resource, segment)

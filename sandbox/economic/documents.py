@@ -490,3 +490,58 @@ HOOKS: dict[str, WriteHooks] = {
     DRAFT_INVOICES.path: DOCUMENT_HOOKS,
     DRAFT_ORDERS.path: DOCUMENT_HOOKS,
 }
+
+
+# ------------------------------------------------------------------------------------------------ templates
+
+
+def customer_templates(customer_number: int) -> dict[str, Any]:
+    base = f"customers/{customer_number}/templates"
+    return {
+        "invoice": link(f"{base}/invoice"),
+        "invoiceline": link(f"{base}/invoiceline"),
+        "self": link(base),
+    }
+
+
+def invoice_template(store: Store, customer: dict[str, Any], today: str) -> dict[str, Any]:
+    """A draft-invoice body pre-filled from the customer (``GET /customers/{n}/templates/invoice``)."""
+    recipient: dict[str, Any] = {"name": customer.get("name", "")}
+    for name in ("address", "zip", "city", "country", "ean", "publicEntryNumber"):
+        if name in customer:
+            recipient[name] = customer[name]
+    recipient["vatZone"] = customer["vatZone"]
+    template: dict[str, Any] = {
+        "date": today,
+        "currency": customer.get("currency", "DKK"),
+        "exchangeRate": EXCHANGE_RATES.get(customer.get("currency", "DKK"), 100.0),
+        "paymentTerms": customer["paymentTerms"],
+        "customer": {"customerNumber": customer["customerNumber"], "self": customer["self"]},
+        "recipient": recipient,
+    }
+    if "layout" in customer:
+        template["layout"] = customer["layout"]
+    if "salesPerson" in customer:
+        template["references"] = {"salesPerson": customer["salesPerson"]}
+    template["self"] = link(f"customers/{customer['customerNumber']}/templates/invoice")
+    return template
+
+
+def invoiceline_template(
+    customer: dict[str, Any], product: dict[str, Any], quantity: float
+) -> dict[str, Any]:
+    """An invoice line for one product (``GET /customers/{n}/templates/invoiceline/{productNumber}``)."""
+    line: dict[str, Any] = {
+        "description": product.get("name", ""),
+        "product": {"productNumber": product["productNumber"], "self": product["self"]},
+        "quantity": quantity,
+        "unitNetPrice": product.get("salesPrice", 0.0),
+        "discountPercentage": 0.0,
+        "unitCostPrice": product.get("costPrice", 0.0),
+    }
+    if isinstance(product.get("unit"), dict):
+        line["unit"] = {"unitNumber": product["unit"]["unitNumber"], "self": product["unit"]["self"]}
+    line["self"] = product["self"].replace(
+        "/products/", f"/customers/{customer['customerNumber']}/templates/invoiceline/", 1
+    )
+    return line

@@ -4,9 +4,10 @@
   token bucket per agreement grant token; every answer gets ``X-CallCost`` and ``X-RateLimiting:
   token-limit-<size>-per-<window>-seconds: <used>/<size>``; an empty bucket answers 429 with ``Retry-After``
   and a legacy error body. Every call costs 1 token (the reference says costs differ but gives no table).
-- :class:`AuthMiddleware`: both token headers must match the configured tokens, else 401 (legacy error body,
-  or problem+json under an OpenAPI prefix); an ``Idempotency-Key`` on a GET is refused with 400.
-
+- :class:`AuthMiddleware`: both token headers must match the configured tokens, else 401 (legacy error
+  body, or problem+json under an OpenAPI prefix). Both set to ``demo`` open the agreement read-only, like
+  e-conomic's demo agreement; a write with them answers 403 (the reference leaves 401 or 403 open). An
+  ``Idempotency-Key`` on a GET is refused with 400.
 """
 
 from __future__ import annotations
@@ -94,6 +95,13 @@ class AuthMiddleware:
         self.app = app
         self._expected = (app_secret_token.encode(), agreement_grant_token.encode())
 
+    @staticmethod
+    def is_demo(scope: dict) -> bool:
+        """``demo``/``demo`` opens the shared demo agreement: reads only (§3, §15.1)."""
+        return (
+            header(scope, b"x-appsecrettoken") == "demo" and header(scope, b"x-agreementgranttoken") == "demo"
+        )
+
     def authorised(self, scope: dict) -> bool:
         secret = (header(scope, b"x-appsecrettoken") or "").encode()
         grant = (header(scope, b"x-agreementgranttoken") or "").encode()
@@ -107,6 +115,20 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         openapi = scope["path"].startswith(OPENAPI_PREFIXES)
+        if self.is_demo(scope):
+            if scope["method"] in ("GET", "HEAD"):
+                await self.app(scope, receive, send)
+                return
+            await send_json(
+                send,
+                403,
+                legacy_error_body(
+                    403,
+                    "The demo agreement is read-only.",
+                    developer_hint="Use your own app secret token and agreement grant token to write.",
+                ),
+            )
+            return
         if not self.authorised(scope):
             if openapi:
                 body = problem_body(

@@ -70,6 +70,13 @@ def test_openapi_auth_failure_is_problem_json(server: tuple[EconomicSandbox, str
     assert answer.json()["status"] == 401
 
 
+def test_demo_tokens_read_but_cannot_write(server: tuple[EconomicSandbox, str]) -> None:
+    demo = {"X-AppSecretToken": "demo", "X-AgreementGrantToken": "demo"}
+    assert httpx.get(server[1] + "vat-zones", headers=demo).status_code == 200
+    refused = httpx.post(server[1] + "customers", headers=demo, json=CUSTOMER)
+    assert refused.status_code == 403 and refused.json()["httpStatusCode"] == 403
+
+
 # ------------------------------------------------------------------------------------------------ collections
 
 
@@ -404,6 +411,14 @@ def test_webhooks_fire_after_matching_writes() -> None:
     assert calls[0]["content_type"] == "application/x-www-form-urlencoded"
     assert len(status["deliveries"]) == 5 and all(d["status"] == 204 for d in status["deliveries"])
     assert status["subscriptions"]["invoice"]["postData"] == "no=[INVOICENO]"
+
+
+def test_webhook_subscriptions_can_be_changed_at_runtime(http: httpx.Client) -> None:
+    changed = http.put("_sandbox/webhooks", json={"order": "http://127.0.0.1:9/orders"})
+    assert changed.status_code == 200
+    assert changed.json()["subscriptions"]["order"]["postData"] == "old=[OLDNUMBER]&new=[NEWNUMBER]"
+    assert http.put("_sandbox/webhooks", json={"bogus": "http://x"}).status_code == 422
+    assert http.put("_sandbox/webhooks", json={}).json()["subscriptions"] == {}
 
 
 # ------------------------------------------------------------------------------------------------ log & admin

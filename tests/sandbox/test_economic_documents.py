@@ -191,6 +191,22 @@ def test_book_with_put_and_number_in_url(http: httpx.Client) -> None:
     assert booked.status_code == 201 and booked.json()["bookedInvoiceNumber"] == 7
 
 
+def test_customer_templates_prefill_a_draft_that_can_be_posted(http: httpx.Client) -> None:
+    links = http.get("customers/1/templates").json()
+    invoice = http.get(links["invoice"]).json()
+    assert invoice["customer"]["customerNumber"] == 1 and invoice["recipient"]["name"] == CUSTOMER["name"]
+    line = http.get(links["invoiceline"] + "/P-1", params={"quantity": 3}).json()
+    assert line["quantity"] == 3 and line["unitNetPrice"] == 100.0 and line["unit"]["unitNumber"] == 1
+    body = {k: v for k, v in invoice.items() if k != "self"}
+    body["layout"] = {"layoutNumber": 19}
+    body["lines"] = [{k: v for k, v in line.items() if k != "self"}]
+    created = http.post("invoices/drafts", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["netAmount"] == 300.0
+    assert http.get("customers/99/templates/invoice").status_code == 404
+    assert http.get("customers/1/templates/invoiceline/NOPE").status_code == 404
+
+
 # ------------------------------------------------------------------------------------------------ orders
 
 

@@ -224,10 +224,22 @@ def test_collection_and_items_match_the_published_get_schemas(
         assert _problems(validator, single.json()) == [], item["self"]
 
 
-def test_self_matches_its_schema(populated: httpx.Client) -> None:
-    answer = populated.get("self")
+@pytest.mark.parametrize(
+    ("path", "schema_name"),
+    [
+        ("self", "self.get"),
+        ("customers/1/templates", "customers.customerNumber.templates.get"),
+        ("customers/1/templates/invoice", "customers.customerNumber.templates.invoice.get"),
+        (
+            "customers/1/templates/invoiceline/P-1",
+            "customers.customerNumber.templates.invoiceline.productNumber.get",
+        ),
+    ],
+)
+def test_single_documents_match_their_schemas(populated: httpx.Client, path: str, schema_name: str) -> None:
+    answer = populated.get(path)
     assert answer.status_code == 200
-    assert _problems(_validator("self.get"), answer.json()) == []
+    assert _problems(_validator(schema_name), answer.json()) == []
 
 
 def _required_paths(schema: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
