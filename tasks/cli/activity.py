@@ -46,6 +46,7 @@ class ActivitySimulator:
         report: Callable[[str], None] = print,
         seed: int | None = None,
         prefix: str = "SIM",
+        groups: list[str] | None = None,
     ) -> None:
         self.client = client
         self.interval = interval
@@ -56,11 +57,17 @@ class ActivitySimulator:
         self._numbers = itertools.count(1)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rbsync-activity", daemon=True)
-        self._groups: list[str] = []
+        self.groups: list[str] = list(groups or [])
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> ActivitySimulator:
-        self._groups = product_groups(self.client)
-        if not self._groups:
+        """Read the product groups (unless given) and start changing products in the background."""
+        if not self.groups:
+            self.groups = product_groups(self.client)
+        if not self.groups:
             raise RuntimeError("the Rackbeat sandbox has no product groups to put products in")
         self._thread.start()
         return self
@@ -74,7 +81,7 @@ class ActivitySimulator:
         """One action; returns what it did (also used by tests)."""
         if not self._made or self.rng.random() < 0.5:
             number = f"{self.prefix}-{next(self._numbers):04d}"
-            body = new_product_body(number, self.rng.choice(self._groups), self.rng)
+            body = new_product_body(number, self.rng.choice(self.groups), self.rng)
             self.client.create("products", "product", body)
             self._made.append(number)
             return f"created product {number} ({body['name']}, {body['sales_price']:.2f})"
