@@ -6,12 +6,45 @@ import uuid
 from typing import Any
 
 import pytest
+from billiard.exceptions import TimeLimitExceeded
 
+from clients.errors import PermanentError, RateLimitedError, ValidationFailed
+from tasks.base import RedeliveryLimitExceeded, classify, retry_countdown
 from tasks.events import read_events
 from tests.fixtures.service import wait_for
 from tests.tasks.sample_tasks import SCRIPTED, runs, script
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
+
+
+# --- the pure parts of the policy ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("retries", "ceiling"), [(0, 2), (1, 4), (3, 16), (7, 256), (8, 300), (30, 300)])
+def test_backoff_is_full_jitter_under_a_capped_exponential_ceiling(retries: int, ceiling: float):
+    assert retry_countdown(retries, base=2, cap=300, rng=lambda: 0.999999) == pytest.approx(ceiling, rel=1e-5)
+    assert retry_countdown(retries, base=2, cap=300, rng=lambda: 0.0) == 0
+    assert retry_countdown(retries, base=2, cap=300, rng=lambda: 0.5) == pytest.approx(ceiling / 2)
+
+
+def test_retry_after_is_a_floor_with_a_small_spread_and_still_capped():
+    assert retry_countdown(0, base=2, cap=300, retry_after=30, rng=lambda: 0.0) == 30
+    assert retry_countdown(0, base=2, cap=300, retry_after=30, rng=lambda: 1.0) == 32
+    assert retry_countdown(0, base=2, cap=300, retry_after=0.5, rng=lambda: 1.0) == 1.0
+    assert retry_countdown(5, base=2, cap=300, retry_after=900, rng=lambda: 0.3) == 300
+
+
+def test_failures_are_classified_for_the_dead_letter_queue():
+    api = {"api": "economic", "method": "PUT", "url": "/x"}
+    assert classify(ValidationFailed("bad", **api)) == "permanent"
+    assert classify(PermanentError("gone", **api)) == "permanent"
+    assert classify(RateLimitedError("slow down", retry_after=1, **api)) == "transient-exhausted"
+    assert classify(RedeliveryLimitExceeded("lost")) == "worker-lost"
+    assert classify(TimeLimitExceeded(2)) == "timeout"
+    assert classify(KeyError("x")) == "unprocessable"
+
+
+# --- with a worker ------------------------------------------------------------------------------
 
 
 def new_record() -> tuple[str, str]:
