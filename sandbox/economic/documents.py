@@ -451,6 +451,9 @@ def _check_currency(store: Store, record: dict[str, Any]) -> None:
 
 def _prepare_customer(store: Store, record: dict[str, Any], existing: dict[str, Any] | None) -> None:
     _check_currency(store, record)
+    # Read-only amounts: whatever a body says is ignored, the account's own figures are shown (0 when new).
+    for name in ("balance", "dueAmount"):
+        record[name] = (existing or {}).get(name, 0.0)
 
 
 def _prepare_supplier(store: Store, record: dict[str, Any], existing: dict[str, Any] | None) -> None:

@@ -158,7 +158,7 @@ def test_post_get_put_delete_cycle(http: httpx.Client, server: Any) -> None:
     assert created.status_code == 201
     customer = created.json()
     assert customer["customerNumber"] == 1
-    assert "balance" not in customer  # read-only, ignored on write
+    assert customer["balance"] == 0.0  # read-only: the 999.99 sent is ignored
     assert created.headers["Location"] == customer["self"] == server[1] + "customers/1"
     assert customer["customerGroup"] == {"customerGroupNumber": 1, "self": server[1] + "customer-groups/1"}
     assert TIMESTAMP.match(customer["lastUpdated"])
