@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import kombu.pools
 import pytest
 import redis
 from click.testing import CliRunner
@@ -24,14 +23,13 @@ from tasks.settings import Settings
 from tasks.sync.bindings import BindingStore
 from tasks.transfer import enqueue_export
 from tests.fixtures.service import apply_settings, wait_for
-from tests.tasks.test_export_engine import forget_records
+from tests.tasks.test_export_engine import WRITES, forget_records
 from web.app import create_app
 from web.registration import handled_events, register_webhooks
 from web.tokens import WebhookTokenStore
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 FINAL = ("created", "replaced", "unchanged", "barred", "ignored", "dead-lettered")
 
 
@@ -39,11 +37,6 @@ FINAL = ("created", "replaced", "unchanged", "barred", "ignored", "dead-lettered
 def e2e(sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any,
         redis_client: redis.Redis, session_namespace: str) -> Iterator[Flow]:
     forget_records(redis_client, session_namespace)
-    # tasks.celery.configure() force-closes the app's connection pool when settings are re-applied, but
-    # kombu keeps that closed pool (and a producer pool on it) in its global registries under the same
-    # broker URL, so the next send fails with "Acquire on closed pool". Drop the registries until
-    # configure() does it itself.
-    kombu.pools.reset()
     yield Flow(sandbox_settings, rackbeat_sandbox, economic_sandbox, redis_client)
     economic_sandbox.sandbox.faults.reset()
     rackbeat_sandbox.sandbox.faults.reset()
