@@ -291,18 +291,21 @@ class SyncTask(Task):
             traceback=getattr(einfo, "traceback", None),
             **failure_details(exc),
         )
+        client = get_redis()
         try:
-            client = get_redis()
             entry = DeadLetterStore(client).record_failure(failure)
-            record_event(
-                client, kind=kind, key=key, outcome="dead-lettered", task_id=task_id,
-                entry_id=entry["id"], error_class=failure.error_class,
-            )
         except redis.RedisError:
             logger.exception(
                 "%s[%s] %s %s failed and could NOT be dead-lettered", self.name, task_id, kind, key
             )
             return
+        try:
+            record_event(
+                client, kind=kind, key=key, outcome="dead-lettered", task_id=task_id,
+                entry_id=entry["id"], error_class=failure.error_class,
+            )
+        except redis.RedisError:
+            logger.warning("could not record the dead-letter event of %s", task_id)
         logger.error(
             "%s[%s] %s %s dead-lettered as %s (entry %s): %s: %s",
             self.name, task_id, kind, key, failure.classification, entry["id"], failure.error_class,
