@@ -115,8 +115,10 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
     )
 
     async def metrics_page(request: Request) -> PlainTextResponse:
-        snapshot = await run_in_threadpool(metrics.snapshot)
-        return PlainTextResponse(render_prometheus(snapshot), media_type=PROMETHEUS_CONTENT_TYPE)
+        def read() -> str:
+            return render_prometheus(metrics.snapshot(), metrics.ignored_events())
+
+        return PlainTextResponse(await run_in_threadpool(read), media_type=PROMETHEUS_CONTENT_TYPE)
 
     startup = StartupRegistration(settings) if register_on_startup(settings, register_webhooks) else None
 

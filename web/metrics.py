@@ -66,8 +66,12 @@ class WebhookMetrics:
         }
 
 
-def render_prometheus(snapshot: Mapping[str, int]) -> str:
-    """Prometheus text exposition (version 0.0.4) of the counters; counters never seen are reported as 0."""
+def render_prometheus(snapshot: Mapping[str, int], ignored_events: Mapping[str, int] | None = None) -> str:
+    """Prometheus text exposition (version 0.0.4) of the counters; counters never seen are reported as 0.
+
+    `ignored_events` (from `stats:ignored-events`) adds one series per ignored event name, so an operator
+    sees which Rackbeat events arrive that nothing handles.
+    """
     lines: list[str] = []
     for counter, help_text in COUNTERS.items():
         name = f"{PREFIX}_{counter}_total"
@@ -83,6 +87,12 @@ def render_prometheus(snapshot: Mapping[str, int]) -> str:
                 lines.append(f'{name}{{reason="{_escape_label(reason)}"}} {value}')
         else:
             lines.append(f"{name} {snapshot.get(counter, 0)}")
+    if ignored_events:
+        name = f"{PREFIX}_ignored_by_event_total"
+        lines.append(f"# HELP {name} Authentic deliveries answered 2xx without a transfer, by event.")
+        lines.append(f"# TYPE {name} counter")
+        for event, value in sorted(ignored_events.items()):
+            lines.append(f'{name}{{event="{_escape_label(event)}"}} {value}')
     return "\n".join(lines) + "\n"
 
 

@@ -258,6 +258,7 @@ def test_metrics_page_counts_each_outcome(
     assert delta["rbsync_webhooks_enqueued_total"] == 1
     assert delta["rbsync_webhooks_coalesced_total"] == 1
     assert delta['rbsync_webhooks_ignored_total{reason="unhandled-event"}'] == 1
+    assert after[f'rbsync_webhooks_ignored_by_event_total{{event="{unknown}"}}'] == 1
 
 
 def test_healthz_reports_redis_and_broker(web_process: WebProcess) -> None:

@@ -64,6 +64,9 @@ def test_metrics_count_in_redis_and_render_as_prometheus(redis_client: redis.Red
     assert 'rbsync_webhooks_ignored_total{reason="unhandled-event"} 2\n' in text
     assert "rbsync_webhooks_enqueued_total 0\n" in text
     assert "# TYPE rbsync_webhooks_coalesced_total counter" in text
+    assert "ignored_by_event" not in text
+    by_event = render_prometheus(metrics.snapshot(), metrics.ignored_events())
+    assert 'rbsync_webhooks_ignored_by_event_total{event="x.y"} 2\n' in by_event
 
 
 def test_unknown_counter_is_a_programming_error(redis_client: redis.Redis, key) -> None:
