@@ -8,6 +8,7 @@ the base URL the client called, so ``self``/``nextPage`` links lead back to this
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -75,8 +76,11 @@ class EconomicApi:
         base = str(request.base_url)
         path = request.url.path
         collection = _api_collection(path)
+        booking = _JOURNAL_BOOKING.match(path)
         try:
-            if collection is not None:
+            if booking is not None:
+                answer = await self._book_journal(request, int(booking["journal"]), booking["action"])
+            elif collection is not None:
                 answer = await self._openapi(request, *collection)
             else:
                 answer = await self._legacy(request)
@@ -112,6 +116,8 @@ class EconomicApi:
             return await self._journal_parts(request, method, parts, params)
         if head == "projects":
             return self._projects(method, parts, params)
+        if head == "accounting-years" and len(parts) >= 3 and parts[2] == "entries" and method == "GET":
+            return self._year_entries(parts, params)
         resource = _RESOURCES.get(head)
         if resource is None:
             raise not_found("The resource")
@@ -310,6 +316,21 @@ class EconomicApi:
             raise method_not_allowed()
         raise not_found("The resource")
 
+    def _year_entries(self, parts: list[str], params: dict[str, str]) -> Answer:
+        year = legacy.get_item(self.store, _RESOURCES["accounting-years"], parts[1])["year"]
+        rows = journals.year_entries(self.store, year)
+        if len(parts) == 4:
+            found = next((row for row in rows if str(row["entryNumber"]) == parts[3]), None)
+            if found is None:
+                raise not_found()
+            return Answer(200, found)
+        filterable, sortable = journals.BOOKED_ENTRIES.fields()
+        page = legacy.parse_page(params)
+        selected = legacy.select(rows, params, filterable, sortable, "entryNumber")
+        return Answer(
+            200, legacy.collection_body(f"accounting-years/{year}/entries", selected, len(rows), params, page)
+        )
+
     def _projects(self, method: str, parts: list[str], params: dict[str, str]) -> Answer:
         if method != "GET":
             raise method_not_allowed()
@@ -324,6 +345,41 @@ class EconomicApi:
         if record is None:
             raise not_found()
         return Answer(200, legacy_project(record))
+
+    async def _book_journal(self, request: Request, journal_number: int, action: str) -> Answer:
+        if request.method != "POST":
+            raise ProblemError(405, "Method not allowed", error_code="MethodNotAllowed")
+        if not self.store.exists("journals", journal_number):
+            raise ProblemError(
+                404,
+                "Resource not found",
+                error_code="ResourceNotFound",
+                detail=f"Journal {journal_number} does not exist.",
+            )
+        numbers = None
+        if action == "bookdraftentries":
+            body = await _json_body(request, problem=True)
+            numbers = body.get("entryNumbers") if isinstance(body, dict) else None
+            if not isinstance(numbers, list) or not numbers or not all(isinstance(n, int) for n in numbers):
+                raise ProblemError(
+                    400,
+                    "Validation failed",
+                    error_code="ValidationFailed",
+                    errors=[
+                        {
+                            "message": "entryNumbers must list at least one entry number.",
+                            "errorCode": "Required",
+                            "property": "entryNumbers",
+                        }
+                    ],
+                )
+        try:
+            journals.book_journal(self.store, journal_number, numbers)
+        except ValueError as exc:
+            raise ProblemError(
+                400, "Validation failed", error_code="ValidationFailed", detail=str(exc)
+            ) from None
+        return Answer(204)
 
     # ------------------------------------------------------------------------------------------ OpenAPI
     async def _openapi(self, request: Request, collection: ApiCollection, rest: str) -> Answer:
@@ -356,6 +412,11 @@ class EconomicApi:
         else:
             raise ProblemError(404, "Resource not found", error_code="ResourceNotFound")
         raise ProblemError(405, "Method not allowed", error_code="MethodNotAllowed")
+
+
+_JOURNAL_BOOKING = re.compile(
+    r"^/journalsapi/v15\.0\.0/(?:journals|entries/draft)/(?P<journal>\d+)/(?P<action>book|bookdraftentries)/?$"
+)
 
 
 def _api_collection(path: str) -> tuple[ApiCollection, str] | None:

@@ -265,3 +265,79 @@ def delete_entry(store: Store, journal_number: int, segment: str) -> None:
                 store.put(VOUCHERS_TABLE, key, {**voucher, "entries": remaining})
             else:
                 store.delete(VOUCHERS_TABLE, key)
+
+
+# ------------------------------------------------------------------------------------------------ booking
+
+BOOKED_ENTRIES = Resource(
+    "booked-entries",
+    "entryNumber",
+    schema_base="accounting-years.accountingYear.entries",
+    item_segment="entryNumber",
+)
+_SIDES = (("account", 1), ("contraAccount", -1))
+
+
+def book_journal(store: Store, journal_number: int, entry_numbers: list[int] | None = None) -> list[int]:
+    """Book a journal's draft entries (all, or the listed ones): each entry becomes booked entries on its
+    account and contra account (the contra side with the opposite sign), filed under its accounting year, and
+    leaves the journal. Returns the new booked entry numbers. The journal must exist; listed numbers must be
+    draft entries of this journal (else ``ValueError`` naming them)."""
+    with store.lock:
+        drafts = journal_entries(store, journal_number)
+        if entry_numbers is not None:
+            wanted = set(entry_numbers)
+            unknown = sorted(wanted - {entry["journalEntryNumber"] for entry in drafts})
+            if unknown:
+                raise ValueError(f"not draft entries of journal {journal_number}: {unknown}")
+            drafts = [entry for entry in drafts if entry["journalEntryNumber"] in wanted]
+        booked: list[int] = []
+        for entry in sorted(drafts, key=lambda e: e["journalEntryNumber"]):
+            booked += _book_entry(store, entry)
+            delete_entry(store, journal_number, str(entry["journalEntryNumber"]))
+    return booked
+
+
+def _book_entry(store: Store, entry: dict[str, Any]) -> list[int]:
+    year = entry["voucher"]["accountingYear"]["year"]
+    currency = (entry.get("currency") or {}).get("code", "DKK")
+    rate = float(entry.get("exchangeRate") or 100.0)
+    numbers = []
+    sides = [(side, sign) for side, sign in _SIDES if side in entry]
+    if entry.get("entryType") == "supplierInvoice" and "supplier" in entry:
+        sides = [("supplier", -1), *[(s, -sign) for s, sign in sides if s == "contraAccount"]]
+    for side, sign in sides:
+        number = store.next_number(BOOKED_ENTRIES.path)
+        amount = round(float(entry["amount"]) * sign, 2)
+        record: dict[str, Any] = {
+            "entryNumber": number,
+            "entryType": entry.get("entryType", "financeVoucher"),
+            "date": entry["date"],
+            "amount": amount,
+            "amountInBaseCurrency": round(amount * rate / 100, 2),
+            "currency": currency,
+            "voucherNumber": entry["voucher"]["voucherNumber"],
+        }
+        if side == "supplier":
+            record["supplier"] = entry["supplier"]
+            record["remainder"] = amount
+            record["remainderInBaseCurrency"] = record["amountInBaseCurrency"]
+        else:
+            record["account"] = entry[side]
+        for name in ("text", "supplierInvoiceNumber", "dueDate"):
+            if name in entry:
+                record[name] = entry[name]
+        record["self"] = link(f"accounting-years/{year}/entries/{number}")
+        store.put(BOOKED_ENTRIES.path, number, record)
+        store.meta_of(BOOKED_ENTRIES.path, number)["year"] = year
+        numbers.append(number)
+    return numbers
+
+
+def year_entries(store: Store, year: str) -> list[dict[str, Any]]:
+    table = store.table(BOOKED_ENTRIES.path)
+    return [
+        entry
+        for number, entry in table.items()
+        if store.meta_of(BOOKED_ENTRIES.path, number).get("year") == year
+    ]

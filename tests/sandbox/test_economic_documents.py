@@ -308,3 +308,43 @@ def test_voucher_validation(http: httpx.Client) -> None:
     bulk = http.post("journals/2/vouchers", json=[supplier_invoice(year), wrong_year])
     assert bulk.status_code == 400 and bulk.json()["errors"][0]["arrayIndex"] == 1
     assert http.post("journals/9/vouchers", json=finance).status_code == 404
+
+
+def test_journalsapi_books_draft_entries_into_the_accounting_year(http: httpx.Client) -> None:
+    year = year_of(http)
+    assert (
+        http.post("journals/2/vouchers", json=[supplier_invoice(year), supplier_invoice(year)]).status_code
+        == 201
+    )
+    finance = {
+        "accountingYear": {"year": year},
+        "entries": {
+            "financeVouchers": [
+                {
+                    "account": {"accountNumber": 1320},
+                    "contraAccount": {"accountNumber": 5850},
+                    "amount": 10.0,
+                    "date": f"{year}-01-31",
+                }
+            ]
+        },
+    }
+    assert http.post("journals/1/vouchers", json=finance).status_code == 201
+    unknown = http.post("journalsapi/v15.0.0/journals/2/bookdraftentries", json={"entryNumbers": [3]})
+    assert unknown.status_code == 400  # entry 3 is in journal 1
+    assert (
+        http.post("journalsapi/v15.0.0/journals/2/bookdraftentries", json={"entryNumbers": [1]}).status_code
+        == 204
+    )
+    assert [e["journalEntryNumber"] for e in http.get("journals/2/entries").json()["collection"]] == [2]
+    assert http.post("journalsapi/v15.0.0/journals/1/book").status_code == 204
+    assert http.post("journalsapi/v15.0.0/entries/draft/2/book").status_code == 204
+    assert http.get("journals/1/entries").json()["collection"] == []
+    booked = http.get(f"accounting-years/{year}/entries", params={"sort": "entryNumber"}).json()["collection"]
+    supplier_side = [e for e in booked if "supplier" in e]
+    assert [e["amount"] for e in supplier_side] == [-1250.0, -1250.0]
+    finance_sides = sorted(e["amount"] for e in booked if e["entryType"] == "financeVoucher")
+    assert finance_sides == [-10.0, 10.0]
+    first = booked[0]
+    assert http.get(first["self"]).json() == first
+    assert http.post("journalsapi/v15.0.0/journals/9/book").status_code == 404
