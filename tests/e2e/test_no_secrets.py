@@ -117,6 +117,8 @@ class BrokerMonitor:
             self._started.set()
 
     def stop(self) -> list[str]:
+        if self._stop.is_set():
+            return self.commands
         self._stop.set()
         waker = redis.Redis.from_url(self._url)
         while self._thread.is_alive():
@@ -226,7 +228,29 @@ def flow_tokens() -> dict[str, str]:
 
 
 @pytest.fixture
-def web_processes(service_settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WebProcess]]:
+def broker_monitor(redis_url: str) -> Iterator[BrokerMonitor]:
+    """MONITOR for the test's duration; stopped at teardown even when the test fails half-way."""
+    monitor = BrokerMonitor(redis_url).start()
+    yield monitor
+    monitor.stop()
+
+
+@pytest.fixture
+def event_captures() -> Iterator[Callable[[Celery], EventCapture]]:
+    started: list[EventCapture] = []
+
+    def make(app: Celery) -> EventCapture:
+        capture = EventCapture(app)
+        started.append(capture)
+        return capture.start()
+
+    yield make
+    for capture in started:
+        capture.stop()
+
+
+@pytest.fixture
+def web_processes(tmp_path: Path) -> Iterator[Callable[..., WebProcess]]:
     started: list[WebProcess] = []
 
     def make(settings: Settings) -> WebProcess:
@@ -248,6 +272,8 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
     economic_server_factory: Callable[..., RunningSandbox],
     worker_process: Callable[..., Any],
     web_processes: Callable[..., WebProcess],
+    broker_monitor: BrokerMonitor,
+    event_captures: Callable[[Celery], EventCapture],
     redis_url: str,
     session_namespace: str,
 ) -> None:
@@ -271,9 +297,8 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
         "webhook_token": SecretStr(flow_tokens["webhook_token (fixed setting)"]),
     }
     store = redis.Redis.from_url(redis_url, decode_responses=True)
-    monitor = BrokerMonitor(redis_url).start()
     worker = worker_process(broker_prefix=prefix, **overrides)
-    events = EventCapture(worker.app).start()
+    events = event_captures(worker.app)
     web = web_processes(worker.settings.model_copy(update={"broker_key_prefix": prefix}))
 
     # start-up registration stores one token per handled event
@@ -332,7 +357,7 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
     time.sleep(1.0)  # let the last task events and log lines be written
 
     captured_events = events.stop()
-    commands = monitor.stop()
+    commands = broker_monitor.stop()
     web.stop()
     worker.stop()
 
