@@ -3,14 +3,15 @@
 - ``productsapi/v2.0.0/productgroups`` (ProductGroup ``{id, name, domesticAccountId, objectVersion}``)
 - ``suppliersapi/v2.0.0/Groups`` (Group ``{number, name, accountNumber, objectVersion}``)
 - ``projectsapi/v1.1.0/Projects``, ``/ProjectGroups``, ``/Employees``
-- ``journalsapi/v15.0.0/draft-entries`` (DraftEntry; stored as legacy journal entries)
+- ``journalsapi/v15.0.0/draft-entries`` (DraftEntry; stored as legacy journal entries); booking a journal
+  (``journals/{n}/book``, ``entries/draft/{n}/book``, ``journals/{n}/bookdraftentries``) is routed in
+  ``api.py`` to :func:`sandbox.economic.journals.book_journal`
 
 Each keeps its data in the same table the legacy GETs read, translated both ways, so a product group created
 here appears at ``GET /product-groups``. Lists: cursor (``{items, cursor?}``, at most 1000 per call),
 ``/paged`` (bare array, ``pageSize`` 1-100, ``skipPages``) and ``/count`` (bare integer). POST answers 201
 with the created key; PUT (on the collection, body with the key) needs the current ``objectVersion`` (stale
 -> 409 ``UpdateConflict``) and answers 204; DELETE answers 204. Errors are problem+json (§5.2).
-
 """
 
 from __future__ import annotations
