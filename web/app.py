@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -55,7 +55,7 @@ def route_event(event: str) -> RouteTarget | None:
 MASTER_SETTING_BY_KIND = {"customer": "customers_master", "product": "products_master"}
 
 
-def push_policy(settings: Settings):
+def push_policy(settings: Settings) -> Callable[[str], bool]:
     def pushes(kind: str) -> bool:
         setting = MASTER_SETTING_BY_KIND.get(kind)
         return setting is None or getattr(settings, setting) != "economic"
@@ -64,6 +64,11 @@ def push_policy(settings: Settings):
 
 
 def enqueue_transfer(kind: str, key: str) -> bool:
+    """tasks.transfer.enqueue_export, imported on first use so building the app does not load the engine.
+
+    It works with the process's settings and Celery app (pending markers, broker), which is why
+    `python -m web` builds its app from those same settings.
+    """
     from tasks.transfer import enqueue_export
 
     return enqueue_export(kind, key)
