@@ -181,7 +181,6 @@ class Stack:
         # Set when something went wrong, so the children's logs outlive the run for a post-mortem.
         self.keep_logs = os.environ.get("RBSYNC_KEEP_LOGS") == "1"
         self._namespace_to_clean: str | None = None
-        self._broker_prefix_to_clean: str | None = None
         self.worker: ManagedProcess | None = None
         self._user_token = ""
 
@@ -209,16 +208,17 @@ class Stack:
 
         redis_url = self._ensure_redis(configured("RBSYNC_REDIS_URL", dotenv) or "redis://127.0.0.1:6379/0")
         env["RBSYNC_REDIS_URL"] = redis_url
-        env["RBSYNC_BROKER_URL"] = configured("RBSYNC_BROKER_URL", dotenv) or redis_url
-        if self.local_redis is not None:
-            env["RBSYNC_BROKER_URL"] = redis_url
+        # One Redis for both in sandbox mode (so the clean-up at exit finds everything) and whenever we
+        # started our own; otherwise the configured broker.
+        configured_broker = configured("RBSYNC_BROKER_URL", dotenv)
+        use_own = options.sandbox or self.local_redis is not None or not configured_broker
+        env["RBSYNC_BROKER_URL"] = redis_url if use_own else configured_broker
 
         if options.sandbox:
             connection_id = sandbox_connection_id(configured("RBSYNC_CONNECTION_ID", dotenv))
             env["RBSYNC_CONNECTION_ID"] = connection_id
             env["RBSYNC_BROKER_KEY_PREFIX"] = f"rbsync:{connection_id}:celery:"
             self._namespace_to_clean = connection_id
-            self._broker_prefix_to_clean = env["RBSYNC_BROKER_KEY_PREFIX"]
             env.update(self._start_sandboxes(options.rate_limits))
         connection_id = (
             env.get("RBSYNC_CONNECTION_ID") or configured("RBSYNC_CONNECTION_ID", dotenv) or "default"
@@ -434,15 +434,15 @@ class Stack:
             return
         client = redis.Redis.from_url(self.endpoints.redis_url)
         try:
-            for pattern in (f"rbsync:{self._namespace_to_clean}:*", f"{self._broker_prefix_to_clean}*"):
-                batch: list[bytes] = []
-                for name in client.scan_iter(match=pattern, count=1000):
-                    batch.append(name)
-                    if len(batch) >= 500:
-                        client.delete(*batch)
-                        batch.clear()
-                if batch:
+            # Our keys and Celery's (its global_keyprefix sits under the same namespace).
+            batch: list[bytes] = []
+            for name in client.scan_iter(match=f"rbsync:{self._namespace_to_clean}:*", count=1000):
+                batch.append(name)
+                if len(batch) >= 500:
                     client.delete(*batch)
+                    batch.clear()
+            if batch:
+                client.delete(*batch)
         except redis.RedisError:
             pass
         finally:
