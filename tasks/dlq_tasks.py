@@ -11,11 +11,15 @@ idempotency keys apply as on any transfer.
 from __future__ import annotations
 
 import logging
+import socket
 import uuid
 from typing import Any
 
-from tasks.celery import app
-from tasks.deadletter import DeadLetterStore
+import redis
+from celery import signals
+
+from tasks.celery import app, queue_for
+from tasks.deadletter import DeadLetterStore, Failure
 from tasks.redis import get_redis
 
 logger = logging.getLogger(__name__)
@@ -56,3 +60,54 @@ def retry_dead_letter(self: Any, entry_id: str) -> dict[str, Any]:
         raise
     logger.info("dead-letter entry %s: %s sent again as %s", entry_id, entry["task_name"], task_id)
     return {"entry_id": entry_id, "retried": True, "task_id": task_id, "task_name": entry["task_name"]}
+
+
+# --- messages a worker cannot even run: their own "unprocessable" bucket -----------------------------
+
+
+def _message_arguments(message: Any) -> tuple[list[Any], dict[str, Any]]:
+    """(args, kwargs) of a task message (protocol 2 body ``[args, kwargs, embed]``), empty if unreadable."""
+    try:
+        body = message.payload
+    except Exception:  # content we refuse to decode (e.g. pickle) or garbage
+        return [], {}
+    if isinstance(body, list | tuple) and len(body) >= 2 and isinstance(body[1], dict):
+        return list(body[0] or []), dict(body[1])
+    return [], {}
+
+
+def _record_unprocessable(message: Any, name: str | None, task_id: str | None, exc: BaseException | None,
+                          error_class: str) -> None:
+    args, kwargs = _message_arguments(message)
+    name = name or (message.headers or {}).get("task") or "unknown"
+    task_id = task_id or (message.headers or {}).get("id") or uuid.uuid4().hex
+    looks_like_record = len(args) >= 2 and all(isinstance(part, str | int) for part in args[:2])
+    kind, key = (str(args[0]), str(args[1])) if looks_like_record else ("unknown", task_id)
+    failure = Failure(
+        task_name=name, task_id=task_id, args=args, kwargs=kwargs,
+        queue=(message.delivery_info or {}).get("routing_key") or queue_for(name), kind=kind, key=key,
+        classification="unprocessable", error_class=error_class,
+        error=str(exc) if exc is not None else f"unreadable message ({message.content_type!r})",
+        worker=socket.gethostname(),
+    )
+    try:
+        entry = DeadLetterStore(get_redis()).record_failure(failure)
+    except redis.RedisError:
+        logger.exception("message %s (%s) could not be processed NOR dead-lettered", task_id, name)
+        return
+    logger.error("message %s (%s) cannot be processed: dead-lettered as entry %s", task_id, name, entry["id"])
+
+
+@signals.task_unknown.connect
+def dead_letter_unknown_task(sender: Any = None, message: Any = None, exc: BaseException | None = None,
+                             name: str | None = None, id: str | None = None, **_: Any) -> None:
+    """A message for a task this worker does not have (a typo, or a worker older than the sender)."""
+    _record_unprocessable(message, name, id, exc, "NotRegistered")
+
+
+@signals.task_rejected.connect
+def dead_letter_rejected_message(sender: Any = None, message: Any = None, exc: BaseException | None = None,
+                                 **_: Any) -> None:
+    """A message the worker rejected unread (refused content type, malformed task message)."""
+    error_class = type(exc).__name__ if exc is not None else "UnknownMessage"
+    _record_unprocessable(message, None, None, exc, error_class)

@@ -212,3 +212,31 @@ def test_re_applying_the_settings_leaves_the_app_able_to_send(celery_app, servic
     task_id = send(celery_app, kind, key)
 
     wait_for(lambda: outcome_of(service_redis, task_id, "replaced"), message="the transfer after re-applying")
+
+
+def test_a_message_for_an_unknown_task_is_dead_lettered_as_unprocessable(celery_app, dlq_store):
+    kind, key = new_record()
+
+    task_id = celery_app.send_task("rbsync.no_such_task", args=[kind, key], kwargs={"why": "typo"}).id
+
+    entry = wait_for(lambda: (dlq_store.entries_for_record(kind, key) or [None])[0], message="a dead letter")
+    assert entry["classification"] == "unprocessable"
+    assert entry["error_class"] == "NotRegistered"
+    assert entry["task_name"] == "rbsync.no_such_task" and entry["task_id"] == task_id
+    assert entry["args"] == [kind, key] and entry["kwargs"] == {"why": "typo"}
+
+
+def test_a_message_in_a_refused_format_is_dead_lettered_as_unprocessable(celery_app, dlq_store):
+    """accept_content is JSON only: a pickled task message is refused unread, and recorded."""
+    task_id = str(uuid.uuid4())
+    with celery_app.producer_or_acquire() as producer:
+        producer.publish(
+            ([], {}, {}), serializer="pickle", routing_key="transfers", exchange="transfers",
+            headers={"task": SCRIPTED, "id": task_id, "lang": "py", "retries": 0, "argsrepr": "()"},
+        )
+
+    entry = wait_for(lambda: (dlq_store.entries_for_record("unknown", task_id) or [None])[0],
+                     message="the dead letter")
+    assert entry["classification"] == "unprocessable"
+    assert entry["task_name"] == SCRIPTED
+    assert entry["args"] == []
