@@ -171,15 +171,15 @@ class SyncTask(Task):
         kind, key = self.record_of(args, kwargs)
         counter = namespaced_key("deliveries", self.request.id)
         try:
-            deliveries = self._count_delivery(client, counter)
-            if deliveries - 1 > settings.max_redeliveries:
-                raise RedeliveryLimitExceeded(
-                    f"delivered {deliveries} times: the worker running it was lost "
-                    f"{deliveries - 1} times (max_redeliveries={settings.max_redeliveries})"
-                )
-            if self.clears_pending:
-                PendingMarkers(client).clear(kind, key, self.request.id)
             try:
+                deliveries = self._count_delivery(client, counter)
+                if deliveries - 1 > settings.max_redeliveries:
+                    raise RedeliveryLimitExceeded(
+                        f"delivered {deliveries} times: the worker running it was lost "
+                        f"{deliveries - 1} times (max_redeliveries={settings.max_redeliveries})"
+                    )
+                if self.clears_pending:
+                    PendingMarkers(client).clear(kind, key, self.request.id)
                 result = self.run(*args, **kwargs)
             except Retry:
                 raise
@@ -197,7 +197,10 @@ class SyncTask(Task):
                 raise
         finally:
             self._end_delivery(client, counter)
-        self._after_success(client, kind, key, result)
+        try:
+            self._after_success(client, kind, key, result)
+        except redis.RedisError:  # the transfer itself succeeded: never fail (or dead-letter) it for this
+            logger.warning("%s[%s] %s %s: success not recorded", self.name, self.request.id, kind, key)
         return result
 
     def effective_max_retries(self) -> int:
