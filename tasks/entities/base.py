@@ -71,6 +71,10 @@ def _server_assigned(record: Record) -> None:
     return None
 
 
+def _nothing_embedded(record: Record) -> dict[RecordRef, Record]:
+    return {}
+
+
 @dataclass(frozen=True)
 class EntitySpec:
     """Everything the engine needs to move one kind from Rackbeat to e-conomic.
@@ -80,6 +84,9 @@ class EntitySpec:
     binding, so a mapper must treat such a ref as optional (a product's unit, for instance).
     `economic_key(record)` returns the e-conomic key when the caller chooses it (product numbers,
     product group numbers) and None when e-conomic assigns it on create.
+    `embedded(record)` returns the views of dependencies Rackbeat embeds in the record (a product's
+    `group`): when a dependency mapped from its view hashes to what its binding says was written, it
+    is current and the engine spares the fetch; otherwise it is exported in full.
     """
 
     kind: str
@@ -92,6 +99,7 @@ class EntitySpec:
     events: frozenset[str] = frozenset()
     delete_events: frozenset[str] = frozenset()
     depends_on: Callable[[Record], list[RecordRef]] = _no_dependencies
+    embedded: Callable[[Record], dict[RecordRef, Record]] = _nothing_embedded
     economic_key: Callable[[Record], Any] = _server_assigned
     barrable: bool = False
     # e-conomic fields whose current value wins over the mapped one when the record already exists

@@ -74,6 +74,14 @@ def depends_on(record: Record) -> list[RecordRef]:
     return deps
 
 
+def embedded(record: Record) -> dict[RecordRef, Record]:
+    """The group as Rackbeat embeds it in the product (number, name, VAT flags)."""
+    group = record.get("group")
+    if isinstance(group, dict) and group.get("number") is not None:
+        return {(GROUP_KIND, str(group["number"])): group}
+    return {}
+
+
 def _price(value: Any) -> float | None:
     if value is None or value == "":
         return None
@@ -122,6 +130,7 @@ SPEC = EntitySpec(
     to_economic=to_economic,
     economic_key=economic_key,
     depends_on=depends_on,
+    embedded=embedded,
     events=frozenset({"product.created", "product.updated"}),
     delete_events=frozenset({"product.deleted"}),
     barrable=True,

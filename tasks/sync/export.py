@@ -131,10 +131,13 @@ def _export_dependencies(
     bindings of kinds we do not export. Unresolvable ones are left out of `refs` for the mapper."""
     results: list[ExportResult] = []
     refs: dict[RecordRef, Any] = {}
+    views = spec.embedded(record)
     for dep_kind, dep_key in spec.depends_on(record):
         dep_key = str(dep_key)
         if dep_kind in REGISTRY:
-            dep_result = export_record(dep_kind, dep_key, clients=clients, store=store, _chain=chain)
+            dep_result = _current_by_view(dep_kind, dep_key, views.get((dep_kind, dep_key)), store)
+            if dep_result is None:
+                dep_result = export_record(dep_kind, dep_key, clients=clients, store=store, _chain=chain)
             results.append(dep_result)
             if dep_result.economic_key is not None:
                 refs[(dep_kind, dep_key)] = dep_result.economic_key
@@ -143,6 +146,28 @@ def _export_dependencies(
             if binding is not None:
                 refs[(dep_kind, dep_key)] = binding.economic_key
     return results, refs
+
+
+def _current_by_view(kind: str, key: str, view: Record | None, store: ExportStore) -> ExportResult | None:
+    """"unchanged" when the dependency's embedded view maps to exactly what was last written for it.
+
+    Anything else (no view, unbound, a different hash, a dependency with dependencies of its own) returns
+    None and the dependency is exported in full. A change the view cannot show still reaches e-conomic
+    through the dependency's own webhook.
+    """
+    spec = REGISTRY[kind]
+    if view is None or spec.depends_on(view):
+        return None
+    binding = store.bindings.get(kind, key)
+    if binding is None or binding.hash is None:
+        return None
+    try:
+        payload = spec.to_economic(view, {})
+    except (KeyError, TypeError, ValueError):
+        return None
+    if payload_hash(payload) != binding.hash:
+        return None
+    return ExportResult(kind, key, "unchanged", binding.economic_key)
 
 
 def _upsert(

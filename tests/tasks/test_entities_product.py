@@ -142,3 +142,9 @@ def test_spec_is_registered_and_barrable() -> None:
     assert spec.barrable
     assert spec.economic_resource == "products"
     assert spec.rackbeat_key({"number": 12}) == "12"
+
+
+def test_the_embedded_group_is_offered_as_the_dependency_s_view() -> None:
+    record = rackbeat_product()
+    assert product.embedded(record) == {("product_group", "7"): {"number": 7, "name": "Hardware"}}
+    assert product.embedded(rackbeat_product(group=7)) == {}

@@ -109,6 +109,24 @@ def test_nothing_changed_means_no_write(sandboxes: tuple[Any, Any]) -> None:
     assert again.outcome == "unchanged"
     assert [d.outcome for d in again.dependencies] == ["unchanged"]
     assert len(economic_writes(economic)) == writes_before
+    # the group Rackbeat embeds in the product still maps to what was written: not fetched again
+    assert again.api_calls == 1
+
+
+def test_a_stale_group_is_brought_up_to_date_by_its_product(sandboxes: tuple[Any, Any]) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat, "Nuts")
+    make_product(rackbeat, "NUT-3", group)
+    export("product", "NUT-3")
+
+    rackbeat.sandbox.update("product-groups", group["number"], {"name": "Nuts and washers"})
+    rackbeat.sandbox.update("products", "NUT-3", {"sales_price": 11.0})
+    result = export("product", "NUT-3")
+
+    assert result.outcome == "replaced"
+    assert [(d.kind, d.outcome) for d in result.dependencies] == [("product_group", "replaced")]
+    groups = {g["productGroupNumber"]: g for g in economic.sandbox.dump("product-groups")}
+    assert groups[group["number"]]["name"] == "Nuts and washers"
 
 
 def test_a_mapped_change_replaces_the_product(sandboxes: tuple[Any, Any]) -> None:
