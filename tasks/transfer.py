@@ -9,8 +9,7 @@ lives in `SyncTask`; this module only wires the engine to this process's clients
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tasks.base import SyncTask
@@ -39,14 +38,12 @@ def build_store() -> ExportStore:
     settings = get_settings()
     client = get_redis()
 
-    @contextmanager
-    def lock(kind: str, key: str) -> Iterator[RecordLock]:
-        with hold_record(
+    def lock(kind: str, key: str) -> AbstractContextManager[RecordLock]:
+        return hold_record(
             client, kind, key,
             ttl_seconds=settings.transfer_time_limit_seconds + LOCK_MARGIN_SECONDS,
             wait_seconds=LOCK_WAIT_SECONDS,
-        ) as held:
-            yield held
+        )
 
     return ExportStore(connection_id=settings.connection_id, bindings=BindingStore(client), lock=lock)
 
