@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.cli.localredis import free_port
 from tasks.cli.stack import Stack, StackOptions
 
 GROUP = (7001, "Benchmark goods")
@@ -102,6 +103,7 @@ def run_once(
         rate_limits=rate_limits,
         concurrency=concurrency,
         worker_loglevel="WARNING",
+        web_port=free_port(),
     )
     with Stack(options) as stack:
         writer = stack.user_client()

@@ -28,6 +28,7 @@ from typing import Any
 import click
 
 from clients.errors import ApiError
+from tasks.cli.localredis import free_port
 from tasks.cli.processes import ChildExited
 from tasks.cli.stack import Stack, StackError, StackOptions
 
@@ -342,7 +343,15 @@ def run_cli(args: list[str]) -> None:
 def demo_command(concurrency: int, log_dir: Path | None) -> None:
     """Run a scripted scenario against the sandboxes: transfers, a dead letter, its fix and retry."""
     started = time.monotonic()
-    options = StackOptions(sandbox=True, beat=False, seed_size=None, concurrency=concurrency, log_dir=log_dir)
+    # Any free port for the receiver: nobody needs to find this one, and 8000 may be an `rbsync run`'s.
+    options = StackOptions(
+        sandbox=True,
+        beat=False,
+        seed_size=None,
+        concurrency=concurrency,
+        log_dir=log_dir,
+        web_port=free_port(),
+    )
     stack = Stack(options)
     scenario: DemoScenario | None = None
     try:
