@@ -58,6 +58,10 @@ def _raise_stop(signum: int, _frame: object) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
+def _still_stopping(_signum: int, _frame: object) -> None:
+    click.echo("rbsync: still stopping (the worker finishes its current transfer) ...", err=True)
+
+
 @click.command("run")
 @click.option(
     "--simulate/--no-simulate",
@@ -141,8 +145,12 @@ def run_command(
             click.echo(f"rbsync: the processes' logs are kept in {stack.endpoints.log_dir}", err=True)
         sys.exit(1)
     finally:
+        # A second Ctrl-C must not cut the clean-up short (that would orphan the worker and beat).
+        for signum in previous:
+            signal.signal(signum, _still_stopping)
         if simulator is not None:
             simulator.stop()
+            simulator.client.close()
         stack.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
