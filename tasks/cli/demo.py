@@ -62,8 +62,12 @@ class Summary:
     economic_requests: int = 0
 
     def transfers(self) -> list[dict[str, Any]]:
-        """Events of the transfers themselves; those with `via` are dependencies checked inside one."""
-        return [event for event in self.events if not event.get("via")]
+        """Finished transfers: not `retrying` (one attempt of a transfer still going), not `via` (a
+        dependency checked inside another transfer)."""
+        return [event for event in self.events if not event.get("via") and event.get("outcome") != "retrying"]
+
+    def retries(self) -> int:
+        return sum(1 for event in self.events if event.get("outcome") == "retrying")
 
     def outcome_counts(self) -> Counter[str]:
         return Counter(str(event.get("outcome")) for event in self.transfers())
@@ -82,7 +86,8 @@ class Summary:
         lines.append(
             f"  transfers: {len(transfers)} ("
             + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
-            + f"), plus {len(self.events) - len(transfers)} dependency checks inside them"
+            + f"), plus {sum(1 for event in self.events if event.get('via'))} dependency checks inside them"
+            + (f" and {self.retries()} retried attempts" if self.retries() else "")
         )
         if self.latencies:
             lines.append(
@@ -102,32 +107,43 @@ class Summary:
 class EventWaiter:
     """Waits for transfer events of given records in the stream, remembering where it last read."""
 
-    def __init__(self, stack: Stack, summary: Summary) -> None:
-        from tasks.events import read_events
-        from tasks.redis import get_redis
-
-        self._read = read_events
-        self._redis = get_redis()
-        self._stack = stack
+    def __init__(
+        self,
+        redis_client: Any,
+        summary: Summary,
+        check: Callable[[], None] = lambda: None,
+        connection_id: str | None = None,
+        timeout: float = STEP_TIMEOUT_SECONDS,
+    ) -> None:
+        self._redis = redis_client
         self._summary = summary
+        self._check = check  # raises when the service died (Stack.check)
+        self._connection_id = connection_id
+        self._timeout = timeout
         self._last = "0"
-        self.seen: list[dict[str, Any]] = []
 
     def wait_for(
         self, wanted: dict[tuple[str, str], set[str]], written_at: dict[tuple[str, str], float] | None = None
     ) -> dict[tuple[str, str], dict[str, Any]]:
         """Block until each (kind, key) has an event whose outcome is in its set; return those events."""
+        from tasks.events import read_events
+
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
+        deadline = time.monotonic() + self._timeout
         while len(found) < len(wanted):
-            for stream_id, event in self._read(self._redis, after=self._last):
+            for stream_id, event in read_events(
+                self._redis, after=self._last, connection_id=self._connection_id
+            ):
                 self._last = stream_id
-                self.seen.append(event)
                 self._summary.events.append(event)
                 record = (str(event.get("kind")), str(event.get("key")))
-                if event.get("via"):
+                if event.get("via") or record not in wanted or record in found:
                     continue
-                if record in wanted and record not in found and event.get("outcome") in wanted[record]:
+                outcome = event.get("outcome")
+                if outcome not in wanted[record] and outcome != "retrying":
+                    expected = "/".join(sorted(wanted[record]))
+                    raise ScenarioFailed(f"{record[0]} {record[1]} was {outcome}, expected {expected}")
+                if outcome in wanted[record]:
                     found[record] = event
                     if written_at and record in written_at and event.get("at"):
                         self._summary.latencies.append(float(event["at"]) - written_at[record])
@@ -140,9 +156,9 @@ class EventWaiter:
                     if (kind, key) not in found
                 )
                 raise ScenarioFailed(
-                    f"no transfer event within {STEP_TIMEOUT_SECONDS:.0f} s for: {', '.join(missing)}"
+                    f"no transfer event within {self._timeout:.0f} s for: {', '.join(missing)}"
                 )
-            self._stack.check()
+            self._check()
             time.sleep(0.1)
         return found
 
@@ -158,7 +174,9 @@ class DemoScenario:
         self.stack = stack
         self.echo = echo
         self.summary = Summary()
-        self.events = EventWaiter(stack, self.summary)
+        from tasks.redis import get_redis
+
+        self.events = EventWaiter(get_redis(), self.summary, check=stack.check)
         self.rackbeat = stack.user_client()
         self.economic = EconomicClient(
             settings.economic_base_url,
