@@ -179,7 +179,7 @@ class Stack:
         self._servers: list[Any] = []
         self._own_log_dir = False
         # Set when something went wrong, so the children's logs outlive the run for a post-mortem.
-        self.keep_logs = os.environ.get("RBSYNC_KEEP_LOGS") == "1"
+        self.keep_logs = False
         self._namespace_to_clean: str | None = None
         self.worker: ManagedProcess | None = None
         self._user_token = ""
