@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     redbeat_lock_timeout_seconds: int = Field(default=150, gt=0)
     beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
 
+    # Suppliers and employees from Rackbeat (added with those kinds): Rackbeat knows no accounts or
+    # employee groups, e-conomic requires them. 6800 is "Kreditorer" in e-conomic's standard chart.
+    supplier_group_creditor_account: int = Field(default=6800, ge=1)
+    default_supplier_group: int = Field(default=1, ge=1, description="for suppliers without a group")
+    employee_group: int = Field(default=1, ge=1, description="e-conomic employee group of new employees")
+
     @model_validator(mode="after")
     def _defaults_from_other_fields(self) -> Settings:
         if not self.broker_url:
