@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     redbeat_lock_timeout_seconds: int = Field(default=150, gt=0)
     beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
 
+    # Customers (issue 4): the company's home country decides a customer's VAT zone (domestic / EU / abroad,
+    # see tasks/entities/_customer_vat.py); groups created in e-conomic need a debtor account; customers
+    # without a group or layout in Rackbeat get these defaults.
+    company_home_country: str = Field(default="DK", pattern=r"^[A-Z]{2}$")
+    customer_group_account: int = Field(default=5600, ge=1)
+    customer_default_group: int = Field(default=1, ge=1)
+    customer_default_layout: int | None = Field(default=None, ge=1)
+
     # Suppliers and employees from Rackbeat (added with those kinds): Rackbeat knows no accounts or
     # employee groups, e-conomic requires them. 6800 is "Kreditorer" in e-conomic's standard chart.
     supplier_group_creditor_account: int = Field(default=6800, ge=1)
