@@ -166,12 +166,14 @@ def test_every_product_arrives_through_5xx_and_429(e2e: Flow, patient_settings: 
     for i, number in enumerate(numbers):
         e2e.product(number, groups[i % 2], sales_price=float(i + 1))
     e2e.economic.sandbox.faults.set(error_rate=0.3, rate_limit_burst=4, seed=7)
+    e2e.rackbeat.sandbox.faults.set(error_rate=0.3, rate_limit_burst=4, seed=11)
 
     for number in numbers:
         assert enqueue_export("product", number)
     for number in numbers:
         e2e.wait_outcome("product", number, timeout=90)
     e2e.economic.sandbox.faults.reset()
+    e2e.rackbeat.sandbox.faults.reset()
 
     for i, number in enumerate(numbers):
         assert e2e.outcomes("product", number) == ["created"], number
