@@ -164,6 +164,9 @@ _DRAFT_INVOICE = {
     "date": _s(required=True),
     "currency": _s(3, required=True),
     "exchangeRate": _n(6),
+    "dueDate": _s(),
+    "project": _ref("projectNumber", _i(1)),
+    "deliveryLocation": _ref("deliveryLocationNumber", _i(1)),
     "customer": _ref("customerNumber", _i(1, 999999999), required=True),
     "layout": _ref("layoutNumber", required=True),
     "paymentTerms": _ref("paymentTermsNumber", required=True),
@@ -416,5 +419,17 @@ COLLECTION_FIELDS: dict[str, tuple[_T, _T]] = {
     "accounting-years.get": (
         _fields(fromDate="string", toDate="string", year="string"),
         _fields(fromDate="string", toDate="string", year="string"),
+    ),
+    "accounting-years.accountingyear.entries.get": (
+        _fields(
+            amount="number",
+            date="string",
+            entryNumber="integer",
+            entryType="string",
+            text="string",
+            voucherNumber="integer",
+            supplierInvoiceNumber="string",
+        ),
+        _fields(amount="number", date="string", entryNumber="integer", voucherNumber="integer"),
     ),
 }
