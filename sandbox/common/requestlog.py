@@ -1,8 +1,10 @@
 """The request log each sandbox keeps (``GET /_sandbox/requests``): what the client sent and what it got.
 
-Entries are ``{method, path, query, status, body, at}``; ``body`` only for writes (parsed JSON when it is
-JSON), ``status`` is ``None`` when the connection was dropped without an answer. Headers are never logged,
-so tokens cannot leak into the log. The log is bounded (oldest entries fall off).
+Entries are ``{method, path, query, status, body, at, user_agent, idempotency_key}``; ``body`` only for
+writes (parsed JSON when it is JSON), ``status`` is ``None`` when the connection was dropped without an
+answer. Of the headers only ``User-Agent`` and ``Idempotency-Key`` are kept (they tell which client wrote,
+so a test run can check the bodies its service sent and leave aside those a test sent on purpose); no
+other header is logged, so tokens cannot leak into the log. The log is bounded (oldest entries fall off).
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ class RequestLog:
         self._entries: deque[dict[str, Any]] = deque(maxlen=max_entries)
         self._lock = threading.Lock()
 
-    def record(self, method: str, path: str, query: str, status: int | None, body: Any = None) -> None:
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        status: int | None,
+        body: Any = None,
+        *,
+        user_agent: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
         entry = {
             "method": method,
             "path": path,
@@ -31,6 +43,8 @@ class RequestLog:
             "status": status,
             "body": body,
             "at": datetime.now(UTC).isoformat(timespec="microseconds"),
+            "user_agent": user_agent,
+            "idempotency_key": idempotency_key,
         }
         with self._lock:
             self._entries.append(entry)
@@ -109,4 +123,14 @@ class RequestLogMiddleware:
                 scope.get("query_string", b"").decode("latin-1"),
                 status,
                 _decode_body(bytes(body)) if is_write else None,
+                user_agent=_header(scope, b"user-agent"),
+                idempotency_key=_header(scope, b"idempotency-key"),
             )
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    """One request header (lower-case name) as text, or None."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
