@@ -1,0 +1,106 @@
+"""Employees, Rackbeat -> e-conomic.
+
+e-conomic's legacy REST API only reads employees; they are written through the Projects OpenAPI service
+(`projectsapi`, `Employees`), where an employee is {number (0-999,999), groupNumber, name (<= 100),
+isBarred, phone (<= 20), email (<= 50)}, the first four required.
+
+- Rackbeat's employee number is the e-conomic number when it fits, so a lost binding finds the same
+  employee; a larger number is left to e-conomic to assign, and the binding records the pair.
+- Rackbeat has no employee groups: new employees go to the `employee_group` setting's group. Rackbeat
+  cannot bar an employee either. Both are therefore e-conomic's to decide once the employee exists
+  (`keep_on_update`): an update never moves an employee back or lifts a bar set by a bookkeeper.
+- Deleted in Rackbeat: left alone in e-conomic, and the engine logs it. e-conomic has a bar for
+  employees, but it is called `isBarred`, and the engine's barring sets `barred` (see `barrable`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tasks.entities._writable import register_writable_fields
+from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
+from tasks.settings import get_settings
+from tasks.sync.validation import FieldRule
+
+logger = logging.getLogger(__name__)
+
+KIND = "employee"
+NUMBER_MAX = 999_999
+
+WRITABLE_FIELDS = (
+    FieldRule("number", "integer", minimum=1, maximum=NUMBER_MAX),
+    FieldRule("groupNumber", "integer", required=True, minimum=1),
+    FieldRule("name", "string", required=True, min_length=1, max_length=100),
+    FieldRule("isBarred", "boolean", required=True),
+    FieldRule("phone", "string", max_length=20),
+    FieldRule("email", "string", max_length=50),
+)
+"""From the `Employee` component of e-conomic's Projects OpenAPI spec (v1.1.0). The spec allows number 0,
+which e-conomic refuses for ids in practice; Rackbeat numbers start at 1."""
+
+
+def economic_number(rackbeat_number: Any) -> int | None:
+    """Rackbeat's employee number when e-conomic can take it, else None (e-conomic assigns one)."""
+    try:
+        number = int(rackbeat_number)
+    except (TypeError, ValueError):
+        return None
+    return number if 1 <= number <= NUMBER_MAX else None
+
+
+def economic_key(record: Record) -> int | None:
+    number = economic_number(record.get("number"))
+    if number is None:
+        logger.info(
+            "employee %r: e-conomic cannot take the number, it assigns one (recorded in the binding)",
+            record.get("number"),
+        )
+    return number
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def employee_payload(record: Record, employee_group: int) -> dict[str, Any]:
+    """The projectsapi Employee body for a Rackbeat employee filed under `employee_group`."""
+    payload: dict[str, Any] = {}
+    number = economic_number(record.get("number"))
+    if number is not None:
+        payload["number"] = number
+    payload["groupNumber"] = employee_group
+    payload["name"] = _text(record.get("name")) or ""
+    payload["isBarred"] = False
+    phone = _text(record.get("contact_phone"))
+    if phone is not None:
+        payload["phone"] = phone
+    email = _text(record.get("contact_email"))
+    if email is not None:
+        payload["email"] = email
+    return payload
+
+
+def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+    return employee_payload(record, get_settings().employee_group)
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat_resource="employees",
+    rackbeat_singular="employee",
+    rackbeat_key_field="number",
+    economic_writer=OpenApiRoute(service="projectsapi", version="v1.1.0", route="Employees"),
+    economic_key_field="number",
+    to_economic=to_economic,
+    economic_key=economic_key,
+    events=frozenset({"employee.created", "employee.updated"}),
+    delete_events=frozenset({"employee.deleted"}),
+    barrable=False,
+    keep_on_update=("groupNumber", "isBarred"),
+)
+
+register_writable_fields(SPEC.economic_resource, WRITABLE_FIELDS)

@@ -1,0 +1,215 @@
+"""Suppliers, Rackbeat -> e-conomic (legacy REST `/suppliers`).
+
+Suppliers are always created in Rackbeat, so there is no master setting: every Rackbeat change goes out.
+Rules that live here:
+- Group, payment terms, VAT zone and currency are required by e-conomic. The group and the payment terms
+  are dependencies (exported first, in the same transfer); a supplier without a group in Rackbeat goes to
+  the `default_supplier_group` setting's group. A reference that could not be made is a permanent error
+  naming the field, never a guess.
+- The VAT zone follows the supplier's country (`tasks.entities._vat_zone`, shared with customers).
+- e-conomic's supplier number is chosen by us: Rackbeat's number whenever e-conomic can hold it
+  (1-999,999,999), so the write is a PUT at that number and a lost binding cannot make a duplicate.
+  Outside that range e-conomic assigns the number and the binding records the pair.
+- Deleted or blocked (`is_barred`) in Rackbeat: barred in e-conomic, which keeps accounting history.
+- Only the fields below are sent; absent values are left out (e-conomic refuses null, and a PUT is a full
+  replace, so leaving a field out clears it there as it is clear in Rackbeat).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from tasks.entities._vat_zone import UnknownCountry, vat_zone
+from tasks.entities._writable import register_writable_fields
+from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
+from tasks.settings import get_settings
+from tasks.sync.errors import MappingError
+from tasks.sync.validation import FieldRule
+
+logger = logging.getLogger(__name__)
+
+KIND = "supplier"
+GROUP_KIND = "supplier_group"
+PAYMENT_TERM_KIND = "payment_term"
+RESOURCE = "suppliers"
+NUMBER_MAX = 999_999_999
+DEFAULT_HOME_COUNTRY = "DK"
+
+WRITABLE_FIELDS = (
+    FieldRule("supplierNumber", "integer", minimum=1, maximum=NUMBER_MAX),
+    FieldRule("name", "string", required=True, min_length=1, max_length=255),
+    FieldRule("currency", "string", required=True, min_length=3, max_length=3),
+    FieldRule("paymentTerms", "object", required=True),
+    FieldRule("paymentTerms.paymentTermsNumber", "integer", required=True, minimum=1),
+    FieldRule("supplierGroup", "object", required=True),
+    FieldRule("supplierGroup.supplierGroupNumber", "integer", required=True, minimum=1),
+    FieldRule("vatZone", "object", required=True),
+    FieldRule("vatZone.vatZoneNumber", "integer", required=True, minimum=1),
+    FieldRule("address", "string", max_length=255),
+    FieldRule("zip", "string", max_length=10),
+    FieldRule("city", "string", max_length=50),
+    FieldRule("country", "string", max_length=50),
+    FieldRule("email", "string", max_length=100),
+    FieldRule("phone", "string", max_length=20),
+    FieldRule("corporateIdentificationNumber", "string", max_length=40),
+    FieldRule("bankAccount", "string", max_length=50),
+    FieldRule("defaultInvoiceText", "string", max_length=100),
+    FieldRule("barred", "boolean"),
+    FieldRule("layout", "object"),
+    FieldRule("layout.layoutNumber", "integer", required=True, minimum=1),
+    FieldRule("costAccount", "object"),
+    FieldRule("costAccount.accountNumber", "integer", required=True, minimum=1),
+    FieldRule("salesPerson", "object"),
+    FieldRule("salesPerson.employeeNumber", "integer", required=True, minimum=1),
+)
+"""Writable properties of e-conomic's `suppliers.supplierNumber.put` schema (draft-03); the ones we do not
+map are listed so that barring sends back what a bookkeeper set in e-conomic."""
+
+
+@dataclass(frozen=True)
+class SupplierDefaults:
+    """What the mapping needs from the settings: the company's country and the fallback group."""
+
+    home_country: str = DEFAULT_HOME_COUNTRY
+    supplier_group: int = 1
+
+
+def economic_number(rackbeat_number: Any) -> int | None:
+    """Rackbeat's supplier number when e-conomic can take it as its supplierNumber, else None."""
+    try:
+        number = int(rackbeat_number)
+    except (TypeError, ValueError):
+        return None
+    return number if 1 <= number <= NUMBER_MAX else None
+
+
+def economic_key(record: Record) -> int | None:
+    number = economic_number(record.get("number"))
+    if number is None:
+        logger.info(
+            "supplier %r: e-conomic cannot take the number, it assigns one (recorded in the binding)",
+            record.get("number"),
+        )
+    return number
+
+
+def _reference(record: Record, field: str) -> str | None:
+    value = record.get(field)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def depends_on(record: Record) -> list[RecordRef]:
+    deps: list[RecordRef] = []
+    group = _reference(record, "supplier_group_id")
+    if group is not None:
+        deps.append((GROUP_KIND, group))
+    terms = _reference(record, "payment_terms_id")
+    if terms is not None:
+        deps.append((PAYMENT_TERM_KIND, terms))
+    return deps
+
+
+def embedded(record: Record) -> dict[RecordRef, Record]:
+    """The payment terms as Rackbeat embeds them in the supplier (number, name, type, maturity_days)."""
+    terms = record.get("payment_terms")
+    if isinstance(terms, dict) and terms.get("number") is not None:
+        return {(PAYMENT_TERM_KIND, str(terms["number"])): terms}
+    return {}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _address(record: Record) -> str | None:
+    lines = [_text(record.get(name)) for name in ("address_street", "address_street2")]
+    return "\n".join(line for line in lines if line) or None
+
+
+def _required_ref(refs: Refs, ref: RecordRef, field: str) -> int:
+    if ref not in refs:
+        raise MappingError(
+            field, f"{ref[0]} {ref[1]} is not in e-conomic and could not be transferred", resource=RESOURCE
+        )
+    return int(refs[ref])
+
+
+def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> dict[str, Any]:
+    """The legacy REST supplier document for a Rackbeat supplier."""
+    payload: dict[str, Any] = {}
+    number = economic_number(record.get("number"))
+    if number is not None:
+        payload["supplierNumber"] = number
+    payload["name"] = _text(record.get("company_name")) or ""
+    currency = _text(record.get("currency"))
+    if currency is not None:
+        payload["currency"] = currency.upper()
+
+    terms = _reference(record, "payment_terms_id")
+    if terms is None:
+        raise MappingError("paymentTerms", "the supplier has no payment terms in Rackbeat", resource=RESOURCE)
+    payload["paymentTerms"] = {
+        "paymentTermsNumber": _required_ref(refs, (PAYMENT_TERM_KIND, terms), "paymentTerms")
+    }
+    group = _reference(record, "supplier_group_id")
+    if group is None:
+        payload["supplierGroup"] = {"supplierGroupNumber": defaults.supplier_group}
+    else:
+        payload["supplierGroup"] = {
+            "supplierGroupNumber": _required_ref(refs, (GROUP_KIND, group), "supplierGroup")
+        }
+    try:
+        zone = vat_zone(record.get("address_country"), defaults.home_country, record.get("vat_zone"))
+    except UnknownCountry as error:
+        raise MappingError("vatZone", str(error), resource=RESOURCE) from None
+    payload["vatZone"] = {"vatZoneNumber": int(zone)}
+
+    optional = {
+        "address": _address(record),
+        "zip": _text(record.get("address_zipcode")),
+        "city": _text(record.get("address_city")),
+        "country": _text(record.get("address_country")),
+        "email": _text(record.get("contact_email")),
+        "phone": _text(record.get("contact_phone")),
+        "corporateIdentificationNumber": _text(record.get("company_vat")),
+    }
+    payload.update({name: value for name, value in optional.items() if value is not None})
+    payload["barred"] = bool(record.get("is_barred", False))
+    return payload
+
+
+def defaults_from_settings() -> SupplierDefaults:
+    settings = get_settings()
+    # `home_country` belongs to the customers' settings; until it exists, e-conomic's home market.
+    home = getattr(settings, "home_country", None) or DEFAULT_HOME_COUNTRY
+    return SupplierDefaults(home_country=str(home), supplier_group=settings.default_supplier_group)
+
+
+def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+    return supplier_payload(record, refs, defaults_from_settings())
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat_resource="suppliers",
+    rackbeat_singular="supplier",
+    rackbeat_key_field="number",
+    economic_writer=LegacyResource(path=RESOURCE),
+    economic_key_field="supplierNumber",
+    to_economic=to_economic,
+    economic_key=economic_key,
+    depends_on=depends_on,
+    embedded=embedded,
+    events=frozenset({"supplier.created", "supplier.updated"}),
+    delete_events=frozenset({"supplier.deleted"}),
+    barrable=True,
+)
+
+register_writable_fields(SPEC.economic_resource, WRITABLE_FIELDS)

@@ -1,0 +1,66 @@
+"""Supplier groups, Rackbeat -> e-conomic.
+
+e-conomic's legacy REST API only reads supplier groups; they are written through the Suppliers OpenAPI
+service (`suppliersapi`, `Groups`), where a group is {number, name (<= 50), accountNumber} and all three
+are required. Rackbeat's group number is the e-conomic number, so a lost binding finds the same group.
+
+Rackbeat groups carry no account. A new group is filed under the creditor account of the setting
+`supplier_group_creditor_account` (6800 "Kreditorer" in e-conomic's standard chart of accounts); an
+update keeps the account the group has in e-conomic, so a bookkeeper's choice survives.
+Supplier groups cannot be barred: one deleted in Rackbeat stays in e-conomic (the engine logs it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.entities._writable import register_writable_fields
+from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
+from tasks.settings import get_settings
+from tasks.sync.validation import FieldRule
+
+KIND = "supplier_group"
+NUMBER_MAX = 999_999_999
+
+WRITABLE_FIELDS = (
+    FieldRule("number", "integer", required=True, minimum=1, maximum=NUMBER_MAX),
+    FieldRule("name", "string", required=True, min_length=0, max_length=50),
+    FieldRule("accountNumber", "integer", required=True, minimum=1, maximum=NUMBER_MAX),
+)
+"""From the `Group` component of e-conomic's Suppliers OpenAPI spec (v2.0.0)."""
+
+
+def economic_key(record: Record) -> int:
+    """Rackbeat's group number is the e-conomic supplier group number."""
+    return int(record["number"])
+
+
+def supplier_group_payload(record: Record, creditor_account: int) -> dict[str, Any]:
+    """The suppliersapi Group body for a Rackbeat supplier group filed under `creditor_account`."""
+    return {
+        "number": economic_key(record),
+        "name": str(record.get("name") or "").strip(),
+        "accountNumber": creditor_account,
+    }
+
+
+def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+    return supplier_group_payload(record, get_settings().supplier_group_creditor_account)
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat_resource="supplier-groups",
+    rackbeat_singular="supplier_group",
+    rackbeat_key_field="number",
+    economic_writer=OpenApiRoute(service="suppliersapi", version="v2.0.0", route="Groups"),
+    economic_key_field="number",
+    to_economic=to_economic,
+    economic_key=economic_key,
+    events=frozenset({"supplier_group.created", "supplier_group.updated"}),
+    delete_events=frozenset({"supplier_group.deleted"}),
+    barrable=False,
+    keep_on_update=("accountNumber",),
+)
+
+register_writable_fields(SPEC.economic_resource, WRITABLE_FIELDS)
