@@ -75,11 +75,14 @@ def depends_on(record: Record) -> list[RecordRef]:
 
 
 def embedded(record: Record) -> dict[RecordRef, Record]:
-    """The group as Rackbeat embeds it in the product (number, name, VAT flags)."""
-    group = record.get("group")
-    if isinstance(group, dict) and group.get("number") is not None:
-        return {(GROUP_KIND, str(group["number"])): group}
-    return {}
+    """The group and the unit as Rackbeat embeds them in the product (group: number, name, VAT flags;
+    unit: number, name): when they map to what was last written for them, they cost no call."""
+    views: dict[RecordRef, Record] = {}
+    for field, kind in (("group", GROUP_KIND), ("unit", UNIT_KIND)):
+        view = record.get(field)
+        if isinstance(view, dict) and view.get("number") is not None:
+            views[(kind, str(view["number"]))] = view
+    return views
 
 
 def _price(value: Any) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.seed import generate
 from tasks.entities import REGISTRY, product
 from tasks.sync.errors import MappingError
 from tasks.sync.validation import validate_payload
@@ -144,7 +145,25 @@ def test_spec_is_registered_and_barrable() -> None:
     assert spec.rackbeat_key({"number": 12}) == "12"
 
 
-def test_the_embedded_group_is_offered_as_the_dependency_s_view() -> None:
+def test_the_embedded_group_and_unit_are_offered_as_the_dependencies_views() -> None:
     record = rackbeat_product()
-    assert product.embedded(record) == {("product_group", "7"): {"number": 7, "name": "Hardware"}}
-    assert product.embedded(rackbeat_product(group=7)) == {}
+    assert product.embedded(record) == {
+        ("product_group", "7"): {"number": 7, "name": "Hardware"},
+        ("unit", "2"): {"number": 2, "name": "pcs"},
+    }
+    assert product.embedded(rackbeat_product(group=7, unit=None)) == {}
+
+
+def test_nothing_the_mapper_does_not_map_is_sent() -> None:
+    """Every field of a seeded Rackbeat product, each with a value no mapped field has: none reaches
+    the payload, which holds exactly the fields the mapper owns."""
+    seeded = generate(seed=3, size="tiny").rackbeat()["products"][0]
+    record = {**seeded, "group": {"number": 7, "name": "Hardware"}, "unit": {"number": 2, "name": "pcs"}}
+    mapped_from = {"number", "name", "description", "sales_price", "cost_price", "recommended_sales_price",
+                   "barcode", "is_barred", "group", "unit"}
+    for field in set(record) - mapped_from:
+        record[field] = f"UNMAPPED-{field}"
+    payload = product.to_economic(record, {**GROUP_REF, ("unit", "2"): 4})
+    assert "UNMAPPED" not in repr(payload)
+    assert set(payload) <= {"productNumber", "name", "description", "salesPrice", "costPrice",
+                            "recommendedPrice", "barCode", "barred", "productGroup", "unit"}

@@ -1,0 +1,135 @@
+"""The lot mapper: a Rackbeat BOM becomes a plain e-conomic product. Pure, so nothing runs here."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.seed import generate
+from tasks.entities import REGISTRY, lot, product, spec_for_event
+from tasks.sync.errors import MappingError
+from tasks.sync.validation import validate_payload
+
+REFS = {("product_group", "7"): 7, ("unit", "2"): 4}
+STOCK_FIELDS = {  # values no mapped field has, so finding one in a payload means a quantity leaked
+    "stock_quantity": 12345.5,
+    "in_order_quantity": 333.25,
+    "available_quantity": 12012.25,
+    "purchased_quantity": 40404.0,
+    "used_in_production_quantity": 1111.0,
+    "min_stock": 5151,
+    "min_order": 2121,
+    "min_sales": 3131,
+    "min_produced": 6161,
+}
+
+
+def rackbeat_lot(**overrides):
+    record = {
+        "number": "KIT-1000",
+        "type": "lot",
+        "name": "Bolt kit",
+        "description": "Bolts and nuts",
+        "sales_price": 99.0,
+        "recommended_sales_price": 119.0,
+        "cost_price": 10.0,
+        "recommended_cost_price": 10.0,
+        "barcode": "5701300000001",
+        "is_barred": False,
+        "cost_is_locked": False,
+        "group": {"number": 7, "name": "Kits"},
+        "unit": {"number": 2, "name": "set"},
+        "lines": [
+            {"id": 1, "child_type": "product", "product_id": "BOLT", "quantity": 4, "unit_price": 2.5,
+             "line_price": 10.0},
+            {"id": 2, "child_type": "product", "product_id": "NUT", "quantity": 4, "unit_price": 0.755,
+             "line_price": 3.02},
+        ],
+    }
+    record.update(overrides)
+    return record
+
+
+def test_a_lot_maps_like_a_product_with_its_own_cost() -> None:
+    assert lot.to_economic(rackbeat_lot(), REFS) == {
+        "productNumber": "KIT-1000",
+        "name": "Bolt kit",
+        "description": "Bolts and nuts",
+        "salesPrice": 99.0,
+        "costPrice": 13.02,  # 4 x 2.50 + 4 x 0.755
+        "recommendedPrice": 119.0,
+        "barCode": "5701300000001",
+        "barred": False,
+        "productGroup": {"productGroupNumber": 7},
+        "unit": {"unitNumber": 4},
+    }
+
+
+def test_the_cost_follows_the_component_lines_not_the_lot_s_expected_cost() -> None:
+    cheaper = rackbeat_lot(lines=[{"product_id": "BOLT", "quantity": 3, "unit_price": 2.0}])
+    assert lot.to_economic(cheaper, REFS)["costPrice"] == 6.0
+    assert lot.lot_cost_price(rackbeat_lot(cost_price=500.0)) == 13.02
+
+
+def test_a_locked_cost_is_the_lot_s_own() -> None:
+    assert lot.to_economic(rackbeat_lot(cost_is_locked=True, cost_price=17.499), REFS)["costPrice"] == 17.5
+
+
+def test_a_lot_without_lines_keeps_its_own_cost() -> None:
+    assert lot.to_economic(rackbeat_lot(lines=[]), REFS)["costPrice"] == 10.0
+    assert "costPrice" not in lot.to_economic(rackbeat_lot(lines=[], cost_price=None), REFS)
+
+
+def test_no_stock_quantity_is_ever_sent() -> None:
+    payload = lot.to_economic(rackbeat_lot(**STOCK_FIELDS), REFS)
+    assert payload == lot.to_economic(rackbeat_lot(), REFS)
+    assert "inventory" not in payload
+    for value in STOCK_FIELDS.values():
+        assert str(value) not in repr(payload)
+
+
+def test_the_structure_never_reaches_e_conomic() -> None:
+    payload = lot.to_economic(rackbeat_lot(), REFS)
+    assert "BOLT" not in repr(payload) and "lines" not in payload
+
+
+def test_numbers_follow_rackbeat_and_are_derived_exactly_like_a_product_s() -> None:
+    assert lot.SPEC.economic_key(rackbeat_lot()) == "KIT-1000"
+    long_number = "KIT-" + "9" * 30
+    derived = lot.SPEC.economic_key(rackbeat_lot(number=long_number))
+    assert derived == product.SPEC.economic_key({"number": long_number}) != long_number
+    assert lot.to_economic(rackbeat_lot(number=long_number), REFS)["productNumber"] == derived
+    validate_payload("products", lot.to_economic(rackbeat_lot(number=long_number), REFS))
+
+
+def test_a_product_with_the_same_number_is_named_as_a_dependency() -> None:
+    assert lot.depends_on(rackbeat_lot()) == [("product_group", "7"), ("unit", "2"), ("product", "KIT-1000")]
+
+
+def test_a_lot_refuses_the_number_of_a_bound_product() -> None:
+    with pytest.raises(MappingError) as caught:
+        lot.to_economic(rackbeat_lot(), {**REFS, ("product", "KIT-1000"): "KIT-1000"})
+    assert caught.value.field == "productNumber"
+    assert "Rackbeat product 'KIT-1000'" in caught.value.problem
+
+
+def test_spec_shares_the_product_resource_and_is_barrable() -> None:
+    spec = REGISTRY["lot"]
+    assert spec is lot.SPEC
+    assert spec.economic_resource == "products" == product.SPEC.economic_resource
+    assert spec.barrable
+    assert spec_for_event("lot.created") == (spec, "upsert")
+    assert spec_for_event("lot.deleted") == (spec, "delete")
+
+
+def test_seed_lots_map_to_valid_products_with_the_summed_cost() -> None:
+    data = generate(seed=7, size="tiny").rackbeat()
+    lots = data["lots"]
+    assert lots
+    for seeded in lots:
+        record = {**seeded, "group": seeded["group_id"], "unit": seeded["unit_id"]}
+        refs = {(kind, key): int(key) for kind, key in lot.depends_on(record)[:-1]}
+        payload = lot.to_economic(record, refs)
+        validate_payload("products", payload)
+        expected = round(sum(line["quantity"] * line["unit_price"] for line in record["lines"]), 2)
+        assert payload["costPrice"] == pytest.approx(expected)
+        assert payload["costPrice"] == pytest.approx(record["cost_price"], abs=0.01 * len(record["lines"]))
