@@ -6,7 +6,8 @@ Rules that live here:
   are dependencies (exported first, in the same transfer); a supplier without a group in Rackbeat goes to
   the `default_supplier_group` setting's group. A reference that could not be made is a permanent error
   naming the field, never a guess.
-- The VAT zone follows the supplier's country (`tasks.entities._vat_zone`, shared with customers).
+- The VAT zone follows the supplier's country seen from `company_home_country` (`tasks.entities._vat_zone`,
+  shared with customers).
 - e-conomic's supplier number is chosen by us: Rackbeat's number whenever e-conomic can hold it
   (1-999,999,999), so the write is a PUT at that number and a lost binding cannot make a duplicate.
   Outside that range e-conomic assigns the number and the binding records the pair.
@@ -187,9 +188,9 @@ def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> 
 
 def defaults_from_settings() -> SupplierDefaults:
     settings = get_settings()
-    # `home_country` belongs to the customers' settings; until it exists, e-conomic's home market.
-    home = getattr(settings, "home_country", None) or DEFAULT_HOME_COUNTRY
-    return SupplierDefaults(home_country=str(home), supplier_group=settings.default_supplier_group)
+    return SupplierDefaults(
+        home_country=settings.company_home_country, supplier_group=settings.default_supplier_group
+    )
 
 
 def to_economic(record: Record, refs: Refs) -> dict[str, Any]:

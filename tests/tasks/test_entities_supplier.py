@@ -245,3 +245,10 @@ def test_without_a_readable_country_rackbeat_s_zone_decides_then_domestic() -> N
     assert vat_zone(None, "DK", None) is VatZone.DOMESTIC
     with pytest.raises(UnknownCountry):
         vat_zone("Atlantis", "DK", None)
+
+
+def test_the_home_country_is_the_companys_setting_shared_with_customers(service_settings) -> None:
+    assert service_settings.company_home_country == "DK"
+    assert supplier.defaults_from_settings().home_country == "DK"
+    record = rackbeat_supplier(address_country="Danmark", vat_zone=None)
+    assert supplier.to_economic(record, REFS)["vatZone"] == {"vatZoneNumber": 1}
