@@ -1,0 +1,97 @@
+"""Payment terms, Rackbeat -> e-conomic (legacy REST `/payment-terms`).
+
+Rules that live here:
+- Type: Rackbeat's `type` values are not documented; the ones seen (sandbox, seed data, other
+  integrations) are e-conomic's own names (`net`, `invoiceMonth`, `paidInCash`, `prepaid`) or their
+  snake_case spellings. `TYPE_VOCABULARY` maps every known spelling (compared without case, `_`, `-`
+  or spaces) to e-conomic's `paymentTermsType` enum; an unknown type is a permanent error naming
+  `paymentTermsType`, never a guess, because the type decides every due date.
+- Days: Rackbeat's `maturity_days` is e-conomic's `daysOfCredit`.
+- Numbers: e-conomic assigns `paymentTermsNumber` itself, so a new term is POSTed and the binding keeps
+  the pair (Rackbeat number -> e-conomic number); later writes are PUTs at the bound number.
+- e-conomic refuses to change `paymentTermsType` or `daysOfCredit` of an existing term (error E06151).
+  The service does not work around it: the write is refused, the transfer is dead-lettered as a
+  permanent error whose field errors name the field, and an operator decides (create a new term in
+  Rackbeat and move the customers to it, or restore the old values and retry). Quietly creating a
+  second term would leave every customer and open invoice on the old one.
+- Payment terms cannot be barred: a term deleted in Rackbeat is left alone in e-conomic (logged,
+  reported `ignored`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.entities._customer_limits import PAYMENT_TERMS_RULES
+from tasks.entities._writable import register_writable_fields
+from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
+from tasks.sync.errors import MappingError
+
+KIND = "payment_term"
+RESOURCE = "payment-terms"
+
+ECONOMIC_TYPES = (
+    "net", "invoiceMonth", "paidInCash", "prepaid", "dueDate", "factoring",
+    "invoiceWeekStartingSunday", "invoiceWeekStartingMonday", "creditcard",
+)
+"""e-conomic's `paymentTermsType` enum (payment-terms.post schema)."""
+
+TYPE_VOCABULARY: dict[str, str] = {
+    **{name.lower(): name for name in ECONOMIC_TYPES},
+    "netto": "net",
+    "currentmonth": "invoiceMonth",
+    "runningmonth": "invoiceMonth",
+    "cash": "paidInCash",
+    "kontant": "paidInCash",
+    "prepayment": "prepaid",
+    "creditcardpayment": "creditcard",
+}
+"""Rackbeat type (folded: lower case, no `_`, `-` or spaces) -> e-conomic `paymentTermsType`."""
+
+
+def _folded(value: str) -> str:
+    return "".join(ch for ch in value.lower() if ch not in "_- ")
+
+
+def economic_type(rackbeat_type: Any) -> str:
+    """e-conomic's paymentTermsType for a Rackbeat payment term type; MappingError when unknown."""
+    found = TYPE_VOCABULARY.get(_folded(str(rackbeat_type or "")))
+    if found is None:
+        raise MappingError(
+            "paymentTermsType",
+            f"Rackbeat payment term type {rackbeat_type!r} has no e-conomic counterpart "
+            f"(known: {', '.join(ECONOMIC_TYPES)})",
+            resource=RESOURCE,
+        )
+    return found
+
+
+def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+    """The payment-terms document for a Rackbeat payment term."""
+    payload: dict[str, Any] = {
+        "name": str(record.get("name") or "").strip(),
+        "paymentTermsType": economic_type(record.get("type")),
+        "daysOfCredit": int(record.get("maturity_days") or 0),
+    }
+    description = str(record.get("description") or "").strip()
+    if description:
+        payload["description"] = description
+    return payload
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat_resource="payment-terms",
+    rackbeat_singular="payment_term",
+    rackbeat_key_field="number",
+    economic_writer=LegacyResource(path=RESOURCE),
+    economic_key_field="paymentTermsNumber",
+    to_economic=to_economic,
+    # Rackbeat fires `payment_terms.*` (its documented spelling); hooks registered under the singular
+    # would receive the same change a second time.
+    events=frozenset({"payment_terms.created", "payment_terms.updated"}),
+    delete_events=frozenset({"payment_terms.deleted"}),
+    barrable=False,
+)
+
+register_writable_fields(RESOURCE, PAYMENT_TERMS_RULES)
