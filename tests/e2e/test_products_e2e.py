@@ -16,11 +16,10 @@ from clients.rackbeat import RackbeatClient
 from sandbox.common.server import ServerThread
 from tasks.cli import main as rbsync_main
 from tasks.deadletter import DeadLetterStore
-from tasks.entities import REGISTRY
+from tasks.entities import REGISTRY, product_group
 from tasks.events import read_events, stream_key
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
-from tasks.sync.bindings import BindingStore
 from tasks.transfer import enqueue_export
 from tests.fixtures.service import apply_settings, wait_for
 from tests.tasks.test_export_engine import WRITES, forget_records
@@ -202,13 +201,14 @@ def test_a_lost_answer_is_replayed_not_duplicated(e2e: Flow) -> None:
 
 
 def test_a_refused_product_is_dead_lettered_then_retried_after_the_fix(e2e: Flow) -> None:
-    group = e2e.group()
-    unit = e2e.rackbeat.sandbox.create("units", {"name": "crate"})
-    number = e2e.number("CRATE")
-    e2e.product(number, group, unit_id=unit["number"])
-    bindings = BindingStore(e2e.redis, e2e.settings.connection_id)
-    # bound to a unit e-conomic does not have: only e-conomic can tell
-    bindings.put("unit", str(unit["number"]), economic_key=404, payload_hash="-", economic_resource="units")
+    general = e2e.group("General")  # number 1, which e-conomic's fresh agreement has too
+    enqueue_export("product_group", str(general["number"]))
+    e2e.wait_outcome("product_group", str(general["number"]))
+    # from now on the agreement has no account 1010, which new groups are given: only e-conomic knows
+    e2e.economic.sandbox.store.delete("accounts", product_group.DOMESTIC_SALES_ACCOUNT)
+    special = e2e.group("Special")
+    number = e2e.number("SPECIAL")
+    e2e.product(number, special)
     dlq = DeadLetterStore(e2e.redis, e2e.settings.connection_id)
 
     enqueue_export("product", number)
@@ -217,21 +217,18 @@ def test_a_refused_product_is_dead_lettered_then_retried_after_the_fix(e2e: Flow
     [entry] = dlq.entries_for_record("product", number)
     assert entry["classification"] == "permanent"
     assert entry["status_code"] == 400
-    assert "unit" in str(entry["field_errors"]).lower()
+    assert entry["field_errors"] == {"domesticAccountId": ["Account 1010 does not exist."]}  # e-conomic's
     assert entry["args"] == ["product", number]
     assert e2e.economic_products(number) == []
 
-    # fixed in Rackbeat: the product is counted in a unit e-conomic knows
-    good_unit = e2e.rackbeat.sandbox.create("units", {"name": "piece"})
-    bindings.put("unit", str(good_unit["number"]), economic_key=1, payload_hash="-",
-                 economic_resource="units")
-    e2e.rackbeat.sandbox.update("products", number, {"unit_id": good_unit["number"]})
+    # fixed in Rackbeat: the product belongs in the group e-conomic already has
+    e2e.rackbeat.sandbox.update("products", number, {"group_id": general["number"]})
     result = CliRunner().invoke(rbsync_main, ["dlq", "retry", entry["id"]], catch_exceptions=False)
 
     assert result.exit_code == 0, result.output
     wait_for(lambda: dlq.get(entry["id"])["status"] == "resolved", message="the entry to be resolved")
     [stored] = e2e.economic_products(number)
-    assert stored["unit"]["unitNumber"] == 1
+    assert stored["productGroup"]["productGroupNumber"] == general["number"]
     assert e2e.outcomes("product", number) == ["dead-lettered", "created"]
 
 

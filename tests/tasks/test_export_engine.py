@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from clients.errors import TransientError, ValidationFailed
-from tasks.entities import REGISTRY
+from tasks.entities import REGISTRY, product_group
 from tasks.entities.base import EntitySpec, LegacyResource
 from tasks.settings import Settings
 from tasks.sync.bindings import BindingStore
@@ -242,20 +242,25 @@ def test_a_payload_breaking_e_conomic_limits_fails_before_any_call(sandboxes: tu
     assert economic.sandbox.request_log.entries() == []
 
 
-def test_e_conomic_s_own_refusal_comes_through(sandboxes: tuple[Any, Any], bindings: BindingStore) -> None:
+def without_default_sales_account(economic: Any) -> None:
+    """An agreement whose chart of accounts has no 1010, the account new product groups are given:
+    nothing we can know before the call, so only e-conomic can refuse the group."""
+    economic.sandbox.store.delete("accounts", product_group.DOMESTIC_SALES_ACCOUNT)
+
+
+def test_e_conomic_s_own_refusal_comes_through(sandboxes: tuple[Any, Any]) -> None:
     rackbeat, economic = sandboxes
-    group = make_group(rackbeat)
-    unit = rackbeat.sandbox.create("units", {"name": "box"})
-    make_product(rackbeat, "BOXED-1", group, unit_id=unit["number"])
-    # a unit binding pointing at a unit e-conomic does not have: not something we can check before the call
-    bindings.put("unit", str(unit["number"]), economic_key=987, payload_hash="x", economic_resource="units")
+    without_default_sales_account(economic)
+    make_group(rackbeat, "General")  # number 1, which e-conomic already has
+    group = make_group(rackbeat, "Special")
+    make_product(rackbeat, "SPECIAL-1", group)
 
     with pytest.raises(ValidationFailed) as caught:
-        export("product", "BOXED-1")
+        export("product", "SPECIAL-1")
 
     assert caught.value.status == 400
-    assert any("unit" in field.lower() for field in caught.value.field_errors)
-    assert economic_product(economic, "BOXED-1") is None
+    assert "domesticAccountId" in caught.value.field_errors
+    assert economic_product(economic, "SPECIAL-1") is None
 
 
 def test_an_unknown_outcome_is_replayed_not_repeated(sandboxes: tuple[Any, Any]) -> None:
