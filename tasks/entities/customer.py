@@ -78,10 +78,18 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def economic_key(record: Record) -> int | None:
-    """Rackbeat's number when e-conomic can take it; None lets e-conomic assign one."""
+def fitting_number(record: Record) -> int | None:
+    """Rackbeat's number when e-conomic can take it as a customerNumber, else None."""
     number = _int_or_none(record.get("number"))
     if number is not None and 1 <= number <= CUSTOMER_NUMBER_MAX:
+        return number
+    return None
+
+
+def economic_key(record: Record) -> int | None:
+    """Rackbeat's number when e-conomic can take it; None lets e-conomic assign one (logged)."""
+    number = fitting_number(record)
+    if number is not None:
         return number
     logger.info(
         "customer %r: e-conomic takes customer numbers 1..%d only, so it assigns one; the binding keeps "
@@ -156,7 +164,7 @@ def _required_ref(refs: Refs, ref: RecordRef, field: str) -> Any:
 def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> dict[str, Any]:
     """The customers document for a Rackbeat customer; see the module docstring for each rule."""
     payload: dict[str, Any] = {}
-    number = economic_key(record)
+    number = fitting_number(record)
     if number is not None:
         payload["customerNumber"] = number
     payload["name"] = _text(record.get("company_name")) or ""
