@@ -1,0 +1,279 @@
+"""A mixed burst of master data, every kind the service knows, from the Rackbeat sandbox to e-conomic.
+
+    .venv/bin/python -m bench.mixed_burst --records 1000
+
+The kinds are whatever `tasks.entities.REGISTRY` holds when it runs (groups, customers, suppliers,
+products, lots, payment terms, employees, units, ...). Their records come from the deterministic seed
+company (`sandbox.seed`), sized so the burst holds about `--records` of them: the reference data in full
+(groups, terms, staff) and the rest shared between the kinds that scale (products, customers, suppliers,
+lots). Records of resources no kind handles (locations, layouts) are loaded silently first, as a company
+that already exists would have them.
+
+The burst is then written straight into the Rackbeat sandbox, as people working in Rackbeat's UI would:
+the resources a record refers to before the record (groups before customers, products before the lots
+built from them), and within that order the kinds interleaved, so every kind's webhooks reach the real
+receiver and real worker processes together and dependencies are met both ways (exported inside another
+record's transfer, or by their own webhook racing it). Printed per kind and overall: latency percentiles
+from the Rackbeat write to the record's own transfer event in the `events` stream, the API calls per
+record (those of its transfer, dependencies exported inside it included) and the dead-lettered ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.e2e_products import _sandbox_requests, _wait_for, percentile
+from tasks.cli.localredis import free_port
+from tasks.cli.stack import Stack, StackOptions
+
+# Shares of the scaled part of the burst, for the kinds whose Rackbeat resource grows with the company.
+SCALED_SHARES = {"products": 0.55, "customers": 0.25, "suppliers": 0.1, "lots": 0.1}
+WAIT_SECONDS_PER_RECORD = 1.0
+SEED = 42
+
+
+@dataclass(frozen=True)
+class BurstRecord:
+    kind: str
+    resource: str
+    key: str
+    body: dict[str, Any]
+
+
+@dataclass
+class KindFigures:
+    kind: str
+    records: int = 0
+    latencies: list[float] = field(default_factory=list)
+    api_calls: list[int] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def finished(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def dead_lettered(self) -> int:
+        return self.outcomes.get("dead-lettered", 0)
+
+
+# ------------------------------------------------------------------------------------ choosing the records
+
+
+def kinds_by_resource() -> dict[str, str]:
+    """Rackbeat resource -> the registered kind that moves it."""
+    from tasks.entities import REGISTRY
+
+    return {spec.rackbeat_resource: kind for kind, spec in REGISTRY.items()}
+
+
+def seed_size(records: int, fixed: int, scaled_resources: Iterable[str]) -> Any:
+    """A seed size whose scaled resources (those with a registered kind) fill what the fixed ones leave."""
+    from sandbox.seed import SeedSize
+
+    chosen = [name for name in scaled_resources if name in SCALED_SHARES]
+    weight = sum(SCALED_SHARES[name] for name in chosen) or 1.0
+    room = max(0, records - fixed)
+    counts = dict.fromkeys(SCALED_SHARES, 0)  # the resource names are SeedSize's field names
+    for name in chosen:
+        counts[name] = int(room * SCALED_SHARES[name] / weight)
+    if chosen:  # what rounding left over goes to the biggest share
+        biggest = max(chosen, key=SCALED_SHARES.__getitem__)
+        counts[biggest] += room - sum(counts.values())
+    if counts["lots"] and not counts["products"]:
+        counts["products"] = max(1, counts["lots"])  # lots are built from products
+    return SeedSize(
+        **counts, orders=0, customer_invoices=0, supplier_invoices=0, projects=0,
+        economic_orders=0, economic_invoices=0,
+    )
+
+
+def resource_depths(resources: Iterable[str]) -> dict[str, int]:
+    """How deep each resource sits in Rackbeat's references: 0 refers to nothing, and everything a
+    record refers to is shallower (documents with lines sit below the items they list)."""
+    from sandbox.rackbeat.resources import RESOURCES
+
+    depth: dict[str, int] = {}
+
+    def depth_of(name: str, seen: frozenset[str]) -> int:
+        if name not in depth:
+            spec = RESOURCES[name]
+            targets = [t for t in spec.references.values() if t in RESOURCES]
+            if "lines" in spec.fields:
+                targets += ["products"]
+            targets = [t for t in targets if t != name and t not in seen]
+            depth[name] = 1 + max((depth_of(t, seen | {name}) for t in targets), default=-1)
+        return depth[name]
+
+    return {name: depth_of(name, frozenset()) for name in resources}
+
+
+def writable_body(resource: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a seed record that a create in Rackbeat takes."""
+    from sandbox.rackbeat.resources import RESOURCES
+
+    spec = RESOURCES[resource]
+    return {name: value for name, value in record.items() if name in spec.fields or name in spec.aliases}
+
+
+def interleaved(groups: Sequence[Sequence[BurstRecord]]) -> list[BurstRecord]:
+    """Round-robin over the groups: a, b, c, a, b, c, ..."""
+    mixed: list[BurstRecord] = []
+    for index in range(max((len(group) for group in groups), default=0)):
+        mixed += [group[index] for group in groups if index < len(group)]
+    return mixed
+
+
+def plan_burst(records: int) -> tuple[list[BurstRecord], dict[str, list[dict[str, Any]]]]:
+    """(the burst in write order, the records to load silently beforehand)."""
+    from sandbox.seed import generate
+    from sandbox.seed.size import PRESETS
+
+    handled = kinds_by_resource()
+    reference_sized = generate(seed=SEED, size=PRESETS["tiny"].with_(
+        products=0, lots=0, customers=0, suppliers=0, orders=0, customer_invoices=0, supplier_invoices=0,
+        projects=0, economic_orders=0, economic_invoices=0,
+    )).rackbeat()
+    fixed = sum(len(rows) for name, rows in reference_sized.items() if name in handled)
+    data = generate(seed=SEED, size=seed_size(records, fixed, handled)).rackbeat()
+
+    silent = {name: rows for name, rows in data.items() if rows and name not in handled}
+    depths = resource_depths(name for name, rows in data.items() if rows and name in handled)
+    by_depth: dict[int, list[list[BurstRecord]]] = defaultdict(list)
+    for resource, level in sorted(depths.items()):
+        by_depth[level].append([
+            BurstRecord(handled[resource], resource, str(row["number"]), writable_body(resource, row))
+            for row in data[resource]
+        ])
+    burst = [record for level in sorted(by_depth) for record in interleaved(by_depth[level])]
+    return burst[: max(records, 0)], silent
+
+
+# ---------------------------------------------------------------------------------------------- the run
+
+
+def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFigures], dict[str, Any]]:
+    from tasks.events import read_events
+    from tasks.redis import get_redis
+
+    burst, silent = plan_burst(records)
+    options = StackOptions(
+        sandbox=True, beat=False, seed_size=None, rate_limits=rate_limits, concurrency=concurrency,
+        worker_loglevel="WARNING", web_port=free_port(),
+    )
+    with Stack(options) as stack:
+        rackbeat = stack.rackbeat_sandbox
+        rackbeat.load(silent)
+        redis_client = get_redis()
+        last = redis_client.xrevrange(_stream(), count=1)
+        start_id = last[0][0] if last else "0"
+        baseline = _sandbox_requests(stack)
+
+        written_at: dict[tuple[str, str], float] = {}
+        started = time.time()
+        for record in burst:
+            written_at[(record.kind, record.key)] = time.time()
+            rackbeat.create(record.resource, record.body)
+        timeout = 120 + WAIT_SECONDS_PER_RECORD * len(burst)
+        _last, events = _wait_for(redis_client, read_events, start_id, set(written_at), timeout, stack=stack)
+        finished = max((float(event["at"]) for event in events.values()), default=time.time())
+        after = _sandbox_requests(stack)
+
+    figures: dict[str, KindFigures] = {}
+    for record in burst:
+        kind = figures.setdefault(record.kind, KindFigures(record.kind))
+        kind.records += 1
+        event = events.get((record.kind, record.key))
+        if event is None:
+            continue
+        kind.outcomes[str(event.get("outcome"))] += 1
+        kind.latencies.append(float(event["at"]) - written_at[(record.kind, record.key)])
+        kind.api_calls.append(int(event.get("api_calls") or 0))
+    totals = {
+        "records": len(burst),
+        "wall_seconds": finished - started,
+        "rackbeat_requests": after["rackbeat"] - baseline["rackbeat"],
+        "economic_requests": after["economic"] - baseline["economic"],
+        "rate_limited": after["429"] - baseline["429"],
+    }
+    return sorted(figures.values(), key=lambda f: f.kind), totals
+
+
+def _stream() -> str:
+    from tasks.events import stream_key
+
+    return stream_key()
+
+
+# ------------------------------------------------------------------------------------------- the table
+
+
+def table(kinds: list[KindFigures], totals: dict[str, Any]) -> str:
+    overall = KindFigures("ALL")
+    for kind in kinds:
+        overall.records += kind.records
+        overall.latencies += kind.latencies
+        overall.api_calls += kind.api_calls
+        for outcome, count in kind.outcomes.items():
+            overall.outcomes[outcome] += count
+    header = (
+        f"{'kind':<16} {'N':>5} {'done':>5} {'DLQ':>4} {'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7}"
+        f" {'calls/rec':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in [*kinds, overall]:
+        calls = statistics.mean(row.api_calls) if row.api_calls else math.nan
+        if row is overall:
+            lines.append("-" * len(header))
+        lines.append(
+            f"{row.kind:<16} {row.records:>5} {row.finished:>5} {row.dead_lettered:>4}"
+            f" {percentile(row.latencies, 0.50):>7.2f} {percentile(row.latencies, 0.95):>7.2f}"
+            f" {percentile(row.latencies, 0.99):>7.2f} {max(row.latencies, default=math.nan):>7.2f}"
+            f" {calls:>9.2f}"
+        )
+    wall = totals["wall_seconds"]
+    requests = totals["rackbeat_requests"] + totals["economic_requests"]
+    lines += [
+        "",
+        f"wall: {wall:.1f} s from the first write to the last event"
+        f" ({overall.finished / wall if wall > 0 else math.nan:.1f} records/s)",
+        f"requests served: Rackbeat {totals['rackbeat_requests']}, e-conomic {totals['economic_requests']}"
+        f" = {requests / max(1, overall.records):.2f} per record; 429s: {totals['rate_limited']}",
+        "latency: Rackbeat write -> the record's own transfer event; calls/rec: API calls of that transfer,",
+        "dependencies exported inside it included; done: records whose transfer finished (any outcome).",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.mixed_burst", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=1000, help="records in the burst (default 1000)")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
+    parser.add_argument(
+        "--rate-limits", action="store_true",
+        help="sandboxes enforce the APIs' default limits and the workers use the default budgets",
+    )
+    args = parser.parse_args(argv)
+    from tasks.entities import REGISTRY
+
+    print(
+        f"mixed burst: {args.records} records across {len(REGISTRY)} kinds ({', '.join(sorted(REGISTRY))}),"
+        f" {args.concurrency} worker processes, rate limits {'on' if args.rate_limits else 'off'} ...",
+        flush=True,
+    )
+    kinds, totals = run(args.records, args.rate_limits, args.concurrency)
+    print()
+    print(table(kinds, totals))
+    finished = sum(kind.finished for kind in kinds)
+    return 0 if finished == totals["records"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
