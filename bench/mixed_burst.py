@@ -185,6 +185,7 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
         _last, events = _wait_for(redis_client, read_events, start_id, set(written_at), timeout, stack=stack)
         finished = max((float(event["at"]) for event in events.values()), default=time.time())
         after = _sandbox_requests(stack)
+        reasons = dead_letter_reasons(redis_client)
 
     figures: dict[str, KindFigures] = {}
     for record in burst:
@@ -202,8 +203,23 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
         "rackbeat_requests": after["rackbeat"] - baseline["rackbeat"],
         "economic_requests": after["economic"] - baseline["economic"],
         "rate_limited": after["429"] - baseline["429"],
+        "dead_letter_reasons": reasons,
     }
     return sorted(figures.values(), key=lambda f: f.kind), totals
+
+
+def dead_letter_reasons(redis_client: Any) -> dict[tuple[str, str], int]:
+    """(kind, what went wrong) -> how many records, from the run's dead-letter list."""
+    from tasks.deadletter import DeadLetterStore
+    from tasks.settings import get_settings
+
+    reasons: dict[tuple[str, str], int] = defaultdict(int)
+    for entry in DeadLetterStore(redis_client, get_settings().connection_id).list():
+        fields = entry.get("field_errors") or {}
+        what = "; ".join(f"{name}: {', '.join(problems)}" for name, problems in sorted(fields.items()))
+        summary = f"{entry.get('error_class')} {what or entry.get('error', '')}"[:150]
+        reasons[(str(entry.get("kind")), summary)] += 1
+    return reasons
 
 
 def _stream() -> str:
@@ -249,6 +265,11 @@ def table(kinds: list[KindFigures], totals: dict[str, Any]) -> str:
         "latency: Rackbeat write -> the record's own transfer event; calls/rec: API calls of that transfer,",
         "dependencies exported inside it included; done: records whose transfer finished (any outcome).",
     ]
+    reasons = totals.get("dead_letter_reasons") or {}
+    if reasons:
+        lines += ["", "dead-lettered (kind, count, reason):"]
+        for (kind, what), count in sorted(reasons.items(), key=lambda item: -item[1])[:10]:
+            lines.append(f"  {kind:<16} {count:>5}  {what}")
     return "\n".join(lines)
 
 
