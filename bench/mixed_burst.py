@@ -35,6 +35,9 @@ from tasks.cli.stack import Stack, StackOptions
 
 # Shares of the scaled part of the burst, for the kinds whose Rackbeat resource grows with the company.
 SCALED_SHARES = {"products": 0.55, "customers": 0.25, "suppliers": 0.1, "lots": 0.1}
+# The e-conomic agreement as it is set up before any integration: what Rackbeat records refer to and no
+# kind writes (a customer's layout must exist there, for instance).
+ECONOMIC_SETUP = ("currencies", "vat-zones", "accounts", "vat-accounts", "layouts")
 WAIT_SECONDS_PER_RECORD = 1.0
 SEED = 42
 
@@ -131,16 +134,29 @@ def interleaved(groups: Sequence[Sequence[BurstRecord]]) -> list[BurstRecord]:
     return mixed
 
 
-def plan_burst(records: int) -> tuple[list[BurstRecord], dict[str, list[dict[str, Any]]]]:
-    """(the burst in write order, the records to load silently beforehand)."""
+def economic_setup() -> dict[str, list[dict[str, Any]]]:
+    """The seed company's e-conomic setup (`ECONOMIC_SETUP`), to load before the burst."""
     from sandbox.seed import generate
+
+    data = generate(seed=SEED, size=_reference_only()).economic()
+    return {name: data[name] for name in ECONOMIC_SETUP if data.get(name)}
+
+
+def _reference_only() -> Any:
     from sandbox.seed.size import PRESETS
 
-    handled = kinds_by_resource()
-    reference_sized = generate(seed=SEED, size=PRESETS["tiny"].with_(
+    return PRESETS["tiny"].with_(
         products=0, lots=0, customers=0, suppliers=0, orders=0, customer_invoices=0, supplier_invoices=0,
         projects=0, economic_orders=0, economic_invoices=0,
-    )).rackbeat()
+    )
+
+
+def plan_burst(records: int) -> tuple[list[BurstRecord], dict[str, list[dict[str, Any]]]]:
+    """(the burst in write order, the Rackbeat records to load silently beforehand)."""
+    from sandbox.seed import generate
+
+    handled = kinds_by_resource()
+    reference_sized = generate(seed=SEED, size=_reference_only()).rackbeat()
     fixed = sum(len(rows) for name, rows in reference_sized.items() if name in handled)
     data = generate(seed=SEED, size=seed_size(records, fixed, handled)).rackbeat()
 
@@ -171,6 +187,7 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
     with Stack(options) as stack:
         rackbeat = stack.rackbeat_sandbox
         rackbeat.load(silent)
+        stack.economic_sandbox.load(economic_setup())
         redis_client = get_redis()
         last = redis_client.xrevrange(_stream(), count=1)
         start_id = last[0][0] if last else "0"
