@@ -19,6 +19,7 @@ import pytest
 
 from clients.economic import EconomicClient
 from clients.errors import ValidationFailed
+from sandbox.economic.testing import logged_requests
 from tests.fixtures.sandboxes import (
     SERVICE_WRITES,
     RunningSandbox,
@@ -31,8 +32,9 @@ TOO_LONG_NUMBER = "N" * 30  # e-conomic's productNumber allows 25 characters
 
 
 def _client(server: RunningSandbox) -> EconomicClient:
+    tokens = server.tokens
     return EconomicClient(
-        server.api_url, server.api_url, server.tokens["app_secret_token"], server.tokens["agreement_grant_token"]
+        server.api_url, server.api_url, tokens["app_secret_token"], tokens["agreement_grant_token"]
     )
 
 
@@ -43,12 +45,13 @@ def private_economic(economic_server_factory: Callable[..., RunningSandbox]) -> 
     server.sandbox.request_log.clear()  # deliberate bodies: not the service's
 
 
-def test_a_body_the_schema_refuses_is_reported_with_its_path_and_test(private_economic: RunningSandbox) -> None:
+def test_a_refused_body_is_reported_with_its_path_and_test(private_economic: RunningSandbox) -> None:
     body = {"productNumber": TOO_LONG_NUMBER, "name": "Too long", "productGroup": {"productGroupNumber": 1}}
     with _client(private_economic) as economic, pytest.raises(ValidationFailed):
         economic.create("products", body, idempotency_key="deliberately-refused")
 
-    entries = [{**entry, "test": "tests/e2e/x.py::t"} for entry in private_economic.sandbox.request_log.entries()]
+    logged = logged_requests(private_economic.sandbox, 1)
+    entries = [{**entry, "test": "tests/e2e/x.py::t"} for entry in logged]
     assert [is_service_write(entry, entry["test"]) for entry in entries] == [True]
     [problem] = schema_problems(entries)
     assert problem.startswith("tests/e2e/x.py::t: POST /products")
@@ -62,11 +65,12 @@ def test_only_the_service_clients_writes_count(private_economic: RunningSandbox)
     httpx.post(f"{private_economic.api_url}products", json={"productNumber": TOO_LONG_NUMBER},
                headers=private_economic.headers, timeout=10)
 
-    service, raw = private_economic.sandbox.request_log.entries()
+    service, raw = logged_requests(private_economic.sandbox, 2)
     assert service["idempotency_key"] == "service-write" and service["user_agent"]
     assert is_service_write(service, "tests/e2e/test_lots_e2e.py::t")
     assert not is_service_write(raw, "tests/e2e/test_lots_e2e.py::t")  # no Idempotency-Key: not the client
-    assert not is_service_write(service, "tests/sandbox/test_economic_api.py::t")  # sandbox tests send on purpose
+    # tests of the sandbox send refused bodies on purpose
+    assert not is_service_write(service, "tests/sandbox/test_economic_api.py::t")
     assert not is_service_write(service, "tests/clients/test_against_sandboxes.py::t")
 
 

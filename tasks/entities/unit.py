@@ -1,0 +1,52 @@
+"""Units of measure (pcs, kg, box), Rackbeat -> e-conomic (legacy REST `/units`).
+
+A product or lot refers to its unit; e-conomic needs the unit to exist before a product can point at it,
+so products name their unit as a dependency and the engine exports it first, inside the product's
+transfer (for free when the unit Rackbeat embeds in the product is the one last written).
+
+Numbers: e-conomic assigns `unitNumber` itself (POST `/units`), so Rackbeat's unit number cannot be
+followed; the binding records the pair (Rackbeat number -> e-conomic unitNumber) and updates are PUT at
+the bound number. A unit has no `barred` in e-conomic: a unit deleted in Rackbeat is left in e-conomic
+(products there may still be counted in it) and the engine logs the event as ignored.
+
+Limits (`units.post` / `units.unitNumber.put`, draft-03): `name` is the only writable property,
+required, at most 100 characters. The engine has no table for `units`, so this module registers it
+(`tasks.entities._writable`); an empty name is refused too (e-conomic would store a nameless unit that
+nobody can pick).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.entities._writable import register_writable_fields
+from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
+from tasks.sync.validation import FieldRule
+
+KIND = "unit"
+ECONOMIC_RESOURCE = "units"
+NAME_MAX_LENGTH = 100
+
+UNIT_RULES = register_writable_fields(
+    ECONOMIC_RESOURCE,
+    (FieldRule("name", "string", required=True, min_length=1, max_length=NAME_MAX_LENGTH),),
+)
+
+
+def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+    """The legacy unit document: the name only (e-conomic's number is never sent, it is in the address)."""
+    return {"name": str(record.get("name") or "").strip()}
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat_resource="units",
+    rackbeat_singular="unit",
+    rackbeat_key_field="number",
+    economic_writer=LegacyResource(path=ECONOMIC_RESOURCE),
+    economic_key_field="unitNumber",
+    to_economic=to_economic,
+    events=frozenset({"unit.created", "unit.updated"}),
+    delete_events=frozenset({"unit.deleted"}),
+    barrable=False,
+)
