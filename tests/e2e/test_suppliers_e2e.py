@@ -59,8 +59,8 @@ def test_a_supplier_arrives_with_its_new_group_then_follows_updates_and_is_barre
     # the group did not exist in e-conomic: made inside the supplier's transfer, before the supplier
     new_group = economic_supplier_group(e2e, group["number"])
     assert new_group is not None and new_group["account"]["accountNumber"] == 6800
-    assert [e["path"] for e in e2e.economic.sandbox.request_log.entries() if e["method"] == "POST"][:1] == \
-        [GROUPS_PATH]
+    log = [(entry["method"], entry["path"]) for entry in e2e.economic.sandbox.request_log.entries()]
+    assert log.index(("POST", GROUPS_PATH)) < log.index(("PUT", f"/suppliers/{number}"))
 
     e2e.rackbeat.sandbox.update("suppliers", number, {"address_city": "Kiel", "address_country": "Danmark"})
     assert e2e.wait_outcome("supplier", str(number), count=2)[-1] == "replaced"
@@ -121,3 +121,28 @@ def test_a_supplier_group_is_created_renamed_and_left_alone_when_deleted(e2e: Fl
     assert e2e.wait_outcome("supplier_group", str(number), count=4)[-1] == "ignored"
     assert economic_supplier_group(e2e, number) is not None  # e-conomic cannot bar groups: kept
     assert len(collection_writes(e2e, GROUPS_PATH, "number", number)) == writes
+
+
+def test_suppliers_sharing_new_groups_create_each_group_once(e2e: Flow) -> None:  # noqa: F811
+    terms = rackbeat_payment_terms(e2e)
+    groups = [
+        e2e.rackbeat.sandbox.create("supplier-groups", {"number": unique_number(), "name": f"Fælles {i}"})
+        for i in range(3)
+    ]
+    numbers = [unique_number() for _ in range(12)]
+    for index, number in enumerate(numbers):
+        e2e.rackbeat.sandbox.create("suppliers", {
+            "number": number, "company_name": f"Leverandør {index}", "payment_terms_id": terms["number"],
+            "supplier_group_id": groups[index % 3]["number"], "address_country": "Danmark", "currency": "DKK",
+        })
+
+    for number in numbers:
+        assert e2e.wait_outcome("supplier", str(number)) == ["created"]
+    for index, number in enumerate(numbers):
+        stored = economic_supplier(e2e, number)
+        assert stored["supplierGroup"]["supplierGroupNumber"] == groups[index % 3]["number"]
+    for group in groups:
+        writes = collection_writes(e2e, GROUPS_PATH, "number", group["number"])
+        posts = [entry for entry in writes if entry["method"] == "POST"]
+        assert len(posts) == 1, group
+        assert economic_supplier_group(e2e, group["number"]) is not None
