@@ -193,10 +193,13 @@ def _upsert(
             spec.kind, key, chosen_key,
         )
     previous_hash = binding.hash if binding is not None else None
+    previous_written_at = binding.written_at if binding is not None else None
     outcome = writer.write(
         economic_key,
         payload,
-        idempotency_key=idempotency_key(store.connection_id, spec.kind, key, previous_hash, new_hash),
+        idempotency_key=idempotency_key(
+            store.connection_id, spec.kind, key, previous_hash, new_hash, previous_written_at
+        ),
         bound=binding is not None,
     )
     if outcome.economic_key is None:
@@ -233,7 +236,9 @@ def _retire(spec: EntitySpec, key: str, writer: EconomicWriter, store: ExportSto
     writer.write(
         binding.economic_key,
         body,
-        idempotency_key=idempotency_key(store.connection_id, spec.kind, key, binding.hash, barred_hash),
+        idempotency_key=idempotency_key(
+            store.connection_id, spec.kind, key, binding.hash, barred_hash, binding.written_at
+        ),
         bound=True,
     )
     store.bindings.put(

@@ -127,8 +127,11 @@ def test_writable_projection_keeps_only_what_a_replace_may_send() -> None:
 
 def test_hash_ignores_key_order_and_idempotency_key_tracks_the_change() -> None:
     assert payload_hash({"a": 1, "b": 2}) == payload_hash({"b": 2, "a": 1})
-    first = idempotency_key("c1", "product", "P-1", None, "h1")
-    assert first == idempotency_key("c1", "product", "P-1", None, "h1")
-    assert len({first, idempotency_key("c2", "product", "P-1", None, "h1"),
-                idempotency_key("c1", "product", "P-1", "h1", "h2"),
-                idempotency_key("c1", "product", "P-2", None, "h1")}) == 4
+    first = idempotency_key("c1", "product", "P-1", None, "h1", None)
+    assert first == idempotency_key("c1", "product", "P-1", None, "h1", None)
+    assert len({first, idempotency_key("c2", "product", "P-1", None, "h1", None),
+                idempotency_key("c1", "product", "P-1", "h1", "h2", None),
+                idempotency_key("c1", "product", "P-2", None, "h1", None)}) == 4
+    # The same transition made again after a successful write in between is a new write.
+    again = idempotency_key("c1", "product", "P-1", "h1", "h2", "2026-11-26T14:00:00.000Z")
+    assert again != idempotency_key("c1", "product", "P-1", "h1", "h2", "2026-11-26T13:00:00.000Z")

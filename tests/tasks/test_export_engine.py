@@ -145,6 +145,21 @@ def test_a_mapped_change_replaces_the_product(sandboxes: tuple[Any, Any]) -> Non
     assert economic_writes(economic)[-1]["method"] == "PUT"
 
 
+def test_a_change_made_back_and_forth_is_written_every_time(sandboxes: tuple[Any, Any]) -> None:
+    """A -> B -> A -> B within e-conomic's replay hour: the last write must not be answered from its cache."""
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "FLIP-1", group, sales_price=10)
+    export("product", "FLIP-1")
+
+    for price in (11, 10, 11):
+        rackbeat.sandbox.update("products", "FLIP-1", {"sales_price": price})
+        assert export("product", "FLIP-1").outcome == "replaced"
+        assert not process_clients().economic.last_response_from_cache
+        stored = economic_product(economic, "FLIP-1")
+        assert stored is not None and stored["salesPrice"] == price
+
+
 def test_a_group_rename_keeps_the_account_a_bookkeeper_chose(sandboxes: tuple[Any, Any]) -> None:
     rackbeat, economic = sandboxes
     group = make_group(rackbeat, "Tools")
