@@ -137,6 +137,11 @@ def _find_null(payload: Any, prefix: str = "") -> str | None:
     return None
 
 
+def is_writable(resource: str, field_name: str) -> bool:
+    """Whether e-conomic takes `field_name` in a write body of `resource` (per the limits table)."""
+    return any(rule.path == field_name for rule in CONSTRAINTS.get(resource, ()))
+
+
 def validate_payload(resource: str, payload: Mapping[str, Any], *, method: str = "PUT") -> None:
     """Raise MappingError naming the first field e-conomic would refuse; resources without rules pass."""
     null_field = _find_null(payload)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from clients.economic import EconomicClient
 from clients.errors import NotFoundError, PermanentError
 from tasks.entities.base import EntitySpec, LegacyResource, OpenApiRoute
+from tasks.sync.validation import is_writable
 
 # A stale objectVersion (someone edited the record between our read and our write) is answered 409;
 # reading again and writing once more is the documented way out.
@@ -48,10 +49,26 @@ class LegacyWriter:
 
     def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
         if key is not None:
-            self.economic.replace(self.path, key, payload, idempotency_key=idempotency_key)
+            body = self._replacement(key, payload, bound=bound)
+            self.economic.replace(self.path, key, body, idempotency_key=idempotency_key)
             return WriteOutcome(economic_key=key, created=not bound)
         created = self.economic.create(self.path, payload, idempotency_key=idempotency_key)
         return WriteOutcome(economic_key=created[self.spec.economic_key_field], created=True)
+
+    def _replacement(self, key: Any, payload: dict[str, Any], *, bound: bool) -> dict[str, Any]:
+        """The full document a PUT sends: the mapped payload; the record's own key where e-conomic takes
+        it in the body (suppliers require it there, and a server-assigned key is not in the mapping);
+        and, for a bound record, the `keep_on_update` fields as e-conomic has them now. A replace clears
+        what it leaves out, so keeping a bookkeeper's setting costs one read first; kinds without such
+        fields spend nothing."""
+        body = dict(payload)
+        if is_writable(self.spec.economic_resource, self.spec.economic_key_field):
+            body.setdefault(self.spec.economic_key_field, key)
+        if bound and self.spec.keep_on_update:
+            current = self.read(key)
+            if current is not None:
+                body.update({name: current[name] for name in self.spec.keep_on_update if name in current})
+        return body
 
 
 class OpenApiWriter:

@@ -160,6 +160,58 @@ def test_a_change_made_back_and_forth_is_written_every_time(sandboxes: tuple[Any
         assert stored is not None and stored["salesPrice"] == price
 
 
+def test_a_legacy_replace_keeps_the_fields_a_bookkeeper_owns(sandboxes: tuple[Any, Any]) -> None:
+    """Customer groups declare `keep_on_update=("account",)`: a PUT is a full replace, so the writer
+    reads the group first and sends the account e-conomic has now, not the default one."""
+    rackbeat, economic = sandboxes
+    rackbeat.sandbox.create("customer-groups", {"number": 41, "name": "Retail"})
+    assert export("customer_group", "41").outcome == "created"
+    economic_client = process_clients().economic
+    current = economic_client.get_item("customer-groups", 41)
+    default_account = current["account"]["accountNumber"]
+    other_account = next(
+        a["accountNumber"] for a in economic.sandbox.dump("accounts")
+        if a["accountNumber"] != default_account and a.get("accountType") in ("status", "profitAndLoss")
+    )
+    moved = {"name": "Retail", "account": {"accountNumber": other_account}}
+    economic_client.replace("customer-groups", 41, moved, idempotency_key="bookkeeper-moves-the-group")
+
+    rackbeat.sandbox.update("customer-groups", 41, {"name": "Retail DK"})
+    assert export("customer_group", "41").outcome == "replaced"
+
+    stored = economic_client.get_item("customer-groups", 41)
+    assert stored["name"] == "Retail DK"
+    assert stored["account"]["accountNumber"] == other_account
+
+
+def test_a_record_numbered_by_e_conomic_is_replaced_with_its_number_in_the_body(
+    sandboxes: tuple[Any, Any], bindings: BindingStore
+) -> None:
+    """A Rackbeat supplier number e-conomic cannot hold is left to e-conomic; the update must then carry
+    the assigned `supplierNumber` in the PUT body, which e-conomic requires there."""
+    rackbeat, economic = sandboxes
+    terms = rackbeat.sandbox.create(
+        "payment-terms", {"name": "Netto 8 dage", "type": "net", "maturity_days": 8}
+    )
+    rackbeat.sandbox.create("supplier-groups", {"number": 7, "name": "Danske"})
+    too_big = 4_000_000_000
+    rackbeat.sandbox.create("suppliers", {
+        "number": too_big, "company_name": "Stort Nummer ApS", "payment_terms_id": terms["number"],
+        "supplier_group_id": 7, "address_country": "Danmark", "currency": "DKK",
+    })
+    assert export("supplier", str(too_big)).outcome == "created"
+    assigned = bindings.get("supplier", str(too_big)).economic_key
+    assert assigned != too_big
+
+    rackbeat.sandbox.update("suppliers", too_big, {"company_name": "Stort Nummer A/S"})
+    assert export("supplier", str(too_big)).outcome == "replaced"
+
+    put = [w for w in economic_writes(economic)
+           if w["method"] == "PUT" and w["path"] == f"/suppliers/{assigned}"]
+    assert put and put[-1]["body"]["supplierNumber"] == assigned
+    assert process_clients().economic.get_item("suppliers", assigned)["name"] == "Stort Nummer A/S"
+
+
 def test_a_group_rename_keeps_the_account_a_bookkeeper_chose(sandboxes: tuple[Any, Any]) -> None:
     rackbeat, economic = sandboxes
     group = make_group(rackbeat, "Tools")
