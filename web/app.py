@@ -50,14 +50,14 @@ def route_event(event: str) -> RouteTarget | None:
     return RouteTarget(kind=spec.kind, action=action, key_field=spec.rackbeat_key_field)
 
 
-# Kinds whose master side is chosen by a setting; when e-conomic is the master, Rackbeat changes to them
-# are not pushed (the hourly poll brings e-conomic's version into Rackbeat instead).
-MASTER_SETTING_BY_KIND = {"customer": "customers_master", "product": "products_master"}
-
-
 def push_policy(settings: Settings) -> Callable[[str], bool]:
+    """Whether Rackbeat changes to a kind are pushed: not when its spec's `master_setting` says e-conomic
+    is the master (the hourly poll brings e-conomic's version into Rackbeat instead). Lots follow the
+    products setting, since they are products in e-conomic."""
+    from tasks.entities import get_spec
+
     def pushes(kind: str) -> bool:
-        setting = MASTER_SETTING_BY_KIND.get(kind)
+        setting = get_spec(kind).master_setting
         return setting is None or getattr(settings, setting) != "economic"
 
     return pushes

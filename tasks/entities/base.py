@@ -102,6 +102,11 @@ class EntitySpec:
     embedded: Callable[[Record], dict[RecordRef, Record]] = _nothing_embedded
     economic_key: Callable[[Record], Any] = _server_assigned
     barrable: bool = False
+    # The e-conomic field that bars the record (legacy REST says `barred`, projectsapi `isBarred`).
+    barred_field: str = "barred"
+    # The Settings field naming which side is master for this kind ("rackbeat" | "economic"); None when
+    # Rackbeat always is. When e-conomic is master, Rackbeat events for the kind are not pushed.
+    master_setting: str | None = None
     # e-conomic fields whose current value wins over the mapped one when the record already exists
     # (settings a bookkeeper owns, such as a product group's sales account). Honoured by writers that
     # read before they write (OpenAPI routes, which need the objectVersion anyway).

@@ -233,6 +233,7 @@ SPEC = EntitySpec(
     events=frozenset({"customer.created", "customer.updated"}),
     delete_events=frozenset({"customer.deleted"}),
     barrable=True,
+    master_setting="customers_master",
 )
 
 register_writable_fields(RESOURCE, CUSTOMER_RULES)

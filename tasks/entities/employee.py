@@ -9,8 +9,8 @@ isBarred, phone (<= 20), email (<= 50)}, the first four required.
 - Rackbeat has no employee groups: new employees go to the `employee_group` setting's group. Rackbeat
   cannot bar an employee either. Both are therefore e-conomic's to decide once the employee exists
   (`keep_on_update`): an update never moves an employee back or lifts a bar set by a bookkeeper.
-- Deleted in Rackbeat: left alone in e-conomic, and the engine logs it. e-conomic has a bar for
-  employees, but it is called `isBarred`, and the engine's barring sets `barred` (see `barrable`).
+- Deleted in Rackbeat: barred in e-conomic (`isBarred`, named by `barred_field`), since its bookings
+  and time entries must stay readable there.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ SPEC = EntitySpec(
     economic_key=economic_key,
     events=frozenset({"employee.created", "employee.updated"}),
     delete_events=frozenset({"employee.deleted"}),
-    barrable=False,
+    barrable=True,
+    barred_field="isBarred",
     keep_on_update=("groupNumber", "isBarred"),
 )
 

@@ -100,4 +100,5 @@ SPEC = EntitySpec(
     events=frozenset({"lot.created", "lot.updated"}),
     delete_events=frozenset({"lot.deleted"}),
     barrable=True,
+    master_setting="products_master",
 )

@@ -137,4 +137,5 @@ SPEC = EntitySpec(
     events=frozenset({"product.created", "product.updated"}),
     delete_events=frozenset({"product.deleted"}),
     barrable=True,
+    master_setting="products_master",
 )

@@ -228,9 +228,9 @@ def _retire(spec: EntitySpec, key: str, writer: EconomicWriter, store: ExportSto
     if document is None:
         logger.info("%s %r is gone from both sides", spec.kind, key)
         return ExportResult(spec.kind, key, "ignored", binding.economic_key)
-    if document.get("barred") is True:
+    if document.get(spec.barred_field) is True:
         return ExportResult(spec.kind, key, "unchanged", binding.economic_key)
-    body = {**writable_projection(spec.economic_resource, document), "barred": True}
+    body = {**writable_projection(spec.economic_resource, document), spec.barred_field: True}
     validate_payload(spec.economic_resource, body)
     barred_hash = payload_hash(body)
     writer.write(
@@ -240,6 +240,7 @@ def _retire(spec: EntitySpec, key: str, writer: EconomicWriter, store: ExportSto
             store.connection_id, spec.kind, key, binding.hash, barred_hash, binding.written_at
         ),
         bound=True,
+        keep_current=False,  # the body is e-conomic's own document already, and the bar must win
     )
     store.bindings.put(
         spec.kind, key,

@@ -31,8 +31,17 @@ class EconomicWriter(Protocol):
     def read(self, key: Any) -> dict[str, Any] | None:
         """The record as e-conomic has it, or None when it does not exist."""
 
-    def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
-        """Create or replace; `key` is None only for server-assigned keys of unbound records."""
+    def write(
+        self,
+        key: Any,
+        payload: dict[str, Any],
+        *,
+        idempotency_key: str,
+        bound: bool,
+        keep_current: bool = True,
+    ) -> WriteOutcome:
+        """Create or replace; `key` is None only for server-assigned keys of unbound records.
+        `keep_current=False` sends the payload as it is, without the spec's `keep_on_update` fields."""
 
 
 class LegacyWriter:
@@ -47,15 +56,23 @@ class LegacyWriter:
         except NotFoundError:
             return None
 
-    def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
+    def write(
+        self,
+        key: Any,
+        payload: dict[str, Any],
+        *,
+        idempotency_key: str,
+        bound: bool,
+        keep_current: bool = True,
+    ) -> WriteOutcome:
         if key is not None:
-            body = self._replacement(key, payload, bound=bound)
+            body = self._replacement(key, payload, keep_current=bound and keep_current)
             self.economic.replace(self.path, key, body, idempotency_key=idempotency_key)
             return WriteOutcome(economic_key=key, created=not bound)
         created = self.economic.create(self.path, payload, idempotency_key=idempotency_key)
         return WriteOutcome(economic_key=created[self.spec.economic_key_field], created=True)
 
-    def _replacement(self, key: Any, payload: dict[str, Any], *, bound: bool) -> dict[str, Any]:
+    def _replacement(self, key: Any, payload: dict[str, Any], *, keep_current: bool) -> dict[str, Any]:
         """The full document a PUT sends: the mapped payload; the record's own key where e-conomic takes
         it in the body (suppliers require it there, and a server-assigned key is not in the mapping);
         and, for a bound record, the `keep_on_update` fields as e-conomic has them now. A replace clears
@@ -64,7 +81,7 @@ class LegacyWriter:
         body = dict(payload)
         if is_writable(self.spec.economic_resource, self.spec.economic_key_field):
             body.setdefault(self.spec.economic_key_field, key)
-        if bound and self.spec.keep_on_update:
+        if keep_current and self.spec.keep_on_update:
             current = self.read(key)
             if current is not None:
                 body.update({name: current[name] for name in self.spec.keep_on_update if name in current})
@@ -87,7 +104,15 @@ class OpenApiWriter:
         except NotFoundError:
             return None
 
-    def write(self, key: Any, payload: dict[str, Any], *, idempotency_key: str, bound: bool) -> WriteOutcome:
+    def write(
+        self,
+        key: Any,
+        payload: dict[str, Any],
+        *,
+        idempotency_key: str,
+        bound: bool,
+        keep_current: bool = True,
+    ) -> WriteOutcome:
         last_conflict: PermanentError | None = None
         for attempt in range(_MAX_VERSION_CONFLICTS):
             # A conflict answer may itself be cached under the key, so a re-read write needs its own key;
@@ -103,7 +128,10 @@ class OpenApiWriter:
                     if new_key is None and isinstance(answer, dict):
                         new_key = answer.get(self.spec.economic_key_field)
                     return WriteOutcome(economic_key=new_key, created=True)
-                kept = {name: existing[name] for name in self.spec.keep_on_update if name in existing}
+                kept = (
+                    {name: existing[name] for name in self.spec.keep_on_update if name in existing}
+                    if keep_current else {}
+                )
                 body = {**payload, **kept}
                 if existing.get("objectVersion"):
                     body["objectVersion"] = existing["objectVersion"]

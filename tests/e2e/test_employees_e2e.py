@@ -20,7 +20,7 @@ def economic_employee(flow: Flow, number: int) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def test_an_employee_is_created_updated_and_left_alone_when_deleted(e2e: Flow) -> None:  # noqa: F811
+def test_an_employee_is_created_updated_and_barred_when_deleted(e2e: Flow) -> None:  # noqa: F811
     number = unique_number(2, 999_999)  # 1 is e-conomic's administrator
     e2e.rackbeat.sandbox.create("employees", {
         "number": number, "name": "Mette Kjær", "initials": "MK", "contact_email": "mk@nordvik-byg.dk",
@@ -45,10 +45,11 @@ def test_an_employee_is_created_updated_and_left_alone_when_deleted(e2e: Flow) -
     assert len(collection_writes(e2e, EMPLOYEES_PATH, "number", number)) == writes
 
     e2e.rackbeat.sandbox.delete("employees", number)
-    assert e2e.wait_outcome("employee", str(number), count=4)[-1] == "ignored"
+    assert e2e.wait_outcome("employee", str(number), count=4)[-1] == "barred"
     stored = economic_employee(e2e, number)
-    assert stored is not None and not stored.get("barred")  # the engine cannot bar an employee: kept as is
-    assert len(collection_writes(e2e, EMPLOYEES_PATH, "number", number)) == writes
+    assert stored is not None and stored.get("barred") is True  # kept, with its history, but barred
+    assert stored["name"] == "Mette Kjær Holm"
+    assert len(collection_writes(e2e, EMPLOYEES_PATH, "number", number)) == writes + 1
 
 
 def test_a_bar_set_in_e_conomic_survives_updates_from_rackbeat(e2e: Flow) -> None:  # noqa: F811

@@ -175,3 +175,23 @@ def test_with_e_conomic_as_master_product_webhooks_write_nothing(
     assert e2e.events("product", number) == []
     assert e2e.economic_products(number) == []
     assert e2e.economic.sandbox.request_log.entries()[logged_before:] == []  # not even a read
+
+
+def test_with_e_conomic_as_master_for_products_lot_webhooks_write_nothing(
+    e2e: Flow, economic_master_receiver: Settings  # noqa: F811
+) -> None:
+    """Lots are products in e-conomic, so the products master setting covers them too (their spec says so)."""
+    group = e2e.group()
+    e2e.wait_outcome("product_group", str(group["number"]))
+    number = e2e.number("ECOLOT")
+    created_before = ignored_count(e2e.redis, economic_master_receiver, "lot.created")
+    logged_before = len(e2e.economic.sandbox.request_log.entries())
+
+    e2e.rackbeat.sandbox.create("lots", {"number": number, "name": "Kit", "group_id": group["number"]})
+
+    master = economic_master_receiver
+    wait_for(lambda: ignored_count(e2e.redis, master, "lot.created") == created_before + 1,
+             message="the lot webhook to be ignored")
+    assert e2e.events("lot", number) == []
+    assert e2e.economic_products(number) == []
+    assert e2e.economic.sandbox.request_log.entries()[logged_before:] == []
