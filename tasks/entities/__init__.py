@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 
 from tasks.entities.base import Action, EntitySpec
+from tasks.sync.validation import CONSTRAINTS
 
 
 def _discover() -> dict[str, EntitySpec]:
@@ -29,7 +30,19 @@ def _discover() -> dict[str, EntitySpec]:
                 raise RuntimeError(f"event {event!r} is claimed by both {events[event]} and {spec.kind}")
             events[event] = spec.kind
         registry[spec.kind] = spec
+        _install_constraints(spec)
     return registry
+
+
+def _install_constraints(spec: EntitySpec) -> None:
+    """Give the engine's limits table (tasks.sync.validation.CONSTRAINTS) the kind's own rules."""
+    if not spec.constraints:
+        return
+    known = CONSTRAINTS.setdefault(spec.economic_resource, spec.constraints)
+    if known != spec.constraints:
+        raise RuntimeError(
+            f"{spec.kind}: e-conomic resource {spec.economic_resource!r} has other limits already"
+        )
 
 
 REGISTRY: dict[str, EntitySpec] = _discover()

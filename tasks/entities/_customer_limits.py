@@ -7,8 +7,7 @@ the same tables tell the engine which fields of a document read back from e-cono
 a replace (a barred customer keeps everything else it had). Referenced numbers carry a minimum of 1,
 as e-conomic refuses ids of 0.
 
-The engine has no table for these resources yet, so each kind registers its own at import
-(`tasks.entities._writable`).
+Each kind's spec carries its table (`EntitySpec.constraints`); the registry hands it to the engine.
 """
 
 from __future__ import annotations

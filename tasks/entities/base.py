@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tasks.sync.validation import FieldRule
+
 Record = Mapping[str, Any]
 """A Rackbeat record as the API returns it, unwrapped from its envelope."""
 
@@ -102,6 +104,10 @@ class EntitySpec:
     embedded: Callable[[Record], dict[RecordRef, Record]] = _nothing_embedded
     economic_key: Callable[[Record], Any] = _server_assigned
     barrable: bool = False
+    # e-conomic's limits on the written document (from its published schemas): checked before every
+    # call, and what a barring replace may send back. Kinds writing a resource the engine already has a
+    # table for (products) leave it empty.
+    constraints: tuple[FieldRule, ...] = ()
     # The e-conomic field that bars the record (legacy REST says `barred`, projectsapi `isBarred`).
     barred_field: str = "barred"
     # The Settings field naming which side is master for this kind ("rackbeat" | "economic"); None when

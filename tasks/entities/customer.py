@@ -36,7 +36,6 @@ from typing import Any
 
 from tasks.entities._customer_limits import CUSTOMER_NUMBER_MAX, CUSTOMER_RULES
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
 from tasks.sync.errors import MappingError
 
@@ -234,6 +233,5 @@ SPEC = EntitySpec(
     delete_events=frozenset({"customer.deleted"}),
     barrable=True,
     master_setting="customers_master",
+    constraints=CUSTOMER_RULES,
 )
-
-register_writable_fields(RESOURCE, CUSTOMER_RULES)

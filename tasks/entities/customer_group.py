@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities._customer_limits import CUSTOMER_GROUP_RULES
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
 from tasks.settings import get_settings
 
@@ -57,6 +56,5 @@ SPEC = EntitySpec(
     # A bookkeeper may move a group to another debtor account; honoured once the legacy writer reads
     # before it writes (today it replaces, so the setting's account is written back on every change).
     keep_on_update=("account",),
+    constraints=CUSTOMER_GROUP_RULES,
 )
-
-register_writable_fields(RESOURCE, CUSTOMER_GROUP_RULES)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
 from tasks.settings import get_settings
 from tasks.sync.validation import FieldRule
@@ -102,6 +101,5 @@ SPEC = EntitySpec(
     barrable=True,
     barred_field="isBarred",
     keep_on_update=("groupNumber", "isBarred"),
+    constraints=WRITABLE_FIELDS,
 )
-
-register_writable_fields(SPEC.economic_resource, WRITABLE_FIELDS)

@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities._customer_limits import PAYMENT_TERMS_RULES
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
 from tasks.sync.errors import MappingError
 
@@ -92,6 +91,5 @@ SPEC = EntitySpec(
     events=frozenset({"payment_terms.created", "payment_terms.updated"}),
     delete_events=frozenset({"payment_terms.deleted"}),
     barrable=False,
+    constraints=PAYMENT_TERMS_RULES,
 )
-
-register_writable_fields(RESOURCE, PAYMENT_TERMS_RULES)

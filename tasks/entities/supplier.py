@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
 from tasks.settings import get_settings
 from tasks.sync.errors import MappingError
@@ -211,6 +210,5 @@ SPEC = EntitySpec(
     events=frozenset({"supplier.created", "supplier.updated"}),
     delete_events=frozenset({"supplier.deleted"}),
     barrable=True,
+    constraints=WRITABLE_FIELDS,
 )
-
-register_writable_fields(SPEC.economic_resource, WRITABLE_FIELDS)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
 from tasks.settings import get_settings
 from tasks.sync.validation import FieldRule
@@ -61,6 +60,5 @@ SPEC = EntitySpec(
     delete_events=frozenset({"supplier_group.deleted"}),
     barrable=False,
     keep_on_update=("accountNumber",),
+    constraints=WRITABLE_FIELDS,
 )
-
-register_writable_fields(SPEC.economic_resource, WRITABLE_FIELDS)

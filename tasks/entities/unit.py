@@ -10,16 +10,14 @@ the bound number. A unit has no `barred` in e-conomic: a unit deleted in Rackbea
 (products there may still be counted in it) and the engine logs the event as ignored.
 
 Limits (`units.post` / `units.unitNumber.put`, draft-03): `name` is the only writable property,
-required, at most 100 characters. The engine has no table for `units`, so this module registers it
-(`tasks.entities._writable`); an empty name is refused too (e-conomic would store a nameless unit that
-nobody can pick).
+required, at most 100 characters. The spec carries them (`constraints`); an empty name is refused too
+(e-conomic would store a nameless unit that nobody can pick).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities._writable import register_writable_fields
 from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
 from tasks.sync.validation import FieldRule
 
@@ -27,10 +25,7 @@ KIND = "unit"
 ECONOMIC_RESOURCE = "units"
 NAME_MAX_LENGTH = 100
 
-UNIT_RULES = register_writable_fields(
-    ECONOMIC_RESOURCE,
-    (FieldRule("name", "string", required=True, min_length=1, max_length=NAME_MAX_LENGTH),),
-)
+UNIT_RULES = (FieldRule("name", "string", required=True, min_length=1, max_length=NAME_MAX_LENGTH),)
 
 
 def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
@@ -49,4 +44,5 @@ SPEC = EntitySpec(
     events=frozenset({"unit.created", "unit.updated"}),
     delete_events=frozenset({"unit.deleted"}),
     barrable=False,
+    constraints=UNIT_RULES,
 )

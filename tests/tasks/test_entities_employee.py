@@ -60,7 +60,7 @@ def test_the_number_follows_rackbeat_where_e_conomic_can_take_it() -> None:
 def test_group_and_bar_belong_to_e_conomic_once_the_employee_exists() -> None:
     spec = REGISTRY["employee"]
     assert set(spec.keep_on_update) == {"groupNumber", "isBarred"}
-    assert spec.barrable is False  # the engine bars with `barred`; employees have `isBarred`
+    assert (spec.barrable, spec.barred_field) == (True, "isBarred")  # a deleted employee is barred there
 
 
 def test_the_payload_satisfies_e_conomic_s_employee_schema() -> None:
