@@ -20,17 +20,24 @@ from tasks.sync.export import ExportClients
 _local = threading.local()
 
 
+def usable_budget(published: int, headroom: float) -> int:
+    """The calls per window we allow ourselves out of an API's published budget."""
+    return max(1, int(published * (1 - headroom)))
+
+
 def build_clients(settings: Settings) -> ExportClients:
     """Fresh clients for these settings, each metered by the shared bucket of its credential."""
     redis = get_redis(settings.redis_url)
     rackbeat_bucket = RedisTokenBucket(
         redis, "rackbeat", settings.rackbeat_token,
-        capacity=settings.rackbeat_requests_per_minute, window_seconds=60,
+        capacity=usable_budget(settings.rackbeat_requests_per_minute, settings.rate_limit_headroom),
+        window_seconds=60,
         namespace=settings.connection_id,
     )
     economic_bucket = RedisTokenBucket(
         redis, "economic", settings.economic_agreement_grant_token,
-        capacity=settings.economic_bucket_size, window_seconds=settings.economic_bucket_window_seconds,
+        capacity=usable_budget(settings.economic_bucket_size, settings.rate_limit_headroom),
+        window_seconds=settings.economic_bucket_window_seconds,
         namespace=settings.connection_id,
     )
     return ExportClients(
