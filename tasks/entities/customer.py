@@ -29,17 +29,15 @@ Rules that live here (each has a test in tests/tasks/test_entities_customer.py):
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from tasks.entities._customer_limits import CUSTOMER_NUMBER_MAX, CUSTOMER_RULES
+from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
 from tasks.sync.errors import MappingError
-
-logger = logging.getLogger(__name__)
 
 KIND = "customer"
 RESOURCE = "customers"
@@ -77,24 +75,9 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def fitting_number(record: Record) -> int | None:
-    """Rackbeat's number when e-conomic can take it as a customerNumber, else None."""
-    number = _int_or_none(record.get("number"))
-    if number is not None and 1 <= number <= CUSTOMER_NUMBER_MAX:
-        return number
-    return None
-
-
 def economic_key(record: Record) -> int | None:
     """Rackbeat's number when e-conomic can take it; None lets e-conomic assign one (logged)."""
-    number = fitting_number(record)
-    if number is not None:
-        return number
-    logger.info(
-        "customer %r: e-conomic takes customer numbers 1..%d only, so it assigns one; the binding keeps "
-        "the pair", record.get("number"), CUSTOMER_NUMBER_MAX,
-    )
-    return None
+    return rackbeat_number_or_assigned(KIND, record, CUSTOMER_NUMBER_MAX)
 
 
 def _reference(record: Record, id_field: str, embedded_field: str) -> str | None:
@@ -163,7 +146,7 @@ def _required_ref(refs: Refs, ref: RecordRef, field: str) -> Any:
 def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> dict[str, Any]:
     """The customers document for a Rackbeat customer; see the module docstring for each rule."""
     payload: dict[str, Any] = {}
-    number = fitting_number(record)
+    number = fitting_number(record.get("number"), CUSTOMER_NUMBER_MAX)
     if number is not None:
         payload["customerNumber"] = number
     payload["name"] = _text(record.get("company_name")) or ""

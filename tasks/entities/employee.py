@@ -15,14 +15,12 @@ isBarred, phone (<= 20), email (<= 50)}, the first four required.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
 from tasks.settings import get_settings
 from tasks.sync.validation import FieldRule
-
-logger = logging.getLogger(__name__)
 
 KIND = "employee"
 NUMBER_MAX = 999_999
@@ -39,23 +37,8 @@ WRITABLE_FIELDS = (
 which e-conomic refuses for ids in practice; Rackbeat numbers start at 1."""
 
 
-def economic_number(rackbeat_number: Any) -> int | None:
-    """Rackbeat's employee number when e-conomic can take it, else None (e-conomic assigns one)."""
-    try:
-        number = int(rackbeat_number)
-    except (TypeError, ValueError):
-        return None
-    return number if 1 <= number <= NUMBER_MAX else None
-
-
 def economic_key(record: Record) -> int | None:
-    number = economic_number(record.get("number"))
-    if number is None:
-        logger.info(
-            "employee %r: e-conomic cannot take the number, it assigns one (recorded in the binding)",
-            record.get("number"),
-        )
-    return number
+    return rackbeat_number_or_assigned(KIND, record, NUMBER_MAX)
 
 
 def _text(value: Any) -> str | None:
@@ -68,7 +51,7 @@ def _text(value: Any) -> str | None:
 def employee_payload(record: Record, employee_group: int) -> dict[str, Any]:
     """The projectsapi Employee body for a Rackbeat employee filed under `employee_group`."""
     payload: dict[str, Any] = {}
-    number = economic_number(record.get("number"))
+    number = fitting_number(record.get("number"), NUMBER_MAX)
     if number is not None:
         payload["number"] = number
     payload["groupNumber"] = employee_group

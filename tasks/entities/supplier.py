@@ -18,17 +18,15 @@ Rules that live here:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
 from tasks.settings import get_settings
 from tasks.sync.errors import MappingError
 from tasks.sync.validation import FieldRule
-
-logger = logging.getLogger(__name__)
 
 KIND = "supplier"
 GROUP_KIND = "supplier_group"
@@ -76,23 +74,8 @@ class SupplierDefaults:
     supplier_group: int = 1
 
 
-def economic_number(rackbeat_number: Any) -> int | None:
-    """Rackbeat's supplier number when e-conomic can take it as its supplierNumber, else None."""
-    try:
-        number = int(rackbeat_number)
-    except (TypeError, ValueError):
-        return None
-    return number if 1 <= number <= NUMBER_MAX else None
-
-
 def economic_key(record: Record) -> int | None:
-    number = economic_number(record.get("number"))
-    if number is None:
-        logger.info(
-            "supplier %r: e-conomic cannot take the number, it assigns one (recorded in the binding)",
-            record.get("number"),
-        )
-    return number
+    return rackbeat_number_or_assigned(KIND, record, NUMBER_MAX)
 
 
 def _reference(record: Record, field: str) -> str | None:
@@ -144,7 +127,7 @@ def _required_ref(refs: Refs, ref: RecordRef, field: str) -> int:
 def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> dict[str, Any]:
     """The legacy REST supplier document for a Rackbeat supplier."""
     payload: dict[str, Any] = {}
-    number = economic_number(record.get("number"))
+    number = fitting_number(record.get("number"), NUMBER_MAX)
     if number is not None:
         payload["supplierNumber"] = number
     payload["name"] = _text(record.get("company_name")) or ""
