@@ -30,9 +30,14 @@ _REVERSE = {token: char for char, token in _TOKENS.items()}
 _TOKEN_RE = re.compile(r"_(1[0-3]|[0-9])_")
 
 
-def encode_key(key: str | int) -> str:
+_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9-]*\Z")
+
+
+def encode_key(key: object) -> str:
     """Encode an id for use as a path segment, as e-conomic writes it in ``self`` links."""
     text = str(key)
+    if _NOTHING_TO_ENCODE.match(text):  # most keys: skip the work
+        return text
     encoded = "".join(_TOKENS.get(char, char) for char in text)
     return quote(encoded, safe="_-~")
 

@@ -7,11 +7,10 @@ written out (e-conomic's own demo answers carry `"barred": false` too).
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
+from sandbox.economic.ids import encode_key
 from sandbox.seed.model import (
     Account,
     AccountingYear,
@@ -37,39 +36,6 @@ from sandbox.seed.reference import PAYMENT_TERM_BY_NUMBER, UNIT_BY_NUMBER, VAT_Z
 
 CANONICAL_BASE = "https://restapi.e-conomic.com/"
 Record = dict[str, Any]
-
-# e-conomic's substitution for characters that cannot appear in a path segment of a string key.
-_KEY_ESCAPES = str.maketrans(
-    {
-        "<": "_0_",
-        ">": "_1_",
-        "*": "_2_",
-        "%": "_3_",
-        ":": "_4_",
-        "&": "_5_",
-        "/": "_6_",
-        "\\": "_7_",
-        "_": "_8_",
-        " ": "_9_",
-        "?": "_10_",
-        ".": "_11_",
-        "#": "_12_",
-        "+": "_13_",
-    }
-)
-
-
-_NOTHING_TO_ENCODE = re.compile(r"[A-Za-z0-9-]*\Z")
-
-
-def encode_key(key: object) -> str:
-    """A product number as e-conomic writes it in a URL: `EV/100001` -> `EV_6_100001`; anything else
-    outside the unreserved set is percent-encoded as usual."""
-    text = str(key)
-    if _NOTHING_TO_ENCODE.match(text):  # most keys: skip the work
-        return text
-    return quote(text.translate(_KEY_ESCAPES), safe="_")
-
 
 def link(path: str) -> str:
     return CANONICAL_BASE + path
