@@ -24,6 +24,7 @@ from tasks.sync.export import ExportResult, ExportStore
 from tasks.sync.export import export_record as run_export
 from tasks.sync.locks import RecordLock, hold_record
 from tasks.sync.pending import PendingMarkers
+from tasks.sync.watchers import WatcherStore
 
 # How long a transfer waits for a record another worker is exporting (typically a product group many
 # products share) before it gives way and is re-queued.
@@ -45,7 +46,10 @@ def build_store() -> ExportStore:
             wait_seconds=LOCK_WAIT_SECONDS,
         )
 
-    return ExportStore(connection_id=settings.connection_id, bindings=BindingStore(client), lock=lock)
+    return ExportStore(
+        connection_id=settings.connection_id, bindings=BindingStore(client), lock=lock,
+        watchers=WatcherStore(client), enqueue=enqueue_export,
+    )
 
 
 def _record_dependency_events(result: ExportResult, task_id: str) -> None:

@@ -25,6 +25,12 @@ RecordRef = tuple[str, str]
 Refs = Mapping[RecordRef, Any]
 """e-conomic keys of the dependencies, by (kind, rackbeat_key). Unbound optional ones are absent."""
 
+Related = Mapping[RecordRef, Record]
+"""The current Rackbeat version of the records a mapper reads, by (kind, rackbeat_key); gone ones absent."""
+
+Mapper = Callable[..., dict[str, Any]]
+"""`(record, refs) -> payload`, or `(record, refs, related) -> payload` for a kind that declares `related`."""
+
 Action = Literal["upsert", "delete"]
 
 
@@ -89,6 +95,11 @@ class EntitySpec:
     `embedded(record)` returns the views of dependencies Rackbeat embeds in the record (a product's
     `group`): when a dependency mapped from its view hashes to what its binding says was written, it
     is current and the engine spares the fetch; otherwise it is exported in full.
+    `related(record)`, when declared, names Rackbeat records whose CURRENT version the mapper reads
+    (a lot's component products, for their cost price). They are not exported: the engine fetches each
+    before mapping and hands them to the mapper, and re-exports this record when one of them is written
+    to e-conomic later (`tasks.sync.watchers`). Such a kind's `to_economic` takes `related` as a third
+    argument; `map()` is the one place that choice is made.
     """
 
     kind: str
@@ -97,7 +108,7 @@ class EntitySpec:
     rackbeat_key_field: str
     economic_writer: EconomicWriter
     economic_key_field: str
-    to_economic: Callable[[Record, Refs], dict[str, Any]]
+    to_economic: Mapper
     events: frozenset[str] = frozenset()
     delete_events: frozenset[str] = frozenset()
     depends_on: Callable[[Record], list[RecordRef]] = _no_dependencies
@@ -117,6 +128,20 @@ class EntitySpec:
     # (settings a bookkeeper owns, such as a product group's sales account). Honoured by writers that
     # read before they write (OpenAPI routes, which need the objectVersion anyway).
     keep_on_update: tuple[str, ...] = field(default=())
+    related: Callable[[Record], list[RecordRef]] | None = None
+
+    def map(self, record: Record, refs: Refs, related: Related | None = None) -> dict[str, Any]:
+        """The e-conomic document for `record`: `to_economic` called with the arguments this kind declares."""
+        if self.related is None:
+            return self.to_economic(record, refs)
+        return self.to_economic(record, refs, related or {})
+
+    def related_refs(self, record: Record) -> list[RecordRef]:
+        """The records `related` names, keys as strings, each once, in order; [] for kinds without it."""
+        if self.related is None:
+            return []
+        refs = ((kind, str(key)) for kind, key in self.related(record))
+        return list(dict.fromkeys(refs))
 
     @property
     def economic_resource(self) -> str:

@@ -6,15 +6,17 @@ name, description, prices, barcode, barred, group, unit; never a stock quantity)
 has a rule of its own.
 
 Cost price. Rackbeat does not compute a lot's own cost: its `cost_price` stays at the expected cost
-unless somebody locks it (`cost_is_locked`). What Rackbeat does serve, in the same answer, is the BOM
-lines, each with `quantity` and `unit_price` = the component's cost price. So:
+unless somebody locks it (`cost_is_locked`). The BOM lines carry `quantity` and a `unit_price` that was
+the component's cost price when the line was written, and is not refreshed when that cost moves. So
+the lot declares its components as `related` records (`components`): the engine reads each one's
+current version before mapping, and re-exports the lot when a component is written to e-conomic
+(Rackbeat fires `product.updated` for the component, never `lot.updated`). The rule:
 - `cost_is_locked` -> the lot's own `cost_price` (a cost someone fixed on purpose);
-- otherwise, when the lot has lines -> sum(quantity x unit_price) over the lines, rounded to 2 decimals
-  (no extra call: the lines come with the lot);
+- otherwise, when the lot has lines -> sum(quantity x the component's current cost) over the lines,
+  rounded to 2 decimals; a component Rackbeat no longer has (or one not fetched) counts at the line's
+  own `unit_price`. A component that is itself a lot counts at that lot's cost by this same rule, from
+  its own lines' prices (one level: its components are not read);
 - a lot without lines -> its own `cost_price`.
-A component's cost change reaches the lot when the lot is transferred again with lines that carry the
-new cost. Nothing makes that transfer happen by itself yet: it needs the engine to re-export the
-records that depend on a record whose e-conomic document changed (see the lead's notes in the report).
 
 Numbers. Rackbeat item numbers are unique across products and lots, and a lot's e-conomic product
 number is made by the very function products use (`product.economic_product_number`), so two
@@ -30,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities import product
-from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
+from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs, Related
 from tasks.sync.errors import MappingError
 
 KIND = "lot"
@@ -58,17 +60,47 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def lot_cost_price(record: Record) -> float | None:
+def component_ref(line: Record) -> RecordRef | None:
+    """The item a BOM line uses, as (kind, number): a product, or a lot nested in this one."""
+    number = line.get("product_id", line.get("child_id"))
+    if number is None or number == "":
+        return None
+    return (KIND if line.get("child_type") == KIND else product.KIND, str(number))
+
+
+def components(record: Record) -> list[RecordRef]:
+    """The lot's related records: every item its lines use, each once."""
+    refs = (component_ref(line) for line in record.get("lines") or [])
+    return list(dict.fromkeys(ref for ref in refs if ref is not None))
+
+
+def _component_cost(line: Record, related: Related) -> float:
+    """One unit of the line's item at its current cost; the line's own price when that is unknown."""
+    ref = component_ref(line)
+    item = related.get(ref) if ref is not None else None
+    if item is not None:
+        cost = lot_cost_price(item) if ref is not None and ref[0] == KIND else item.get("cost_price")
+        if cost is not None and cost != "":
+            return float(cost)
+    return _number(line.get("unit_price"))
+
+
+def lot_cost_price(record: Record, related: Related | None = None) -> float | None:
     """The lot's cost price by the rule in the module docstring; None when Rackbeat has none at all."""
     lines = record.get("lines") or []
     if record.get("cost_is_locked") or not lines:
         own = record.get("cost_price")
         return None if own is None or own == "" else round(float(own), 2)
-    return round(sum(_number(line.get("quantity")) * _number(line.get("unit_price")) for line in lines), 2)
+    current = related or {}
+    return round(sum(_number(line.get("quantity")) * _component_cost(line, current) for line in lines), 2)
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
-    """The legacy product document for a Rackbeat lot; refuses a number a product already holds."""
+def to_economic(record: Record, refs: Refs, related: Related | None = None) -> dict[str, Any]:
+    """The legacy product document for a Rackbeat lot; refuses a number a product already holds.
+
+    `related` holds the current version of the lot's components (see `components`); without it the
+    cost comes from the lines' own prices.
+    """
     guard = same_number_product(record)
     if guard in refs:
         raise MappingError(
@@ -80,7 +112,7 @@ def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
     payload = product.to_economic(record, refs)
     payload["productNumber"] = economic_key(record)
     payload.pop("costPrice", None)
-    cost = lot_cost_price(record)
+    cost = lot_cost_price(record, related)
     if cost is not None:
         payload["costPrice"] = cost
     return payload
@@ -96,6 +128,7 @@ SPEC = EntitySpec(
     to_economic=to_economic,
     economic_key=economic_key,
     depends_on=depends_on,
+    related=components,
     embedded=product.embedded,
     events=frozenset({"lot.created", "lot.updated"}),
     delete_events=frozenset({"lot.deleted"}),

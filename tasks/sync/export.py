@@ -1,12 +1,18 @@
 """The export synchronizer: move one Rackbeat record, of any registered kind, to e-conomic.
 
     lock -> fetch the current record (404: it was deleted) -> export its dependencies first, each
-    under its own lock -> map -> validate -> hash -> skip if unchanged -> write -> bind
+    under its own lock -> fetch the related records it reads -> map -> validate -> hash -> skip if
+    unchanged -> write -> bind -> (lock released) queue the records that read this one
 
 The binding is written only after e-conomic confirmed the write. A transfer that dies in between
 (worker killed, answer lost) runs again with the same previous hash and maps the same record, so it
 sends the same Idempotency-Key and e-conomic replays instead of writing twice; where the e-conomic key
 is ours to choose, the write is a PUT at that key, so even a lost binding cannot make a duplicate.
+
+Related records (`EntitySpec.related`) are read, not exported: a record that reads them is re-queued
+(`ExportStore.enqueue`) when one of them is later created, replaced or barred in e-conomic, unless it
+already mapped that very version (`tasks.sync.watchers`). An "unchanged" export queues nothing, so a
+chain of readers ends where nothing is written.
 
 Nothing here knows a kind by name: everything comes from the `EntitySpec`.
 """
@@ -23,15 +29,18 @@ from clients.economic import EconomicClient
 from clients.errors import NotFoundError
 from clients.rackbeat import RackbeatClient
 from tasks.entities import REGISTRY, get_spec
-from tasks.entities.base import EntitySpec, Record, RecordRef
+from tasks.entities.base import EntitySpec, Record, RecordRef, Related
 from tasks.sync.errors import DependencyCycle, MappingError
 from tasks.sync.refs import idempotency_key, payload_hash
 from tasks.sync.validation import validate_payload, writable_projection
+from tasks.sync.watchers import WatcherStore, fingerprint
 from tasks.sync.writers import EconomicWriter, writer_for
 
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["created", "replaced", "unchanged", "barred", "ignored"]
+# Outcomes that changed the e-conomic document, so records reading this one may map differently now.
+WRITTEN: frozenset[str] = frozenset({"created", "replaced", "barred"})
 
 
 class Binding(Protocol):
@@ -58,14 +67,19 @@ class ExportClients:
 
 @dataclass(frozen=True)
 class ExportStore:
-    """The engine's view of our Redis store: whose keys, the bindings, and how to lock a record.
+    """The engine's view of our Redis store and queue: whose keys, the bindings, how to lock a record,
+    who reads which record, and how to queue a record's export.
 
     `lock(kind, key)` is a context manager that holds the record's lock or raises `RecordBusy`.
+    `enqueue(kind, key)` queues an export of the record (coalesced; True when this call queued it); the
+    task module passes the Celery one, so the engine never imports Celery.
     """
 
     connection_id: str
     bindings: BindingStore
     lock: Callable[[str, str], AbstractContextManager[Any]]
+    watchers: WatcherStore
+    enqueue: Callable[[str, str], bool]
 
 
 @dataclass
@@ -77,6 +91,8 @@ class ExportResult:
     api_calls: int = 0
     """Requests to either API made by this transfer, its dependencies' included."""
     dependencies: list[ExportResult] = field(default_factory=list)
+    notified: list[RecordRef] = field(default_factory=list)
+    """Records that read this one and were queued for export because this transfer wrote it."""
 
     def all_results(self) -> Iterator[ExportResult]:
         """This result and every dependency's, dependencies first (the order they were exported)."""
@@ -105,10 +121,18 @@ def export_record(
         writer = writer_for(spec, clients.economic)
         if record is None:
             result = _retire(spec, rackbeat_key, writer, store)
+            if spec.related is not None:
+                store.watchers.forget(ref)
         else:
             dependencies, refs = _export_dependencies(spec, record, clients, store, (*_chain, ref))
-            result = _upsert(spec, rackbeat_key, record, refs, writer, store)
+            related = _fetch_related(spec, ref, record, clients.rackbeat, store)
+            result = _upsert(spec, rackbeat_key, record, refs, related, writer, store)
             result.dependencies = dependencies
+            if spec.related is not None:
+                seen = {r: fingerprint(related.get(r)) for r in spec.related_refs(record)}
+                store.watchers.confirm(ref, seen)
+    if result.outcome in WRITTEN:
+        result.notified = _notify_watchers(ref, fingerprint(record), store, _chain)
     result.api_calls = clients.call_count() - calls_before
     return result
 
@@ -118,6 +142,44 @@ def _fetch_current(spec: EntitySpec, key: str, rackbeat: RackbeatClient) -> Reco
         return rackbeat.get(spec.rackbeat_resource, key, spec.rackbeat_singular)
     except NotFoundError:
         return None
+
+
+def _fetch_related(
+    spec: EntitySpec, ref: RecordRef, record: Record, rackbeat: RackbeatClient, store: ExportStore
+) -> Related:
+    """The current Rackbeat version of every record the mapper reads (one GET each; gone ones absent).
+
+    The record is marked as their watcher BEFORE they are read, so a change written to e-conomic
+    while this transfer runs re-queues it even though its bookkeeping is not finished yet.
+    """
+    wanted = spec.related_refs(record)
+    store.watchers.begin(ref, wanted)
+    related: dict[RecordRef, Record] = {}
+    for kind, key in wanted:
+        related_spec = REGISTRY.get(kind)
+        if related_spec is None:
+            logger.debug("%s %r reads %s %r, a kind nobody exports: passed as absent", *ref, kind, key)
+            continue
+        current = _fetch_current(related_spec, key, rackbeat)
+        if current is not None:
+            related[(kind, key)] = current
+    return related
+
+
+def _notify_watchers(
+    ref: RecordRef, current: str, store: ExportStore, chain: tuple[RecordRef, ...]
+) -> list[RecordRef]:
+    """Queue the export of every record that reads this one and did not map this version of it.
+
+    Records higher up in this very transfer are left out: they read their related records after their
+    dependencies were exported, so they map this version anyway.
+    """
+    notified = [w for w in store.watchers.stale_watchers(ref, current) if w not in chain]
+    for kind, key in notified:
+        queued = store.enqueue(kind, key)
+        logger.info("%s %r was written to e-conomic: %s %r, which reads it, %s", *ref, kind, key,
+                    "is queued for export" if queued else "already has an export queued")
+    return notified
 
 
 def _export_dependencies(
@@ -156,13 +218,13 @@ def _current_by_view(kind: str, key: str, view: Record | None, store: ExportStor
     through the dependency's own webhook.
     """
     spec = REGISTRY[kind]
-    if view is None or spec.depends_on(view):
+    if view is None or spec.depends_on(view) or spec.related_refs(view):
         return None
     binding = store.bindings.get(kind, key)
     if binding is None or binding.hash is None:
         return None
     try:
-        payload = spec.to_economic(view, {})
+        payload = spec.map(view, {})
     except (KeyError, TypeError, ValueError):
         return None
     if payload_hash(payload) != binding.hash:
@@ -175,10 +237,11 @@ def _upsert(
     key: str,
     record: Record,
     refs: dict[RecordRef, Any],
+    related: Related,
     writer: EconomicWriter,
     store: ExportStore,
 ) -> ExportResult:
-    payload = spec.to_economic(record, refs)
+    payload = spec.map(record, refs, related)
     binding = store.bindings.get(spec.kind, key)
     chosen_key = spec.economic_key(record)
     economic_key = chosen_key if chosen_key is not None else (binding.economic_key if binding else None)

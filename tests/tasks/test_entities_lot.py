@@ -133,3 +133,57 @@ def test_seed_lots_map_to_valid_products_with_the_summed_cost() -> None:
         expected = round(sum(line["quantity"] * line["unit_price"] for line in record["lines"]), 2)
         assert payload["costPrice"] == pytest.approx(expected)
         assert payload["costPrice"] == pytest.approx(record["cost_price"], abs=0.01 * len(record["lines"]))
+
+
+def component(number: str, cost_price: float | None, **fields) -> dict:
+    return {"number": number, "type": "product", "cost_price": cost_price, **fields}
+
+
+def test_the_components_are_the_lot_s_related_records_each_once() -> None:
+    record = rackbeat_lot(lines=[
+        {"child_type": "product", "product_id": "BOLT", "quantity": 4},
+        {"child_type": "lot", "product_id": "SUBKIT", "quantity": 1},
+        {"child_type": "product", "product_id": "BOLT", "quantity": 2},
+        {"child_type": "product", "child_id": 77, "quantity": 1},  # numbers may come as ints
+        {"quantity": 1},  # no item at all: nothing to read
+    ])
+    assert lot.components(record) == [("product", "BOLT"), ("lot", "SUBKIT"), ("product", "77")]
+    assert lot.SPEC.related_refs(record) == lot.components(record)
+
+
+def test_the_cost_follows_the_components_current_cost_not_the_line_prices() -> None:
+    related = {("product", "BOLT"): component("BOLT", 3.0), ("product", "NUT"): component("NUT", 1.1)}
+    assert lot.lot_cost_price(rackbeat_lot(), related) == 16.4  # 4 x 3.00 + 4 x 1.10
+    assert lot.to_economic(rackbeat_lot(), REFS, related)["costPrice"] == 16.4
+
+
+def test_a_component_rackbeat_no_longer_has_counts_at_its_line_price() -> None:
+    related = {("product", "BOLT"): component("BOLT", 3.0)}  # NUT is gone (404)
+    assert lot.lot_cost_price(rackbeat_lot(), related) == 15.02  # 4 x 3.00 + 4 x 0.755
+    no_cost = {**related, ("product", "NUT"): component("NUT", None)}
+    assert lot.lot_cost_price(rackbeat_lot(), no_cost) == 15.02
+
+
+def test_a_nested_lot_counts_at_its_own_cost_from_its_lines() -> None:
+    washers = {"product_id": "WASHER", "quantity": 10, "unit_price": 0.2}
+    subkit = rackbeat_lot(number="SUBKIT", lines=[washers])
+    record = rackbeat_lot(lines=[{"child_type": "lot", "product_id": "SUBKIT", "quantity": 2, "unit_price": 9}])
+    assert lot.lot_cost_price(record, {("lot", "SUBKIT"): subkit}) == 4.0  # 2 x (10 x 0.20)
+    locked = {**subkit, "cost_is_locked": True, "cost_price": 5.5}
+    assert lot.lot_cost_price(record, {("lot", "SUBKIT"): locked}) == 11.0
+
+
+def test_a_locked_cost_ignores_the_components() -> None:
+    related = {("product", "BOLT"): component("BOLT", 300.0)}
+    record = rackbeat_lot(cost_is_locked=True, cost_price=17.5)
+    assert lot.to_economic(record, REFS, related)["costPrice"] == 17.5
+
+
+def test_the_spec_maps_a_lot_with_its_related_records_and_a_product_without() -> None:
+    related = {("product", "BOLT"): component("BOLT", 3.0), ("product", "NUT"): component("NUT", 1.1)}
+    assert lot.SPEC.map(rackbeat_lot(), REFS, related) == lot.to_economic(rackbeat_lot(), REFS, related)
+    assert lot.SPEC.map(rackbeat_lot(), REFS)["costPrice"] == 13.02  # nothing fetched: the line prices
+    item = {"number": "BOLT", "name": "Bolt", "cost_price": 2.5, "group": {"number": 7}}
+    assert product.SPEC.related is None and product.SPEC.related_refs(item) == []
+    # a kind without `related` is called with (record, refs) only, whatever the engine has at hand
+    assert product.SPEC.map(item, REFS, related) == product.to_economic(item, REFS)
