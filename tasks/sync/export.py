@@ -128,9 +128,6 @@ def export_record(
             related = _fetch_related(spec, ref, record, clients.rackbeat, store)
             result = _upsert(spec, rackbeat_key, record, refs, related, writer, store)
             result.dependencies = dependencies
-            if spec.related is not None:
-                seen = {r: fingerprint(related.get(r)) for r in spec.related_refs(record)}
-                store.watchers.confirm(ref, seen)
     if result.outcome in WRITTEN:
         result.notified = _notify_watchers(ref, fingerprint(record), store, _chain)
     result.api_calls = clients.call_count() - calls_before
@@ -150,8 +147,11 @@ def _fetch_related(
     """The current Rackbeat version of every record the mapper reads (one GET each; gone ones absent).
 
     The record is marked as their watcher BEFORE they are read, so a change written to e-conomic
-    while this transfer runs re-queues it even though its bookkeeping is not finished yet.
+    between a read and the bookkeeping still re-queues it; right after the reads it is recorded as
+    having seen exactly those versions (and stops watching what it no longer reads).
     """
+    if spec.related is None:
+        return {}
     wanted = spec.related_refs(record)
     store.watchers.begin(ref, wanted)
     related: dict[RecordRef, Record] = {}
@@ -163,6 +163,7 @@ def _fetch_related(
         current = _fetch_current(related_spec, key, rackbeat)
         if current is not None:
             related[(kind, key)] = current
+    store.watchers.confirm(ref, {r: fingerprint(related.get(r)) for r in wanted})
     return related
 
 

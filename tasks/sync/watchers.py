@@ -5,14 +5,14 @@ lot from its components' cost prices). Rackbeat announces a change of such a rec
 own event, never the reader's, so the engine keeps the relation here and re-queues the readers itself.
 
 ``watchers:{kind}:{key}`` is a hash: field ``"<kind>|<key>"`` of a watcher -> the fingerprint of this
-record as that watcher last mapped it ("" while the watcher's export is under way, "absent" when it
-was gone from Rackbeat). ``watching:{kind}:{key}`` is the set of ``"<kind>|<key>"`` a watcher reads, so
-the relations it no longer has can be dropped.
+record as that watcher last read it for its mapping ("" while the watcher is reading it, "absent"
+when it was gone from Rackbeat). ``watching:{kind}:{key}`` is the set of ``"<kind>|<key>"`` a watcher
+reads, so the relations it no longer has can be dropped.
 
 Why the fingerprint, not a bare set: a watcher that already mapped the version being written (it ran
-after the change, or in the same burst) is current and is not queued again; a watcher whose export is
-still running holds "" and always is, so a change can never slip between its read and its bookkeeping
-(the placeholder is set before the watcher reads its related records).
+after the change, or in the same burst) is current and is not queued again; a watcher still reading
+holds "" and always is, so a change can never slip between its read and its bookkeeping (the
+placeholder is set before the watcher reads its related records, the fingerprints right after).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class WatcherStore:
             pipe.execute()
 
     def confirm(self, watcher: RecordRef, seen: Mapping[RecordRef, str]) -> None:
-        """`watcher` was mapped from exactly `seen` (ref -> fingerprint): record that, and stop
+        """`watcher` read exactly `seen` (ref -> fingerprint) for its mapping: record that, and stop
         watching whatever it read before and no longer does. Called under the watcher's lock."""
         member = encode_ref(watcher)
         watching_name = self._watching_name(watcher)

@@ -167,7 +167,8 @@ def test_a_component_rackbeat_no_longer_has_counts_at_its_line_price() -> None:
 def test_a_nested_lot_counts_at_its_own_cost_from_its_lines() -> None:
     washers = {"product_id": "WASHER", "quantity": 10, "unit_price": 0.2}
     subkit = rackbeat_lot(number="SUBKIT", lines=[washers])
-    record = rackbeat_lot(lines=[{"child_type": "lot", "product_id": "SUBKIT", "quantity": 2, "unit_price": 9}])
+    nested = {"child_type": "lot", "product_id": "SUBKIT", "quantity": 2, "unit_price": 9.0}
+    record = rackbeat_lot(lines=[nested])
     assert lot.lot_cost_price(record, {("lot", "SUBKIT"): subkit}) == 4.0  # 2 x (10 x 0.20)
     locked = {**subkit, "cost_is_locked": True, "cost_price": 5.5}
     assert lot.lot_cost_price(record, {("lot", "SUBKIT"): locked}) == 11.0

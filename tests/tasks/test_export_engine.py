@@ -3,6 +3,7 @@ the task, its retries and its worker are exercised in tests/e2e/test_products_e2
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from tasks.settings import Settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
 from tasks.sync.errors import DependencyCycle, MappingError, RecordBusy
-from tasks.sync.export import ExportResult, export_record
+from tasks.sync.export import ExportResult, ExportStore, export_record
 from tasks.sync.locks import RecordLock
 from tasks.transfer import build_store
 
@@ -25,7 +26,7 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 def forget_records(client: redis.Redis, namespace: str) -> None:
     """Drop bindings, locks and pending markers of earlier tests: the sandboxes are reset per test, so
     stale bindings would point at records that no longer exist."""
-    for pattern in ("binding:*", "binding-rev:*", "lock:*", "pending:*"):
+    for pattern in ("binding:*", "binding-rev:*", "lock:*", "pending:*", "watchers:*", "watching:*"):
         stale = list(client.scan_iter(match=f"rbsync:{namespace}:{pattern}", count=1000))
         if stale:
             client.delete(*stale)
@@ -388,3 +389,140 @@ def test_a_dependency_cycle_is_refused(sandboxes: tuple[Any, Any], monkeypatch: 
     key = str(group["number"])
     assert caught.value.chain == [("ring_a", key), ("ring_b", key), ("ring_a", key)]
     assert economic_writes(economic) == []
+
+
+class QueueRecorder:
+    """The store's `enqueue` collaborator, recording what the engine queued instead of sending tasks."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, str]] = []
+
+    def __call__(self, kind: str, key: str) -> bool:
+        self.queued.append((kind, key))
+        return True
+
+
+@pytest.fixture
+def queue() -> QueueRecorder:
+    return QueueRecorder()
+
+
+def export_to(queue: QueueRecorder, kind: str, key: str) -> ExportResult:
+    store: ExportStore = replace(build_store(), enqueue=queue)
+    return export_record(kind, key, clients=process_clients(), store=store)
+
+
+def make_kit(rackbeat: Any, number: str, group: dict[str, Any], components: list[tuple[str, float]]) -> None:
+    rackbeat.sandbox.create("lots", {
+        "number": number, "name": f"Kit {number}", "group_id": group["number"],
+        "lines": [{"product_id": item, "quantity": quantity} for item, quantity in components],
+    })
+
+
+def set_cost_price(rackbeat: Any, number: str, cost_price: float) -> None:
+    """Rackbeat moves a cost price with purchases, its API does not take one: set it as a purchase would."""
+    rackbeat.sandbox.load({"products": [{"number": number, "cost_price": cost_price}]})
+
+
+@pytest.fixture
+def kit(sandboxes: tuple[Any, Any], queue: QueueRecorder) -> str:
+    """KIT-1 = 4 x BOLT-K (cost 2.50) + 4 x NUT-K (cost 0.75), all three in e-conomic."""
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat, "Kits")
+    make_product(rackbeat, "BOLT-K", group, recommended_cost_price=2.5)
+    make_product(rackbeat, "NUT-K", group, recommended_cost_price=0.75)
+    make_kit(rackbeat, "KIT-1", group, [("BOLT-K", 4), ("NUT-K", 4)])
+    assert export_to(queue, "product", "BOLT-K").outcome == "created"
+    assert export_to(queue, "product", "NUT-K").outcome == "created"
+    assert export_to(queue, "lot", "KIT-1").outcome == "created"
+    assert economic_product(economic, "KIT-1")["costPrice"] == 13.0
+    assert queue.queued == []
+    return "KIT-1"
+
+
+def test_a_component_s_new_cost_queues_its_lot_and_the_lot_then_writes_it(
+    sandboxes: tuple[Any, Any], queue: QueueRecorder, kit: str
+) -> None:
+    rackbeat, economic = sandboxes
+    set_cost_price(rackbeat, "BOLT-K", 3.0)
+
+    component = export_to(queue, "product", "BOLT-K")
+
+    assert component.outcome == "replaced"
+    assert component.notified == [("lot", kit)] == queue.queued
+    assert economic_product(economic, kit)["costPrice"] == 13.0  # queued, not yet exported
+
+    lot = export_to(queue, "lot", kit)
+
+    assert lot.outcome == "replaced"
+    assert economic_product(economic, kit)["costPrice"] == 15.0  # 4 x 3.00 + 4 x 0.75
+    assert lot.notified == [] and queue.queued == [("lot", kit)]  # a lot never queues its components
+    assert [(e["method"], e["path"]) for e in economic_writes(economic)][-1] == ("PUT", f"/products/{kit}")
+    # Rackbeat: the lot, the same-number product guard (404), the two components; e-conomic: the PUT
+    assert lot.api_calls == 5
+
+
+def test_a_component_export_that_writes_nothing_queues_nothing(
+    sandboxes: tuple[Any, Any], queue: QueueRecorder, kit: str
+) -> None:
+    rackbeat, _ = sandboxes
+    rackbeat.sandbox.update("products", "BOLT-K", {"stock_quantity": 12, "min_stock": 2})
+
+    result = export_to(queue, "product", "BOLT-K")
+
+    assert result.outcome == "unchanged"
+    assert result.notified == [] and queue.queued == []
+
+
+def test_a_lot_that_already_read_the_new_cost_is_not_queued_again(
+    sandboxes: tuple[Any, Any], queue: QueueRecorder, kit: str
+) -> None:
+    rackbeat, economic = sandboxes
+    set_cost_price(rackbeat, "NUT-K", 1.0)
+    assert export_to(queue, "lot", kit).outcome == "replaced"  # the lot's own event came first
+    assert economic_product(economic, kit)["costPrice"] == 14.0
+
+    component = export_to(queue, "product", "NUT-K")
+
+    assert component.outcome == "replaced"
+    assert component.notified == [] and queue.queued == []
+
+
+def test_a_lot_that_drops_a_component_stops_watching_it(
+    sandboxes: tuple[Any, Any], queue: QueueRecorder, kit: str
+) -> None:
+    rackbeat, economic = sandboxes
+    watchers = build_store().watchers
+    assert watchers.watching(("lot", kit)) == {("product", "BOLT-K"), ("product", "NUT-K")}
+
+    rackbeat.sandbox.update("lots", kit, {"lines": [{"product_id": "NUT-K", "quantity": 2}]})
+    assert export_to(queue, "lot", kit).outcome == "replaced"
+    assert economic_product(economic, kit)["costPrice"] == 1.5
+
+    assert watchers.watching(("lot", kit)) == {("product", "NUT-K")}
+    assert watchers.watchers_of(("product", "BOLT-K")) == {}
+    set_cost_price(rackbeat, "BOLT-K", 9.0)
+    assert export_to(queue, "product", "BOLT-K").outcome == "replaced"
+    assert queue.queued == []
+
+    rackbeat.sandbox.delete("lots", kit)
+    assert export_to(queue, "lot", kit).outcome == "barred"
+    assert watchers.watching(("lot", kit)) == set()
+    assert watchers.watchers_of(("product", "NUT-K")) == {}
+
+
+def test_a_deleted_component_queues_its_lot_which_then_counts_the_line_price(
+    sandboxes: tuple[Any, Any], queue: QueueRecorder, kit: str
+) -> None:
+    rackbeat, economic = sandboxes
+    set_cost_price(rackbeat, "BOLT-K", 3.0)
+    assert export_to(queue, "lot", kit).outcome == "replaced"
+    assert economic_product(economic, kit)["costPrice"] == 15.0
+
+    rackbeat.sandbox.delete("products", "BOLT-K")
+    component = export_to(queue, "product", "BOLT-K")
+
+    assert component.outcome == "barred"
+    assert queue.queued == [("lot", kit)]
+    assert export_to(queue, "lot", kit).outcome == "replaced"
+    assert economic_product(economic, kit)["costPrice"] == 13.0  # the line's own 2.50 again
