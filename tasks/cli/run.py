@@ -90,6 +90,13 @@ def _still_stopping(_signum: int, _frame: object) -> None:
     help="Override the mode chosen from the configured tokens.",
 )
 @click.option(
+    "--flower-port",
+    type=int,
+    default=5555,
+    show_default=True,
+    help="Start Flower here when FLOWER_BASIC_AUTH=user:password is set (environment or .env); 0: never.",
+)
+@click.option(
     "--log-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -102,6 +109,7 @@ def run_command(
     web_port: int | None,
     concurrency: int,
     force_sandbox: bool | None,
+    flower_port: int,
     log_dir: Path | None,
 ) -> None:
     """Start the whole service (sandboxes unless API tokens are configured) and print every transfer."""
@@ -117,6 +125,7 @@ def run_command(
         seed_size=seed_size if sandbox else None,
         log_dir=log_dir,
         worker_loglevel="INFO",
+        flower_port=flower_port or None,
     )
     # Both installed explicitly: a shell starts background jobs with SIGINT ignored, and `kill -INT` should
     # still stop us cleanly.

@@ -95,6 +95,9 @@ class StackOptions:
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     worker_loglevel: str = "INFO"
+    # Flower on this port, behind FLOWER_BASIC_AUTH (environment or .env); None: no Flower. Without
+    # credentials it is not started at all: there is no default password.
+    flower_port: int | None = None
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Endpoints:
     sandbox_admin: list[str] = field(default_factory=list)
     settings_file: str = ""
     temporary_redis: bool = False
+    flower: str = ""  # URL, or why it was not started
 
     def lines(self) -> list[str]:
         lines = [
@@ -124,6 +128,7 @@ class Endpoints:
             f"e-conomic API      {self.economic_base_url}",
             f"e-conomic OpenAPI  {self.economic_openapi_base_url}",
             f"Webhook receiver   {self.web_url}  (health: {self.web_url}/healthz)",
+            *([f"Flower             {self.flower}"] if self.flower else []),
             f"Connection id      {self.connection_id}",
             f"Logs               {self.log_dir}",
         ]
@@ -268,7 +273,28 @@ class Stack:
         load_settings_or_exit()
 
         self._start_children(log_dir, web_port)
+        if options.flower_port is not None:
+            self._start_flower(log_dir, options.flower_port, configured("FLOWER_BASIC_AUTH", dotenv))
         return self
+
+    def _start_flower(self, log_dir: Path, port: int, basic_auth: str) -> None:
+        """Flower for this run's broker; the credentials travel in its environment, never its argv."""
+        if ":" not in basic_auth:
+            self.endpoints.flower = "not started: set FLOWER_BASIC_AUTH=user:password (there is no default)"
+            return
+        flower = self.processes.start(
+            ManagedProcess(
+                "flower",
+                ["python", "-m", "celery", "-A", "tasks", "flower", "--address=127.0.0.1", f"--port={port}"],
+                {**self.env, "FLOWER_BASIC_AUTH": basic_auth},
+                log_dir / "flower.log",
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        # /healthcheck is the one page Flower serves without authentication.
+        if not wait_until(lambda: _http_ok(f"{url}/healthcheck"), timeout=30, group=self.processes):
+            raise StackError(f"Flower did not answer at {url}; see {flower.log_path}")
+        self.endpoints.flower = f"{url}  (basic auth from FLOWER_BASIC_AUTH)"
 
     def stop(self) -> None:
         self.processes.stop()

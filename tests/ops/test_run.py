@@ -78,8 +78,11 @@ def test_run_starts_everything_shows_transfers_and_stops_on_sigterm(tmp_path: Pa
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
     env["RBSYNC_REDIS_URL"] = dead_redis
+    env["FLOWER_BASIC_AUTH"] = "operator:run-test-flower-password"
+    flower_port = free_port()
     process = subprocess.Popen(
-        [str(RBSYNC), "run", "--interval", "0.5", "--seed-size", "tiny", "--web-port", str(free_port())],
+        [str(RBSYNC), "run", "--interval", "0.5", "--seed-size", "tiny", "--web-port", str(free_port()),
+         "--flower-port", str(flower_port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -96,6 +99,13 @@ def test_run_starts_everything_shows_transfers_and_stops_on_sigterm(tmp_path: Pa
         output.wait_for(r"Transfers \(Ctrl-C to stop\)", timeout=60)
         output.wait_for(r"product\s+SIM-\d{4}\s+created\s+e-conomic SIM-\d{4}", timeout=60)
         assert port_open(receiver)
+        # Flower runs behind the basic auth it was given, and shows the transfer tasks.
+        flower = output.wait_for(r"Flower\s+(http://\S+)", timeout=10).group(1)
+        assert httpx.get(f"{flower}/api/workers", timeout=10).status_code == 401
+        operator = ("operator", "run-test-flower-password")
+        tasks_page = httpx.get(f"{flower}/api/tasks", auth=operator, timeout=10)
+        assert tasks_page.status_code == 200
+        assert any(task.get("name") == "rbsync.export_record" for task in tasks_page.json().values())
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=90) == 0
         output.rest(timeout=5)
@@ -107,7 +117,9 @@ def test_run_starts_everything_shows_transfers_and_stops_on_sigterm(tmp_path: Pa
     assert "rbsync: stopped" in text
     # Everything it started is gone: the receiver and its own Redis no longer listen.
     assert not port_open(receiver)
+    assert not port_open(flower)
     assert not port_open(redis_line.group(1))
+    assert "run-test-flower-password" not in text
     # The sandbox tokens (32 hex characters each) are never printed.
     assert not re.search(r"\b[0-9a-f]{32}\b", text)
 
