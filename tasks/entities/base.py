@@ -119,6 +119,10 @@ class EntitySpec:
     # call, and what a barring replace may send back. Kinds writing a resource the engine already has a
     # table for (products) leave it empty.
     constraints: tuple[FieldRule, ...] = ()
+    # For kinds whose key e-conomic assigns: the mapped fields that identify a record e-conomic already
+    # has (an agreement comes with its own units and payment terms). An unbound record matching one is
+    # bound to it and replaced, instead of being created a second time.
+    adopt_by: tuple[str, ...] = ()
     # The e-conomic field that bars the record (legacy REST says `barred`, projectsapi `isBarred`).
     barred_field: str = "barred"
     # The Settings field naming which side is master for this kind ("rackbeat" | "economic"); None when

@@ -92,4 +92,5 @@ SPEC = EntitySpec(
     delete_events=frozenset({"payment_terms.deleted"}),
     barrable=False,
     constraints=PAYMENT_TERMS_RULES,
+    adopt_by=("name", "paymentTermsType", "daysOfCredit"),
 )

@@ -45,4 +45,5 @@ SPEC = EntitySpec(
     delete_events=frozenset({"unit.deleted"}),
     barrable=False,
     constraints=UNIT_RULES,
+    adopt_by=("name",),
 )

@@ -20,7 +20,7 @@ Nothing here knows a kind by name: everything comes from the `EntitySpec`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -246,6 +246,10 @@ def _upsert(
     binding = store.bindings.get(spec.kind, key)
     chosen_key = spec.economic_key(record)
     economic_key = chosen_key if chosen_key is not None else (binding.economic_key if binding else None)
+    adopted = economic_key is None and bool(spec.adopt_by)
+    if adopted:
+        economic_key = _matching_record(spec, key, payload, writer)
+        adopted = economic_key is not None
     method = "PUT" if economic_key is not None else "POST"
     validate_payload(spec.economic_resource, payload, method=method)
     new_hash = payload_hash(payload)
@@ -264,18 +268,35 @@ def _upsert(
         idempotency_key=idempotency_key(
             store.connection_id, spec.kind, key, previous_hash, new_hash, previous_written_at
         ),
-        bound=binding is not None,
+        bound=binding is not None or adopted,
     )
     if outcome.economic_key is None:
         raise MappingError(
             spec.economic_key_field, "e-conomic did not return the key of the record it created",
             resource=spec.economic_resource, method=method,
         )
+    if binding is None and chosen_key is None and outcome.created:
+        logger.info("%s %r became e-conomic %r (e-conomic assigns the number; bound)", spec.kind, key,
+                    outcome.economic_key)
     store.bindings.put(
         spec.kind, key,
         economic_key=outcome.economic_key, payload_hash=new_hash, economic_resource=spec.economic_resource,
     )
     return ExportResult(spec.kind, key, "created" if outcome.created else "replaced", outcome.economic_key)
+
+
+def _matching_record(spec: EntitySpec, key: str, payload: Mapping[str, Any], writer: EconomicWriter) -> Any:
+    """The key of the e-conomic record an unbound record is the same as (by `spec.adopt_by`), or None.
+
+    Reads the collection a page at a time; it happens once per record, since the binding is kept."""
+    wanted = {name: payload.get(name) for name in spec.adopt_by}
+    for document in writer.existing():
+        if all(document.get(name) == value for name, value in wanted.items()):
+            found = document.get(spec.economic_key_field)
+            logger.info("%s %r matches e-conomic %r by %s; bound to it instead of creating another",
+                        spec.kind, key, found, ", ".join(spec.adopt_by))
+            return found
+    return None
 
 
 def _retire(spec: EntitySpec, key: str, writer: EconomicWriter, store: ExportStore) -> ExportResult:

@@ -8,6 +8,7 @@ the collection with the record's current `objectVersion` and therefore reads fir
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,6 +31,9 @@ class WriteOutcome:
 class EconomicWriter(Protocol):
     def read(self, key: Any) -> dict[str, Any] | None:
         """The record as e-conomic has it, or None when it does not exist."""
+
+    def existing(self) -> Iterator[dict[str, Any]]:
+        """Every record of the collection, a page at a time."""
 
     def write(
         self,
@@ -55,6 +59,9 @@ class LegacyWriter:
             return self.economic.get_item(self.path, key)
         except NotFoundError:
             return None
+
+    def existing(self) -> Iterator[dict[str, Any]]:
+        return self.economic.iter_collection(self.path)
 
     def write(
         self,
@@ -103,6 +110,9 @@ class OpenApiWriter:
             return self.economic.openapi_get(self.service_path, self._item(key))
         except NotFoundError:
             return None
+
+    def existing(self) -> Iterator[dict[str, Any]]:
+        return self.economic.openapi_iter(self.service_path, self.route)
 
     def write(
         self,

@@ -526,3 +526,34 @@ def test_a_deleted_component_queues_its_lot_which_then_counts_the_line_price(
     assert queue.queued == [("lot", kit)]
     assert export_to(queue, "lot", kit).outcome == "replaced"
     assert economic_product(economic, kit)["costPrice"] == 13.0  # the line's own 2.50 again
+
+
+def test_records_e_conomic_numbers_itself_are_adopted_not_created_twice(sandboxes: tuple[Any, Any],
+                                                                        bindings: BindingStore) -> None:
+    """An agreement comes with its own units and payment terms; an unbound Rackbeat unit or term that is the
+    same (by the spec's `adopt_by` fields) is bound to e-conomic's record instead of created again."""
+    rackbeat, economic = sandboxes
+    economic_client = process_clients().economic
+    unit = economic_client.create("units", {"name": "palle"}, idempotency_key="agreement-has-a-pallet-unit")
+    terms = economic_client.create(
+        "payment-terms", {"name": "Netto 21 dage", "paymentTermsType": "net", "daysOfCredit": 21},
+        idempotency_key="agreement-has-net-21",
+    )
+    rackbeat_unit = rackbeat.sandbox.create("units", {"name": "palle"})
+    rackbeat_terms = rackbeat.sandbox.create(
+        "payment-terms", {"name": "Netto 21 dage", "type": "net", "maturity_days": 21}
+    )
+    other_terms = rackbeat.sandbox.create(
+        "payment-terms", {"name": "Netto 21 dage", "type": "net", "maturity_days": 30}
+    )
+
+    assert export("unit", str(rackbeat_unit["number"])).outcome == "replaced"
+    assert export("payment_term", str(rackbeat_terms["number"])).outcome == "replaced"
+    assert export("payment_term", str(other_terms["number"])).outcome == "created"  # differs in days
+
+    assert bindings.get("unit", str(rackbeat_unit["number"])).economic_key == unit["unitNumber"]
+    terms_binding = bindings.get("payment_term", str(rackbeat_terms["number"]))
+    assert terms_binding.economic_key == terms["paymentTermsNumber"]
+    assert [u["name"] for u in economic.sandbox.dump("units")].count("palle") == 1
+    posts = [w["path"] for w in economic_writes(economic) if w["method"] == "POST"]
+    assert posts.count("/payment-terms") == 2  # the agreement's own and the 30-day one; not ours again
