@@ -142,6 +142,24 @@ class Endpoints:
         return lines
 
 
+def apply_environment(env: Mapping[str, str], *, prefix: str) -> dict[str, str | None]:
+    """Copy the `prefix` variables of `env` into os.environ; returns what they were (None: unset)."""
+    previous: dict[str, str | None] = {}
+    for name, value in env.items():
+        if name.startswith(prefix):
+            previous.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+    return previous
+
+
+def restore_environment(previous: Mapping[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def write_settings_file(path: Path, env: Mapping[str, str]) -> Path:
     """This run's RBSYNC_ settings as a shell-sourceable file, readable by the owner only.
 
@@ -182,6 +200,7 @@ class Stack:
         self.rackbeat_sandbox: Any = None
         self.economic_sandbox: Any = None
         self._servers: list[Any] = []
+        self._saved_environ: dict[str, str | None] | None = None
         self._own_log_dir = False
         # Set when something went wrong, so the children's logs outlive the run for a post-mortem.
         self.keep_logs = False
@@ -308,6 +327,15 @@ class Stack:
                 with suppress(Exception):
                     close()
         self._clean_namespace()
+        if self._saved_environ is not None:
+            restore_environment(self._saved_environ)
+            self._saved_environ = None
+            # Forget this run's settings and connections; the next stack (if any) applies its own.
+            from tasks.redis import close_pools
+            from tasks.settings import reset_settings
+
+            reset_settings()
+            close_pools()
         if self.local_redis is not None:
             self.local_redis.stop()
             self.local_redis = None
@@ -362,10 +390,13 @@ class Stack:
         return started.settings_env
 
     def _apply_to_this_process(self, env: Mapping[str, str]) -> None:
-        """This process reads the same settings as its children (for clients, Redis keys, webhooks)."""
-        for name, value in env.items():
-            if name.startswith("RBSYNC_"):
-                os.environ[name] = value
+        """This process reads the same settings as its children (for clients, Redis keys, webhooks);
+        `stop()` puts the environment back, so a second stack in this process starts from a clean one."""
+        self._saved_environ = apply_environment(env, prefix="RBSYNC_")
+        self._reload_settings()
+
+    @staticmethod
+    def _reload_settings() -> None:
         from tasks.redis import close_pools
         from tasks.settings import reset_settings
 
