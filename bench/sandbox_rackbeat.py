@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
-import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 
+from bench._loopback import hammer, report, sandbox_process
+
 TOKEN = "bench-token"
-ROOT = Path(__file__).resolve().parents[1]
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def products(count: int) -> list[dict]:
@@ -44,49 +40,10 @@ def products(count: int) -> list[dict]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def sandbox_in_subprocess() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "rackbeat",
-            "--port",
-            str(port),
-            "--token",
-            TOKEN,
-            "--requests-per-minute",
-            str(10**9),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/_sandbox/counts", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the sandbox did not start") from None
-                time.sleep(0.1)
+    with sandbox_process("rackbeat", ["--token", TOKEN, "--requests-per-minute", str(10**9)]) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 @contextmanager
@@ -98,57 +55,6 @@ def sandbox_in_thread() -> Iterator[str]:
     with ServerThread(sandbox.app) as server:
         yield server.url
     sandbox.close()
-
-
-def hammer(base_url: str, threads: int, seconds: float, path_for: Callable[[int, int], str]) -> dict:
-    """Each thread GETs ``path_for(thread, i)`` on its own keep-alive connection until time is up."""
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    errors = [0] * threads
-    start_gate = threading.Barrier(threads + 1)
-    stop_at = [0.0]
-
-    def worker(index: int) -> None:
-        with httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
-        ) as client:
-            client.get(path_for(index, 0))  # open the connection before the clock starts
-            start_gate.wait()
-            i = 0
-            while time.perf_counter() < stop_at[0]:
-                began = time.perf_counter()
-                response = client.get(path_for(index, i))
-                latencies[index].append(time.perf_counter() - began)
-                if response.status_code not in (200, 206):
-                    errors[index] += 1
-                i += 1
-
-    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in pool:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds + 0.5  # provisional; reset right after the gate opens
-    start_gate.wait()
-    began = time.perf_counter()
-    stop_at[0] = began + seconds
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    flat = sorted(x for per_thread in latencies for x in per_thread)
-    return {
-        "requests": len(flat),
-        "errors": sum(errors),
-        "rps": len(flat) / elapsed,
-        "p50_ms": statistics.median(flat) * 1000 if flat else 0.0,
-        "p95_ms": flat[int(len(flat) * 0.95) - 1] * 1000 if flat else 0.0,
-    }
-
-
-def report(name: str, figures: dict, extra: str = "") -> None:
-    print(
-        f"{name:<34} {figures['rps']:>9.1f} req/s   p50 {figures['p50_ms']:>7.2f} ms   "
-        f"p95 {figures['p95_ms']:>7.2f} ms   ({figures['requests']} requests, {figures['errors']} errors)"
-        f"{extra}",
-        flush=True,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         def page(thread: int, i: int) -> str:
             return f"api/products?limit={args.page_size}&page={(thread + i) % pages + 1}"
 
-        report("GET one product", hammer(url, args.threads, args.seconds, single))
-        page_figures = hammer(url, args.threads, args.seconds, page)
+        report("GET one product", hammer(url, HEADERS, args.threads, args.seconds, single))
+        page_figures = hammer(url, HEADERS, args.threads, args.seconds, page)
         report(
             f"GET a page of {args.page_size} products",
             page_figures,
             f"  = {page_figures['rps'] * args.page_size:,.0f} records/s",
         )
-        report("GET one product, 1 thread", hammer(url, 1, args.seconds, single))
+        report("GET one product, 1 thread", hammer(url, HEADERS, 1, args.seconds, single))
     return 0
 
 
