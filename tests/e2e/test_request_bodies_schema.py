@@ -75,10 +75,17 @@ def test_only_the_service_clients_writes_count(private_economic: RunningSandbox)
 
 
 def test_every_body_the_service_sent_during_the_run_matches_the_published_schema(
-    economic_sandbox: RunningSandbox,
+    economic_sandbox: RunningSandbox, request: pytest.FixtureRequest
 ) -> None:
     # requesting the fixture harvested what the previous test left in the shared server's log
     writes = unchecked_writes()
+    if not SERVICE_WRITES:
+        this_module = request.node.nodeid.split("::")[0]
+        flows = [item.nodeid for item in request.session.items
+                 if item.nodeid.startswith("tests/e2e/") and not item.nodeid.startswith(this_module)]
+        # End-to-end flows write to e-conomic; none harvested means the harvest itself is broken.
+        assert not flows, f"{len(flows)} end-to-end tests ran but no service write to e-conomic was harvested"
+        pytest.skip("no end-to-end flow ran in this session, so the service sent nothing to check")
     problems = schema_problems(writes)
     assert not problems, "e-conomic's schemas refuse bodies the service sent:\n" + "\n".join(problems)
     print(f"\nchecked {len(writes)} e-conomic write bodies ({len(SERVICE_WRITES)} harvested this session)")
