@@ -3,6 +3,7 @@
 ``binding:{kind}:{rackbeat_key}`` is a hash: ``economic_key`` (JSON, so a number stays a number for
 the mappers that put it in a reference), ``hash`` (sha256 of the canonical JSON of the last written
 payload), ``written_at`` (ISO UTC) and ``economic_resource``. ``binding-rev:{kind}:{economic_key}``
+(and ``binding-owner:{economic_resource}:{economic_key}`` -> ``kind|rackbeat_key``, across kinds)
 maps back, for events and polls that arrive with e-conomic's key. Both are written in one MULTI.
 """
 
@@ -41,6 +42,20 @@ class BindingStore:
     def _reverse_name(self, kind: str, economic_key: Any) -> str:
         return namespaced_key("binding-rev", kind, economic_key, connection_id=self.connection_id)
 
+    def _owner_name(self, economic_resource: str, economic_key: Any) -> str:
+        return namespaced_key(
+            "binding-owner", economic_resource, economic_key, connection_id=self.connection_id
+        )
+
+    def owner(self, economic_resource: str, economic_key: Any) -> tuple[str, str] | None:
+        """(kind, rackbeat_key) of the record bound to this e-conomic record, across kinds: products and
+        lots share e-conomic's `products`, so a number can be claimed from either side."""
+        found = self.client.get(self._owner_name(economic_resource, economic_key))
+        if found is None:
+            return None
+        kind, _, rackbeat_key = found.partition("|")
+        return kind, rackbeat_key
+
     def get(self, kind: str, rackbeat_key: str) -> Binding | None:
         fields = self.client.hgetall(self._name(kind, str(rackbeat_key)))
         if not fields or "economic_key" not in fields:
@@ -70,9 +85,12 @@ class BindingStore:
         name = self._name(kind, rackbeat_key)
         previous = self.client.hget(name, "economic_key")
         with self.client.pipeline(transaction=True) as pipe:
+            owner = f"{kind}|{rackbeat_key}"
             if previous is not None and json.loads(previous) != economic_key:
                 old_reverse = self._reverse_name(kind, json.loads(previous))
                 pipe.eval(_DELETE_IF_EQUALS, 1, old_reverse, rackbeat_key)
+                old_owner = self._owner_name(economic_resource, json.loads(previous))
+                pipe.eval(_DELETE_IF_EQUALS, 1, old_owner, owner)
             pipe.hset(name, mapping={
                 "economic_key": json.dumps(economic_key),
                 "hash": payload_hash,
@@ -80,6 +98,7 @@ class BindingStore:
                 "economic_resource": economic_resource,
             })
             pipe.set(self._reverse_name(kind, economic_key), rackbeat_key)
+            pipe.set(self._owner_name(economic_resource, economic_key), owner)
             pipe.execute()
         return Binding(kind, rackbeat_key, economic_key, payload_hash, stamp, economic_resource)
 
@@ -99,6 +118,9 @@ class BindingStore:
         with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(self._name(kind, str(rackbeat_key)))
             pipe.eval(_DELETE_IF_EQUALS, 1, self._reverse_name(kind, binding.economic_key), str(rackbeat_key))
+            if binding.economic_resource:
+                owner_name = self._owner_name(binding.economic_resource, binding.economic_key)
+                pipe.eval(_DELETE_IF_EQUALS, 1, owner_name, f"{kind}|{rackbeat_key}")
             pipe.execute()
         return True
 

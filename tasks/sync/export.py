@@ -51,6 +51,8 @@ class Binding(Protocol):
 class BindingStore(Protocol):
     def get(self, kind: str, rackbeat_key: str) -> Binding | None: ...
 
+    def owner(self, economic_resource: str, economic_key: Any) -> tuple[str, str] | None: ...
+
     def put(
         self, kind: str, rackbeat_key: str, *, economic_key: Any, payload_hash: str, economic_resource: str
     ) -> Any: ...
@@ -252,6 +254,8 @@ def _upsert(
         adopted = economic_key is not None
     method = "PUT" if economic_key is not None else "POST"
     validate_payload(spec.economic_resource, payload, method=method)
+    if economic_key is not None:
+        _refuse_a_record_another_owns(spec, key, economic_key, store)
     new_hash = payload_hash(payload)
     if binding is not None and binding.hash == new_hash and str(binding.economic_key) == str(economic_key):
         return ExportResult(spec.kind, key, "unchanged", economic_key)
@@ -283,6 +287,19 @@ def _upsert(
         economic_key=outcome.economic_key, payload_hash=new_hash, economic_resource=spec.economic_resource,
     )
     return ExportResult(spec.kind, key, "created" if outcome.created else "replaced", outcome.economic_key)
+
+
+def _refuse_a_record_another_owns(spec: EntitySpec, key: str, economic_key: Any, store: ExportStore) -> None:
+    """Two Rackbeat records must never write one e-conomic record (a product and a lot with the same
+    number both become e-conomic products): the second is refused, before any call, naming the first."""
+    owner = store.bindings.owner(spec.economic_resource, economic_key)
+    if owner is not None and owner != (spec.kind, key):
+        raise MappingError(
+            spec.economic_key_field,
+            f"e-conomic {spec.economic_resource} {economic_key!r} is already {owner[0]} {owner[1]!r} from "
+            "Rackbeat; refusing to overwrite it",
+            resource=spec.economic_resource,
+        )
 
 
 def _matching_record(spec: EntitySpec, key: str, payload: Mapping[str, Any], writer: EconomicWriter) -> Any:

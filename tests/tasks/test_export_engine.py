@@ -557,3 +557,23 @@ def test_records_e_conomic_numbers_itself_are_adopted_not_created_twice(sandboxe
     assert [u["name"] for u in economic.sandbox.dump("units")].count("palle") == 1
     posts = [w["path"] for w in economic_writes(economic) if w["method"] == "POST"]
     assert posts.count("/payment-terms") == 2  # the agreement's own and the 30-day one; not ours again
+
+
+def test_a_product_cannot_overwrite_the_lot_that_holds_its_number(sandboxes: tuple[Any, Any]) -> None:
+    """Products and lots both become e-conomic products; whichever is bound to a number first keeps it,
+    and the other is refused before any call, naming the owner."""
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    rackbeat.sandbox.create("lots", {"number": "KIT-1", "name": "Assembly kit", "group_id": group["number"]})
+    assert export("lot", "KIT-1").outcome == "created"
+    make_product(rackbeat, "KIT-1", group, name="Loose part with the kit's number")
+    writes_before = len(economic_writes(economic))
+
+    with pytest.raises(MappingError) as refused:
+        export("product", "KIT-1")
+
+    assert refused.value.field == "productNumber"
+    assert "lot 'KIT-1'" in str(refused.value)
+    assert len(economic_writes(economic)) == writes_before
+    stored = economic_product(economic, "KIT-1")
+    assert stored is not None and stored["name"] == "Assembly kit"
