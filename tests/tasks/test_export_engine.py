@@ -26,7 +26,10 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 def forget_records(client: redis.Redis, namespace: str) -> None:
     """Drop bindings, locks and pending markers of earlier tests: the sandboxes are reset per test, so
     stale bindings would point at records that no longer exist."""
-    for pattern in ("binding:*", "binding-rev:*", "lock:*", "pending:*", "watchers:*", "watching:*"):
+    patterns = (
+        "binding:*", "binding-rev:*", "binding-owner:*", "lock:*", "pending:*", "watchers:*", "watching:*",
+    )
+    for pattern in patterns:
         stale = list(client.scan_iter(match=f"rbsync:{namespace}:{pattern}", count=1000))
         if stale:
             client.delete(*stale)
