@@ -4,6 +4,7 @@ receiver on loopback. Writes are counted from the e-conomic sandbox's own reques
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +40,24 @@ def e2e(sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any
     yield Flow(sandbox_settings, rackbeat_sandbox, economic_sandbox, redis_client)
     economic_sandbox.sandbox.faults.reset()
     rackbeat_sandbox.sandbox.faults.reset()
+    wait_until_quiet(sandbox_settings, redis_client)
+
+
+def wait_until_quiet(settings: Settings, client: redis.Redis, timeout: float = 30) -> None:
+    """Let this scenario's last transfers (coalesced re-sends, busy retries) finish before the next test
+    resets the sandboxes; otherwise one lands in the next test's request log. Best effort: a test that
+    leaves a long retry countdown behind on purpose only costs the timeout."""
+    namespace, prefix = settings.connection_id, settings.broker_key_prefix
+
+    def busy() -> bool:
+        for kind in ("pending", "lock"):
+            if next(client.scan_iter(match=f"rbsync:{namespace}:{kind}:*", count=1000), None) is not None:
+                return True
+        return bool(client.llen(f"{prefix}transfers") or client.hlen(f"{prefix}unacked"))
+
+    deadline = time.monotonic() + timeout
+    while busy() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class Flow:
