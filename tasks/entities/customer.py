@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasks.entities._customer_limits import CUSTOMER_NUMBER_MAX, CUSTOMER_RULES
+from tasks.entities._fields import reference_key, text
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
@@ -80,17 +81,6 @@ def economic_key(record: Record) -> int | None:
     return rackbeat_number_or_assigned(KIND, record, CUSTOMER_NUMBER_MAX)
 
 
-def _reference(record: Record, id_field: str, embedded_field: str) -> str | None:
-    """The Rackbeat number a customer refers to, from the id field or the embedded view."""
-    value = record.get(id_field)
-    if value is None:
-        view = record.get(embedded_field)
-        value = view.get("number") if isinstance(view, dict) else None
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
 def depends_on(record: Record) -> list[RecordRef]:
     """Group first, then payment terms, then the sales person: the order they are exported in."""
     deps: list[RecordRef] = []
@@ -99,7 +89,7 @@ def depends_on(record: Record) -> list[RecordRef]:
         (TERMS_KIND, "payment_terms_id", "payment_terms"),
         (EMPLOYEE_KIND, "employee_id", "employee"),
     ):
-        number = _reference(record, id_field, embedded_field)
+        number = reference_key(record, id_field, embedded_field)
         if number is not None:
             deps.append((kind, number))
     return deps
@@ -121,15 +111,8 @@ def primary_email(record: Record) -> str | None:
     return addresses[0] if addresses else None
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _address(record: Record) -> str | None:
-    lines = [_text(record.get(name)) for name in ("address_street", "address_street2")]
+    lines = [text(record.get(name)) for name in ("address_street", "address_street2")]
     joined = "\n".join(line for line in lines if line)
     return joined or None
 
@@ -149,24 +132,24 @@ def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> 
     number = fitting_number(record.get("number"), CUSTOMER_NUMBER_MAX)
     if number is not None:
         payload["customerNumber"] = number
-    payload["name"] = _text(record.get("company_name")) or ""
-    currency = _text(record.get("currency"))
+    payload["name"] = text(record.get("company_name")) or ""
+    currency = text(record.get("currency"))
     if currency is not None:
         payload["currency"] = currency.upper()
 
-    group = _reference(record, "customer_group_id", "customer_group")
+    group = reference_key(record, "customer_group_id", "customer_group")
     group_number = (
         defaults.default_group if group is None else _required_ref(refs, (GROUP_KIND, group), "customerGroup")
     )
     payload["customerGroup"] = {"customerGroupNumber": int(group_number)}
-    terms = _reference(record, "payment_terms_id", "payment_terms")
+    terms = reference_key(record, "payment_terms_id", "payment_terms")
     if terms is None:
         raise MappingError("paymentTerms", "the Rackbeat customer has no payment terms", resource=RESOURCE)
     terms_number = _required_ref(refs, (TERMS_KIND, terms), "paymentTerms")
     payload["paymentTerms"] = {"paymentTermsNumber": int(terms_number)}
 
     try:
-        zone = vat_zone(_text(record.get("address_country")), defaults.home_country, record.get("vat_zone"))
+        zone = vat_zone(text(record.get("address_country")), defaults.home_country, record.get("vat_zone"))
     except UnknownCountry as error:
         raise MappingError("vatZone", str(error), resource=RESOURCE) from None
     payload["vatZone"] = {"vatZoneNumber": int(zone)}
@@ -176,19 +159,19 @@ def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> 
         layout = defaults.default_layout
     if layout is not None:
         payload["layout"] = {"layoutNumber": layout}
-    employee = _reference(record, "employee_id", "employee")
+    employee = reference_key(record, "employee_id", "employee")
     if employee is not None and (EMPLOYEE_KIND, employee) in refs:
         payload["salesPerson"] = {"employeeNumber": int(refs[(EMPLOYEE_KIND, employee)])}
 
     optional = {
         "address": _address(record),
-        "zip": _text(record.get("address_zipcode")),
-        "city": _text(record.get("address_city")),
-        "country": _text(record.get("address_country")),
+        "zip": text(record.get("address_zipcode")),
+        "city": text(record.get("address_city")),
+        "country": text(record.get("address_country")),
         "email": primary_email(record),
-        "telephoneAndFaxNumber": _text(record.get("contact_phone")),
-        "corporateIdentificationNumber": _text(record.get("company_vat")),
-        "ean": _text(record.get("ean")),
+        "telephoneAndFaxNumber": text(record.get("contact_phone")),
+        "corporateIdentificationNumber": text(record.get("company_vat")),
+        "ean": text(record.get("ean")),
     }
     payload.update({name: value for name, value in optional.items() if value is not None})
     if record.get("max_credit") is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tasks.entities._fields import text
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
 from tasks.settings import get_settings
@@ -41,13 +42,6 @@ def economic_key(record: Record) -> int | None:
     return rackbeat_number_or_assigned(KIND, record, NUMBER_MAX)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def employee_payload(record: Record, employee_group: int) -> dict[str, Any]:
     """The projectsapi Employee body for a Rackbeat employee filed under `employee_group`."""
     payload: dict[str, Any] = {}
@@ -55,12 +49,12 @@ def employee_payload(record: Record, employee_group: int) -> dict[str, Any]:
     if number is not None:
         payload["number"] = number
     payload["groupNumber"] = employee_group
-    payload["name"] = _text(record.get("name")) or ""
+    payload["name"] = text(record.get("name")) or ""
     payload["isBarred"] = False
-    phone = _text(record.get("contact_phone"))
+    phone = text(record.get("contact_phone"))
     if phone is not None:
         payload["phone"] = phone
-    email = _text(record.get("contact_email"))
+    email = text(record.get("contact_email"))
     if email is not None:
         payload["email"] = email
     return payload

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from tasks.entities._fields import reference_key, text
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
 
 KIND = "product"
@@ -53,22 +54,12 @@ def economic_key(record: Record) -> str:
     return economic_product_number(str(record["number"]))
 
 
-def _reference_number(record: Record, field: str) -> str | None:
-    """The Rackbeat number of a nested reference (`group`, `unit`), whether expanded or bare."""
-    value = record.get(field)
-    if isinstance(value, dict):
-        value = value.get("number")
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
 def depends_on(record: Record) -> list[RecordRef]:
     deps: list[RecordRef] = []
-    group = _reference_number(record, "group")
+    group = reference_key(record, "group")
     if group is not None:
         deps.append((GROUP_KIND, group))
-    unit = _reference_number(record, "unit")
+    unit = reference_key(record, "unit")
     if unit is not None:
         deps.append((UNIT_KIND, unit))
     return deps
@@ -91,33 +82,26 @@ def _price(value: Any) -> float | None:
     return round(float(value), 2)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
     """The legacy REST product document for a Rackbeat product (stock quantities are never included)."""
     payload: dict[str, Any] = {
         "productNumber": economic_key(record),
-        "name": _text(record.get("name")) or "",
+        "name": text(record.get("name")) or "",
         "barred": bool(record.get("is_barred", False)),
     }
     optional = {
-        "description": _text(record.get("description")),
+        "description": text(record.get("description")),
         "salesPrice": _price(record.get("sales_price")),
         "costPrice": _price(record.get("cost_price")),
         "recommendedPrice": _price(record.get("recommended_sales_price")),
-        "barCode": _text(record.get("barcode")),
+        "barCode": text(record.get("barcode")),
     }
     payload.update({name: value for name, value in optional.items() if value is not None})
 
-    group = _reference_number(record, "group")
+    group = reference_key(record, "group")
     if group is not None and (GROUP_KIND, group) in refs:
         payload["productGroup"] = {"productGroupNumber": int(refs[(GROUP_KIND, group)])}
-    unit = _reference_number(record, "unit")
+    unit = reference_key(record, "unit")
     if unit is not None and (UNIT_KIND, unit) in refs:
         payload["unit"] = {"unitNumber": int(refs[(UNIT_KIND, unit)])}
     return payload

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.entities._fields import reference_key, text
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
@@ -78,19 +79,12 @@ def economic_key(record: Record) -> int | None:
     return rackbeat_number_or_assigned(KIND, record, NUMBER_MAX)
 
 
-def _reference(record: Record, field: str) -> str | None:
-    value = record.get(field)
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
 def depends_on(record: Record) -> list[RecordRef]:
     deps: list[RecordRef] = []
-    group = _reference(record, "supplier_group_id")
+    group = reference_key(record, "supplier_group_id")
     if group is not None:
         deps.append((GROUP_KIND, group))
-    terms = _reference(record, "payment_terms_id")
+    terms = reference_key(record, "payment_terms_id")
     if terms is not None:
         deps.append((PAYMENT_TERM_KIND, terms))
     return deps
@@ -104,15 +98,8 @@ def embedded(record: Record) -> dict[RecordRef, Record]:
     return {}
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _address(record: Record) -> str | None:
-    lines = [_text(record.get(name)) for name in ("address_street", "address_street2")]
+    lines = [text(record.get(name)) for name in ("address_street", "address_street2")]
     return "\n".join(line for line in lines if line) or None
 
 
@@ -130,18 +117,18 @@ def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> 
     number = fitting_number(record.get("number"), NUMBER_MAX)
     if number is not None:
         payload["supplierNumber"] = number
-    payload["name"] = _text(record.get("company_name")) or ""
-    currency = _text(record.get("currency"))
+    payload["name"] = text(record.get("company_name")) or ""
+    currency = text(record.get("currency"))
     if currency is not None:
         payload["currency"] = currency.upper()
 
-    terms = _reference(record, "payment_terms_id")
+    terms = reference_key(record, "payment_terms_id")
     if terms is None:
         raise MappingError("paymentTerms", "the supplier has no payment terms in Rackbeat", resource=RESOURCE)
     payload["paymentTerms"] = {
         "paymentTermsNumber": _required_ref(refs, (PAYMENT_TERM_KIND, terms), "paymentTerms")
     }
-    group = _reference(record, "supplier_group_id")
+    group = reference_key(record, "supplier_group_id")
     if group is None:
         payload["supplierGroup"] = {"supplierGroupNumber": defaults.supplier_group}
     else:
@@ -156,12 +143,12 @@ def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> 
 
     optional = {
         "address": _address(record),
-        "zip": _text(record.get("address_zipcode")),
-        "city": _text(record.get("address_city")),
-        "country": _text(record.get("address_country")),
-        "email": _text(record.get("contact_email")),
-        "phone": _text(record.get("contact_phone")),
-        "corporateIdentificationNumber": _text(record.get("company_vat")),
+        "zip": text(record.get("address_zipcode")),
+        "city": text(record.get("address_city")),
+        "country": text(record.get("address_country")),
+        "email": text(record.get("contact_email")),
+        "phone": text(record.get("contact_phone")),
+        "corporateIdentificationNumber": text(record.get("company_vat")),
     }
     payload.update({name: value for name, value in optional.items() if value is not None})
     payload["barred"] = bool(record.get("is_barred", False))
