@@ -10,13 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies first, so editing code does not reinstall them. README.m[d] is a glob so a missing README
-# does not break the build (pyproject names it as the long description).
-COPY pyproject.toml README.m[d] ./
+# does not break the build (pyproject names it as the long description). constraints.txt pins every
+# dependency to the versions the test suite is proven on (the same file `make install` uses).
+COPY pyproject.toml constraints.txt README.m[d] ./
 COPY clients ./clients
 COPY tasks ./tasks
 COPY web ./web
 COPY sandbox ./sandbox
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 # An unprivileged user owns only what it must write: Flower's state and the worker heartbeat (in /tmp).
 RUN useradd --create-home --uid 10001 --user-group rbsync \

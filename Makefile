@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint install bench
 
-$(BIN)/rbsync: pyproject.toml
+# constraints.txt pins every package to the versions the suite is proven on (the Dockerfile installs from it
+# too); editing it or pyproject.toml reinstalls on the next make.
+$(BIN)/rbsync: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(BIN)/rbsync
 
 install: $(BIN)/rbsync
