@@ -23,23 +23,36 @@ class UrlFriendly(str):
 
 
 def path_key(key: str | int) -> str:
-    """A record key as a Rackbeat path segment.
+    """A record key as a Rackbeat path segment, which always stays that one segment.
 
     Integers (customers, orders, webhooks...) go as they are; a ``UrlFriendly`` number as Rackbeat
     made it; any other item number is percent-encoded twice, as Rackbeat's docs advise for numbers
     holding ``/``, ``+``, ``?`` or spaces (``ABC/123+DEF`` -> ``ABC%252F123%252BDEF``).
+
+    Dots are encoded too (``.`` -> ``%2E`` -> ``%252E``), although ``quote`` leaves them alone: a number
+    ``.`` or ``..`` would otherwise be a dot segment, which URL normalisation (httpx's included) removes,
+    so ``products/..`` would read ``/api`` and ``products/.`` the product list instead of the record.
     """
     if isinstance(key, int):
         return str(key)
     if isinstance(key, UrlFriendly):
-        return str(key)
-    return quote(quote(str(key), safe=""), safe="")
+        # Already encoded once by Rackbeat; a dot segment would still escape, so encode its dots once.
+        return str(key).replace(".", "%2E") if _is_dots(key) else str(key)
+    once = quote(str(key), safe="").replace(".", "%2E")
+    return quote(once, safe="")
 
 
 def item_key(record: Mapping[str, Any]) -> str | UrlFriendly:
-    """The best path key for an item record: its ``urlfriendly_number`` if it has one, else ``number``."""
+    """The best path key for an item record: its ``urlfriendly_number`` if it has one that really is one
+    path segment, else ``number`` (which `path_key` encodes)."""
     friendly = record.get("urlfriendly_number")
-    return UrlFriendly(friendly) if friendly else str(record["number"])
+    if friendly and not _is_dots(friendly) and not any(c in friendly for c in "/?#"):
+        return UrlFriendly(friendly)
+    return str(record["number"])
+
+
+def _is_dots(value: str) -> bool:
+    return bool(value) and not value.strip(".")
 
 
 class RackbeatClient(BaseClient):
