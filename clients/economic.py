@@ -16,7 +16,14 @@ import httpx
 import redis
 
 from clients.errors import parse_economic_error
-from clients.http import DEFAULT_MAX_RATE_WAIT, BaseClient, Limiter
+from clients.http import (
+    DEFAULT_CALL_RETRIES,
+    DEFAULT_CALL_RETRY_BACKOFF,
+    DEFAULT_CALL_RETRY_MAX_PAUSE,
+    DEFAULT_MAX_RATE_WAIT,
+    BaseClient,
+    Limiter,
+)
 from clients.secrets import Secret, reveal
 
 logger = logging.getLogger("clients.economic")
@@ -73,6 +80,9 @@ class EconomicClient(BaseClient):
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         max_rate_wait: float | None = DEFAULT_MAX_RATE_WAIT,
+        call_retries: int = DEFAULT_CALL_RETRIES,
+        call_retry_backoff: float = DEFAULT_CALL_RETRY_BACKOFF,
+        call_retry_max_pause: float = DEFAULT_CALL_RETRY_MAX_PAUSE,
     ) -> None:
         app, grant = reveal(app_secret_token), reveal(agreement_grant_token)
         super().__init__(
@@ -83,6 +93,9 @@ class EconomicClient(BaseClient):
             timeout=timeout,
             transport=transport,
             max_rate_wait=max_rate_wait,
+            call_retries=call_retries,
+            call_retry_backoff=call_retry_backoff,
+            call_retry_max_pause=call_retry_max_pause,
         )
         self.openapi_base_url = openapi_base_url if openapi_base_url.endswith("/") else openapi_base_url + "/"
         self.last_response_from_cache = False
@@ -112,7 +125,7 @@ class EconomicClient(BaseClient):
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a legacy path (``"customers/20"``, ``"self"``) and return its JSON."""
-        return self.decode_json(self.request("GET", path, params=params, expected=(200,)))
+        return self.request_json("GET", path, params=params, expected=(200,))
 
     def get_item(self, resource: str, key: str | int) -> dict[str, Any]:
         return self.get(self.item_path(resource, key))
@@ -152,20 +165,19 @@ class EconomicClient(BaseClient):
     def create(self, resource: str, body: Any, *, idempotency_key: str) -> Any:
         """POST to a collection (201 with the created entity; vouchers answer with a list)."""
         headers = _require_idempotency_key(idempotency_key)
-        response = self.request("POST", resource, json=body, headers=headers, expected=(200, 201))
-        return self.decode_json(response)
+        return self.request_json("POST", resource, json=body, headers=headers, expected=(200, 201))
 
     def replace(self, resource: str, key: str | int, body: Any, *, idempotency_key: str) -> Any:
         """PUT a whole document (true replace; 201 when the key did not exist yet)."""
         headers = _require_idempotency_key(idempotency_key)
         path = self.item_path(resource, key)
-        return self.decode_json(self.request("PUT", path, json=body, headers=headers, expected=(200, 201)))
+        return self.request_json("PUT", path, json=body, headers=headers, expected=(200, 201))
 
     def delete(self, resource: str, key: str | int, *, idempotency_key: str) -> Any:
         """DELETE one resource: None for 204, the status body for the 200 that draft invoices give."""
         headers = _require_idempotency_key(idempotency_key)
         path = self.item_path(resource, key)
-        return self.decode_json(self.request("DELETE", path, headers=headers, expected=(200, 204)))
+        return self.request_json("DELETE", path, headers=headers, expected=(200, 204))
 
     @staticmethod
     def item_path(resource: str, key: str | int) -> str:
@@ -178,7 +190,7 @@ class EconomicClient(BaseClient):
 
     def openapi_get(self, service_path: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         url = self.openapi_url(service_path, path)
-        return self.decode_json(self.request("GET", url, params=params, expected=(200,)))
+        return self.request_json("GET", url, params=params, expected=(200,))
 
     def openapi_iter(
         self, service_path: str, path: str, filter: str | None = None
@@ -196,16 +208,14 @@ class EconomicClient(BaseClient):
     def openapi_post(self, service_path: str, path: str, body: Any, *, idempotency_key: str) -> Any:
         headers = _require_idempotency_key(idempotency_key)
         url = self.openapi_url(service_path, path)
-        return self.decode_json(self.request("POST", url, json=body, headers=headers, expected=(200, 201)))
+        return self.request_json("POST", url, json=body, headers=headers, expected=(200, 201))
 
     def openapi_put(self, service_path: str, path: str, body: Any, *, idempotency_key: str) -> Any:
         headers = _require_idempotency_key(idempotency_key)
         url = self.openapi_url(service_path, path)
-        return self.decode_json(
-            self.request("PUT", url, json=body, headers=headers, expected=(200, 201, 204))
-        )
+        return self.request_json("PUT", url, json=body, headers=headers, expected=(200, 201, 204))
 
     def openapi_delete(self, service_path: str, path: str, *, idempotency_key: str) -> Any:
         headers = _require_idempotency_key(idempotency_key)
         url = self.openapi_url(service_path, path)
-        return self.decode_json(self.request("DELETE", url, headers=headers, expected=(200, 204)))
+        return self.request_json("DELETE", url, headers=headers, expected=(200, 204))

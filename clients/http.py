@@ -3,14 +3,17 @@
 Everything that is the same for Rackbeat and e-conomic lives here: timeouts, JSON, turning any
 failure (HTTP status, timeout, dropped connection, undecodable body) into the taxonomy of
 ``clients.errors``, ``Retry-After``, call counting, and keeping credentials out of every repr, log
-line and exception. Subclasses add the authentication headers, their API's error-body parser and
-their own resource helpers.
+line and exception. A call that is safe to repeat (a read, a write with an ``Idempotency-Key``) rides
+out a transient failure with a couple of quick retries; everything longer is the task's retry.
+Subclasses add the authentication headers, their API's error-body parser and their own resource
+helpers.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import random
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -37,6 +40,34 @@ DEFAULT_MAX_RATE_WAIT = 60.0
 """Longest a call waits for a rate-limit token before failing as ``RateLimitedError`` (None: forever)."""
 
 SENSITIVE_QUERY_WORDS = ("token", "secret", "password", "apikey", "api_key", "signature")
+
+DEFAULT_CALL_RETRIES = 2
+"""Extra attempts a repeatable call gets after a transient failure, before the task-level retry takes over."""
+DEFAULT_CALL_RETRY_BACKOFF = 0.2
+"""Ceiling of the first pause between attempts (s), x2.5 for each later one; a pause is drawn at random
+between half its ceiling and all of it (0.1-0.2 s, then 0.25-0.5 s)."""
+DEFAULT_CALL_RETRY_MAX_PAUSE = 2.0
+"""Longest pause between attempts (s); a 429 asking for a longer ``Retry-After`` is raised at once."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_repeatable(request: httpx.Request) -> bool:
+    """Whether a call may be sent again after a transient failure without any risk of a second effect.
+
+    Reads change nothing. A write only when it carries an ``Idempotency-Key``: the server answers a
+    repeat from its replay cache instead of writing twice (economic-api.md §6).
+
+    PUT without a key is *not* repeated, although HTTP calls PUT idempotent. The project's rule
+    (docs/ARCHITECTURE.md, ``TransientError.request_sent``) is that a write whose outcome is unknown
+    is sent again only under the same idempotency key, and a key-less PUT shows why: the first one
+    may have been applied. Sent again blindly, a body built from reads made before it would overwrite
+    whatever was written in between (a user's edit in Rackbeat), a PUT guarded by ``objectVersion``
+    would come back 409 (a permanent error for a write that succeeded), and every applied Rackbeat
+    write fires its webhook again (an echo). The task-level retry re-reads the current state before
+    it writes again, so those are left to it.
+    """
+    return request.method in SAFE_METHODS or bool(request.headers.get("Idempotency-Key", "").strip())
 
 
 @runtime_checkable
@@ -99,10 +130,19 @@ class BaseClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         max_rate_wait: float | None = DEFAULT_MAX_RATE_WAIT,
+        call_retries: int = DEFAULT_CALL_RETRIES,
+        call_retry_backoff: float = DEFAULT_CALL_RETRY_BACKOFF,
+        call_retry_max_pause: float = DEFAULT_CALL_RETRY_MAX_PAUSE,
     ) -> None:
+        if call_retries < 0 or call_retry_backoff < 0 or call_retry_max_pause < 0:
+            raise ValueError("call_retries, call_retry_backoff and call_retry_max_pause must not be negative")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.limiter = limiter
         self.max_rate_wait = max_rate_wait
+        self.call_retries = call_retries
+        """Extra attempts for a repeatable call (``is_repeatable``) that failed transiently; 0: none."""
+        self.call_retry_backoff = call_retry_backoff
+        self.call_retry_max_pause = call_retry_max_pause
         self.timeout = timeout
         self._secrets = [s for s in secrets if s]
         self.calls: Counter[str] = Counter()
@@ -147,15 +187,89 @@ class BaseClient:
         headers: Mapping[str, str] | None = None,
         expected: Iterable[int] | None = None,
     ) -> httpx.Response:
-        """Send one request (after the limiter grants a token) and return the successful response.
+        """Send one call and return the successful response; raise the matching ``ApiError`` otherwise.
 
-        Raises the matching ``ApiError`` subclass for any other outcome.
+        A repeatable call (``is_repeatable``) that fails transiently is sent again, at most
+        ``call_retries`` times, after a short pause. Every attempt takes a rate-limit token and is
+        counted in ``calls``.
         """
+        response, _ = self._call(method, url, params, json, headers, expected, decode=False)
+        return response
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        expected: Iterable[int] | None = None,
+    ) -> Any:
+        """``request`` then ``decode_json``, as one call: an unreadable success body is retried like a 5xx."""
+        _, payload = self._call(method, url, params, json, headers, expected, decode=True)
+        return payload
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        expected: Iterable[int] | None,
+        decode: bool,
+    ) -> tuple[httpx.Response, Any]:
         method = method.upper()
         ok = frozenset(expected) if expected is not None else self.success_statuses
         request = self._http.build_request(method, url, params=params, json=json, headers=headers)
         shown_url = display_url(request.url)
-        self._wait_for_rate_budget(method, shown_url)
+        attempts = 1 + (self.call_retries if is_repeatable(request) else 0)
+        started = time.monotonic()
+        attempt = 1
+        while True:
+            # Outside the try: a limiter that is down or would make us wait too long is final here.
+            self._wait_for_rate_budget(method, shown_url)
+            try:
+                response = self._send(request, method, shown_url, ok)
+                return response, (self.decode_json(response) if decode else None)
+            except TransientError as error:
+                pause = self._pause_before_retry(error, attempt, started) if attempt < attempts else None
+                if pause is None:
+                    raise
+                logger.info(
+                    "%s %s %s -> %s (%s) on attempt %d of %d; retrying in %.2f s",
+                    self.api, method, shown_url, error.status or "no response", type(error).__name__,
+                    attempt, attempts, pause,
+                )
+                time.sleep(pause)
+            attempt += 1
+
+    def _pause_before_retry(self, error: TransientError, attempt: int, started: float) -> float | None:
+        """Seconds to wait before attempt ``attempt + 1``, or None to raise ``error`` now.
+
+        Short on purpose: this only rides out a blip. Anything longer is the task-level retry's job
+        (long backoff, a fresh read of the record, its own time limit).
+        """
+        if isinstance(error, RateLimitedError):
+            # The server asks for room: wait as long as it says if that is short; without a
+            # Retry-After, or with a long one, back to the task, which waits with backoff.
+            if error.retry_after is None or error.retry_after > self.call_retry_max_pause:
+                return None
+            pause = error.retry_after
+        else:
+            ceiling = min(self.call_retry_backoff * 2.5 ** (attempt - 1), self.call_retry_max_pause)
+            pause = random.uniform(ceiling / 2, ceiling)
+        # A slow API (an attempt that ran into the timeout) is not tried again here: three 30 s
+        # timeouts in one call would eat most of a transfer's time limit.
+        if time.monotonic() - started + pause > self.timeout:
+            return None
+        return pause
+
+    def _send(
+        self, request: httpx.Request, method: str, shown_url: str, ok: frozenset[int]
+    ) -> httpx.Response:
+        """One attempt: send, count, map any failure into the taxonomy."""
         self.calls[method] += 1
         started = time.perf_counter()
         try:

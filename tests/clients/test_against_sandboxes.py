@@ -197,11 +197,15 @@ def test_dropped_connections_are_transient(rackbeat_url: str, economic_url: str)
 
 
 def test_a_lost_answer_is_replayed_not_written_twice(economic_url: str) -> None:
-    """The write commits but the connection drops; the retry with the same key gets the original answer."""
+    """The write commits but the connection drops; the retry with the same key gets the original answer.
+
+    The caller's retry here (call-level retry off): what the task-level retry relies on. The client's
+    own retry of the same case is in test_call_retry.py.
+    """
     name = f"unit-{tag()}"
     key = f"create-{name}"
     admin(economic_url, "PUT", "faults", {"commit_then_fail": 1, "drop_after_commit": True})
-    with economic(economic_url) as client:
+    with economic(economic_url, call_retries=0) as client:
         with pytest.raises(TransientError) as caught:
             client.create("units", {"name": name}, idempotency_key=key)
         assert caught.value.request_sent is True
