@@ -3,7 +3,8 @@
 Without API tokens it runs against the built-in sandboxes (seeded, with webhooks registered and, by
 default, a little scripted activity so something happens); with all three tokens configured (environment
 or .env) it runs against the real APIs and starts no sandbox. A local Redis is started when none answers.
-Ctrl-C or SIGTERM stops everything cleanly.
+A receiver, worker, beat or Flower that exits on its own is restarted after a backoff (one console line per
+restart); only one that keeps exiting stops the run. Ctrl-C or SIGTERM stops everything cleanly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import click
 
-from tasks.cli.processes import ChildExited
+from tasks.cli.processes import ChildExited, RestartPolicy
 from tasks.cli.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
 
 OUTCOME_COLOURS = {
@@ -126,6 +127,8 @@ def run_command(
         log_dir=log_dir,
         worker_loglevel="INFO",
         flower_port=flower_port or None,
+        restart=RestartPolicy(),
+        report=_report_restart,
     )
     # Both installed explicitly: a shell starts background jobs with SIGINT ignored, and `kill -INT` should
     # still stop us cleanly.
@@ -166,6 +169,11 @@ def run_command(
     click.echo("rbsync: stopped")
 
 
+def _report_restart(line: str) -> None:
+    """The supervisor's line, e.g. "worker exited with status 1; restarting in 2 s (restart 3)"."""
+    click.echo(click.style(f"{time.strftime('%H:%M:%S')}  {line}", fg="yellow"))
+
+
 def _start_simulator(stack: Stack, interval: float) -> Any:
     from tasks.cli.activity import ActivitySimulator
 
@@ -184,8 +192,10 @@ def _print_transfers(stack: Stack) -> None:
     from tasks.redis import get_redis
 
     for item in follow_events(get_redis(), after="$", block_ms=1000):
+        # Every time round, not only when idle: events keep coming from the worker while beat or the
+        # receiver is the child that gave up.
+        stack.check()
         if item is None:
-            stack.check()
             continue
         _stream_id, event = item
         if not worth_a_line(event):

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 import redis
 
 from tasks.cli.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
-from tasks.cli.processes import ManagedProcess, ProcessGroup, wait_until
+from tasks.cli.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
 
 TOKEN_SETTINGS = (
     "RBSYNC_RACKBEAT_TOKEN",
@@ -98,6 +98,11 @@ class StackOptions:
     # Flower on this port, behind FLOWER_BASIC_AUTH (environment or .env); None: no Flower. Without
     # credentials it is not started at all: there is no default password.
     flower_port: int | None = None
+    # Restart a child (receiver, worker, beat, Flower) that exits on its own, like Compose's restart policy;
+    # None: the first exit stops the stack (the demo and the benchmarks, whose figures a restart would skew).
+    restart: RestartPolicy | None = None
+    # Where the supervisor's one line per restart goes (the console in `rbsync run`).
+    report: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -195,7 +200,7 @@ class Stack:
         self.options = options or StackOptions()
         self.endpoints = Endpoints()
         self.env: dict[str, str] = {}
-        self.processes = ProcessGroup()
+        self.processes = ProcessGroup(restart=self.options.restart, report=self.options.report)
         self.local_redis: LocalRedis | None = None
         self.rackbeat_sandbox: Any = None
         self.economic_sandbox: Any = None
@@ -414,6 +419,7 @@ class Stack:
             ManagedProcess("web", ["python", "-m", "web", "--port", str(web_port)], env, log_dir / "web.log")
         )
         worker_name = f"rbsync-{uuid.uuid4().hex[:6]}@%h"
+        heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
         self.worker = self.processes.start(
             ManagedProcess(
                 "worker",
@@ -434,6 +440,9 @@ class Stack:
                 env,
                 log_dir / "worker.log",
                 stop_timeout=45,
+                # The heartbeat file is the worker's readiness: a restarted worker is ready when it is
+                # written again, not because its predecessor left one behind.
+                prepare=lambda: heartbeat.unlink(missing_ok=True),
             )
         )
         if options.beat:
@@ -458,7 +467,6 @@ class Stack:
         healthz = f"http://127.0.0.1:{web_port}/healthz"
         if not wait_until(lambda: _http_ok(healthz), timeout=30, group=self.processes):
             raise StackError(f"the webhook receiver did not answer at {healthz}; see {web.log_path}")
-        heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
         if not wait_until(heartbeat.exists, timeout=60, group=self.processes):
             raise StackError(f"the Celery worker did not become ready; see {self.worker.log_path}")
         # The receiver registers its webhooks with Rackbeat in the background as it starts; in sandbox
@@ -507,7 +515,7 @@ class Stack:
         self._namespace_to_clean = None
 
     def check(self) -> None:
-        """Raise if a child died (the run loop calls this between event reads)."""
+        """Raise if a child died, or with `options.restart` kept dying (the run loop calls this)."""
         self.processes.check()
 
 

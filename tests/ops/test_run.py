@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tasks.cli.localredis import free_port
+from tasks.cli.processes import wait_until
 
 RBSYNC = Path(sys.executable).parent / "rbsync"
 
@@ -44,9 +45,10 @@ class Output:
             self._queue.put(line.rstrip("\n"))
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+    def wait_for(self, pattern: str, timeout: float, after: int = 0) -> re.Match[str]:
+        """The first line matching `pattern` among the lines from index `after` on, waiting for it."""
         deadline = time.monotonic() + timeout
-        for line in self.lines:
+        for line in self.lines[after:]:
             if match := re.search(pattern, line):
                 return match
         while time.monotonic() < deadline:
@@ -193,3 +195,103 @@ def test_with_tokens_in_dot_env_it_runs_against_those_apis_and_starts_no_sandbox
     assert "Simulated activity" not in text
     for token in (rackbeat_token, app_secret, grant):
         assert token not in text
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of `pid`, whichever of its threads started them (the supervisor restarts from its own
+    thread, and /proc lists children per thread)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children.extend(int(child) for child in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue
+    return children
+
+
+def worker_main_pid(run_pid: int) -> int | None:
+    """The Celery worker's main process among the children of `rbsync run`."""
+    for pid in children_of(run_pid):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            continue
+        if b"celery" in argv and b"worker" in argv:
+            return pid
+    return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.slow
+def test_run_brings_a_killed_worker_back_and_transfers_go_on(
+    tmp_path: Path, redis_url: str, session_namespace: str, redis_client: object
+) -> None:
+    """The finding behind the supervisor: a worker main process that dies (there: kombu crashing on a Redis
+    drop) must not leave the records waiting. SIGKILL is the bluntest way to die."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
+    env.update({"RBSYNC_REDIS_URL": redis_url, "RBSYNC_CONNECTION_ID": session_namespace})
+    process = subprocess.Popen(
+        [str(RBSYNC), "run", "--interval", "0.5", "--seed-size", "tiny", "--web-port", str(free_port()),
+         "--flower-port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = Output(process)
+    transfer = r"product\s+SIM-\d{4}\s+(created|replaced)\s"
+    try:
+        logs = Path(output.wait_for(r"Logs\s+(\S+)", timeout=60).group(1))
+        worker_log, heartbeat = logs / "worker.log", logs / "worker.heartbeat"
+        output.wait_for(r"Transfers \(Ctrl-C to stop\)", timeout=60)
+        output.wait_for(transfer, timeout=30)
+        old_worker = worker_main_pid(process.pid)
+        assert old_worker is not None
+        old_pool = children_of(old_worker)
+        assert old_pool, "the worker has pool processes"
+
+        os.kill(old_worker, signal.SIGKILL)
+        output.wait_for(r"worker exited on SIGKILL; restarting in 1 s \(restart 1\)$", timeout=15)
+        # The killed worker's pool processes are gone (they would otherwise keep working beside the new one).
+        assert wait_until(lambda: not any(alive(pid) for pid in old_pool), timeout=5), "pool lives on"
+        # A new worker main process comes up ...
+        deadline = time.monotonic() + 20
+        while (new_worker := worker_main_pid(process.pid)) in {None, old_worker}:
+            assert time.monotonic() < deadline, "no new worker process"
+            time.sleep(0.1)
+        # ... becomes ready (its heartbeat file was removed before it started, so this one is its own) ...
+        assert wait_until(heartbeat.exists, timeout=20)
+        # ... and transfers what changes from then on: the new worker's own log shows finished transfers.
+        def new_worker_transferred() -> bool:
+            after_restart = worker_log.read_text(errors="replace").split("restarting in 1 s (restart 1)")[-1]
+            return bool(re.search(r"Task rbsync\.export_record\[[^]]+\] succeeded", after_restart))
+
+        assert wait_until(new_worker_transferred, timeout=30)
+        restarted_at = len(output.lines)
+        output.wait_for(transfer, timeout=30, after=restarted_at)
+        assert alive(new_worker)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=90) == 0
+        output.rest(timeout=5)
+    finally:
+        if process.poll() is None:
+            # SIGTERM first: a SIGKILLed `rbsync run` cannot stop its children, which would outlive the test.
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    text = "\n".join(output.lines)
+    assert "rbsync: stopped" in text
+    # Our own stop restarted nothing: the one restart line is the kill's.
+    assert len(re.findall(r"restarting in", text)) == 1
+    assert not alive(new_worker)
