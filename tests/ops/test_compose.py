@@ -42,6 +42,35 @@ def test_every_long_running_service_exists_with_a_health_check_and_a_restart_pol
         assert service.get("restart") in {"always", "unless-stopped", "on-failure"}, name
 
 
+def test_a_service_whose_main_process_exits_comes_back_whatever_its_exit_status(services):
+    """The worker's main process can die (kombu crashing while a Redis connection breaks was seen). The
+    command is in exec form and the image has no ENTRYPOINT, so Celery itself is the container's main
+    process and its exit ends the container; `unless-stopped` (or `always`) then starts it again, also
+    after a clean exit 0 (a remote `shutdown` from Flower), which `on-failure` would not."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert not re.search(r"^\s*ENTRYPOINT\b", dockerfile, re.MULTILINE)
+    for name in ("worker", "beat", "web", "flower"):
+        service = services[name]
+        assert service["restart"] in {"always", "unless-stopped"}, name
+        command = service["command"]
+        assert isinstance(command, list) and command[0] in {"celery", "python"}, f"{name}: not exec form"
+
+
+def test_the_worker_health_check_reads_the_main_process_heartbeat_with_room_for_a_busy_worker(services):
+    """The heartbeat file is touched by the worker's main process every ~2 s (tasks/cli/healthcheck.py), so a
+    dead or stuck main process turns the container unhealthy even while pool processes live on
+    (test_worker_liveness.py shows it with a real worker). The age limit leaves room for a busy one."""
+    check = services["worker"]["healthcheck"]
+    test = check["test"]
+    assert test[:4] == ["CMD", "python", "-m", "tasks.cli.healthcheck"] and test[4] == "file"
+    max_age = float(test[test.index("--max-age") + 1])
+    assert 10 <= max_age <= 120
+    seconds = {key: int(re.fullmatch(r"(\d+)s", check[key]).group(1)) for key in ("interval", "timeout")}
+    assert seconds["timeout"] < seconds["interval"]
+    # Unhealthy within a few minutes of the last heartbeat.
+    assert max_age + seconds["interval"] * check["retries"] <= 300
+
+
 def test_every_service_reads_its_environment_from_dot_env(services):
     for name, service in services.items():
         env_file = service.get("env_file")
