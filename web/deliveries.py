@@ -9,6 +9,7 @@ except ``key`` is optional.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,15 @@ MAX_BODY_BYTES = 256 * 1024
 # Rackbeat item numbers are at most 25 characters, integer numbers are far shorter; anything longer is junk.
 MAX_KEY_LENGTH = 100
 MAX_EVENT_LENGTH = 100
+# A delivery is a flat object whose optional `data` holds a document with lines: a few levels deep. The
+# bound keeps json.loads (recursive) far from the recursion limit; it is checked by a scan, not by recursion.
+MAX_NESTING_DEPTH = 32
+
+# A JSON string from its opening quote to its closing one (escapes included), or to the end of the body
+# when it is never closed (a lone trailing backslash too), so every match succeeds from where it starts:
+# no backtracking and no second attempt inside the same string, hence linear in the body's length.
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 class MalformedDelivery(ValueError):
@@ -36,15 +46,47 @@ class Delivery:
 
 
 def decode_body(body: bytes) -> Any:
-    """The JSON value of the body, or MalformedDelivery."""
+    """The JSON value of the body, or MalformedDelivery (the only exception it raises for any input).
+
+    Bounded before json.loads runs: the size (MAX_BODY_BYTES), UTF-8 (JSON between systems is UTF-8,
+    RFC 8259 §8.1; decoding it here also keeps the nesting scan exact, which a UTF-16 body would defeat) and
+    the nesting depth (MAX_NESTING_DEPTH), so the recursive parser can never hit the recursion limit.
+    """
     if len(body) > MAX_BODY_BYTES:
         raise MalformedDelivery(f"body is longer than {MAX_BODY_BYTES} bytes")
     if not body.strip():
         raise MalformedDelivery("body is empty; expected a JSON object with a 'key'")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = body.decode("utf-8-sig")  # a leading BOM is tolerated, as json.loads(bytes) did
+    except UnicodeDecodeError:
+        raise MalformedDelivery("body is not UTF-8") from None
+    if nesting_depth(text) > MAX_NESTING_DEPTH:
+        raise MalformedDelivery(f"body nests deeper than {MAX_NESTING_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        # ValueError: JSONDecodeError, and integers over Python's 4,300-digit conversion limit. RecursionError
+        # cannot happen below MAX_NESTING_DEPTH; caught anyway, since no body may turn into a 5xx.
         raise MalformedDelivery(f"body is not valid JSON ({type(exc).__name__})") from None
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in a JSON text, found in one pass without recursion.
+
+    Strings are skipped first (a ``[`` inside a string opens nothing); then brackets are counted. For the
+    part of the text that is valid JSON, which is all json.loads ever descends into, this equals its
+    recursion depth.
+    Past MAX_NESTING_DEPTH it stops counting and answers MAX_NESTING_DEPTH + 1.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))  # both in C, linear
+    depth = deepest = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_NESTING_DEPTH:
+                break
+    return deepest
 
 
 def event_name(headers: Mapping[str, str], payload: Any) -> str | None:
@@ -82,6 +124,11 @@ def normalise_key(value: Any) -> str:
     if not key.isprintable():
         raise MalformedDelivery("'key' contains control characters")
     return key
+
+
+def event_in_header(headers: Mapping[str, str]) -> bool:
+    """Whether the header names the event (then the body is never consulted for it, see event_name)."""
+    return bool(headers.get(EVENT_HEADER))
 
 
 def parse_delivery(headers: Mapping[str, str], payload: Any) -> Delivery:

@@ -6,6 +6,13 @@ the current record itself, which is also why delete events enqueue the same tran
 
 Order of checks: an over-long body is refused before it is read; then the token (401, nothing else is
 revealed to a caller without one); then the body (400); then the event (handled or ignored).
+
+The token is checked before the body is parsed whenever the event is known without it, i.e. whenever the
+``Rackbeat-Webhook-Event`` header names it (Rackbeat sends it on every delivery): a caller without the token
+then costs one Redis read and never reaches the JSON parser. Only a delivery without that header has its body
+decoded first (to read ``event`` from it), and that decoding is bounded (web.deliveries.decode_body): size,
+UTF-8, nesting depth, and every failure is a 400, never an exception. A missing token is refused before
+anything else is read.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from web.deliveries import (
     TOKEN_HEADER,
     MalformedDelivery,
     decode_body,
+    event_in_header,
     event_name,
     parse_delivery,
 )
@@ -136,19 +144,27 @@ class RackbeatWebhookReceiver:
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Outcome:
         """Everything after the body is read; sync, because Redis and the Celery producer are."""
-        try:
-            payload: Any = decode_body(body)
-            decode_error: MalformedDelivery | None = None
-        except MalformedDelivery as exc:
-            payload, decode_error = None, exc
+        presented = headers.get(TOKEN_HEADER)
+        if not presented:
+            log.warning("refused Rackbeat webhook for event %r: missing-token", event_name(headers, None))
+            return refused(401, "missing-token", "missing or wrong Rackbeat-Webhook-Token")
 
+        payload: Any = None
+        decode_error: MalformedDelivery | None = None
+        decoded = False
+        if not event_in_header(headers):
+            # The event can only come from the body: decode it (bounded, raises nothing but MalformedDelivery)
+            # before the token check; an undecodable body names no event, so only the fixed token can pass.
+            payload, decode_error = _decoded(body)
+            decoded = True
         event = event_name(headers, payload)
         registered = self._tokens.get(event) if event else None
-        if not is_authentic(headers.get(TOKEN_HEADER), registered, self._fixed_token):
-            reason = "missing-token" if not headers.get(TOKEN_HEADER) else "bad-token"
-            log.warning("refused Rackbeat webhook for event %r: %s", event, reason)
-            return refused(401, reason, "missing or wrong Rackbeat-Webhook-Token")
+        if not is_authentic(presented, registered, self._fixed_token):
+            log.warning("refused Rackbeat webhook for event %r: bad-token", event)
+            return refused(401, "bad-token", "missing or wrong Rackbeat-Webhook-Token")
 
+        if not decoded:
+            payload, decode_error = _decoded(body)
         try:
             if decode_error is not None:
                 raise decode_error
@@ -206,6 +222,13 @@ class RackbeatWebhookReceiver:
                 Increment("enqueued" if sent else "coalesced"),
             ],
         )
+
+
+def _decoded(body: bytes) -> tuple[Any, MalformedDelivery | None]:
+    try:
+        return decode_body(body), None
+    except MalformedDelivery as exc:
+        return None, exc
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:

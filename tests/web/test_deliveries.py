@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import random
+
 import pytest
 from starlette.datastructures import Headers
 
 from web.deliveries import (
     MAX_BODY_BYTES,
     MAX_KEY_LENGTH,
+    MAX_NESTING_DEPTH,
     MalformedDelivery,
     decode_body,
     event_name,
+    nesting_depth,
     parse_delivery,
 )
 
@@ -87,3 +92,56 @@ def test_over_long_body_is_refused_before_decoding() -> None:
 @pytest.mark.parametrize("value", ["", "   ", "x" * 101, "bad\x00event"])
 def test_unusable_event_names_are_none(value: str) -> None:
     assert event_name(headers(rackbeat_webhook_event=value), {"key": 1}) is None
+
+
+# --- bounded decoding (nesting depth, UTF-8) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("{}", 1),
+        ('{"key": "1"}', 1),
+        ('{"a": [1, {"b": [2]}]}', 4),
+        ('{"a": "[[[[[[", "b": "{{{{"}', 1),  # brackets inside strings open nothing
+        ('{"a": "\\"[[[", "b": ["\\\\", ["x"]]}', 3),  # escaped quotes and backslashes
+        ('["unterminated [[[', 1),
+        ('"\\', 0),
+        ("[" * 40, MAX_NESTING_DEPTH + 1),  # stops counting past the limit
+    ],
+)
+def test_nesting_depth_skips_strings(text: str, depth: int) -> None:
+    assert nesting_depth(text) == depth
+
+
+def test_nesting_up_to_the_limit_decodes_and_one_more_level_is_malformed() -> None:
+    def body(levels: int) -> bytes:
+        return ('{"key": "1", "data": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}").encode()
+
+    assert decode_body(body(MAX_NESTING_DEPTH))["key"] == "1"
+    with pytest.raises(MalformedDelivery, match="nests deeper"):
+        decode_body(body(MAX_NESTING_DEPTH + 1))
+
+
+def test_decoding_raises_nothing_but_malformed_delivery() -> None:
+    rnd = random.Random(5)
+    seeds = [b'{"key": "A-1", "data": {"lines": [1, 2.5, "x"]}}', b"[" * 50_000, b'{"a":' * 30_000]
+    bodies = [
+        b'{"key": ' + b"9" * 5000 + b"}",
+        '{"key": "ø"}'.encode("utf-16"),
+        b'{"key": "\xed\xa0\x80"}',
+        b'"' + b'\\"' * 50_000,
+    ]
+    for _ in range(1500):
+        base = bytearray(rnd.choice(seeds))
+        for _ in range(rnd.randrange(1, 6)):
+            base[rnd.randrange(len(base))] = rnd.randrange(256)
+        bodies.append(bytes(base[: rnd.randrange(1, len(base) + 1)]))
+        bodies.append(rnd.randbytes(rnd.randrange(1, 64)))
+    for body in bodies:
+        with contextlib.suppress(MalformedDelivery):  # anything else fails the test
+            decode_body(body)
+
+
+def test_a_utf8_bom_is_tolerated() -> None:
+    assert decode_body(b'\xef\xbb\xbf{"key": 1}') == {"key": 1}
