@@ -15,6 +15,12 @@
   dead-lettered as ``worker-lost`` instead of run again (the loop ``task_reject_on_worker_lost`` warns of).
 - A success appends the transfer event (when the task returns a result with an ``outcome``) and closes
   the record's open dead-letter entries (``resolved`` for the entry this run retried, else ``superseded``).
+- Nothing is dropped when Redis (broker and store) is unreachable: a retry that cannot be published, a
+  final failure that cannot be dead-lettered and a busy record that cannot be re-queued all end in
+  ``Reject(requeue=True)``. Celery would otherwise turn the failed publish into ``Reject(requeue=False)``
+  and drop the message. The requeue itself needs Redis: when it is still down the message simply stays in
+  the broker's unacked set and is restored after the visibility timeout. Either way it runs again, and the
+  delivery counter (which could not be cleared) bounds how often.
 
 Subclasses implement ``run`` and may override ``record_of(args, kwargs) -> (kind, key)``.
 """
@@ -24,13 +30,14 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import redis
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from celery.utils.serialization import UnpickleableExceptionWrapper
 
 from clients.errors import ApiError, PermanentError, RateLimitedError, TransientError
@@ -181,19 +188,18 @@ class SyncTask(Task):
                 if self.clears_pending:
                     PendingMarkers(client).clear(kind, key, self.request.id)
                 result = self.run(*args, **kwargs)
-            except Retry:
+            except (Retry, Reject):
                 raise
             except RecordBusy as exc:
                 raise self._retry_uncounted(exc, random.uniform(*self.busy_retry_seconds)) from exc
             except RETRYABLE as exc:
                 retry = self._retry_unless_spent(exc, kind, key)
                 if retry is None:
-                    self.request.sync_failure = exc
-                    raise  # retries spent: on_failure dead-letters it
+                    self._dead_letter_or_requeue(exc, args, kwargs)
+                    raise  # retries spent: dead-lettered
                 raise retry from exc
             except Exception as exc:
-                # Celery hands on_failure a pickle-safe copy, which loses the API error's details.
-                self.request.sync_failure = exc
+                self._dead_letter_or_requeue(exc, args, kwargs)
                 raise
         finally:
             self._end_delivery(client, counter)
@@ -248,6 +254,10 @@ class SyncTask(Task):
             self.retry(exc=exc, countdown=countdown, max_retries=max_retries)
         except Retry as retry:
             return retry
+        except Reject as rejected:
+            # Task.retry could not publish the retry (the broker is unreachable) and asks Celery to drop
+            # this message; keep it instead.
+            raise self._requeue(f"could not publish retry {retries + 1}", rejected.reason) from exc
         raise AssertionError("Task.retry returned instead of raising Retry")
 
     def _retry_uncounted(self, exc: BaseException, countdown: float) -> Retry:
@@ -255,9 +265,36 @@ class SyncTask(Task):
         signature = self.signature_from_request(
             self.request, countdown=countdown, retries=self.request.retries
         )
-        signature.apply_async()
+        try:
+            signature.apply_async()
+        except Exception as publish_error:
+            raise self._requeue("could not re-queue a busy record", publish_error) from exc
         logger.info("%s[%s] busy (%s); again in %.1fs", self.name, self.request.id, exc, countdown)
         return Retry(exc=exc, when=countdown, sig=signature)
+
+    def _requeue(self, what: str, cause: object) -> Reject:
+        """The Reject that puts this very message back (see the module docstring)."""
+        logger.warning(
+            "%s[%s] %s (%s: %s); the message goes back to the queue",
+            self.name, self.request.id, what, type(cause).__name__, cause,
+        )
+        return Reject(f"{what}: {type(cause).__name__}", requeue=True)
+
+    def _dead_letter_or_requeue(
+        self, exc: BaseException, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> None:
+        """Dead-letter a final failure now, while the original exception is at hand.
+
+        Done here rather than in ``on_failure`` because only here can a store that is down still change
+        the message's fate: Celery acks a failed task's message whatever ``on_failure`` manages, so a
+        failure that could not be recorded would be lost. Instead it is requeued and fails again later.
+        """
+        self.request.sync_failure = exc
+        try:
+            entry_id = self._record_failure(exc, self.request.id, args, kwargs, traceback.format_exc())
+        except redis.RedisError as store_error:
+            raise self._requeue("could not dead-letter the failure", store_error) from exc
+        self.request.sync_dead_letter = entry_id
 
     def _after_success(self, client: redis.Redis, kind: str, key: str, result: Any) -> None:
         fields = result_fields(result)
@@ -270,9 +307,24 @@ class SyncTask(Task):
             logger.info("%s %s succeeded: closed dead-letter entries %s", kind, key, ", ".join(closed))
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        """Final failure (also called in the worker's main process for a hard time limit): dead-letter."""
+        """Final failure: dead-letter what ``__call__`` has not (a hard time limit, reported by the
+        worker's main process; a redelivery past the cap). There, Redis errors can only be logged."""
         request = self.request
+        if getattr(request, "sync_dead_letter", None):
+            return
         exc = original_exception(exc, getattr(request, "sync_failure", None))
+        try:
+            self._record_failure(exc, task_id, args, kwargs, getattr(einfo, "traceback", None))
+        except redis.RedisError:
+            logger.exception(
+                "%s[%s] %s failed and could NOT be dead-lettered", self.name, task_id, list(args or [])
+            )
+
+    def _record_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, traceback_text: str | None
+    ) -> str:
+        """Write the dead-letter entry (and its event) for a final failure; returns the entry id."""
+        request = self.request
         args = list(args or [])
         kwargs = dict(kwargs or {})
         try:
@@ -291,17 +343,11 @@ class SyncTask(Task):
             classification=classify(exc),
             attempts=(getattr(request, "retries", None) or 0) + 1,
             worker=getattr(request, "hostname", None) or socket.gethostname(),
-            traceback=getattr(einfo, "traceback", None),
+            traceback=traceback_text,
             **failure_details(exc),
         )
         client = get_redis()
-        try:
-            entry = DeadLetterStore(client).record_failure(failure)
-        except redis.RedisError:
-            logger.exception(
-                "%s[%s] %s %s failed and could NOT be dead-lettered", self.name, task_id, kind, key
-            )
-            return
+        entry = DeadLetterStore(client).record_failure(failure)
         try:
             record_event(
                 client, kind=kind, key=key, outcome="dead-lettered", task_id=task_id,
@@ -314,3 +360,4 @@ class SyncTask(Task):
             self.name, task_id, kind, key, failure.classification, entry["id"], failure.error_class,
             failure.error,
         )
+        return str(entry["id"])

