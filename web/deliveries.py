@@ -26,12 +26,17 @@ MAX_EVENT_LENGTH = 100
 # A delivery is a flat object whose optional `data` holds a document with lines: a few levels deep. The
 # bound keeps json.loads (recursive) far from the recursion limit; it is checked by a scan, not by recursion.
 MAX_NESTING_DEPTH = 32
+# Rackbeat runs on Laravel (PHP): every integer it can send fits a PHP int, a signed 64-bit number, so
+# 2**63 - 1 (PHP_INT_MAX, 19 digits) is the largest key it can mean. Anything larger is not a Rackbeat record,
+# and bounding it keeps a 4,000-digit number out of the pending markers, the broker and the API paths.
+MAX_INTEGER_KEY = 2**63 - 1
 
 # A JSON string from its opening quote to its closing one (escapes included), or to the end of the body
 # when it is never closed (a lone trailing backslash too), so every match succeeds from where it starts:
 # no backtracking and no second attempt inside the same string, hence linear in the body's length.
 _JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 class MalformedDelivery(ValueError):
@@ -113,6 +118,8 @@ def normalise_key(value: Any) -> str:
     if isinstance(value, int):
         if value < 0:
             raise MalformedDelivery("'key' must not be negative")
+        if value > MAX_INTEGER_KEY:
+            raise MalformedDelivery(f"'key' is larger than {MAX_INTEGER_KEY}")
         return str(value)
     if not isinstance(value, str):
         raise MalformedDelivery(f"'key' must be a string or an integer, not {_json_type(value)}")
@@ -124,6 +131,19 @@ def normalise_key(value: Any) -> str:
     if not key.isprintable():
         raise MalformedDelivery("'key' contains control characters")
     return key
+
+
+def integer_key(key: str) -> str:
+    """A normalised key for a kind Rackbeat addresses by an integer number (customers, groups, units...).
+
+    Only ASCII digits (``str.isdigit`` would also pass ``"²"`` or Arabic-Indic digits), at most
+    MAX_INTEGER_KEY, written canonically so ``"0042"``, ``"42"`` and ``42`` coalesce into one transfer.
+    """
+    if not _ASCII_DIGITS.fullmatch(key):
+        raise MalformedDelivery("'key' must be an integer number for this event")
+    if len(key.lstrip("0")) > len(str(MAX_INTEGER_KEY)) or int(key) > MAX_INTEGER_KEY:
+        raise MalformedDelivery(f"'key' is larger than {MAX_INTEGER_KEY}")
+    return str(int(key))
 
 
 def event_in_header(headers: Mapping[str, str]) -> bool:

@@ -5,7 +5,8 @@ Celery message (both inside `enqueue`), so Rackbeat gets its 2xx within millisec
 the current record itself, which is also why delete events enqueue the same transfer as updates.
 
 Order of checks: an over-long body is refused before it is read; then the token (401, nothing else is
-revealed to a caller without one); then the body (400); then the event (handled or ignored).
+revealed to a caller without one); then the body (400); then the event (handled or ignored); then the key
+against the kind (400 for a key the kind's records cannot have).
 
 The token is checked before the body is parsed whenever the event is known without it, i.e. whenever the
 ``Rackbeat-Webhook-Event`` header names it (Rackbeat sends it on every delivery): a caller without the token
@@ -34,6 +35,7 @@ from web.deliveries import (
     decode_body,
     event_in_header,
     event_name,
+    integer_key,
     parse_delivery,
 )
 from web.metrics import Increment, WebhookMetrics
@@ -57,6 +59,20 @@ Route = Callable[[str], RouteTarget | None]
 PushPolicy = Callable[[str], bool]
 # (kind, key) -> True when a transfer was sent, False when one was already pending (tasks.transfer).
 Enqueue = Callable[[str, str], bool]
+# kind -> True when Rackbeat addresses that kind's records by an integer number.
+IntegerKeyed = Callable[[str], bool]
+
+# Rackbeat addresses items (products, lots, and the items/collections views of them) by a string `number`;
+# every other record by an integer `number` or `id` (shared/reference/rackbeat-api.md §1.5).
+ITEM_NUMBER_RESOURCES = frozenset({"products", "lots", "items", "collections"})
+
+
+def integer_keyed_kind(kind: str) -> bool:
+    """Whether the registered kind's Rackbeat resource is keyed by an integer (§1.5), from its spec."""
+    from tasks.entities import REGISTRY
+
+    spec = REGISTRY.get(kind)
+    return spec is not None and spec.rackbeat_resource not in ITEM_NUMBER_RESOURCES
 
 
 @dataclass
@@ -106,6 +122,7 @@ class RackbeatWebhookReceiver:
         route: Route,
         pushes: PushPolicy,
         enqueue: Enqueue,
+        integer_keyed: IntegerKeyed = integer_keyed_kind,
     ) -> None:
         self._tokens = tokens
         self._fixed_token = fixed_token
@@ -113,6 +130,7 @@ class RackbeatWebhookReceiver:
         self._route = route
         self._pushes = pushes
         self._enqueue = enqueue
+        self._integer_keyed = integer_keyed
 
     def __repr__(self) -> str:
         return f"RackbeatWebhookReceiver(fixed_token={'set' if self._fixed_token else 'unset'})"
@@ -194,28 +212,43 @@ class RackbeatWebhookReceiver:
             )
             reason = f"key_name must be {key_field!r} for {kind}"
             return ignored(delivery.event, "unexpected-key-name", reason)
+        key = delivery.key
+        if self._integer_keyed(kind):
+            try:
+                key = integer_key(key)
+            except MalformedDelivery as exc:
+                log.warning("refused Rackbeat webhook %s for %s: %s", delivery.event, kind, exc)
+                return refused(400, "malformed", f"{exc} ({kind} records have integer numbers)")
+        # Item numbers (products, lots) made only of dots ("." or "..") are accepted, on purpose. An item
+        # number is free text (rackbeat-api.md §1.5: it may hold "/", "?", spaces and "+"; nothing documented
+        # forbids dots, and the sandbox stores "." and ".."), so such a product can exist, and refusing its
+        # deliveries would leave it unsynced for good: a 4xx is a failed delivery, retried for about a day
+        # and then dropped (§3.2). Queuing it is safe: clients.rackbeat.path_key percent-encodes every dot,
+        # so the transfer reads products/%252E (that record, never the collection or /api; a 404 when there
+        # is none), and e-conomic's key encoding already turns "." into "_11_". Integer-keyed kinds refuse
+        # them above.
         if not self._pushes(kind):
             log.info(
                 "ignored Rackbeat webhook %s for %s %s: e-conomic is the master for %s",
                 delivery.event,
                 kind,
-                delivery.key,
+                key,
                 kind,
             )
             return ignored(delivery.event, "economic-master", f"e-conomic is the master for {kind}")
 
-        sent = self._enqueue(kind, delivery.key)
+        sent = self._enqueue(kind, key)
         log.debug(
             "accepted Rackbeat webhook %s (%s %s %s): %s",
             delivery.event,
             action,
             kind,
-            delivery.key,
+            key,
             "enqueued" if sent else "coalesced",
         )
         return Outcome(
             status=202,
-            body={"status": "accepted", "kind": kind, "key": delivery.key, "enqueued": sent},
+            body={"status": "accepted", "kind": kind, "key": key, "enqueued": sent},
             increments=[
                 Increment("received"),
                 Increment("accepted"),

@@ -10,11 +10,13 @@ from starlette.datastructures import Headers
 
 from web.deliveries import (
     MAX_BODY_BYTES,
+    MAX_INTEGER_KEY,
     MAX_KEY_LENGTH,
     MAX_NESTING_DEPTH,
     MalformedDelivery,
     decode_body,
     event_name,
+    integer_key,
     nesting_depth,
     parse_delivery,
 )
@@ -94,7 +96,7 @@ def test_unusable_event_names_are_none(value: str) -> None:
     assert event_name(headers(rackbeat_webhook_event=value), {"key": 1}) is None
 
 
-# --- bounded decoding (nesting depth, UTF-8) ------------------------------------------------------
+# --- bounded decoding (nesting depth, UTF-8) and integer keys ------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -145,3 +147,23 @@ def test_decoding_raises_nothing_but_malformed_delivery() -> None:
 
 def test_a_utf8_bom_is_tolerated() -> None:
     assert decode_body(b'\xef\xbb\xbf{"key": 1}') == {"key": 1}
+
+
+def test_integer_keys_are_bounded_by_a_signed_64_bit_int() -> None:
+    h = headers(rackbeat_webhook_event="product.updated")
+    assert parse_delivery(h, {"key": MAX_INTEGER_KEY}).key == str(MAX_INTEGER_KEY)
+    with pytest.raises(MalformedDelivery, match="larger than"):
+        parse_delivery(h, {"key": MAX_INTEGER_KEY + 1})
+
+
+@pytest.mark.parametrize(("key", "normalised"), [("42", "42"), ("0042", "42"), ("0", "0"), ("00", "0")])
+def test_integer_key_normalises_digits(key: str, normalised: str) -> None:
+    assert integer_key(key) == normalised
+
+
+@pytest.mark.parametrize(
+    "key", ["", "ABC", "+1", "-1", "1.0", "1e3", "²", "١٢٣", ".", "..", "9" * 20, str(MAX_INTEGER_KEY + 1)]
+)
+def test_integer_key_refuses_anything_but_bounded_ascii_digits(key: str) -> None:
+    with pytest.raises(MalformedDelivery):
+        integer_key(key)

@@ -1,5 +1,5 @@
-"""Hostile bodies against a real `python -m web`: the token is checked before any parsing, and decoding is
-bounded (nesting depth, size, UTF-8) and never ends in a 5xx.
+"""Hostile bodies against a real `python -m web`: the token is checked before any parsing, decoding is
+bounded (nesting depth, size, UTF-8) and never ends in a 5xx, and keys are bounded for the kind they name.
 
 "Nothing enqueued" is read where it would show: the receiver's own broker queue and the pending markers.
 """
@@ -15,11 +15,13 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from tasks.sync.pending import PendingMarkers
 from tests.web.support import WebProcess, queue_length, queued_transfers, registered_token
 
 # The contract, stated here rather than imported, so these tests also run (and fail) against a receiver
-# without the bound: web.deliveries.MAX_NESTING_DEPTH.
+# without the bounds: web.deliveries.MAX_NESTING_DEPTH and MAX_INTEGER_KEY (PHP_INT_MAX, Rackbeat is PHP).
 MAX_NESTING_DEPTH = 32
+MAX_INTEGER_KEY = 2**63 - 1
 PRODUCT_EVENT = "product.updated"  # products: keyed by item number (a string)
 CUSTOMER_EVENT = "customer.updated"  # customers: keyed by an integer number
 DEEP_BODIES = {
@@ -39,6 +41,10 @@ def post(
         headers["Rackbeat-Webhook-Event"] = event
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     return httpx.post(web.receiver_url, content=content, headers=headers, timeout=20)
+
+
+def unique_number() -> int:
+    return 10**12 + uuid.uuid4().int % 10**12
 
 
 @pytest.fixture
@@ -157,3 +163,86 @@ def test_a_missing_token_is_refused_before_the_body_is_looked_at(
 
     assert {answer.status_code for answer in answers} == {401}
     assert {answer.json()["error"] for answer in answers} == {"missing or wrong Rackbeat-Webhook-Token"}
+
+
+# --- 6: integer keys ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", [PRODUCT_EVENT, CUSTOMER_EVENT])
+@pytest.mark.parametrize(
+    "raw_key",
+    [b"9" * 3772, str(MAX_INTEGER_KEY + 1).encode(), b"1" + b"0" * 19, b"-1"],
+    ids=lambda k: f"{len(k)}-chars",
+)
+def test_integer_keys_beyond_a_signed_64_bit_int_are_refused(
+    service_redis: redis.Redis, web_process: WebProcess, tokens: dict[str, str],
+    nothing_enqueued: None, event: str, raw_key: bytes,
+) -> None:
+    answer = post(web_process, b'{"key_name": "number", "key": ' + raw_key + b"}", tokens[event], event)
+
+    assert answer.status_code == 400, answer.text
+    kind = "product" if event == PRODUCT_EVENT else "customer"
+    markers = PendingMarkers(service_redis, web_process.settings.connection_id)
+    assert markers.get(kind, raw_key.decode()) is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["9" * 20, "9" * 99, str(MAX_INTEGER_KEY + 1), "ABC", "+12", "12a", "1.0", "²", "١٢٣", ".", "..", "%2E"],
+)
+def test_keys_of_integer_keyed_kinds_must_be_bounded_integers(
+    web_process: WebProcess, tokens: dict[str, str], nothing_enqueued: None, key: str
+) -> None:
+    answer = post(web_process, {"key_name": "number", "key": key}, tokens[CUSTOMER_EVENT], CUSTOMER_EVENT)
+
+    assert answer.status_code == 400, answer.text
+    assert "customer records have integer numbers" in answer.json()["error"]
+
+
+def test_the_largest_integer_key_is_accepted_and_leading_zeros_coalesce(
+    service_redis: redis.Redis, web_process: WebProcess, tokens: dict[str, str]
+) -> None:
+    number = unique_number()
+    token = tokens[CUSTOMER_EVENT]
+
+    largest = post(web_process, {"key": MAX_INTEGER_KEY}, token, CUSTOMER_EVENT)
+    padded = post(web_process, {"key": f"000{number}"}, token, CUSTOMER_EVENT)
+    plain = post(web_process, {"key": number}, token, CUSTOMER_EVENT)
+
+    assert (largest.status_code, padded.status_code, plain.status_code) == (202, 202, 202)
+    assert largest.json()["key"] == str(MAX_INTEGER_KEY)
+    assert (padded.json()["key"], padded.json()["enqueued"]) == (str(number), True)
+    assert plain.json()["enqueued"] is False  # the same record: coalesced
+    queued = queued_transfers(service_redis, web_process.settings)
+    assert queued.count(("customer", str(number))) == 1
+    assert ("customer", str(MAX_INTEGER_KEY)) in queued
+
+
+def test_digit_strings_stay_item_numbers_for_products(
+    service_redis: redis.Redis, web_process: WebProcess, tokens: dict[str, str]
+) -> None:
+    # Item numbers are strings (up to MAX_KEY_LENGTH characters): "00"-prefixed or long digit runs are
+    # distinct products, not integers, so neither bounded as one nor normalised.
+    key = f"00{unique_number()}{'9' * 30}"
+
+    answer = post(web_process, {"key": key}, tokens[PRODUCT_EVENT])
+
+    assert answer.status_code == 202, answer.text
+    assert ("product", key) in queued_transfers(service_redis, web_process.settings)
+
+
+# --- 7: dot keys ----------------------------------------------------------------------------------------
+
+
+def test_a_product_numbered_with_dots_is_accepted_as_is(
+    service_redis: redis.Redis, web_process: WebProcess, tokens: dict[str, str]
+) -> None:
+    # Decided in web.rackbeat_webhooks: such a product can exist, and the client keeps its number inside its
+    # own path segment (tests/clients/test_rackbeat_keys.py), so its deliveries are queued like any other.
+    token = tokens[PRODUCT_EVENT]
+    answers = [post(web_process, {"key_name": "number", "key": key}, token) for key in (".", "..")]
+
+    assert [answer.status_code for answer in answers] == [202, 202]
+    queued = queued_transfers(service_redis, web_process.settings)
+    assert ("product", ".") in queued
+    assert ("product", "..") in queued
