@@ -138,7 +138,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
 def configure(target: Celery, settings: Settings) -> None:
     """(Re)apply ``settings`` to ``target``.
 
-    The app's connection and producer pools are only *forgotten*, never closed: they live in kombu's
+    The app's connection and producer pools (and its result backend) are only *forgotten*, never closed: they live in kombu's
     global registries keyed by broker URL and transport options, so closing one would leave a closed
     pool there for the next app (or the same app) with the same broker settings to pick up. Forgotten,
     the next send looks the pool up again, by the new settings.
@@ -148,6 +148,10 @@ def configure(target: Celery, settings: Settings) -> None:
         _applied_settings = settings
     target.conf.update(build_config(settings))
     target._pool = None
+    # The result backend is cached (per thread, or once when thread-safe) with the URL it was built for.
+    target._backend_cache = None
+    if hasattr(target._local, "backend"):
+        del target._local.backend
     if "amqp" in target.__dict__:
         target.amqp._producer_pool = None
 

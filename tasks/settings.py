@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         default=None, gt=0, description="defaults to longest retry delay + time limit + a margin"
     )
     worker_soft_shutdown_seconds: float = Field(default=30, ge=0)
+    pending_claim_seconds: int = Field(
+        default=10, ge=1, description="how long a pending marker lives before its task is confirmed published"
+    )
     redbeat_lock_timeout_seconds: int = Field(default=150, gt=0)
     beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
 

@@ -8,9 +8,12 @@ lives in `SyncTask`; this module only wires the engine to this process's clients
 
 from __future__ import annotations
 
+import logging
 import uuid
 from contextlib import AbstractContextManager
 from typing import Any
+
+import redis
 
 from tasks.base import SyncTask
 from tasks.celery import app
@@ -25,6 +28,8 @@ from tasks.sync.export import export_record as run_export
 from tasks.sync.locks import RecordLock, hold_record
 from tasks.sync.pending import PendingMarkers
 from tasks.sync.watchers import WatcherStore
+
+logger = logging.getLogger(__name__)
 
 # How long a transfer waits for a record another worker is exporting (typically a product group many
 # products share) before it gives way and is re-queued.
@@ -85,11 +90,18 @@ def enqueue_export(kind: str, key: str) -> bool:
     key = str(key)
     task_id = str(uuid.uuid4())
     markers = PendingMarkers(get_redis())
-    if not markers.mark(kind, key, task_id):
+    if not markers.mark(kind, key, task_id, ttl_seconds=get_settings().pending_claim_seconds):
         return False
     try:
         export_record.apply_async(args=(kind, key), task_id=task_id)
     except Exception:
-        markers.clear(kind, key, task_id)
+        try:
+            markers.clear(kind, key, task_id)
+        except redis.RedisError:
+            logger.warning("could not take back the pending claim of %s %s; it expires by itself", kind, key)
         raise
+    try:
+        markers.confirm(kind, key, task_id)
+    except redis.RedisError:  # queued all the same; only the coalescing of later events is shorter-lived
+        logger.warning("could not confirm the pending marker of %s %s", kind, key)
     return True
