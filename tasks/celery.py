@@ -138,10 +138,10 @@ def build_config(settings: Settings) -> dict[str, Any]:
 def configure(target: Celery, settings: Settings) -> None:
     """(Re)apply ``settings`` to ``target``.
 
-    The app's connection and producer pools (and its result backend) are only *forgotten*, never closed: they live in kombu's
-    global registries keyed by broker URL and transport options, so closing one would leave a closed
-    pool there for the next app (or the same app) with the same broker settings to pick up. Forgotten,
-    the next send looks the pool up again, by the new settings.
+    The app's connection and producer pools (and its result backend) are only *forgotten*, never
+    closed: they live in kombu's global registries keyed by broker URL and transport options, so closing
+    one would leave a closed pool there for the next app (or the same app) with the same broker settings
+    to pick up. Forgotten, the next send looks the pool up again, by the new settings.
     """
     global _applied_settings
     if target is app:

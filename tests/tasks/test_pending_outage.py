@@ -75,7 +75,7 @@ def test_a_claim_whose_publish_and_cleanup_both_fail_expires_in_seconds(
     queued = redis_client.llen(f"{proxied_settings.broker_key_prefix}transfers")
     assert queued == 1, "exactly the second transfer was published"
     assert markers.get("product", record) != claimed
-    assert markers.ttl("product", record) > DEFAULT_CLAIM_SECONDS, "a published transfer's marker is confirmed"
+    assert markers.ttl("product", record) > DEFAULT_CLAIM_SECONDS, "a published transfer's marker lasts"
     redis_client.delete(f"{proxied_settings.broker_key_prefix}transfers", markers.name("product", record))
 
 
