@@ -11,7 +11,14 @@ from urllib.parse import quote
 import httpx
 
 from clients.errors import parse_rackbeat_error
-from clients.http import DEFAULT_MAX_RATE_WAIT, BaseClient, Limiter
+from clients.http import (
+    DEFAULT_CALL_RETRIES,
+    DEFAULT_CALL_RETRY_BACKOFF,
+    DEFAULT_CALL_RETRY_MAX_PAUSE,
+    DEFAULT_MAX_RATE_WAIT,
+    BaseClient,
+    Limiter,
+)
 from clients.secrets import Secret, reveal
 
 MAX_LIMIT = 1000
@@ -71,6 +78,9 @@ class RackbeatClient(BaseClient):
         user_agent: str = DEFAULT_USER_AGENT,
         consumer_name: str = "rbsync",
         max_rate_wait: float | None = DEFAULT_MAX_RATE_WAIT,
+        call_retries: int = DEFAULT_CALL_RETRIES,
+        call_retry_backoff: float = DEFAULT_CALL_RETRY_BACKOFF,
+        call_retry_max_pause: float = DEFAULT_CALL_RETRY_MAX_PAUSE,
     ) -> None:
         secret = reveal(token)
         super().__init__(
@@ -86,6 +96,9 @@ class RackbeatClient(BaseClient):
             timeout=timeout,
             transport=transport,
             max_rate_wait=max_rate_wait,
+            call_retries=call_retries,
+            call_retry_backoff=call_retry_backoff,
+            call_retry_max_pause=call_retry_max_pause,
         )
 
     def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:
@@ -95,8 +108,8 @@ class RackbeatClient(BaseClient):
     def _item_path(self, resource: str, key: str | int) -> str:
         return f"{resource.strip('/')}/{path_key(key)}"
 
-    def _unwrap(self, response: httpx.Response, singular: str) -> Any:
-        payload = self.decode_json(response)
+    @staticmethod
+    def _unwrap(payload: Any, singular: str) -> Any:
         if isinstance(payload, Mapping) and singular in payload:
             return payload[singular]
         return payload
@@ -105,7 +118,7 @@ class RackbeatClient(BaseClient):
 
     def get(self, resource: str, key: str | int, singular: str) -> dict[str, Any]:
         """One record, unwrapped from ``{singular: {...}}``."""
-        return self._unwrap(self.request("GET", self._item_path(resource, key)), singular)
+        return self._unwrap(self.request_json("GET", self._item_path(resource, key)), singular)
 
     def iter(
         self,
@@ -120,7 +133,7 @@ class RackbeatClient(BaseClient):
         page = 1
         while True:
             query = {**(params or {}), "page": page, "limit": limit}
-            payload = self.decode_json(self.request("GET", resource.strip("/"), params=query)) or {}
+            payload = self.request_json("GET", resource.strip("/"), params=query) or {}
             records = payload.get(plural) or []
             yield from records
             pages = int(payload.get("pages") or 0)
@@ -131,13 +144,13 @@ class RackbeatClient(BaseClient):
     # --- writes -------------------------------------------------------------------------------
 
     def create(self, resource: str, singular: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._unwrap(self.request("POST", resource.strip("/"), json=body), singular)
+        return self._unwrap(self.request_json("POST", resource.strip("/"), json=body), singular)
 
     def update(self, resource: str, key: str | int, singular: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return self._unwrap(self.request("PUT", self._item_path(resource, key), json=body), singular)
+        return self._unwrap(self.request_json("PUT", self._item_path(resource, key), json=body), singular)
 
     def delete(self, resource: str, key: str | int) -> Any:
-        return self.decode_json(self.request("DELETE", self._item_path(resource, key)))
+        return self.request_json("DELETE", self._item_path(resource, key))
 
     # --- webhooks -----------------------------------------------------------------------------
 

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
 
     # Transfers and their failure policy
     http_timeout_seconds: float = Field(default=30, gt=0)
+    http_call_retries: int = Field(
+        default=2, ge=0, description="extra attempts of a GET or idempotency-keyed write that met a 5xx or "
+        "a dropped connection, before the whole transfer is retried"
+    )
     transfer_max_retries: int = Field(default=8, ge=0)
     retry_backoff_base_seconds: float = Field(default=2, gt=0)
     retry_backoff_max_seconds: float = Field(default=300, gt=0)

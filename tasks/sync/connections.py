@@ -44,11 +44,13 @@ def build_clients(settings: Settings) -> ExportClients:
         rackbeat=RackbeatClient(
             settings.rackbeat_base_url, settings.rackbeat_token,
             limiter=rackbeat_bucket, timeout=settings.http_timeout_seconds,
+            call_retries=settings.http_call_retries,
         ),
         economic=EconomicClient(
             settings.economic_base_url, settings.economic_openapi_base_url,
             settings.economic_app_secret_token, settings.economic_agreement_grant_token,
             limiter=economic_bucket, timeout=settings.http_timeout_seconds,
+            call_retries=settings.http_call_retries,
         ),
     )
 
