@@ -49,8 +49,22 @@ TASK_MODULES = (
 REDIS_SOCKET_TIMEOUT_SECONDS = 30
 REDIS_CONNECT_TIMEOUT_SECONDS = 5
 
-# Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
+
+    Each expires after its own interval: a poll that waited that long behind a backlog is superseded by
+    the next one."""
+    schedule: dict[str, dict[str, Any]] = {}
+    for name, task, interval in (
+        ("poll-rackbeat-changes", "rbsync.poll_rackbeat_changes", settings.poll_interval_seconds),
+        ("poll-rackbeat-deletions", "rbsync.poll_rackbeat_deletions",
+         settings.deletion_sweep_interval_seconds),
+    ):
+        if interval > 0:
+            schedule[name] = {"task": task, "schedule": float(interval), "options": {"expires": interval}}
+    return schedule
 
 _applied_settings: Settings | None = None
 
@@ -125,7 +139,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "worker_send_task_events": True,
         "beat_scheduler": "redbeat.RedBeatScheduler",
-        "beat_schedule": dict(BEAT_SCHEDULE),
+        "beat_schedule": beat_schedule(settings),
         "beat_max_loop_interval": settings.beat_max_loop_interval_seconds,
         "redbeat_redis_url": settings.redis_url,
         "redbeat_redis_options": {},

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         default=10, ge=1, description="how long a pending marker lives before its task is confirmed published"
     )
     redbeat_lock_timeout_seconds: int = Field(default=150, gt=0)
+    # The safety net under the webhooks (tasks/polls.py)
+    poll_interval_seconds: int = Field(default=300, ge=0, description="0 turns the change poll off")
+    poll_overlap_seconds: int = Field(default=120, ge=0)
+    poll_first_lookback_seconds: int = Field(default=3600, ge=0)
+    deletion_sweep_interval_seconds: int = Field(default=3600, ge=0, description="0 turns the sweep off")
     beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
 
     # Customers (issue 4): the company's home country decides a customer's VAT zone (domestic / EU / abroad,

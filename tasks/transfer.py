@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -75,7 +76,14 @@ class ExportTask(SyncTask):
 @app.task(bind=True, base=ExportTask, name="rbsync.export_record")
 def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
     """Bring e-conomic in step with one Rackbeat record; the result is the transfer's event fields."""
-    result = run_export(kind, key, clients=process_clients(), store=build_store())
+    store = build_store()
+    read_at = datetime.now(UTC)  # before the read: what we read is at least this recent
+    result = run_export(kind, key, clients=process_clients(), store=store)
+    # The polls (tasks.polls) compare Rackbeat's updated_at with the version seen here, so a record that
+    # is in step is not queued again by every poll, even when its change mapped to no write.
+    for done in result.all_results():
+        if done.source_version:
+            store.bindings.mark_seen(done.kind, done.key, done.source_version, read_at)
     _record_dependency_events(result, self.request.id)
     return {"outcome": result.outcome, "economic_key": result.economic_key, "api_calls": result.api_calls}
 

@@ -2,7 +2,11 @@
 
 ``binding:{kind}:{rackbeat_key}`` is a hash: ``economic_key`` (JSON, so a number stays a number for
 the mappers that put it in a reference), ``hash`` (sha256 of the canonical JSON of the last written
-payload), ``written_at`` (ISO UTC) and ``economic_resource``. ``binding-rev:{kind}:{economic_key}``
+payload), ``written_at`` (ISO UTC) and ``economic_resource``; for the safety-net polls also
+``seen_version`` (JSON ``[Rackbeat's updated_at, when we read it]`` of the version a transfer last brought
+across, a write or not) and
+``gone_at`` (when the deletion sweep queued the retirement of a record Rackbeat no longer has; the sweep
+clears it when the record is back). ``binding-rev:{kind}:{economic_key}``
 (and ``binding-owner:{economic_resource}:{economic_key}`` -> ``kind|rackbeat_key``, across kinds)
 maps back, for events and polls that arrive with e-conomic's key. Both are written in one MULTI.
 """
@@ -10,7 +14,7 @@ maps back, for events and polls that arrive with e-conomic's key. Both are writt
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,7 +85,7 @@ class BindingStore:
     ) -> Binding:
         """Record (or move) the binding; a reverse entry for a previous e-conomic key is dropped."""
         rackbeat_key = str(rackbeat_key)
-        stamp = (written_at or datetime.now(UTC)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = iso_utc(written_at or datetime.now(UTC))
         name = self._name(kind, rackbeat_key)
         previous = self.client.hget(name, "economic_key")
         with self.client.pipeline(transaction=True) as pipe:
@@ -111,6 +115,48 @@ class BindingStore:
         binding = self.get(kind, rackbeat_key)
         return binding is not None and binding.hash == payload_hash(payload)
 
+    # --- what the safety-net polls (tasks.polls) need -------------------------------------------------
+
+    def mark_seen(self, kind: str, rackbeat_key: str, version: str, read_at: datetime) -> bool:
+        """Note the version (Rackbeat's ``updated_at``) of the record that a transfer read at ``read_at``
+        and brought e-conomic in step with, written or not; False when the record has no binding."""
+        name = self._name(kind, str(rackbeat_key))
+        seen = json.dumps([version, iso_utc(read_at)])
+        return bool(self.client.eval(_HSET_IF_EXISTS, 1, name, SEEN_FIELD, seen))
+
+    def seen_versions(self, kind: str, rackbeat_keys: list[str]) -> list[tuple[str, datetime] | None]:
+        """Per record, the version last seen and when it was read (None: never, or before this was kept)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for rackbeat_key in rackbeat_keys:
+                pipe.hget(self._name(kind, str(rackbeat_key)), SEEN_FIELD)
+            raw = pipe.execute()
+        seen: list[tuple[str, datetime] | None] = []
+        for value in raw:
+            version, read_at = json.loads(value) if value else (None, None)
+            seen.append((version, parse_iso(read_at)) if version and read_at else None)
+        return seen
+
+    def bound_keys(self, kind: str) -> Iterator[tuple[str, bool]]:
+        """Every bound Rackbeat key of a kind, with whether a sweep already found it gone from Rackbeat."""
+        prefix = self._name(kind, "")
+        names = list(self.client.scan_iter(match=f"{_escape_glob(prefix)}*", count=1000))
+        for start in range(0, len(names), 1000):
+            chunk = names[start:start + 1000]
+            with self.client.pipeline(transaction=False) as pipe:
+                for name in chunk:
+                    pipe.hexists(name, GONE_FIELD)
+                gone = pipe.execute()
+            for name, is_gone in zip(chunk, gone, strict=True):
+                yield name[len(prefix):], bool(is_gone)
+
+    def mark_gone(self, kind: str, rackbeat_key: str, gone: bool = True) -> None:
+        """Remember that the record's retirement was queued (or, ``gone=False``, that it is back)."""
+        name = self._name(kind, str(rackbeat_key))
+        if gone:
+            self.client.eval(_HSET_IF_EXISTS, 1, name, GONE_FIELD, iso_utc(datetime.now(UTC)))
+        else:
+            self.client.hdel(name, GONE_FIELD)
+
     def delete(self, kind: str, rackbeat_key: str) -> bool:
         binding = self.get(kind, rackbeat_key)
         if binding is None:
@@ -131,3 +177,26 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+_HSET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) + 1
+end
+return 0
+"""
+
+SEEN_FIELD = "seen_version"
+GONE_FIELD = "gone_at"
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)

@@ -95,6 +95,8 @@ class ExportResult:
     dependencies: list[ExportResult] = field(default_factory=list)
     notified: list[RecordRef] = field(default_factory=list)
     """Records that read this one and were queued for export because this transfer wrote it."""
+    source_version: str | None = None
+    """Rackbeat's ``updated_at`` of the record as this transfer read it (None: gone, or not given)."""
 
     def all_results(self) -> Iterator[ExportResult]:
         """This result and every dependency's, dependencies first (the order they were exported)."""
@@ -130,6 +132,7 @@ def export_record(
             related = _fetch_related(spec, ref, record, clients.rackbeat, store)
             result = _upsert(spec, rackbeat_key, record, refs, related, writer, store)
             result.dependencies = dependencies
+            result.source_version = str(record["updated_at"]) if record.get("updated_at") else None
     if result.outcome in WRITTEN:
         result.notified = _notify_watchers(ref, fingerprint(record), store, _chain)
     result.api_calls = clients.call_count() - calls_before
