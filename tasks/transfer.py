@@ -27,7 +27,7 @@ from tasks.sync.connections import process_clients
 from tasks.sync.export import ExportResult, ExportStore
 from tasks.sync.export import export_record as run_export
 from tasks.sync.locks import RecordLock, hold_record
-from tasks.sync.pending import PendingMarkers
+from tasks.sync.pending import MarkState, PendingMarkers
 from tasks.sync.watchers import WatcherStore
 
 logger = logging.getLogger(__name__)
@@ -98,8 +98,14 @@ def enqueue_export(kind: str, key: str) -> bool:
     key = str(key)
     task_id = str(uuid.uuid4())
     markers = PendingMarkers(get_redis())
-    if not markers.mark(kind, key, task_id, ttl_seconds=get_settings().pending_claim_seconds):
+    state = markers.mark_state(kind, key, task_id, ttl_seconds=get_settings().pending_claim_seconds)
+    if state is MarkState.QUEUED:
         return False
+    if state is MarkState.UNCONFIRMED:
+        # Another call's claim: its publish may have failed (Redis went away in between) and nothing
+        # would then transfer this change. Queue one anyway; two transfers of a record are harmless.
+        export_record.apply_async(args=(kind, key), task_id=task_id)
+        return True
     try:
         export_record.apply_async(args=(kind, key), task_id=task_id)
     except Exception:
