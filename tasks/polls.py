@@ -46,7 +46,7 @@ from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from tasks.sync.bindings import BindingStore, parse_iso
 from tasks.sync.connections import process_clients
-from tasks.sync.pending import DEFAULT_TTL_SECONDS, PendingMarkers
+from tasks.sync.pending import CLAIM_PREFIX, DEFAULT_TTL_SECONDS, PendingMarkers
 from tasks.transfer import enqueue_export
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def clear_stale_markers(store: redis.Redis, broker: redis.Redis, settings: Setti
         if 0 <= ttl < old_enough:
             task_id = store.get(name)
             kind, _, key = name[len(prefix):].partition(":")
-            if task_id:
+            if task_id and not task_id.startswith(CLAIM_PREFIX):  # a claim expires in seconds by itself
                 suspects.append((kind, key, task_id))
     if not suspects:
         return 0

@@ -131,6 +131,8 @@ def test_a_stale_marker_with_no_task_behind_it_is_cleared_and_a_live_one_kept(
     redis_client.set(markers.name("product", ghost), "ghost-task", ex=old)
     redis_client.set(markers.name("product", queued), "queued-task", ex=old)
     redis_client.set(markers.name("product", young), "young-task", ex=DEFAULT_TTL_SECONDS)
+    claiming = f"STALE-{uuid.uuid4().hex[:6]}"
+    redis_client.set(markers.name("product", claiming), "claim:publishing-task", ex=5)
     message = {"body": "", "headers": {"id": "queued-task", "task": "rbsync.export_record"}}
     queue = f"{settings.broker_key_prefix}transfers"
     redis_client.lpush(queue, json.dumps(message))
@@ -139,5 +141,6 @@ def test_a_stale_marker_with_no_task_behind_it_is_cleared_and_a_live_one_kept(
         assert markers.get("product", ghost) is None, "no task anywhere: cleared"
         assert markers.get("product", queued) == "queued-task", "its task waits in a queue: kept"
         assert markers.get("product", young) == "young-task", "younger than the visibility timeout: kept"
+        assert markers.get("product", claiming) == "publishing-task", "a claim being published: kept"
     finally:
-        redis_client.delete(queue, *(markers.name("product", k) for k in (ghost, queued, young)))
+        redis_client.delete(queue, *(markers.name("product", k) for k in (ghost, queued, young, claiming)))
