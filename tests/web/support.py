@@ -136,3 +136,20 @@ def message_args(raw: str | bytes) -> list[Any]:
         body = base64.b64decode(body)
     args, _kwargs, _embed = json.loads(body)
     return list(args)
+
+
+PRODUCT_EVENT = "product.updated"
+
+
+def post(
+    web: WebProcess, body: object | bytes, token: str | None, event: str | None = PRODUCT_EVENT,
+    timeout: float = 20,
+) -> httpx.Response:
+    """One delivery as Rackbeat sends it: ``body`` as JSON (or raw bytes), token and event if given."""
+    headers = {"Content-Type": "application/json", "User-Agent": "Rackbeat Webhook"}
+    if token is not None:
+        headers["Rackbeat-Webhook-Token"] = token
+    if event is not None:
+        headers["Rackbeat-Webhook-Event"] = event
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return httpx.post(web.receiver_url, content=content, headers=headers, timeout=timeout)

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from tasks.sync.pending import PendingMarkers
-from tests.web.support import WebProcess, queue_length, queued_transfers, registered_token
+from tests.web.support import WebProcess, post, queue_length, queued_transfers, registered_token
 from web.deliveries import MAX_BODY_BYTES
 from web.metrics import WebhookMetrics
 
@@ -30,16 +30,6 @@ def new_token() -> str:
     return uuid.uuid4().hex  # 32 characters, like Rackbeat's
 
 
-def post(
-    web: WebProcess, body: object | bytes, token: str | None, event: str | None = PRODUCT_EVENT
-) -> httpx.Response:
-    headers = {"Content-Type": "application/json", "User-Agent": "Rackbeat Webhook"}
-    if token is not None:
-        headers["Rackbeat-Webhook-Token"] = token
-    if event is not None:
-        headers["Rackbeat-Webhook-Event"] = event
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(web.receiver_url, content=content, headers=headers, timeout=10)
 
 
 def pending(client: redis.Redis, web: WebProcess, kind: str, key: str) -> str | None:

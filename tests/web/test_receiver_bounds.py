@@ -10,13 +10,12 @@ import json
 import uuid
 from collections.abc import Callable
 
-import httpx
 import pytest
 import redis
 from pydantic import SecretStr
 
 from tasks.sync.pending import PendingMarkers
-from tests.web.support import WebProcess, queue_length, queued_transfers, registered_token
+from tests.web.support import WebProcess, post, queue_length, queued_transfers, registered_token
 
 # The contract, stated here rather than imported, so these tests also run (and fail) against a receiver
 # without the bounds: web.deliveries.MAX_NESTING_DEPTH and MAX_INTEGER_KEY (PHP_INT_MAX, Rackbeat is PHP).
@@ -31,16 +30,6 @@ DEEP_BODIES = {
 }
 
 
-def post(
-    web: WebProcess, body: object | bytes, token: str | None, event: str | None = PRODUCT_EVENT
-) -> httpx.Response:
-    headers = {"Content-Type": "application/json", "User-Agent": "Rackbeat Webhook"}
-    if token is not None:
-        headers["Rackbeat-Webhook-Token"] = token
-    if event is not None:
-        headers["Rackbeat-Webhook-Event"] = event
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(web.receiver_url, content=content, headers=headers, timeout=20)
 
 
 def unique_number() -> int:
