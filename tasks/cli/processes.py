@@ -27,6 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct children of process `pid`, whichever of its threads started them (Linux /proc lists children
+    per thread); empty when the process is gone."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children.extend(int(child) for child in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return children
+
+
 class ChildExited(RuntimeError):
     """A child that should keep running has exited."""
 

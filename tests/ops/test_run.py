@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tasks.cli.localredis import free_port
-from tasks.cli.processes import wait_until
+from tasks.cli.processes import children_of, wait_until
 
 RBSYNC = Path(sys.executable).parent / "rbsync"
 
@@ -197,16 +197,6 @@ def test_with_tokens_in_dot_env_it_runs_against_those_apis_and_starts_no_sandbox
         assert token not in text
 
 
-def children_of(pid: int) -> list[int]:
-    """Direct children of `pid`, whichever of its threads started them (the supervisor restarts from its own
-    thread, and /proc lists children per thread)."""
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children.extend(int(child) for child in (task / "children").read_text().split())
-        except FileNotFoundError:
-            continue
-    return children
 
 
 def worker_main_pid(run_pid: int) -> int | None:

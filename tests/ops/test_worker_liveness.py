@@ -17,19 +17,11 @@ from pathlib import Path
 import pytest
 
 from tasks.cli.healthcheck import main as probe
-from tasks.cli.processes import ManagedProcess, wait_until
+from tasks.cli.processes import ManagedProcess, children_of, wait_until
 
 MAX_AGE = "5"  # seconds; Celery sends a heartbeat every 2 s
 
 
-def pool_of(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children.extend(int(child) for child in (task / "children").read_text().split())
-        except FileNotFoundError:
-            continue
-    return children
 
 
 @pytest.mark.slow
@@ -66,7 +58,7 @@ def test_the_probe_sees_a_stuck_worker_main_process_although_its_pool_lives(
         assert wait_until(lambda: probe(healthy) == 0, timeout=30), worker.log_tail()
         main_pid = worker.pid
         assert main_pid is not None
-        pool = pool_of(main_pid)
+        pool = children_of(main_pid)
         assert pool, "a prefork worker has pool processes"
         # Heartbeats keep coming while it runs: the file is newer a few seconds later.
         first = heartbeat.stat().st_mtime
