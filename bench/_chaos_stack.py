@@ -38,7 +38,7 @@ import httpx
 import redis
 
 from tasks.cli.localredis import LocalRedis, free_port
-from tasks.cli.processes import ManagedProcess
+from tasks.cli.processes import ManagedProcess, children_of
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUES = ("transfers", "polls", "bulk", "dlq")
@@ -347,7 +347,7 @@ class ChaosStack:
     def pool_pids(self) -> list[int]:
         """The worker's pool processes (children of its main process)."""
         assert self.worker is not None and self.worker.pid is not None
-        return children_of(self.worker.pid)
+        return sorted(children_of(self.worker.pid))
 
     def kill_pool_process(self, victim: int, timeout: float = 30) -> int:
         """SIGKILL pool process `victim` of the worker; returns once the worker has replaced it."""
@@ -409,19 +409,3 @@ class ChaosStack:
             for child in (self.receiver, self.worker)
             if child is not None and child.pid is not None and not child.running
         ]
-
-
-def children_of(parent: int) -> list[int]:
-    """PIDs whose parent is `parent` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # field 4 (ppid) follows the parenthesised command name, which may contain spaces
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-            found.append(int(entry.name))
-    return sorted(found)
