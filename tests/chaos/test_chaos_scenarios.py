@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 SMALL = Options(
     records=10,
-    pool_kills=2,
+    pool_kills=1,
     worker_kills=1,
     outage_seconds=2.0,
     latency_ms=300,
