@@ -23,14 +23,12 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,29 +80,6 @@ class ChaosSettings:
         }
 
 
-@dataclass
-class _Child(ManagedProcess):
-    """A ManagedProcess started in a directory of our choosing (so no developer's .env adds settings)."""
-
-    cwd: Path = field(default_factory=Path.cwd)
-
-    def start(self) -> _Child:
-        if self.prepare is not None:
-            self.prepare()
-        argv = [sys.executable if self.argv[0] == "python" else self.argv[0], *self.argv[1:]]
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                argv,
-                cwd=self.cwd,
-                env=dict(self.env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        return self
-
-
 def wait(condition: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
     """Poll `condition()` until it is truthy or `timeout` passes; returns its last value."""
     deadline = time.monotonic() + timeout
@@ -140,8 +115,8 @@ class ChaosStack:
         self.tokens: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self.web_url = ""
-        self.receiver: _Child | None = None
-        self.worker: _Child | None = None
+        self.receiver: ManagedProcess | None = None
+        self.worker: ManagedProcess | None = None
         self.worker_restarts = 0
         self._servers: list[Any] = []
         self._client: redis.Redis | None = None
@@ -190,7 +165,7 @@ class ChaosStack:
             }
         )
         self.env = env
-        self.receiver = _Child(
+        self.receiver = ManagedProcess(
             "web",
             ["python", "-m", "web", "--host", "127.0.0.1", "--port", str(port)],
             env,
@@ -198,7 +173,7 @@ class ChaosStack:
             stop_timeout=10,
             cwd=self.log_dir,
         )
-        self.worker = _Child(
+        self.worker = ManagedProcess(
             "worker",
             [
                 "python", "-m", "celery", "-A", "tasks", "worker",

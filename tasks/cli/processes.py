@@ -54,6 +54,8 @@ class ManagedProcess:
     stop_timeout: float = 20.0
     # Called before every start (the first and each restart), e.g. to remove a stale readiness marker.
     prepare: Callable[[], None] | None = None
+    # Working directory (None: ours). The benchmarks pick an empty one, so no developer's .env adds settings.
+    cwd: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     def start(self) -> ManagedProcess:
@@ -64,6 +66,7 @@ class ManagedProcess:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 argv,
+                cwd=self.cwd,
                 env=dict(self.env),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
