@@ -6,6 +6,7 @@ import click
 
 from tasks.cli.demo import demo_command
 from tasks.cli.dlq import dlq
+from tasks.cli.resend import resend_command
 from tasks.cli.run import run_command
 from tasks.cli.webhooks import webhooks
 
@@ -19,3 +20,4 @@ main.add_command(dlq)
 main.add_command(run_command)
 main.add_command(demo_command)
 main.add_command(webhooks)
+main.add_command(resend_command)
