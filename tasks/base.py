@@ -7,6 +7,9 @@
 - ``RecordBusy`` (another worker holds the record's lock): re-queued after a short pause *without*
   spending a retry; contention is not a failure.
 - ``PermanentError`` (4xx, the engine's ``MappingError``): dead-lettered at once, never retried.
+- ``AuthError`` (401/403): one probe of that API tells a bad credential from a refused resource; while
+  the credential is refused the task waits (re-queued every ``auth_wait_seconds``, no retry spent; see
+  tasks/credentials.py), otherwise it is dead-lettered like any permanent error.
 - Anything else is a defect or bad input that the same retry would hit again: dead-lettered at once as
   ``unprocessable``; a hard time limit as ``timeout``.
 - Redeliveries: each delivery of a task id increments ``deliveries:{task_id}`` at start and deletes it
@@ -40,8 +43,9 @@ from celery import Task
 from celery.exceptions import Reject, Retry
 from celery.utils.serialization import UnpickleableExceptionWrapper
 
-from clients.errors import ApiError, PermanentError, RateLimitedError, TransientError
+from clients.errors import ApiError, AuthError, PermanentError, RateLimitedError, TransientError
 from tasks.celery import queue_for
+from tasks.credentials import CredentialStatus
 from tasks.deadletter import Classification, DeadLetterStore, Failure
 from tasks.events import record_event
 from tasks.redis import get_redis
@@ -157,6 +161,8 @@ class SyncTask(Task):
     clears_pending = False
     #: Range of the pause before trying a busy record again (uniform, not counted as a retry).
     busy_retry_seconds: tuple[float, float] = (1.0, 5.0)
+    #: Range of the pause before trying again while an API refuses our credentials (not a retry either).
+    auth_wait_seconds: tuple[float, float] = (50.0, 70.0)
 
     # --- hooks for subclasses ------------------------------------------------------------------
 
@@ -192,6 +198,11 @@ class SyncTask(Task):
                 raise
             except RecordBusy as exc:
                 raise self._retry_uncounted(exc, random.uniform(*self.busy_retry_seconds)) from exc
+            except AuthError as exc:
+                if not self._credentials_refused(exc):
+                    self._dead_letter_or_requeue(exc, args, kwargs)
+                    raise  # the credential works: this one resource is refused to us
+                raise self._retry_uncounted(exc, random.uniform(*self.auth_wait_seconds)) from exc
             except RETRYABLE as exc:
                 retry = self._retry_unless_spent(exc, kind, key)
                 if retry is None:
@@ -296,7 +307,26 @@ class SyncTask(Task):
             raise self._requeue("could not dead-letter the failure", store_error) from exc
         self.request.sync_dead_letter = entry_id
 
+    def _credentials_refused(self, error: AuthError) -> bool:
+        """Whether ``error`` means our credentials for its API are bad (one probe call decides), recorded
+        for ``/status``. Unsure (the probe could not get through) counts as bad: waiting loses nothing."""
+        from tasks.credentials import probe, probes
+        from tasks.sync.connections import process_clients  # the engine's clients; only needed here
+
+        api = error.api
+        outcome = probe(api, probes(process_clients())[api])
+        if outcome is None:
+            return False
+        try:
+            if CredentialStatus(get_redis()).record(api, "refused", error.message):
+                logger.error("%s refused our credentials (%s: %s); transfers wait until they work again",
+                             api, error.status, error.message)
+        except redis.RedisError:
+            logger.warning("could not record that %s refused our credentials", api)
+        return True
+
     def _after_success(self, client: redis.Redis, kind: str, key: str, result: Any) -> None:
+        CredentialStatus(client).accepted()
         fields = result_fields(result)
         if fields is not None:
             record_event(client, kind=kind, key=key, task_id=self.request.id, **fields)

@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from celery.signals import worker_init
 
 from tasks.base import SyncTask
 from tasks.celery import app
+from tasks.credentials import check_credentials_or_exit
 from tasks.entities import get_spec
 from tasks.events import record_event
 from tasks.redis import get_redis
@@ -86,6 +88,12 @@ def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
             store.bindings.mark_seen(done.kind, done.key, done.source_version, read_at)
     _record_dependency_events(result, self.request.id)
     return {"outcome": result.outcome, "economic_key": result.economic_key, "api_calls": result.api_calls}
+
+
+@worker_init.connect
+def _check_credentials(**_: Any) -> None:
+    """A worker whose credentials either API refuses stops at start-up with one line (exit 2)."""
+    check_credentials_or_exit(get_settings(), "worker")
 
 
 def enqueue_export(kind: str, key: str) -> bool:

@@ -1,6 +1,7 @@
 """``python -m web --host 0.0.0.0 --port 8000``: the webhook receiver under uvicorn.
 
-Settings come from RBSYNC_* (and .env); a wrong or missing one stops start-up with one line naming it.
+Settings come from RBSYNC_* (and .env); a wrong or missing one stops start-up with one line naming it, and
+so do credentials that either API refuses (tasks/credentials.py).
 Webhooks are registered with Rackbeat in the background once the server starts, unless
 ``--no-register-webhooks`` is given.
 """
@@ -12,6 +13,7 @@ import logging
 
 import uvicorn
 
+from tasks.credentials import check_credentials_or_exit
 from tasks.settings import load_settings_or_exit
 from web.app import create_app
 
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     settings = load_settings_or_exit()
+    check_credentials_or_exit(settings, "receiver")
     app = create_app(settings, register_webhooks=args.register_webhooks)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
 

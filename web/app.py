@@ -3,7 +3,8 @@
 Routes:
 - ``POST /webhooks/rackbeat``: Rackbeat deliveries (web.rackbeat_webhooks)
 - ``GET /healthz``: Redis store and broker PINGs (web.health)
-- ``GET /metrics``: webhook counters as Prometheus text (web.metrics)
+- ``GET /metrics``: webhook counters and each API's credential gauge as Prometheus text (web.metrics)
+- ``GET /status``: each API's credential state and since when (tasks.credentials)
 
 Nothing here reads global state at import; ``create_app(settings)`` builds everything from the settings
 it is given (the cached process settings by default), so tests can run several apps side by side.
@@ -21,14 +22,15 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from tasks.credentials import CredentialStatus
 from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
-from web.metrics import WebhookMetrics, render_prometheus
+from web.metrics import WebhookMetrics, render_credentials, render_prometheus
 from web.rackbeat_webhooks import RackbeatWebhookReceiver, RouteTarget
 from web.registration import RECEIVER_PATH
 from web.startup import StartupRegistration
@@ -119,11 +121,20 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
         }
     )
 
+    credentials = CredentialStatus(store, settings.connection_id)
+
     async def metrics_page(request: Request) -> PlainTextResponse:
         def read() -> str:
-            return render_prometheus(metrics.snapshot(), metrics.ignored_events())
+            return render_prometheus(metrics.snapshot(), metrics.ignored_events()) + render_credentials(
+                credentials.all()
+            )
 
         return PlainTextResponse(await run_in_threadpool(read), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    async def status_page(request: Request) -> JSONResponse:
+        """Each API's credential state and since when (not liveness: a refused token is no reason to
+        restart the receiver, which keeps accepting webhooks meanwhile)."""
+        return JSONResponse({"credentials": await run_in_threadpool(credentials.all)})
 
     startup = StartupRegistration(settings) if register_on_startup(settings, register_webhooks) else None
 
@@ -142,6 +153,7 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
             Route(RECEIVER_PATH, receiver.endpoint, methods=["POST"]),
             Route("/healthz", health.endpoint, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            Route("/status", status_page, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

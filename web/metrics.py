@@ -105,3 +105,15 @@ def _decoded(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
         return value.decode() if isinstance(value, bytes) else value
 
     return {text(k): text(v) for k, v in raw.items()}
+
+
+def render_credentials(states: Mapping[str, Mapping[str, object]]) -> str:
+    """One gauge per API: 1 while its credentials work (or were never refused), 0 while it refuses them."""
+    name = "rbsync_api_credentials_ok"
+    lines = [
+        f"# HELP {name} 1 when the API accepts our credentials, 0 while it refuses them (see /status).",
+        f"# TYPE {name} gauge",
+    ]
+    for api, state in sorted(states.items()):
+        lines.append(f'{name}{{api="{_escape_label(api)}"}} {0 if state.get("state") == "refused" else 1}')
+    return "\n".join(lines) + "\n"
