@@ -1,16 +1,25 @@
 """Service settings, read from ``RBSYNC_*`` environment variables and an optional ``.env`` file.
 
+Two layers: :class:`StoreSettings` is what a process needs to reach our Redis and to build the Celery
+configuration (``rbsync dlq ...``, Flower and beat need nothing more, so they run without the API tokens);
+:class:`Settings` adds the APIs, their tokens and the mapping defaults (workers, the receiver).
+
 Tokens are ``SecretStr`` so they never show up in a repr, a log line or an exception. A wrong or missing
-setting must stop start-up with one line an operator can act on, hence :func:`load_settings_or_exit`.
+setting must stop start-up with one line an operator can act on, hence :func:`load_settings_or_exit`
+and :func:`load_store_settings_or_exit`. An empty or blank token is wrong, not missing-but-fine: it is
+what an unedited ``.env.example`` gives Compose, and it would only fail later, at every API call.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "RBSYNC_"
@@ -20,9 +29,47 @@ VISIBILITY_MARGIN_SECONDS = 60
 
 MasterSide = Literal["rackbeat", "economic"]
 
+# URL schemes redis-py (our store) and kombu's Redis transport (the broker) accept.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+BROKER_SCHEMES = ("redis", "rediss", "redis+socket", "sentinel")
 
-class Settings(BaseSettings):
-    """Everything the service needs to run; field names map to ``RBSYNC_<FIELD>`` (case-insensitive)."""
+
+def _redis_url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """Why ``url`` cannot be a Redis URL (scheme, database number), or None. Never echoes the URL: it
+    may carry a password."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in schemes:
+        shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        return f"{shown} is not a Redis URL (use {', '.join(s + '://' for s in schemes)})"
+    if parts.scheme.lower() in ("redis", "rediss"):
+        database = parts.path.strip("/")
+        if database and not database.isdigit():
+            return f"the database must be a number (redis://host:6379/0), not {database!r}"
+        try:
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            return "the port must be a number"
+    return None
+
+
+def is_loopback_host(url: str) -> bool:
+    """Whether ``url`` points at this machine only (localhost, 127.0.0.0/8, ::1, 0.0.0.0)."""
+    host = (urlsplit(url.strip()).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+class StoreSettings(BaseSettings):
+    """What a process needs to reach our Redis, and the Celery policy built from it; no API tokens.
+
+    Enough for ``rbsync dlq ...``, Flower and beat, and for :func:`tasks.celery.build_config`.
+    Field names map to ``RBSYNC_<FIELD>`` (case-insensitive).
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -35,6 +82,69 @@ class Settings(BaseSettings):
         default="", description="kombu global_keyprefix: isolates one deployment's (or test run's) queues"
     )
     connection_id: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    # Transfers and their failure policy (the Celery configuration is built from these)
+    transfer_max_retries: int = Field(default=8, ge=0)
+    retry_backoff_base_seconds: float = Field(default=2, gt=0)
+    retry_backoff_max_seconds: float = Field(default=300, gt=0)
+    transfer_time_limit_seconds: int = Field(default=120, ge=2)
+    max_redeliveries: int = Field(default=3, ge=0)
+    visibility_timeout_seconds: int | None = Field(
+        default=None, gt=0, description="defaults to longest retry delay + time limit + a margin"
+    )
+    worker_soft_shutdown_seconds: float = Field(default=30, ge=0)
+    pending_claim_seconds: int = Field(
+        default=10, ge=1, description="how long a pending marker lives before its task is confirmed published"
+    )
+    redbeat_lock_timeout_seconds: int = Field(default=150, gt=0)
+    # The safety net under the webhooks (tasks/polls.py): beat's schedule
+    poll_interval_seconds: int = Field(default=300, ge=0, description="0 turns the change poll off")
+    poll_overlap_seconds: int = Field(default=120, ge=0)
+    poll_first_lookback_seconds: int = Field(default=3600, ge=0)
+    deletion_sweep_interval_seconds: int = Field(default=3600, ge=0, description="0 turns the sweep off")
+    beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, value: str) -> str:
+        problem = _redis_url_problem(value, REDIS_SCHEMES)
+        if problem:
+            raise PydanticCustomError("redis_url", problem)
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _a_broker_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # unset or empty: the same as redis_url
+        problem = _redis_url_problem(value, BROKER_SCHEMES)
+        if problem:
+            raise PydanticCustomError("broker_url", problem)
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_from_other_fields(self) -> StoreSettings:
+        if not self.broker_url:
+            self.broker_url = self.redis_url
+        return self
+
+    @property
+    def soft_time_limit_seconds(self) -> int:
+        """Soft limit leaves 15 s (or half the limit when it is short) to clean up before the hard kill."""
+        return max(1, self.transfer_time_limit_seconds - min(15, self.transfer_time_limit_seconds // 2))
+
+    @property
+    def effective_visibility_timeout(self) -> int:
+        if self.visibility_timeout_seconds is not None:
+            return self.visibility_timeout_seconds
+        return int(
+            self.retry_backoff_max_seconds + self.transfer_time_limit_seconds + VISIBILITY_MARGIN_SECONDS
+        )
+
+
+class Settings(StoreSettings):
+    """Everything the service needs to run: the store settings plus the APIs, their tokens and the
+    mapping defaults."""
 
     # Rackbeat
     rackbeat_base_url: str = "https://app.rackbeat.com/api/"
@@ -61,31 +171,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     webhook_token: SecretStr | None = None
 
-    # Transfers and their failure policy
+    # Calls to the APIs
     http_timeout_seconds: float = Field(default=30, gt=0)
     http_call_retries: int = Field(
         default=2, ge=0, description="extra attempts of a GET or idempotency-keyed write that met a 5xx or "
         "a dropped connection, before the whole transfer is retried"
     )
-    transfer_max_retries: int = Field(default=8, ge=0)
-    retry_backoff_base_seconds: float = Field(default=2, gt=0)
-    retry_backoff_max_seconds: float = Field(default=300, gt=0)
-    transfer_time_limit_seconds: int = Field(default=120, ge=2)
-    max_redeliveries: int = Field(default=3, ge=0)
-    visibility_timeout_seconds: int | None = Field(
-        default=None, gt=0, description="defaults to longest retry delay + time limit + a margin"
-    )
-    worker_soft_shutdown_seconds: float = Field(default=30, ge=0)
-    pending_claim_seconds: int = Field(
-        default=10, ge=1, description="how long a pending marker lives before its task is confirmed published"
-    )
-    redbeat_lock_timeout_seconds: int = Field(default=150, gt=0)
-    # The safety net under the webhooks (tasks/polls.py)
-    poll_interval_seconds: int = Field(default=300, ge=0, description="0 turns the change poll off")
-    poll_overlap_seconds: int = Field(default=120, ge=0)
-    poll_first_lookback_seconds: int = Field(default=3600, ge=0)
-    deletion_sweep_interval_seconds: int = Field(default=3600, ge=0, description="0 turns the sweep off")
-    beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
 
     # Customers (issue 4): the company's home country decides a customer's VAT zone (domestic / EU / abroad,
     # see tasks/entities/_customer_vat.py); groups created in e-conomic need a debtor account; customers
@@ -101,24 +192,14 @@ class Settings(BaseSettings):
     default_supplier_group: int = Field(default=1, ge=1, description="for suppliers without a group")
     employee_group: int = Field(default=1, ge=1, description="e-conomic employee group of new employees")
 
-    @model_validator(mode="after")
-    def _defaults_from_other_fields(self) -> Settings:
-        if not self.broker_url:
-            self.broker_url = self.redis_url
-        return self
-
-    @property
-    def soft_time_limit_seconds(self) -> int:
-        """Soft limit leaves 15 s (or half the limit when it is short) to clean up before the hard kill."""
-        return max(1, self.transfer_time_limit_seconds - min(15, self.transfer_time_limit_seconds // 2))
-
-    @property
-    def effective_visibility_timeout(self) -> int:
-        if self.visibility_timeout_seconds is not None:
-            return self.visibility_timeout_seconds
-        return int(
-            self.retry_backoff_max_seconds + self.transfer_time_limit_seconds + VISIBILITY_MARGIN_SECONDS
-        )
+    @field_validator(
+        "rackbeat_token", "economic_app_secret_token", "economic_agreement_grant_token", "webhook_token"
+    )
+    @classmethod
+    def _tokens_say_something(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise PydanticCustomError("empty_token", "empty (an unset or blank token is not a token)")
+        return value
 
 
 @lru_cache(maxsize=1)
@@ -127,9 +208,16 @@ def get_settings() -> Settings:
     return Settings()  # type: ignore[call-arg]  # required fields come from the environment
 
 
+@lru_cache(maxsize=1)
+def get_store_settings() -> StoreSettings:
+    """The process-wide store settings (Redis, broker, Celery policy), read once; need no API token."""
+    return StoreSettings()
+
+
 def reset_settings() -> None:
     """Forget the cached settings so the next :func:`get_settings` reads the environment again (tests)."""
     get_settings.cache_clear()
+    get_store_settings.cache_clear()
 
 
 def describe_settings_error(error: ValidationError) -> str:
@@ -155,3 +243,44 @@ def load_settings_or_exit() -> Settings:
     except ValidationError as error:
         print(describe_settings_error(error), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def load_store_settings_or_exit() -> StoreSettings:
+    """Store settings for a process that needs only Redis (``rbsync dlq``, Flower, beat): one line and
+    status 2 on error, like :func:`load_settings_or_exit`, but no API token is required."""
+    try:
+        return get_store_settings()
+    except ValidationError as error:
+        print(describe_settings_error(error), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def public_url_problem(settings: Settings) -> str | None:
+    """The one-line refusal when Rackbeat could never reach ``public_url``, else None.
+
+    A loopback (or 0.0.0.0) public URL only works when Rackbeat is on this machine too, i.e. the local
+    sandboxes (``rbsync run``, the tests); against any other Rackbeat the webhooks would be registered at
+    an address Rackbeat cannot call, and every change would wait for the next poll.
+
+    This is not a :class:`Settings` validator on purpose: the worker, beat, Flower and ``rbsync dlq``
+    share these settings but never register webhooks, and must not be refused for it (a worker with the
+    default public URL is fine). Call :func:`check_public_url` where registration starts.
+    """
+    if is_loopback_host(settings.public_url) and not is_loopback_host(settings.rackbeat_base_url):
+        host = urlsplit(settings.public_url.strip()).hostname or settings.public_url
+        return (
+            f"rbsync: setting {ENV_PREFIX}PUBLIC_URL: {host} is this machine only, which Rackbeat at "
+            f"{urlsplit(settings.rackbeat_base_url).hostname} can never reach (set the receiver's public "
+            "address, e.g. https://rbsync.example.com)"
+        )
+    return None
+
+
+def check_public_url(settings: Settings) -> Settings:
+    """Refuse a start-up that would register webhooks Rackbeat can never call: one line on stderr and
+    exit status 2 (see :func:`public_url_problem`). Returns ``settings`` when fine."""
+    problem = public_url_problem(settings)
+    if problem:
+        print(problem, file=sys.stderr)
+        raise SystemExit(2)
+    return settings

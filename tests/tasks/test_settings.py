@@ -11,7 +11,15 @@ import pytest
 from celery import Celery
 
 from tasks.celery import build_config, configure, queue_for
-from tasks.settings import Settings, get_settings, reset_settings
+from tasks.settings import (
+    Settings,
+    StoreSettings,
+    check_public_url,
+    get_settings,
+    get_store_settings,
+    public_url_problem,
+    reset_settings,
+)
 from tests.fixtures.service import PROJECT_ROOT
 
 LOAD_SETTINGS = "from tasks.settings import load_settings_or_exit; load_settings_or_exit()"
@@ -109,16 +117,122 @@ def test_a_wrong_setting_is_named_without_echoing_secrets(tmp_path: Path, name: 
         assert secret not in done.stderr
 
 
-def test_the_worker_and_the_cli_refuse_to_start_without_settings(tmp_path: Path):
-    incomplete = {"RBSYNC_RACKBEAT_TOKEN": "x", "RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN": "y"}
-    for command in (
-        "import sys; from celery.bin.celery import main; sys.argv = 'celery -A tasks worker'.split(); main()",
-        "import sys; from tasks.cli import main; sys.argv = ['rbsync', 'dlq', 'list']; main()",
-    ):
-        done = run_python(command, incomplete, tmp_path)
+WORKER = "import sys; from celery.bin.celery import main; sys.argv = 'celery -A tasks worker'.split(); main()"
 
-        assert done.returncode != 0
-        assert "rbsync: setting RBSYNC_ECONOMIC_APP_SECRET_TOKEN: field required" in done.stderr.splitlines()
+
+def test_the_worker_refuses_to_start_without_settings(tmp_path: Path):
+    incomplete = {"RBSYNC_RACKBEAT_TOKEN": "x", "RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN": "y"}
+
+    done = run_python(WORKER, incomplete, tmp_path)
+
+    assert done.returncode != 0
+    assert "rbsync: setting RBSYNC_ECONOMIC_APP_SECRET_TOKEN: field required" in done.stderr.splitlines()
+
+
+@pytest.mark.parametrize("name", sorted(TOKENS))
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_an_empty_or_blank_token_is_a_setting_error(tmp_path: Path, name: str, blank: str):
+    """What an unedited .env.example gives Compose: the receiver would otherwise retry registering its
+    webhooks forever ("Illegal header value b'Bearer '")."""
+    done = run_python(LOAD_SETTINGS, {**TOKENS, name: blank}, tmp_path)
+
+    assert done.returncode == 2
+    expected = f"rbsync: setting {name}: empty (an unset or blank token is not a token)"
+    assert done.stderr.splitlines() == [expected]
+
+
+def test_an_empty_token_in_the_dotenv_file_stops_the_worker(tmp_path: Path):
+    (tmp_path / ".env").write_text("".join(f"{name}=\n" for name in TOKENS))
+
+    done = run_python(WORKER, {}, tmp_path)
+
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0].startswith("rbsync: setting RBSYNC_")
+    assert ": empty" in done.stderr.splitlines()[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_a_blank_fixed_webhook_token_is_refused_and_an_unset_one_is_fine(clean_env):
+    for name, value in TOKENS.items():
+        clean_env.setenv(name, value)
+    assert get_settings().webhook_token is None
+    reset_settings()
+    clean_env.setenv("RBSYNC_WEBHOOK_TOKEN", " ")
+
+    with pytest.raises(Exception, match="empty"):
+        get_settings()
+
+
+def test_the_store_settings_need_no_token(clean_env):
+    clean_env.setenv("RBSYNC_CONNECTION_ID", "store-only")
+
+    store = get_store_settings()
+
+    assert isinstance(store, StoreSettings) and not isinstance(store, Settings)
+    assert store.connection_id == "store-only" and store.broker_url == store.redis_url
+    assert not hasattr(store, "rackbeat_token")
+    config = build_config(store)  # Flower and beat need no more than this
+    assert config["broker_url"] == store.redis_url
+    assert config["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert config == build_config(settings(connection_id="store-only"))
+    assert "rackbeat_token" in Settings.model_fields and issubclass(Settings, StoreSettings)
+
+
+@pytest.mark.parametrize(("name", "value", "problem"), [
+    ("RBSYNC_REDIS_URL", "http://127.0.0.1:6379/0", "http:// is not a Redis URL"),
+    ("RBSYNC_REDIS_URL", "127.0.0.1:6379", "not a Redis URL"),
+    ("RBSYNC_REDIS_URL", "redis://127.0.0.1:6379/zero", "the database must be a number"),
+    ("RBSYNC_BROKER_URL", "amqp://guest:secret-pw@rabbit//", "amqp:// is not a Redis URL"),
+])
+def test_a_url_that_is_not_redis_is_named_in_one_line_without_the_password(tmp_path, name, value, problem):
+    load_store = "from tasks.settings import load_store_settings_or_exit; load_store_settings_or_exit()"
+    for code in (LOAD_SETTINGS, load_store):
+        done = run_python(code, {**TOKENS, name: value}, tmp_path)
+
+        assert done.returncode == 2
+        [line] = done.stderr.splitlines()
+        assert line.startswith(f"rbsync: setting {name}: ") and problem in line
+        assert "secret-pw" not in line
+
+
+@pytest.mark.parametrize(("public_url", "rackbeat_base_url", "refused"), [
+    ("http://127.0.0.1:8000", "https://app.rackbeat.com/api/", True),
+    ("http://localhost:8000", "https://app.rackbeat.com/api/", True),
+    ("http://[::1]:8000", "https://app.rackbeat.com/api/", True),
+    ("http://0.0.0.0:8000", "https://app.rackbeat.com/api/", True),
+    ("https://rbsync.example.com", "https://app.rackbeat.com/api/", False),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8081/api/", False),  # rbsync run: the local sandboxes
+    ("http://127.0.0.1:8000", "http://localhost:8081/api/", False),
+])
+def test_a_loopback_public_url_is_refused_only_when_rackbeat_is_elsewhere(public_url, rackbeat_base_url,
+                                                                        refused):
+    configured = settings(public_url=public_url, rackbeat_base_url=rackbeat_base_url)
+
+    problem = public_url_problem(configured)
+
+    assert (problem is not None) == refused
+    if refused:
+        assert problem.startswith("rbsync: setting RBSYNC_PUBLIC_URL: ") and "\n" not in problem
+
+
+def test_check_public_url_stops_with_one_line(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        check_public_url(settings(public_url="http://127.0.0.1:8000"))
+
+    assert stopped.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("rbsync: setting RBSYNC_PUBLIC_URL: 127.0.0.1 is this machine only")
+    fine = settings(public_url="https://hooks.example.com")
+    assert check_public_url(fine) is fine
+
+
+def test_processes_that_register_no_webhooks_accept_the_default_public_url(tmp_path: Path):
+    """The worker, beat and `rbsync dlq` share the settings but must not be refused for the receiver's URL."""
+    env = {**TOKENS, "RBSYNC_PUBLIC_URL": "http://127.0.0.1:8000"}
+
+    done = run_python(LOAD_SETTINGS, env, tmp_path)
+
+    assert done.returncode == 0, done.stderr
 
 
 def settings(**changes: object) -> Settings:
