@@ -3,6 +3,14 @@
 Tables for people, ``--json`` for scripts. Retries go through the ``rbsync.retry_dead_letter`` task (the
 same path as Flower's send-task), never by running task code here, so the atomic retry guard, locks and
 idempotency keys all apply; a batch retry is paced (``--per-second``) so it cannot flood the APIs.
+
+These commands need only Redis (:class:`tasks.settings.StoreSettings`), never the API tokens, so an
+operator can read and retry dead letters on any host that reaches the store. Whatever goes wrong with
+Redis (unreachable, a wrong URL, a database the server does not have, a refused password) ends the command
+with one line naming the setting, never a traceback.
+
+Exit status: 0 done; 1 refused or failed (including a retried transfer that failed again); 2 wrong usage or
+settings; 3 ``retry --wait``: the transfer had not finished within the wait.
 """
 
 from __future__ import annotations
@@ -16,8 +24,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+import redis
+from kombu.exceptions import OperationalError
 
 from tasks.deadletter import STATUSES, DeadLetterStore, parse_iso
+
+EXIT_FAILED = 1
+EXIT_NOT_FINISHED = 3
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -58,12 +71,135 @@ def format_age(seconds: float) -> str:
     return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
-def _store() -> DeadLetterStore:
-    from tasks.redis import get_redis
-    from tasks.settings import load_settings_or_exit
+def _where(url: str) -> str:
+    """``host:port/db`` of a Redis URL: enough to recognise it, never its password."""
+    from urllib.parse import urlsplit
 
-    load_settings_or_exit()
-    return DeadLetterStore(get_redis())
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        port = "?"
+    database = parts.path.strip("/") or "0"
+    return f"{parts.hostname or '?'}:{port}/{database}"
+
+
+def redis_problem(error: BaseException, url: str) -> str:
+    """What a Redis error says about the URL it met, in words an operator can act on."""
+    where = _where(url)
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, redis.AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text:
+        return f"Redis at {where} refused the password ({text})"
+    if isinstance(error, redis.ResponseError) and "DB index" in text:
+        database = where.rsplit("/", 1)[-1]
+        return f"Redis at {where} has no database {database} ({text})"
+    if isinstance(error, redis.TimeoutError):
+        return f"Redis at {where} did not answer in time ({text})"
+    if isinstance(error, redis.ConnectionError | OSError):
+        return f"cannot reach Redis at {where} ({text})"
+    return f"Redis at {where} failed: {text}"
+
+
+def _store_settings() -> Any:
+    from tasks.settings import load_store_settings_or_exit
+
+    return load_store_settings_or_exit()
+
+
+def _store() -> DeadLetterStore:
+    """The dead-letter store of the configured connection, after one PING (so a wrong URL or database
+    fails here, with one line, not halfway through a listing)."""
+    from tasks.redis import get_redis
+
+    settings = _store_settings()
+    client = get_redis(settings.redis_url)
+    client.ping()
+    return DeadLetterStore(client, settings.connection_id)
+
+
+class DlqGroup(click.Group):
+    """Turns Redis and broker failures of any sub-command into one line naming the setting."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except redis.RedisError as error:
+            self._refuse("RBSYNC_REDIS_URL", redis_problem(error, _store_settings().redis_url))
+        except OperationalError as error:  # kombu: the broker could not take the retry request
+            cause = error.__cause__ or error.__context__ or error
+            self._refuse("RBSYNC_BROKER_URL", redis_problem(cause, _store_settings().broker_url or ""))
+
+    @staticmethod
+    def _refuse(setting: str, problem: str) -> None:
+        click.echo(f"rbsync: setting {setting}: {problem}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def known_kinds() -> list[str]:
+    """Kinds a dead letter can have: every kind of the entity registry (so a kind is valid the day its
+    module exists), and ``unknown`` (a message that could not even be read)."""
+    from tasks.entities import REGISTRY
+
+    return sorted({*REGISTRY, "unknown"})
+
+
+# Final failures that are not ApiError subclasses (tasks/base.py, tasks/dlq_tasks.py): a redelivery past
+# the cap, a time limit, our Redis gone for good, a message no worker can run.
+NON_API_ERROR_CLASSES = (
+    "RedeliveryLimitExceeded", "SoftTimeLimitExceeded", "TimeLimitExceeded", "ConnectionError",
+    "TimeoutError", "NotRegistered", "ContentDisallowed", "UnknownMessage",
+)
+
+
+def known_error_classes() -> list[str]:
+    """Error classes a dead letter can carry: the error taxonomy (every ``ApiError`` subclass, including
+    the engine's ``MappingError`` family, found by walking the classes so a new one is valid the day it
+    exists) minus ``RecordBusy`` (re-queued, never dead-lettered), plus :data:`NON_API_ERROR_CLASSES`.
+    An ``unprocessable`` entry may carry any exception's name; those are accepted when an entry has them
+    (see :func:`_check_filters`)."""
+    import tasks.sync.errors  # noqa: F401  (registers MappingError and its subclasses)
+    from clients.errors import ApiError
+
+    names: set[str] = set()
+    pending: list[type] = [ApiError]
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    names.discard("RecordBusy")
+    return sorted(names | set(NON_API_ERROR_CLASSES))
+
+
+def _check_filters(store: DeadLetterStore, kind: str | None, error_class: str | None) -> None:
+    """Refuse a --kind or --error-class no entry could ever have (a typo would otherwise list 0 entries).
+
+    Valid: the registry's kinds and the taxonomy's classes, plus any value an existing entry carries (a
+    kind since removed, an unexpected exception of an ``unprocessable`` entry): those can be listed and
+    retried. The store is only scanned when a value is not already known."""
+    checks = [
+        (option, value, known())
+        for option, value, known in (("--kind", kind, known_kinds), ("--error-class", error_class,
+                                                                     known_error_classes))
+        if value is not None
+    ]
+    checks = [(option, value, known) for option, value, known in checks if value not in known]
+    if not checks:
+        return
+    present: dict[str, set[str]] = {"--kind": set(), "--error-class": set()}
+    for entry in store.list():
+        present["--kind"].add(entry["kind"])
+        present["--error-class"].add(entry["error_class"])
+    for option, value, known in checks:
+        if value in present[option]:
+            continue
+        extra = sorted(present[option] - set(known))
+        listed = ", ".join(known) + (f"; in entries also: {', '.join(extra)}" if extra else "")
+        what = option.removeprefix("--").replace("-", " ")
+        raise click.BadParameter(
+            f"{value!r} is not a known {what} (valid: {listed})", param_hint=f"'{option}'"
+        )
 
 
 def _clip(text: Any, width: int) -> str:
@@ -99,7 +235,7 @@ def _write_json_array(entries: Iterable[dict[str, Any]]) -> None:
     click.echo("\n]")
 
 
-@click.group("dlq")
+@click.group("dlq", cls=DlqGroup)
 def dlq() -> None:
     """Dead-letter entries: transfers that stayed failed."""
 
@@ -116,6 +252,7 @@ def list_command(kind: str | None, error_class: str | None, status: str | None, 
                  newer_than: float | None, limit: int | None, as_json: bool) -> None:
     """List entries, oldest first."""
     store = _store()
+    _check_filters(store, kind, error_class)
     now = time.time()
     entries: Iterator[dict[str, Any]] = store.list(
         kind=kind, error_class=error_class, status=status, older_than=older_than, newer_than=newer_than,
@@ -177,11 +314,83 @@ def show_command(entry_id: str, as_json: bool) -> None:
         click.echo(entry["traceback"].rstrip())
 
 
+def _celery_app() -> Any:
+    """The Celery app, configured from the store settings when nothing configured it yet: sending a retry
+    request needs the broker, not the API tokens."""
+    from tasks.celery import app, configure
+
+    if not app.configured:
+        configure(app, _store_settings())
+    return app
+
+
 def _send_retry(entry_id: str) -> Any:
-    from tasks.celery import app
     from tasks.dlq_tasks import RETRY_TASK_NAME
 
-    return app.send_task(RETRY_TASK_NAME, args=[entry_id], queue="dlq")
+    return _celery_app().send_task(RETRY_TASK_NAME, args=[entry_id], queue="dlq")
+
+
+def transfer_outcome(store: DeadLetterStore, entry: dict[str, Any], task_id: str) -> dict[str, Any] | None:
+    """How the replay ``task_id`` of ``entry`` ended, or None while it has not.
+
+    ``failed``: a dead letter of the record now carries that task id (the failure folds into the same
+    entry, which is ``new`` again, with the API's new error text); ``succeeded``: the entry was closed by
+    the replay (``resolved``) or by another successful transfer of the record (``superseded``)."""
+    for candidate in reversed(store.entries_for_record(entry["kind"], entry["key"])):
+        if candidate["task_id"] == task_id and candidate["status"] == "new":
+            return {
+                "outcome": "failed", "entry_id": candidate["id"], "error_class": candidate["error_class"],
+                "error": candidate["error"], "field_errors": candidate.get("field_errors") or {},
+                "status_code": candidate.get("status_code"), "api": candidate.get("api"),
+                "classification": candidate["classification"],
+            }
+    current = store.get(entry["id"]) or entry
+    if current["status"] in ("resolved", "superseded"):
+        return {"outcome": "succeeded", "status": current["status"]}
+    if current["status"] == "discarded":
+        return {"outcome": "discarded", "status": "discarded"}
+    return None
+
+
+def _wait_for_transfer(store: DeadLetterStore, entry: dict[str, Any], task_id: str,
+                       deadline: float) -> dict[str, Any]:
+    while True:
+        outcome = transfer_outcome(store, entry, task_id)
+        if outcome is not None:
+            break
+        if time.monotonic() >= deadline:
+            return {"outcome": "pending"}
+        time.sleep(0.1)
+    if outcome["outcome"] == "succeeded":
+        result = _celery_app().AsyncResult(task_id)
+        if result.ready() and isinstance(result.result, dict) and result.result.get("outcome"):
+            outcome["result"] = result.result["outcome"]
+    return outcome
+
+
+def _say_transfer(entry: dict[str, Any], answer: dict[str, Any]) -> int:
+    """Print a waited single retry's outcome; returns the exit status."""
+    record = f"{entry['kind']} {entry['key']}"
+    task = f"task {answer['task_id']}"
+    transfer = answer["transfer"]
+    if transfer["outcome"] == "succeeded":
+        how = f", {transfer['result']}" if transfer.get("result") else ""
+        click.echo(f"entry {entry['id']}: {record} transferred ({task}{how}); entry {transfer['status']}")
+        return 0
+    if transfer["outcome"] == "failed":
+        status = f" {transfer['status_code']}" if transfer.get("status_code") else ""
+        api = f" from {transfer['api']}" if transfer.get("api") else ""
+        click.echo(f"entry {transfer['entry_id']}: {record} FAILED again ({task}): "
+                   f"{transfer['error_class']}{status}{api}: {' '.join(str(transfer['error']).split())}")
+        for field, messages in (transfer.get("field_errors") or {}).items():
+            click.echo(f"  {field}: {'; '.join(messages)}")
+        return EXIT_FAILED
+    if transfer["outcome"] == "discarded":
+        click.echo(f"entry {entry['id']}: discarded while its retry ran ({task})")
+        return EXIT_FAILED
+    click.echo(f"entry {entry['id']}: {record} sent again as {task}, not finished after the wait; "
+               f"follow it with `rbsync dlq show {entry['id']}`")
+    return EXIT_NOT_FINISHED
 
 
 @dlq.command("retry")
@@ -194,16 +403,21 @@ def _send_retry(entry_id: str) -> Any:
 @click.option("--per-second", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
               help="Pace of a batch retry.")
 @click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Single retry: seconds to wait for the worker's answer (0: do not wait).")
+              help="Single retry: seconds to wait for the transfer's outcome (0: only queue the retry). "
+              "Exit 1 when it failed again, 3 when it had not finished.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
 def retry_command(entry_id: str | None, all_matching: bool, kind: str | None, error_class: str | None,
                   older_than: float | None, limit: int | None, per_second: float, wait_seconds: float,
                   as_json: bool) -> None:
-    """Run an entry's task again (new task id) through the retry task; refuses entries not `new`."""
+    """Run an entry's task again (new task id) through the retry task; refuses entries not `new`.
+
+    A single retry waits (--wait) for the transfer itself and reports how it ended: transferred, or failed
+    again with the API's new error text."""
     store = _store()
     if all_matching == (entry_id is not None):
         raise click.UsageError("give an ENTRY_ID or --all-matching (with filters), not both")
     if all_matching:
+        _check_filters(store, kind, error_class)
         _retry_batch(store, kind, error_class, older_than, limit, per_second, as_json)
         return
     assert entry_id is not None
@@ -212,23 +426,39 @@ def retry_command(entry_id: str | None, all_matching: bool, kind: str | None, er
         raise click.ClickException(f"no dead-letter entry {entry_id}")
     if entry["status"] != "new":
         raise click.ClickException(f"entry {entry_id} is {entry['status']}: not retried")
+    deadline = time.monotonic() + wait_seconds
     request = _send_retry(entry_id)
     answer: dict[str, Any] = {"entry_id": entry_id, "retry_request": request.id, "retried": None}
     if wait_seconds > 0:
         try:
             answer.update(request.get(timeout=wait_seconds, propagate=True, disable_sync_subtasks=False))
+        except redis.RedisError:
+            raise
         except Exception as error:  # timeout or the retry task failed: say so, do not crash the CLI
             answer["note"] = f"no answer from a worker yet ({type(error).__name__}); the request stays queued"
+        if answer["retried"] is True:
+            answer["transfer"] = _wait_for_transfer(store, entry, answer["task_id"], deadline)
+    status = 0
     if as_json:
         click.echo(json.dumps(answer))
-    elif answer["retried"] is True:
-        click.echo(f"entry {entry_id}: {answer['task_name']} sent again as task {answer['task_id']}")
+    elif answer.get("transfer"):
+        status = _say_transfer(entry, answer)
     elif answer["retried"] is False:
         click.echo(f"entry {entry_id}: not retried ({answer.get('reason')})")
+    elif wait_seconds == 0:
+        click.echo(f"entry {entry_id}: retry queued ({request.id}); not waiting, so the transfer's outcome "
+                   f"is unknown: see `rbsync dlq show {entry_id}`")
     else:
         click.echo(f"entry {entry_id}: retry requested ({request.id}); {answer.get('note', '')}".rstrip("; "))
     if answer["retried"] is False:
-        sys.exit(1)
+        status = EXIT_FAILED
+    elif as_json and answer.get("transfer"):
+        exits = {"succeeded": 0, "pending": EXIT_NOT_FINISHED}
+        status = exits.get(answer["transfer"]["outcome"], EXIT_FAILED)
+    elif "note" in answer:
+        status = EXIT_NOT_FINISHED
+    if status:
+        sys.exit(status)
 
 
 def _retry_batch(store: DeadLetterStore, kind: str | None, error_class: str | None, older_than: float | None,

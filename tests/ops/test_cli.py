@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
 from tasks.cli.run import format_event
 from tasks.cli.stack import StackError, real_api_mode, redact_url
@@ -82,3 +87,89 @@ def test_mode_is_sandbox_without_tokens_and_real_with_all_three(monkeypatch: pyt
 def test_printed_urls_never_show_a_password() -> None:
     assert redact_url("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
     assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+# --- `rbsync dlq` needs only Redis, and says in one line when Redis is wrong -------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rbsync_dlq(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script in a clean environment: no RBSYNC_* (so no token) and no .env."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
+    return subprocess.run([str(RBSYNC), "dlq", *args], env={**clean, **env}, cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_dlq_commands_work_without_any_api_token(tmp_path: Path, redis_url: str) -> None:
+    env = {"RBSYNC_REDIS_URL": redis_url, "RBSYNC_CONNECTION_ID": f"test-no-tokens-{uuid.uuid4().hex[:8]}"}
+
+    listed = rbsync_dlq("list", env=env, cwd=tmp_path)
+    stats = rbsync_dlq("stats", "--json", env=env, cwd=tmp_path)
+
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[-1] == "0 entries"
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["counts"]["total"] == 0
+
+
+DLQ_COMMANDS = (
+    ("list",),
+    ("show", "abc123"),
+    ("retry", "abc123"),
+    ("retry", "--all-matching", "--kind", "product"),
+    ("discard", "abc123", "--reason", "test"),
+    ("stats",),
+)
+
+
+@pytest.mark.parametrize("command", DLQ_COMMANDS, ids=lambda command: " ".join(command[:2]))
+@pytest.mark.parametrize(("url", "problem"), [
+    ("redis://127.0.0.1:{dead}/0", "cannot reach Redis at 127.0.0.1:{dead}/0"),
+    ("http://127.0.0.1:6379/0", "http:// is not a Redis URL"),
+    ("redis://:pw-not-shown@127.0.0.1:6379/99", "Redis at 127.0.0.1:6379/99 has no database 99"),
+], ids=["unreachable", "scheme", "database"])
+def test_every_dlq_command_names_a_wrong_redis_in_one_line(
+    tmp_path: Path, command: tuple[str, ...], url: str, problem: str
+) -> None:
+    dead = free_port()
+    env = {"RBSYNC_REDIS_URL": url.format(dead=dead), "RBSYNC_CONNECTION_ID": "test-wrong-redis"}
+
+    done = rbsync_dlq(*command, env=env, cwd=tmp_path)
+
+    assert done.returncode != 0
+    [line] = done.stderr.splitlines()
+    assert line.startswith("rbsync: setting RBSYNC_REDIS_URL: ")
+    assert problem.format(dead=dead) in line
+    assert "pw-not-shown" not in done.stderr + done.stdout
+
+
+def test_a_retry_whose_broker_is_unreachable_names_the_broker_setting(tmp_path: Path, redis_url: str) -> None:
+    from tasks.deadletter import DeadLetterStore, Failure
+
+    namespace = f"test-dead-broker-{uuid.uuid4().hex[:8]}"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = DeadLetterStore(client, namespace)
+    entry = store.record_failure(Failure(
+        task_name="rbsync.export_record", task_id="t-1", args=["product", "P-1"], kwargs={},
+        queue="transfers",
+        kind="product", key="P-1", classification="permanent", error_class="ValidationFailed", error="no",
+    ))
+    dead = free_port()
+    env = {"RBSYNC_REDIS_URL": redis_url, "RBSYNC_BROKER_URL": f"redis://127.0.0.1:{dead}/0",
+           "RBSYNC_CONNECTION_ID": namespace}
+    try:
+        done = rbsync_dlq("retry", entry["id"], env=env, cwd=tmp_path)
+    finally:
+        keys = list(client.scan_iter(match=f"rbsync:{namespace}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+    assert done.returncode != 0
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"rbsync: setting RBSYNC_BROKER_URL: cannot reach Redis at 127.0.0.1:{dead}/0")

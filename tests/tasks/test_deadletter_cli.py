@@ -81,16 +81,76 @@ def test_the_retry_task_itself_refuses_an_entry_already_retrying(celery_app, ser
     assert len(runs(service_redis, entry["kind"], entry["key"])) == 2
 
 
-def test_a_retry_that_fails_again_reopens_the_same_entry(celery_app, service_redis, dlq_store):
+def test_a_retry_that_fails_again_reopens_the_same_entry_and_says_so(celery_app, service_redis, dlq_store):
     entry = dead_letter(celery_app, service_redis, dlq_store, "permanent")
 
-    assert rbsync("dlq", "retry", entry["id"]).exit_code == 0
+    result = rbsync("dlq", "retry", entry["id"], "--wait", "20")
 
-    wait_for(lambda: dlq_store.get(entry["id"])["failures"] == 2, message="the second failure")
+    assert result.exit_code == 1, result.output
     again = dlq_store.get(entry["id"])
+    assert again["failures"] == 2
     assert again["status"] == "new"
     assert again["task_id"] == again["retries"][0]["task_id"]
     assert len(dlq_store.entries_for_record(entry["kind"], entry["key"])) == 1
+    assert f"FAILED again (task {again['task_id']})" in result.output
+    assert f"PermanentError 409 from economic: {again['error']}" in result.output
+
+
+def test_a_waited_retry_reports_the_transfer_not_just_the_request(celery_app, service_redis, dlq_store):
+    entry = dead_letter(celery_app, service_redis, dlq_store, "permanent", "ok")
+
+    result = rbsync("dlq", "retry", entry["id"], "--wait", "20", "--json")
+
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["transfer"]["outcome"] == "succeeded"
+    assert answer["transfer"]["status"] == "resolved"
+    assert dlq_store.get(entry["id"])["status"] == "resolved", "reported only once it was"
+
+
+def test_retry_with_wait_0_says_it_only_queued_the_retry(celery_app, service_redis, dlq_store):
+    entry = dead_letter(celery_app, service_redis, dlq_store, "permanent", "ok")
+
+    result = rbsync("dlq", "retry", entry["id"], "--wait", "0")
+
+    assert result.exit_code == 0, result.output
+    assert "retry queued" in result.output and "not waiting" in result.output
+    wait_for(lambda: dlq_store.get(entry["id"])["status"] == "resolved", message="the entry to be resolved")
+
+
+@pytest.mark.parametrize("command", [("list",), ("retry", "--all-matching")])
+def test_an_unknown_kind_is_refused_with_the_valid_ones(command):
+    result = rbsync("dlq", *command, "--kind", "prodcut")
+
+    assert result.exit_code == 2
+    assert "'prodcut' is not a known kind" in result.output
+    for kind in ("product", "customer", "supplier_group", "unknown"):
+        assert kind in result.output
+
+
+@pytest.mark.parametrize("command", [("list",), ("retry", "--all-matching", "--kind", "product")])
+def test_an_unknown_error_class_is_refused_with_the_valid_ones(command):
+    result = rbsync("dlq", *command, "--error-class", "ValidationError")
+
+    assert result.exit_code == 2
+    assert "'ValidationError' is not a known error class" in result.output
+    for error_class in ("ValidationFailed", "TransientError", "MappingError", "RedeliveryLimitExceeded"):
+        assert error_class in result.output
+    assert "RecordBusy" not in result.output, "never dead-lettered"
+
+
+def test_a_kind_or_error_class_outside_the_taxonomy_is_valid_while_an_entry_has_it(
+    celery_app, service_redis, dlq_store
+):
+    """Test kinds here, and the exception name of an unprocessable entry, are not in the registry."""
+    kind = f"kind{uuid.uuid4().hex[:6]}"
+    entry = dead_letter(celery_app, service_redis, dlq_store, "permanent", kind=kind)
+
+    result = rbsync("dlq", "list", "--kind", kind, "--error-class", "PermanentError", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert [listed["id"] for listed in json.loads(result.output)] == [entry["id"]]
+    assert kind in rbsync("dlq", "list", "--kind", "no-such-kind").output, "named as present"
 
 
 def test_batch_retry_replays_only_matching_new_entries(celery_app, service_redis, dlq_store):
