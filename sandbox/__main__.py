@@ -18,6 +18,10 @@ from typing import Any
 from sandbox.common.faults import FaultConfig
 from sandbox.common.server import serve_forever
 
+# The seed used when a size or a record count is given without --seed (sandbox.seed.generate's default).
+DEFAULT_SEED = 42
+DEFAULT_SIZE = "small"
+
 SEED_COUNTS = (
     "products",
     "lots",
@@ -59,11 +63,17 @@ def _add_common(parser: argparse.ArgumentParser, default_port: int) -> None:
     seed = parser.add_argument_group(
         "seed data", "preload a generated company from sandbox.seed (upserted over any --state data)"
     )
-    seed.add_argument("--seed", type=int, default=_env("SANDBOX_SEED"), help="random seed [SANDBOX_SEED]")
+    seed.add_argument(
+        "--seed",
+        type=int,
+        default=_env("SANDBOX_SEED"),
+        help=f"random seed; a --size or a count without it uses {DEFAULT_SEED} [SANDBOX_SEED]",
+    )
     seed.add_argument(
         "--size",
-        default=_env("SANDBOX_SEED_SIZE", "small"),
-        help="size preset: tiny, small, medium, large [SANDBOX_SEED_SIZE]",
+        default=_env("SANDBOX_SEED_SIZE"),
+        help=f"size preset: tiny, small, medium, large; {DEFAULT_SIZE} when only --seed is given "
+        "[SANDBOX_SEED_SIZE]",
     )
     for name in SEED_COUNTS:
         env = f"SANDBOX_SEED_{name.upper()}"
@@ -203,21 +213,30 @@ def _make_economic(args: argparse.Namespace) -> Any:
 
 
 def _seed(sandbox: Any, args: argparse.Namespace) -> str | None:
-    """Load generated data when --seed is given; returns a one-line summary."""
+    """Load generated data when --seed, --size or a record count is given; returns a one-line summary.
+
+    Asking for a size or a count is asking for data: without --seed it is generated from
+    :data:`DEFAULT_SEED` (and the summary says so), rather than silently loading nothing."""
     overrides = {name: getattr(args, name) for name in SEED_COUNTS if getattr(args, name) is not None}
-    if args.seed is None:
-        if overrides:
-            raise SystemExit("python -m sandbox: record counts need --seed")
-        return None
+    seed = args.seed
+    label = f"seed {seed}"
+    if seed is None:
+        if args.size is None and not overrides:
+            return None
+        seed = DEFAULT_SEED
+        label = f"seed {seed} (default)"
     try:
         from sandbox.seed import generate
         from sandbox.seed.size import resolve_size
     except ImportError as exc:
         raise SystemExit(f"python -m sandbox: seed data is not available ({exc})") from None
-    size = resolve_size(args.size).with_(**overrides)
-    data = generate(seed=args.seed, size=size)
+    try:
+        size = resolve_size(args.size or DEFAULT_SIZE).with_(**overrides)
+    except (KeyError, ValueError) as exc:
+        raise SystemExit(f"python -m sandbox: {exc}") from None
+    data = generate(seed=seed, size=size)
     loaded = sandbox.load(data.rackbeat() if args.api == "rackbeat" else data.economic())
-    return f"seed {args.seed}: " + ", ".join(f"{n} {r}" for r, n in loaded.items())
+    return f"{label}: " + ", ".join(f"{n} {r}" for r, n in loaded.items())
 
 
 MAKERS: dict[str, Callable[[argparse.Namespace], Any]] = {
