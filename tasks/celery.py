@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from celery import Celery
 from kombu import Exchange, Queue
@@ -92,6 +93,20 @@ def redbeat_key_prefix(settings: Settings) -> str:
     return f"rbsync:{settings.connection_id}:redbeat:"
 
 
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its user and password, and those as redis-py client options (decoded as redis-py
+    decodes them from a URL)."""
+    parts = urlsplit(url)
+    credentials = {
+        name: unquote(value)
+        for name, value in (("username", parts.username), ("password", parts.password))
+        if value
+    }
+    if "@" not in parts.netloc:
+        return url, credentials
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), credentials
+
+
 def build_config(settings: Settings) -> dict[str, Any]:
     """Celery configuration for these settings (pure: no connection is made)."""
     visibility = settings.effective_visibility_timeout
@@ -108,6 +123,13 @@ def build_config(settings: Settings) -> dict[str, Any]:
     }
     if settings.broker_key_prefix:
         transport["global_keyprefix"] = settings.broker_key_prefix
+    # `celery inspect conf`, Flower's worker Config tab and /api/workers show this configuration through
+    # Celery's filter (celery.app.utils.filter_hidden_settings), which masks the password of broker_url and
+    # *backend* URLs and any setting named like a secret (PASS, KEY, TOKEN...), also inside a mapping, but
+    # shows every other URL as it is. RedBeat's URL therefore goes without its credentials, which travel as
+    # redis-py options in redbeat_redis_options (RedBeat passes them to the client; Celery masks
+    # "password"). A new setting holding a URL must do the same (tests/ops/test_config_masking.py).
+    redbeat_url, redbeat_credentials = split_credentials(settings.redis_url)
     return {
         "broker_url": settings.broker_url,
         "broker_transport_options": dict(transport),
@@ -141,8 +163,8 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "beat_scheduler": "redbeat.RedBeatScheduler",
         "beat_schedule": beat_schedule(settings),
         "beat_max_loop_interval": settings.beat_max_loop_interval_seconds,
-        "redbeat_redis_url": settings.redis_url,
-        "redbeat_redis_options": {},
+        "redbeat_redis_url": redbeat_url,
+        "redbeat_redis_options": redbeat_credentials,
         "redbeat_key_prefix": redbeat_key_prefix(settings),
         "redbeat_lock_key": redbeat_key_prefix(settings) + "lock",
         "redbeat_lock_timeout": settings.redbeat_lock_timeout_seconds,

@@ -11,6 +11,11 @@ with `celery -A tasks worker -I tasks.cli.healthcheck` and the file is refreshed
 
 A worker that lost its broker stops sending heartbeats, so it turns unhealthy too: exactly the "alive but
 consuming nothing" case worth seeing.
+
+The `file` probe runs every 30 s in every worker container, so it must cost next to nothing: Compose runs
+this file as a script (`python -I /app/tasks/cli/healthcheck.py file ...`), which imports neither the
+`tasks` package (the whole Celery app, settings and CLI) nor anything but a few standard modules. Keep
+module-level imports to the standard library; the other probes import what they need inside.
 """
 
 from __future__ import annotations
@@ -20,12 +25,8 @@ import os
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
-
-from celery import signals
 
 # WORKER_HEARTBEAT_FILE lets several workers on one machine (rbsync run, tests) keep separate files.
 DEFAULT_HEARTBEAT_FILE = Path(
@@ -42,8 +43,18 @@ def _on_heartbeat(*_args: Any, **_kwargs: Any) -> None:
     touch_heartbeat()
 
 
-signals.worker_ready.connect(_on_heartbeat, weak=False)
-signals.heartbeat_sent.connect(_on_heartbeat, weak=False)
+def _connect_worker_signals() -> None:
+    """Refresh the heartbeat file from the main process of a worker started with this module included
+    (`celery worker --include tasks.cli.healthcheck`)."""
+    from celery import signals
+
+    signals.worker_ready.connect(_on_heartbeat, weak=False)
+    signals.heartbeat_sent.connect(_on_heartbeat, weak=False)
+
+
+# Run as a probe (a script or `python -m`), the module needs no Celery; imported, it serves a worker.
+if __name__ != "__main__":
+    _connect_worker_signals()
 
 
 def heartbeat_age(path: Path = DEFAULT_HEARTBEAT_FILE) -> float | None:
@@ -64,6 +75,9 @@ def check_file(path: Path, max_age: float) -> tuple[bool, str]:
 
 
 def check_http(url: str, timeout: float) -> tuple[bool, str]:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= response.status < 300, f"HTTP {response.status}"
@@ -79,8 +93,17 @@ def check_beat() -> tuple[bool, str]:
     from tasks.celery import app
 
     config = RedBeatConfig(app)
+    # The URL carries no credentials: they are redis-py options (tasks.celery.build_config keeps them out
+    # of the configuration Celery and Flower show).
+    credentials = {
+        name: value
+        for name, value in dict(config.redbeat_redis_options or {}).items()
+        if name in {"username", "password"}
+    }
     try:
-        client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=5, socket_timeout=5)
+        client = redis.Redis.from_url(
+            config.redis_url, socket_connect_timeout=5, socket_timeout=5, **credentials
+        )
         holds_lock = bool(client.exists(config.lock_key))
         client.close()
     except (redis.RedisError, OSError) as error:

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import redis
 
@@ -63,25 +63,36 @@ def is_loopback_url(url: str) -> bool:
 class LocalRedis:
     """A private redis-server process: `start()`, `url`, `stop()`; also a context manager.
 
-    It binds to loopback only, so it needs no password. Persistence is off (a demo store) unless
+    It binds to loopback only, so it needs no password; `password` sets one anyway (tests of what a
+    password-protected Redis shows), handed to redis-server on stdin so it stays out of `ps`, and `url`
+    then carries it. Persistence is off (a demo store) unless
     `appendonly` is set: then it keeps an AOF (fsync every write) in its own folder, which survives
     `stop()` until `cleanup()`, so the chaos tests can stop Redis (TERM or KILL) and `start()` it again on
     the same port with its data, as a real Redis restarts on its AOF.
     """
 
     def __init__(
-        self, port: int | None = None, executable: str | None = None, *, appendonly: bool = False
+        self,
+        port: int | None = None,
+        executable: str | None = None,
+        *,
+        appendonly: bool = False,
+        password: str | None = None,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
         self.appendonly = appendonly
+        if password is not None and any(character in password for character in '"\\\n'):
+            raise ValueError("a LocalRedis password cannot hold quotes, backslashes or line breaks")
+        self.password = password
         self._executable = executable
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        credentials = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{credentials}{self.host}:{self.port}/0"
 
     @property
     def pid(self) -> int | None:
@@ -96,8 +107,10 @@ class LocalRedis:
             )
         if self._workdir is None:
             self._workdir = tempfile.TemporaryDirectory(prefix="rbsync-redis-")
+        # "-" reads a configuration file from stdin first: the password, if any, goes there.
         command = [
             executable,
+            "-",
             "--port",
             str(self.port),
             "--bind",
@@ -114,8 +127,12 @@ class LocalRedis:
             "noeviction",
         ]
         self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.PIPE
         )
+        assert self._process.stdin is not None
+        if self.password:
+            self._process.stdin.write(f'requirepass "{self.password}"\n'.encode())
+        self._process.stdin.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -15,7 +15,11 @@ Rackbeat returned at registration):
   events stream, DLQ records), again with message bodies decoded;
 - the dead-letter records as the DLQ store returns them;
 - the Celery events a monitor such as Flower builds its task pages from (argsrepr/kwargsrepr, exceptions,
-  tracebacks).
+  tracebacks);
+- on a Redis with a password (a second test): the worker configuration `celery inspect conf`, `celery
+  report`, Flower's `/api/workers` and its worker page (Config tab) show, and the worker's, beat's and
+  Flower's output. Celery masks the password of broker_url and result_backend only; RedBeat's URL gets
+  its credentials as redis-py options instead (tasks/celery.py).
 The only place a webhook token may be is the `webhook-tokens` hash (that is where it is kept), so
 commands and keys on that hash are the one exclusion.
 """
@@ -26,8 +30,11 @@ import base64
 import binascii
 import json
 import logging
+import os
 import re
 import secrets
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -41,11 +48,12 @@ import redis
 from celery import Celery
 from pydantic import SecretStr
 
+from tasks.cli.localredis import LocalRedis
 from tasks.deadletter import DeadLetterStore
 from tasks.entities import REGISTRY
 from tasks.settings import Settings
 from tests.fixtures.sandboxes import RunningSandbox
-from tests.fixtures.service import wait_for
+from tests.fixtures.service import PROJECT_ROOT, settings_env, wait_for
 from tests.web.support import WebProcess, free_port, token_store
 from web.registration import handled_events
 
@@ -395,5 +403,143 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
         )
         + leaks(all_secrets, dead_letters, "dead-letter record")
         + leaks(all_secrets, task_events, "Celery task event")
+    )
+    assert not found, "\n".join(found[:20])
+
+
+# --- the configuration Celery and Flower show, on a Redis with a password -----------------------------
+
+
+@pytest.fixture
+def password_redis() -> Iterator[LocalRedis]:
+    """A private Redis that requires a password unique to this test (its URL carries it)."""
+    with LocalRedis(password=unique_token("redis-password")) as server:
+        yield server
+
+
+@pytest.fixture
+def celery_commands(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], Path]]]:
+    """Factory: a `python -m celery -A tasks ...` subprocess with the given settings; stopped at teardown."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str, settings: Settings, *arguments: str) -> tuple[subprocess.Popen[bytes], Path]:
+        log_path = tmp_path / f"{name}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "tasks", *arguments],
+                cwd=PROJECT_ROOT, env={**os.environ, **settings_env(settings)}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        started.append(process)
+        return process, log_path
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def run_celery(settings: Settings, *arguments: str) -> str:
+    """Output of a short `celery -A tasks ...` command (a CLI an operator would use)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tasks", *arguments], cwd=PROJECT_ROOT,
+        env={**os.environ, **settings_env(settings)}, capture_output=True, text=True, timeout=60,
+    )
+    return done.stdout + done.stderr
+
+
+def test_no_redis_password_in_the_configuration_celery_and_flower_show(
+    password_redis: LocalRedis,
+    flow_tokens: dict[str, str],
+    worker_process: Callable[..., Any],
+    celery_commands: Callable[..., tuple[subprocess.Popen[bytes], Path]],
+    session_namespace: str,
+) -> None:
+    """`celery inspect conf`, `celery report`, Flower's /api/workers and its worker page (Config tab) show
+    the worker's configuration through Celery's filter; every Redis URL in it carries the password. None
+    may show it (nor a token), and beat must still reach the password-protected Redis."""
+    password = password_redis.password
+    assert password and password in password_redis.url
+    worker = worker_process(
+        redis_url=password_redis.url,
+        broker_url=password_redis.url,
+        connection_id=f"{session_namespace}-pw",
+        poll_interval_seconds=0,
+        deletion_sweep_interval_seconds=0,
+        rackbeat_token=SecretStr(flow_tokens["rackbeat_token"]),
+        economic_app_secret_token=SecretStr(flow_tokens["economic_app_secret_token"]),
+        economic_agreement_grant_token=SecretStr(flow_tokens["economic_agreement_grant_token"]),
+        webhook_token=SecretStr(flow_tokens["webhook_token (fixed setting)"]),
+    )
+    settings: Settings = worker.settings
+    port = free_port()
+    auth = ("operator", unique_token("flower"))
+    flower, flower_log = celery_commands(
+        "flower", settings, "flower", "--address=127.0.0.1", f"--port={port}",
+        f"--basic_auth={auth[0]}:{auth[1]}",
+    )
+    beat, beat_log = celery_commands(
+        "beat", settings, "beat", "--scheduler=redbeat.RedBeatScheduler", "--loglevel=INFO"
+    )
+    flower_url = f"http://127.0.0.1:{port}"
+
+    def flower_answers() -> bool:
+        assert flower.poll() is None, flower_log.read_text()
+        try:
+            return httpx.get(f"{flower_url}/healthcheck", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(flower_answers, timeout=60, interval=0.2, message="Flower to answer")
+
+    # beat reaches the password-protected Redis (its lock is there) and so does the Compose probe of it
+    def beat_probe() -> bool:
+        assert beat.poll() is None, beat_log.read_text()
+        probe = subprocess.run(
+            [sys.executable, "-m", "tasks.cli.healthcheck", "beat"], cwd=PROJECT_ROOT,
+            env={**os.environ, **settings_env(settings)}, capture_output=True, text=True, timeout=60,
+        )
+        return probe.returncode == 0
+
+    wait_for(beat_probe, timeout=60, interval=0.5, message="beat to hold its RedBeat lock")
+
+    def flower_knows_the_worker() -> dict[str, Any] | None:
+        answer = httpx.get(f"{flower_url}/api/workers", params={"refresh": 1}, auth=auth, timeout=30)
+        assert answer.status_code == 200, answer.text
+        workers = answer.json()
+        return workers if workers.get(worker.hostname, {}).get("conf") else None
+
+    api_workers = wait_for(flower_knows_the_worker, timeout=60, interval=1, message="Flower's worker conf")
+    worker_page = httpx.get(f"{flower_url}/worker/{worker.hostname}", auth=auth, timeout=30)
+    assert worker_page.status_code == 200
+    inspected = run_celery(settings, "inspect", "conf", "--json", f"--destination={worker.hostname}")
+    report = run_celery(settings, "report")
+
+    # the views really hold the configuration, Redis URLs included (masked)
+    conf = api_workers[worker.hostname]["conf"]
+    assert conf["broker_url"].startswith("redis://:********@") and "redbeat_redis_url" in conf
+    assert "redbeat_redis_url" in worker_page.text and "redbeat_redis_url" in inspected
+    assert "broker_url" in report
+
+    flower.terminate()
+    beat.terminate()
+    flower.wait(timeout=15)
+    beat.wait(timeout=15)
+    worker.stop()
+
+    all_secrets = {"Redis password": password, **flow_tokens, "Flower password": auth[1]}
+    found = (
+        leaks(all_secrets, [json.dumps(api_workers)], "Flower /api/workers")
+        + leaks(all_secrets, [worker_page.text], "Flower worker page")
+        + leaks(all_secrets, [inspected], "celery inspect conf")
+        + leaks(all_secrets, [report], "celery report")
+        + leaks(all_secrets, worker.log().splitlines(), "worker output")
+        + leaks(all_secrets, flower_log.read_text(errors="replace").splitlines(), "Flower output")
+        + leaks(all_secrets, beat_log.read_text(errors="replace").splitlines(), "beat output")
     )
     assert not found, "\n".join(found[:20])
