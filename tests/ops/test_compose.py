@@ -12,6 +12,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG_RUNNING = ("redis", "worker", "beat", "web", "flower")
+RBSYNC_SERVICES = ("worker", "beat", "web", "flower")
+SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +61,12 @@ def test_a_service_whose_main_process_exits_comes_back_whatever_its_exit_status(
 def test_the_worker_health_check_reads_the_main_process_heartbeat_with_room_for_a_busy_worker(services):
     """The heartbeat file is touched by the worker's main process every ~2 s (tasks/cli/healthcheck.py), so a
     dead or stuck main process turns the container unhealthy even while pool processes live on
-    (test_worker_liveness.py shows it with a real worker). The age limit leaves room for a busy one."""
+    (test_worker_liveness.py shows it with a real worker). The age limit leaves room for a busy one. The
+    probe runs the module as a script, so it does not import the Celery app (test_healthcheck_cost.py)."""
     check = services["worker"]["healthcheck"]
     test = check["test"]
-    assert test[:4] == ["CMD", "python", "-m", "tasks.cli.healthcheck"] and test[4] == "file"
+    assert test[:4] == ["CMD", "python", "-I", "/app/tasks/cli/healthcheck.py"] and test[4] == "file"
+    assert "--include=tasks.cli.healthcheck" in services["worker"]["command"]
     max_age = float(test[test.index("--max-age") + 1])
     assert 10 <= max_age <= 120
     seconds = {key: int(re.fullmatch(r"(\d+)s", check[key]).group(1)) for key in ("interval", "timeout")}
@@ -71,12 +75,55 @@ def test_the_worker_health_check_reads_the_main_process_heartbeat_with_room_for_
     assert max_age + seconds["interval"] * check["retries"] <= 300
 
 
-def test_every_service_reads_its_environment_from_dot_env(services):
-    for name, service in services.items():
-        env_file = service.get("env_file")
-        files = env_file if isinstance(env_file, list) else [env_file]
-        paths = [item["path"] if isinstance(item, dict) else item for item in files]
-        assert ".env" in paths, f"{name} does not use env_file: .env"
+def env_files(service: dict[str, Any]) -> list[str]:
+    env_file = service.get("env_file") or []
+    files = env_file if isinstance(env_file, list) else [env_file]
+    return [item["path"] if isinstance(item, dict) else item for item in files]
+
+
+def test_the_rbsync_services_read_their_settings_from_dot_env(services):
+    for name in ("worker", "web"):
+        assert ".env" in env_files(services[name]), f"{name} does not use env_file: .env"
+
+
+def test_redis_gets_its_password_and_nothing_else_from_the_environment(services):
+    """.env holds the API tokens: a container that does not call the APIs must not receive it whole."""
+    redis = services["redis"]
+    assert env_files(redis) == []
+    assert set(redis["environment"]) == {"REDIS_PASSWORD"}
+
+
+def test_beat_and_flower_get_the_api_tokens_only_while_the_settings_require_them(services):
+    """Beat and Flower make no API call, but every process that loads the Celery app validates the whole
+    Settings, which today require the three tokens (they would stop at start-up without them). When the
+    settings no longer require them, this fails: then give beat and Flower the Redis URLs (and Flower its
+    basic auth) only, instead of env_file: .env."""
+    from pydantic import ValidationError
+
+    from tasks.settings import Settings
+
+    try:
+        Settings(_env_file=None, redis_url="redis://redis:6379/0")
+    except ValidationError as error:
+        missing = {".".join(map(str, item["loc"])) for item in error.errors() if item["type"] == "missing"}
+        assert "rackbeat_token" in missing
+        return
+    for name in ("beat", "flower"):
+        assert env_files(services[name]) == [], f"{name} no longer needs the API tokens in .env"
+
+
+def size_in_bytes(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]*)", text.strip().lower())
+    assert match and match.group(2) in SIZE_UNITS, f"not a size: {text!r}"
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
+
+
+def default_of(value: Any, variable: str) -> str:
+    """The default of ``${VARIABLE:-default}`` in ``value``; the variable must be named in .env.example."""
+    match = re.search(r"\$\{" + variable + r":-([^}]+)\}", str(value))
+    assert match, f"{value!r} does not read ${{{variable}:-default}}"
+    assert variable in env_example_names(), f"{variable} is not documented in .env.example"
+    return match.group(1)
 
 
 def test_redis_persists_with_aof_never_evicts_and_requires_the_password_from_the_environment(services):
@@ -147,7 +194,7 @@ def test_dockerfile_is_slim_python_installs_the_project_and_runs_as_a_user():
     instructions = [line for line in lines if line and not line.startswith("#")]
     assert instructions[0] == "FROM python:3.11-slim"
     # (installing with -c constraints.txt is checked by test_constraints.py)
-    install = re.compile(r"RUN pip install (--no-cache-dir )?(-c constraints\.txt )?\.")
+    install = re.compile(r"RUN pip install (--no-cache-dir )?(--no-deps )?(-c constraints\.txt )?\.")
     assert any(install.fullmatch(line) for line in instructions)
     users = [line.split(None, 1)[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0", "0:0"}
@@ -205,3 +252,83 @@ def test_worker_gets_longer_to_stop_than_its_soft_shutdown(services):
     )
     soft_shutdown = build_config(settings)["worker_soft_shutdown_timeout"]
     assert 0 < soft_shutdown < grace
+
+
+def test_redis_has_a_maxmemory_so_noeviction_refuses_writes_before_the_container_is_killed(services):
+    """Without maxmemory, noeviction never triggers: Redis grows until the kernel kills the container.
+    With it, a full Redis refuses writes loudly; the container's limit leaves room above it for the AOF
+    rewrite's fork."""
+    redis = services["redis"]
+    maxmemory = re.search(r"--maxmemory\s+(\S+)", command_text(redis))
+    assert maxmemory, "redis-server runs without --maxmemory"
+    default = size_in_bytes(default_of(maxmemory.group(1), "REDIS_MAXMEMORY"))
+    assert default >= 64 * 1024**2
+    limit = size_in_bytes(default_of(redis["mem_limit"], "REDIS_MEM_LIMIT"))
+    assert limit >= 1.5 * default
+    example = re.search(r"^REDIS_MAXMEMORY=(\S+)", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    assert example and size_in_bytes(example.group(1)) == default
+
+
+def test_every_service_has_a_memory_and_cpu_limit(services):
+    for name in LONG_RUNNING:
+        service = services[name]
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        memory = service.get("mem_limit") or limits.get("memory")
+        cpus = service.get("cpus") or limits.get("cpus")
+        assert memory and cpus, f"{name} has no memory or CPU limit"
+        variable = re.fullmatch(r"\$\{([A-Z_]+):-([^}]+)\}", str(memory))
+        memory_bytes = size_in_bytes(default_of(memory, variable.group(1)) if variable else str(memory))
+        assert 128 * 1024**2 <= memory_bytes <= 8 * 1024**3, name
+        variable = re.fullmatch(r"\$\{([A-Z_]+):-([^}]+)\}", str(cpus))
+        assert 0 < float(default_of(cpus, variable.group(1)) if variable else cpus) <= 4, name
+
+
+def test_every_service_rotates_its_logs(services):
+    for name in LONG_RUNNING:
+        logging = services[name].get("logging") or {}
+        assert logging.get("driver") == "json-file", f"{name} logs without rotation"
+        options = logging.get("options") or {}
+        assert size_in_bytes(options["max-size"]) <= 100 * 1024**2 and 1 <= int(options["max-file"]) <= 10
+
+
+def test_published_ports_are_bound_to_loopback(services):
+    """The receiver and Flower are reached through a TLS reverse proxy on the host (README), never
+    directly: Flower can revoke tasks and shut workers down, and webhooks carry tokens."""
+    published = {}
+    for name, service in services.items():
+        for port in service.get("ports") or []:
+            assert isinstance(port, str), f"{name}: use the short syntax with a host address"
+            published[name] = port
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    assert set(published) == {"web", "flower"}
+    assert published["web"] == "127.0.0.1:${WEB_PORT:-8000}:8000"
+    assert published["flower"] == "127.0.0.1:${FLOWER_PORT:-5555}:5555"
+
+
+def dockerfile_instructions() -> list[str]:
+    """Instructions with continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def test_dockerfile_installs_the_pinned_dependencies_before_it_copies_the_code():
+    """Editing code must not reinstall the dependencies: they are installed (pinned by constraints.txt) in
+    a layer built from pyproject.toml and constraints.txt alone; the code follows, installed without
+    dependencies."""
+    instructions = dockerfile_instructions()
+    copies = [i for i, line in enumerate(instructions) if line.startswith("COPY ")]
+    first_code_copy = next(
+        i for i in copies if re.search(r"\b(clients|tasks|web|sandbox|\.)\s+\S+$", instructions[i])
+        and "pyproject.toml" not in instructions[i]
+    )
+    before = instructions[:first_code_copy]
+    copied_before = " ".join(line for line in before if line.startswith("COPY "))
+    assert "pyproject.toml" in copied_before and "constraints.txt" in copied_before
+    dependency_install = [line for line in before if re.search(r"pip install .*-c constraints\.txt", line)]
+    assert dependency_install and all(" -r " in line for line in dependency_install), dependency_install
+    project_installs = [
+        line for line in instructions[first_code_copy:] if "pip install" in line
+    ]
+    assert project_installs and all("--no-deps" in line for line in project_installs), project_installs
+    for name in ("clients", "tasks", "web", "sandbox"):
+        assert any(re.fullmatch(rf"COPY {name} \./{name}", line) for line in instructions[first_code_copy:])
