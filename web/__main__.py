@@ -14,7 +14,7 @@ import logging
 import uvicorn
 
 from tasks.credentials import check_credentials_or_exit
-from tasks.settings import load_settings_or_exit
+from tasks.settings import check_public_url, load_settings_or_exit
 from web.app import create_app
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format=LOG_FORMAT)
     settings = load_settings_or_exit()
-    check_credentials_or_exit(settings, "receiver")
     app = create_app(settings, register_webhooks=args.register_webhooks)
+    if app.state.startup_registration is not None:
+        check_public_url(settings)  # Rackbeat must be able to call what we register
+    check_credentials_or_exit(settings, "receiver")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
 
 

@@ -30,12 +30,13 @@ def webhooks() -> None:
 def register(public_url: str | None) -> None:
     """Register <public_url>/webhooks/rackbeat for every event the entity registry handles."""
     from clients.errors import ApiError
-    from tasks.settings import load_settings_or_exit
+    from tasks.settings import check_public_url, load_settings_or_exit
     from web.registration import receiver_url, register_from_settings
 
     settings = load_settings_or_exit()
     if public_url:
         settings = settings.model_copy(update={"public_url": public_url})
+    check_public_url(settings)
     target = receiver_url(settings.public_url)
     click.echo(f"registering {target} with Rackbeat at {settings.rackbeat_base_url}")
     try:

@@ -107,3 +107,18 @@ def test_a_revoked_token_is_shown_and_transfers_wait_for_it_instead_of_dead_lett
     wait_for(lambda: not status.is_refused("rackbeat"), timeout=10, message="the state to clear")
     metrics = httpx.get(f"{receiver.url}/metrics", timeout=5).text
     assert 'rbsync_api_credentials_ok{api="rackbeat"} 1' in metrics
+
+
+def test_the_receiver_refuses_to_register_a_public_url_rackbeat_cannot_reach(
+    sandbox_settings: Settings, tmp_path: Path
+) -> None:
+    # Refused before any call is made, so this Rackbeat URL is never contacted.
+    settings = sandbox_settings.model_copy(update={
+        "rackbeat_base_url": "https://app.rackbeat.com/api/", "public_url": "http://127.0.0.1:8000",
+    })
+    finished = run_until_exit([sys.executable, "-m", "web", "--port", "0", "--register-webhooks"],
+                              settings, tmp_path)
+
+    assert finished.returncode == 2, finished.stdout + finished.stderr
+    [line] = finished.stderr.strip().splitlines()
+    assert "RBSYNC_PUBLIC_URL" in line and "Traceback" not in finished.stderr
