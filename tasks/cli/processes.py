@@ -176,8 +176,15 @@ class ProcessGroup:
 
     def start(self, child: ManagedProcess) -> ManagedProcess:
         with self._lock:
-            self.children.append(child.start())
+            # Listed before it is started, so a signal that interrupts the start still leaves it for stop().
+            self.children.append(child)
             self._state[id(child)] = _Supervision()
+            try:
+                child.start()
+            except BaseException:
+                if child.pid is None:
+                    self.children.remove(child)
+                raise
         if self.restart is not None and self._supervisor is None:
             self._supervisor = threading.Thread(target=self._supervise, name="rbsync-supervisor", daemon=True)
             self._supervisor.start()
@@ -208,8 +215,10 @@ class ProcessGroup:
             self._stopping.set()
         if self._supervisor is not None and self._supervisor is not threading.current_thread():
             self._supervisor.join(timeout=10)
+        # Popped only once stopped: a stop that is interrupted and run again still stops every child.
         while self.children:
-            self.children.pop().stop()
+            self.children[-1].stop()
+            self.children.pop()
 
     # -- supervision ---------------------------------------------------------------------------
 

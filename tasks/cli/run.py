@@ -9,10 +9,12 @@ restart); only one that keeps exiting stops the run. Ctrl-C or SIGTERM stops eve
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +57,44 @@ class _Stop(Exception):
     """Raised from the SIGTERM / SIGINT handler so the run loop unwinds and stops everything in order."""
 
 
-def _raise_stop(signum: int, _frame: object) -> None:
-    raise _Stop(signal.Signals(signum).name)
+class _StopSignals:
+    """SIGTERM and SIGINT for the whole run, from start-up to the end of the stop.
 
+    Only the first signal raises (:class:`_Stop`, to unwind the run loop); once stopping has begun, every
+    further one is only noted. A handler that could raise again, or one swapped for another after the
+    first signal, left a window where a second quick signal (`timeout -s INT` sends two: to us, then to
+    our process group) cut the clean-up short and orphaned the worker and beat.
+    """
 
-def _still_stopping(_signum: int, _frame: object) -> None:
-    click.echo("rbsync: still stopping (the worker finishes its current transfer) ...", err=True)
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self._told = False
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> _StopSignals:
+        # Both installed explicitly: a shell starts background jobs with SIGINT ignored, and `kill -INT`
+        # should still stop us cleanly.
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise _Stop(signal.Signals(signum).name)
+        if not self._told:
+            self._told = True
+            # os.write, not click.echo: the handler may run while the main thread is inside a write to
+            # the same stream, and a buffered stream refuses a re-entrant write.
+            with suppress(OSError):
+                os.write(2, b"rbsync: still stopping (the worker finishes its current transfer) ...\n")
 
 
 @click.command("run")
@@ -130,43 +164,58 @@ def run_command(
         restart=RestartPolicy(),
         report=_report_restart,
     )
-    # Both installed explicitly: a shell starts background jobs with SIGINT ignored, and `kill -INT` should
-    # still stop us cleanly.
-    previous = {signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    signals = _StopSignals().install()
     stack = Stack(options)
     simulator = None
+    status = 0
     try:
-        click.echo(
-            "rbsync: starting" + (" against the sandboxes" if sandbox else " against the real APIs") + " ..."
-        )
-        stack.start()
-        click.echo("")
-        for line in stack.endpoints.lines():
-            click.echo("  " + line)
-        click.echo("")
-        if sandbox and simulate:
-            simulator = _start_simulator(stack, interval)
-        click.echo("Transfers (Ctrl-C to stop):")
-        _print_transfers(stack)
+        try:
+            click.echo(
+                "rbsync: starting"
+                + (" against the sandboxes" if sandbox else " against the real APIs")
+                + " ..."
+            )
+            stack.start()
+            click.echo("")
+            for line in stack.endpoints.lines():
+                click.echo("  " + line)
+            click.echo("")
+            if sandbox and simulate:
+                simulator = _start_simulator(stack, interval)
+            click.echo("Transfers (Ctrl-C to stop):")
+            _print_transfers(stack)
+        except (StackError, ChildExited) as error:
+            status = 1
+            stack.keep_logs = True
+            click.echo(f"rbsync: {str(error).removeprefix('rbsync: ')}", err=True)
+            if stack.has_logs():
+                click.echo(f"rbsync: the processes' logs are kept in {stack.endpoints.log_dir}", err=True)
     except (KeyboardInterrupt, _Stop):
         click.echo("\nrbsync: stopping ...")
-    except (StackError, ChildExited) as error:
-        stack.keep_logs = True
-        click.echo(f"rbsync: {str(error).removeprefix('rbsync: ')}", err=True)
-        if stack.has_logs():
-            click.echo(f"rbsync: the processes' logs are kept in {stack.endpoints.log_dir}", err=True)
-        sys.exit(1)
     finally:
-        # A second Ctrl-C must not cut the clean-up short (that would orphan the worker and beat).
-        for signum in previous:
-            signal.signal(signum, _still_stopping)
-        if simulator is not None:
-            simulator.stop()
-            simulator.client.close()
-        stack.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    click.echo("rbsync: stopped")
+        _stop_everything(signals, stack, simulator)
+        if not status:
+            click.echo("rbsync: stopped")
+        # Only now: a signal after this finds nothing left to stop.
+        signals.restore()
+    if status:
+        sys.exit(status)
+
+
+def _stop_everything(signals: _StopSignals, stack: Stack, simulator: Any) -> None:
+    """Stop the simulator, then the stack (its own Redis last), whatever signals come meanwhile."""
+    while True:
+        try:
+            # From here on a signal raises nothing (see _StopSignals). The retry covers the one signal that
+            # could still have raised before this line; each step below may safely run twice.
+            signals.stopping = True
+            if simulator is not None:
+                simulator.stop()
+                simulator.client.close()
+            stack.stop()
+            return
+        except (KeyboardInterrupt, _Stop):
+            continue
 
 
 def _report_restart(line: str) -> None:

@@ -359,9 +359,12 @@ class Stack:
             return url
         if not is_loopback_url(url):
             raise StackError(f"rbsync: setting RBSYNC_REDIS_URL: no Redis answers at {redact_url(url)}")
+        # Kept before it is started: a Ctrl-C during its start-up still finds it to stop.
+        self.local_redis = LocalRedis()
         try:
-            self.local_redis = LocalRedis().start()
+            self.local_redis.start()
         except LocalRedisError as error:
+            self.local_redis = None
             raise StackError(
                 f"rbsync: no Redis answers at {redact_url(url)} and none could be started: {error}"
             ) from None
