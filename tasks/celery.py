@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
+import os
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from celery import Celery
 from kombu import Exchange, Queue
 
-from tasks.settings import Settings, load_settings_or_exit
+from tasks.settings import StoreSettings, load_settings_or_exit, load_store_settings_or_exit
 
 QUEUES = ("transfers", "polls", "bulk", "dlq")
 
@@ -52,7 +53,7 @@ REDIS_CONNECT_TIMEOUT_SECONDS = 5
 
 
 
-def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
     """Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
 
     Each expires after its own interval: a poll that waited that long behind a backlog is superseded by
@@ -67,7 +68,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             schedule[name] = {"task": task, "schedule": float(interval), "options": {"expires": interval}}
     return schedule
 
-_applied_settings: Settings | None = None
+_applied_settings: StoreSettings | None = None
 
 
 def present_task_modules() -> list[str]:
@@ -89,7 +90,7 @@ def restore_interval(visibility_timeout: int) -> int:
     return max(1, min(10, visibility_timeout // 10))
 
 
-def redbeat_key_prefix(settings: Settings) -> str:
+def redbeat_key_prefix(settings: StoreSettings) -> str:
     return f"rbsync:{settings.connection_id}:redbeat:"
 
 
@@ -107,7 +108,7 @@ def split_credentials(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), credentials
 
 
-def build_config(settings: Settings) -> dict[str, Any]:
+def build_config(settings: StoreSettings) -> dict[str, Any]:
     """Celery configuration for these settings (pure: no connection is made)."""
     visibility = settings.effective_visibility_timeout
     transport: dict[str, Any] = {
@@ -171,7 +172,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure(target: Celery, settings: Settings) -> None:
+def configure(target: Celery, settings: StoreSettings) -> None:
     """(Re)apply ``settings`` to ``target``.
 
     The app's connection and producer pools (and its result backend) are only *forgotten*, never
@@ -192,8 +193,18 @@ def configure(target: Celery, settings: Settings) -> None:
         target.amqp._producer_pool = None
 
 
+# Processes that make no API call: with RBSYNC_PROCESS_ROLE set to one of these they load only the store
+# settings, so their containers are given no API token (docker-compose.yml). A worker never is one.
+TOKENLESS_ROLES = frozenset({"beat", "flower"})
+PROCESS_ROLE_ENV = "RBSYNC_PROCESS_ROLE"
+
+
 def _lazy_config() -> dict[str, Any]:
-    return build_config(_applied_settings or load_settings_or_exit())
+    if _applied_settings is not None:
+        return build_config(_applied_settings)
+    if os.environ.get(PROCESS_ROLE_ENV, "").strip().lower() in TOKENLESS_ROLES:
+        return build_config(load_store_settings_or_exit())
+    return build_config(load_settings_or_exit())
 
 
 app = Celery("rbsync", include=present_task_modules())

@@ -93,23 +93,29 @@ def test_redis_gets_its_password_and_nothing_else_from_the_environment(services)
     assert set(redis["environment"]) == {"REDIS_PASSWORD"}
 
 
-def test_beat_and_flower_get_the_api_tokens_only_while_the_settings_require_them(services):
-    """Beat and Flower make no API call, but every process that loads the Celery app validates the whole
-    Settings, which today require the three tokens (they would stop at start-up without them). When the
-    settings no longer require them, this fails: then give beat and Flower the Redis URLs (and Flower its
-    basic auth) only, instead of env_file: .env."""
-    from pydantic import ValidationError
+def test_beat_and_flower_get_no_api_token_only_the_store_settings_with_their_own_defaults(services):
+    """Beat and Flower make no API call: no .env, a role that lets them start without tokens, and only
+    store settings, each defaulting to the setting's own default so Compose and the code cannot drift."""
+    from tasks.celery import TOKENLESS_ROLES
+    from tasks.settings import StoreSettings
 
-    from tasks.settings import Settings
-
-    try:
-        Settings(_env_file=None, redis_url="redis://redis:6379/0")
-    except ValidationError as error:
-        missing = {".".join(map(str, item["loc"])) for item in error.errors() if item["type"] == "missing"}
-        assert "rackbeat_token" in missing
-        return
+    fields = StoreSettings.model_fields
     for name in ("beat", "flower"):
-        assert env_files(services[name]) == [], f"{name} no longer needs the API tokens in .env"
+        service = services[name]
+        assert env_files(service) == [], f"{name} must not read .env (the API tokens live there)"
+        environment = dict(service["environment"])
+        assert environment.pop("RBSYNC_PROCESS_ROLE") == name and name in TOKENLESS_ROLES
+        environment.pop("FLOWER_BASIC_AUTH", None)
+        for variable, value in environment.items():
+            assert "TOKEN" not in variable and "SECRET" not in variable, variable
+            field = variable.removeprefix("RBSYNC_").lower()
+            assert field in fields, f"{name}: {variable} is not a store setting"
+            if field in ("redis_url", "broker_url"):
+                continue
+            if fields[field].default not in (None, ""):
+                assert default_of(value, variable) == str(fields[field].default), variable
+            else:
+                assert re.search(r"\$\{" + variable + r":-\}", str(value)), variable
 
 
 def size_in_bytes(text: str) -> int:

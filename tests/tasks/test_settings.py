@@ -23,6 +23,7 @@ from tasks.settings import (
 from tests.fixtures.service import PROJECT_ROOT
 
 LOAD_SETTINGS = "from tasks.settings import load_settings_or_exit; load_settings_or_exit()"
+REAL_RACKBEAT = "https://app.rackbeat.com/api/"
 TOKENS = {
     "RBSYNC_RACKBEAT_TOKEN": "rb-secret-value",
     "RBSYNC_ECONOMIC_APP_SECRET_TOKEN": "app-secret-value",
@@ -217,12 +218,13 @@ def test_a_loopback_public_url_is_refused_only_when_rackbeat_is_elsewhere(public
 
 def test_check_public_url_stops_with_one_line(capsys):
     with pytest.raises(SystemExit) as stopped:
-        check_public_url(settings(public_url="http://127.0.0.1:8000"))
+        # the Rackbeat URL named, not taken from an environment other tests may have set
+        check_public_url(settings(public_url="http://127.0.0.1:8000", rackbeat_base_url=REAL_RACKBEAT))
 
     assert stopped.value.code == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("rbsync: setting RBSYNC_PUBLIC_URL: 127.0.0.1 is this machine only")
-    fine = settings(public_url="https://hooks.example.com")
+    fine = settings(public_url="https://hooks.example.com", rackbeat_base_url=REAL_RACKBEAT)
     assert check_public_url(fine) is fine
 
 
