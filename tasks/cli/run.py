@@ -237,13 +237,20 @@ def _start_simulator(stack: Stack, interval: float) -> Any:
 
 
 def _print_transfers(stack: Stack) -> None:
+    from tasks.credentials import CredentialStatus
     from tasks.events import follow_events
     from tasks.redis import get_redis
 
+    credentials = CredentialStatus(get_redis())
+    known: dict[str, dict[str, Any]] = {}
     for item in follow_events(get_redis(), after="$", block_ms=1000):
         # Every time round, not only when idle: events keep coming from the worker while beat or the
         # receiver is the child that gave up.
         stack.check()
+        current = credentials.all()
+        for line in credential_changes(known, current):
+            click.echo(click.style(line, fg="red" if "refuses" in line else "green"))
+        known = current
         if item is None:
             continue
         _stream_id, event = item
@@ -251,6 +258,27 @@ def _print_transfers(stack: Stack) -> None:
             continue
         colour = OUTCOME_COLOURS.get(str(event.get("outcome")))
         click.echo(click.style(format_event(event), fg=colour) if colour else format_event(event))
+
+
+def credential_changes(
+    before: Mapping[str, Mapping[str, Any]], now: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """A console line for each API whose credential state changed since the last look."""
+    from tasks.credentials import LABEL_OF, SETTING_OF
+
+    lines = []
+    for api, state in now.items():
+        previous = (before.get(api) or {}).get("state", "unknown")
+        if state.get("state") == previous:
+            continue
+        if state.get("state") == "refused":
+            lines.append(
+                f"rbsync: {LABEL_OF[api]} refuses our credentials since {state.get('since')} "
+                f"({state.get('detail') or 'unauthorised'}); transfers wait. Fix {SETTING_OF[api]}."
+            )
+        elif previous == "refused":
+            lines.append(f"rbsync: {LABEL_OF[api]} accepts our credentials again; waiting transfers resume.")
+    return lines
 
 
 def worth_a_line(event: Mapping[str, Any]) -> bool:

@@ -291,10 +291,15 @@ class Stack:
             ]
             self.endpoints.settings_file = str(write_settings_file(log_dir / "run.env", env))
 
-        # Fail here, with the one-line message, rather than in three children at once.
-        from tasks.settings import load_settings_or_exit
+        # Fail here, with the one-line message, rather than in three children at once (which the
+        # supervisor would then restart, in vain).
+        from tasks.credentials import check_credentials_or_exit
+        from tasks.settings import check_public_url, load_settings_or_exit
 
-        load_settings_or_exit()
+        settings = load_settings_or_exit()
+        if not options.sandbox:
+            check_public_url(settings)
+            check_credentials_or_exit(settings, "rbsync run")
 
         self._start_children(log_dir, web_port)
         if options.flower_port is not None:
