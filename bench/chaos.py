@@ -266,20 +266,28 @@ def _kill_during_burst(
     return killed
 
 
-def pool_kill(stack: ChaosStack, batch: Batch, options: Options, row: Row) -> None:
+def _kills_amid_writes(
+    stack: ChaosStack, batch: Batch, options: Options, row: Row, count: int, what: str,
+    kill: Callable[[list[dict[str, Any]]], str],
+) -> list[str]:
+    """Write the batch in the background (Rackbeat answering slowly) and deal ``count`` kills meanwhile."""
     rackbeat = stack.rackbeat
     rackbeat.faults.set(latency_ms=options.latency_ms)
     create_dependencies(rackbeat, batch)
     writer = Background(record_writes(rackbeat, batch), options.threads)
     try:
-        def kill(running: list[dict[str, Any]]) -> str:
-            stack.kill_pool_process(running[0]["pid"])  # the process running that transfer
-            return describe_running(running[:1])
-
-        killed = _kill_during_burst(stack, batch, row, options.pool_kills, "pool-kill", kill)
+        return _kill_during_burst(stack, batch, row, count, what, kill)
     finally:
         rackbeat.faults.set(latency_ms=0)
         writer.join()
+
+
+def pool_kill(stack: ChaosStack, batch: Batch, options: Options, row: Row) -> None:
+    def kill(running: list[dict[str, Any]]) -> str:
+        stack.kill_pool_process(running[0]["pid"])  # the process running that transfer
+        return describe_running(running[:1])
+
+    killed = _kills_amid_writes(stack, batch, options, row, options.pool_kills, "pool-kill", kill)
     row.notes.append(
         f"{len(killed)} pool processes SIGKILLed, each while running a transfer ({', '.join(killed)});"
         " each replaced"
@@ -287,21 +295,13 @@ def pool_kill(stack: ChaosStack, batch: Batch, options: Options, row: Row) -> No
 
 
 def worker_kill(stack: ChaosStack, batch: Batch, options: Options, row: Row) -> None:
-    rackbeat = stack.rackbeat
-    rackbeat.faults.set(latency_ms=options.latency_ms)
-    create_dependencies(rackbeat, batch)
-    writer = Background(record_writes(rackbeat, batch), options.threads)
-    try:
-        def kill(running: list[dict[str, Any]]) -> str:
-            stack.kill_worker()
-            time.sleep(1.0)
-            stack.restart_worker()
-            return describe_running(running)
+    def kill(running: list[dict[str, Any]]) -> str:
+        stack.kill_worker()
+        time.sleep(1.0)
+        stack.restart_worker()
+        return describe_running(running)
 
-        killed = _kill_during_burst(stack, batch, row, options.worker_kills, "worker-kill", kill)
-    finally:
-        rackbeat.faults.set(latency_ms=0)
-        writer.join()
+    killed = _kills_amid_writes(stack, batch, options, row, options.worker_kills, "worker-kill", kill)
     row.notes.append(
         f"whole worker SIGKILLed {len(killed)} time(s), while transferring {'; '.join(killed)}; started"
         " again 1 s later each time"

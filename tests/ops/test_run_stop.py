@@ -119,42 +119,31 @@ def stop_and_check(process: subprocess.Popen[str], output: Output, redis_pid: in
     assert "Traceback" not in text
 
 
-@pytest.mark.slow
-def test_two_quick_ctrl_c_at_the_terminal_stop_everything_redis_last(started_run) -> None:
-    process, output, redis_pid, others = started_run()
-
-    def ctrl_c_twice() -> None:
-        # What a terminal does: SIGINT to the whole foreground process group, twice in quick succession.
-        os.killpg(process.pid, signal.SIGINT)
-        time.sleep(0.002)
-        os.killpg(process.pid, signal.SIGINT)
-
-    stop_and_check(process, output, redis_pid, others, ctrl_c_twice)
+def ctrl_c_twice(pid: int) -> None:
+    """What a terminal does: SIGINT to the whole foreground process group, twice in quick succession."""
+    os.killpg(pid, signal.SIGINT)
+    time.sleep(0.002)
+    os.killpg(pid, signal.SIGINT)
 
 
-@pytest.mark.slow
-def test_sigterm_then_sigint_at_once_stop_everything_redis_last(started_run) -> None:
-    process, output, redis_pid, others = started_run()
+def term_then_int(pid: int) -> None:
+    """`timeout -s ...` style: the command first, then its process group."""
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.001)
+    os.killpg(pid, signal.SIGINT)
 
-    def term_then_int() -> None:
-        # `timeout -s ...` style: the command first, then its process group.
-        os.kill(process.pid, signal.SIGTERM)
-        time.sleep(0.001)
-        os.killpg(process.pid, signal.SIGINT)
 
-    stop_and_check(process, output, redis_pid, others, term_then_int)
+def burst(pid: int) -> None:
+    """Whenever the second one comes (while the first unwinds, as the stop begins, during it), the stop
+    runs to the end."""
+    os.kill(pid, signal.SIGTERM)
+    until = time.monotonic() + 0.05
+    while time.monotonic() < until:
+        os.kill(pid, signal.SIGINT)
 
 
 @pytest.mark.slow
-def test_a_burst_of_signals_to_the_command_alone_stops_everything(started_run) -> None:
+@pytest.mark.parametrize("signals", [ctrl_c_twice, term_then_int, burst], ids=lambda f: f.__name__)
+def test_quick_repeated_signals_stop_everything_redis_last(started_run, signals) -> None:
     process, output, redis_pid, others = started_run()
-
-    def burst() -> None:
-        # Whenever the second one comes (while the first unwinds, while the stop begins, during it), the
-        # stop runs to the end.
-        os.kill(process.pid, signal.SIGTERM)
-        until = time.monotonic() + 0.05
-        while time.monotonic() < until:
-            os.kill(process.pid, signal.SIGINT)
-
-    stop_and_check(process, output, redis_pid, others, burst)
+    stop_and_check(process, output, redis_pid, others, lambda: signals(process.pid))
