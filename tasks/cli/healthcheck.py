@@ -9,6 +9,10 @@ with `celery -A tasks worker -I tasks.cli.healthcheck` and the file is refreshed
     python -m tasks.cli.healthcheck http http://127.0.0.1:8000/healthz
     python -m tasks.cli.healthcheck beat          (some RedBeat scheduler holds its lock in Redis)
 
+Compose runs each probe as a script (`python -I /app/tasks/cli/healthcheck.py ...`), which imports
+neither the `tasks` package (the whole Celery app, settings and CLI) nor, but for `beat` (redis-py),
+anything beyond the standard library.
+
 A worker that lost its broker stops sending heartbeats, so it turns unhealthy too: exactly the "alive but
 consuming nothing" case worth seeing.
 
@@ -85,28 +89,26 @@ def check_http(url: str, timeout: float) -> tuple[bool, str]:
         return False, f"{url}: {error}"
 
 
-def check_beat() -> tuple[bool, str]:
-    """RedBeat keeps a lock key alive while a scheduler runs; its absence means no beat is scheduling."""
+def beat_lock_key(connection_id: str) -> str:
+    """RedBeat's lock key for a connection (``tasks.celery.build_config``'s ``redbeat_lock_key``; a test
+    keeps the two equal)."""
+    return f"rbsync:{connection_id}:redbeat:lock"
+
+
+def check_beat(environ: Any = os.environ) -> tuple[bool, str]:
+    """RedBeat keeps a lock key alive while a scheduler runs; its absence means no beat is scheduling.
+
+    Reads the Redis URL and connection id from the environment and imports only redis-py, so the probe
+    costs little more than the file probe (not the Celery app with its settings)."""
     import redis
-    from redbeat.schedulers import RedBeatConfig
 
-    from tasks.celery import app
-
-    config = RedBeatConfig(app)
-    # The URL carries no credentials: they are redis-py options (tasks.celery.build_config keeps them out
-    # of the configuration Celery and Flower show).
-    credentials = {
-        name: value
-        for name, value in dict(config.redbeat_redis_options or {}).items()
-        if name in {"username", "password"}
-    }
+    url = environ.get("RBSYNC_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    connection_id = environ.get("RBSYNC_CONNECTION_ID") or "default"
     try:
-        client = redis.Redis.from_url(
-            config.redis_url, socket_connect_timeout=5, socket_timeout=5, **credentials
-        )
-        holds_lock = bool(client.exists(config.lock_key))
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        holds_lock = bool(client.exists(beat_lock_key(connection_id)))
         client.close()
-    except (redis.RedisError, OSError) as error:
+    except (redis.RedisError, OSError, ValueError) as error:
         return False, f"Redis: {type(error).__name__}"
     return holds_lock, "RedBeat lock held" if holds_lock else "no RedBeat lock (no active scheduler)"
 

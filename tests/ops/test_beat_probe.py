@@ -10,10 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tasks.celery import build_config
+from tasks.cli.healthcheck import beat_lock_key
+from tests.fixtures.service import build_test_settings
+from tests.ops.test_healthcheck_cost import HEAVY, compose_probe, imported_modules
+
 
 def probe(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The probe as Compose runs it (a script: neither the app nor its settings are imported)."""
     return subprocess.run(
-        [sys.executable, "-m", "tasks.cli.healthcheck", "beat"],
+        compose_probe("beat"),
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -33,9 +39,7 @@ def test_beat_probe_follows_the_redbeat_lock(
             "RBSYNC_REDIS_URL": redis_url,
             "RBSYNC_CONNECTION_ID": f"{session_namespace}-beat",
             "RBSYNC_BROKER_KEY_PREFIX": f"{session_namespace}-beat:",
-            "RBSYNC_RACKBEAT_TOKEN": "unused",
-            "RBSYNC_ECONOMIC_APP_SECRET_TOKEN": "unused",
-            "RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN": "unused",
+            "RBSYNC_PROCESS_ROLE": "beat",  # as in Compose: no API token
         }
     )
     before = probe(env, tmp_path)
@@ -71,3 +75,12 @@ def test_beat_probe_follows_the_redbeat_lock(
     finally:
         beat.terminate()
         beat.wait(timeout=30)
+
+
+def test_the_beat_probe_imports_only_redis_py_and_reads_the_key_beat_holds(redis_url: str) -> None:
+    status, _, modules = imported_modules(compose_probe("beat"), RBSYNC_REDIS_URL=redis_url,
+                                          RBSYNC_CONNECTION_ID="probe-imports")
+    assert status == 1  # no beat runs for this connection
+    assert "redis" in modules and not (modules & (set(HEAVY) - {"redis"})), modules & set(HEAVY)
+    settings = build_test_settings(redis_url, "probe-imports")
+    assert beat_lock_key("probe-imports") == build_config(settings)["redbeat_lock_key"]
