@@ -416,9 +416,9 @@ class Stack:
         reset_settings()
         close_pools()
         from tasks.celery import app, configure
-        from tasks.settings import get_settings
+        from tasks.settings import load_settings_or_exit
 
-        configure(app, get_settings())
+        configure(app, load_settings_or_exit())  # a missing token: one line naming it, never a traceback
 
     def _start_children(self, log_dir: Path, web_port: int) -> None:
         options = self.options

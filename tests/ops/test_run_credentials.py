@@ -53,3 +53,17 @@ def test_a_change_of_credential_state_gets_one_line_each_way() -> None:
     assert credential_changes({"rackbeat": refused}, {"rackbeat": refused}) == [], "said once"
     [up] = credential_changes({"economic": refused}, {"economic": accepted})
     assert up == "rbsync: e-conomic accepts our credentials again; waiting transfers resume."
+
+
+def test_real_mode_without_tokens_names_the_setting_in_one_line(tmp_path: Path, redis_url: str) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
+    env["RBSYNC_REDIS_URL"] = redis_url
+
+    done = subprocess.run([str(RBSYNC), "run", "--real"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "rbsync: setting RBSYNC_RACKBEAT_TOKEN: field required (also wrong: RBSYNC_ECONOMIC_APP_SECRET_TOKEN,"
+        " RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN)"
+    ]
