@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 import redis
 
-from clients.errors import parse_economic_error
+from clients.errors import economic_error_details, parse_economic_error
 from clients.http import (
     DEFAULT_CALL_RETRIES,
     DEFAULT_CALL_RETRY_BACKOFF,
@@ -120,6 +120,9 @@ class EconomicClient(BaseClient):
 
     def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:
         return parse_economic_error(payload)
+
+    def error_details(self, payload: Any) -> dict[str, str]:
+        return economic_error_details(payload)
 
     # --- legacy REST: reads ------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class ApiError(Exception):
         field_errors: Mapping[str, list[str]] | None = None,
         body: str = "",
         error_code: str | None = None,
+        details: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.api = api
@@ -47,6 +48,9 @@ class ApiError(Exception):
         self.field_errors: dict[str, list[str]] = {k: list(v) for k, v in (field_errors or {}).items()}
         self.body = truncate(body)
         self.error_code = error_code
+        self.details: dict[str, str] = dict(details or {})
+        """The API's own diagnostics beside the message (e-conomic: ``developerHint``, ``logId``/``logTime``
+        or, from the OpenAPI services, ``traceId``/``traceTimeUtc``: the ids Visma support asks for)."""
 
     def __str__(self) -> str:
         status = self.status if self.status is not None else "no response"
@@ -70,6 +74,7 @@ class ApiError(Exception):
             "message": self.message,
             "error_code": self.error_code,
             "field_errors": {k: list(v) for k, v in self.field_errors.items()},
+            "details": dict(self.details),
             "body": self.body,
         }
 
@@ -180,6 +185,18 @@ def parse_economic_error(payload: Any) -> tuple[str, dict[str, list[str]], str |
     if not parts and hint:
         parts.append(hint)
     return " ".join(parts), field_errors, error_code
+
+
+# Legacy REST bodies carry developerHint, logId and logTime; the OpenAPI services' problem+json traceId and
+# traceTimeUtc (economic-api.md, errors). The ids are what Visma support asks for.
+ECONOMIC_DIAGNOSTICS = ("developerHint", "logId", "logTime", "traceId", "traceTimeUtc")
+
+
+def economic_error_details(payload: Any) -> dict[str, str]:
+    """e-conomic's diagnostics of an error body, beside its message and field errors."""
+    if not isinstance(payload, Mapping):
+        return {}
+    return {name: str(payload[name]) for name in ECONOMIC_DIAGNOSTICS if payload.get(name) not in (None, "")}
 
 
 def parse_rackbeat_error(payload: Any) -> tuple[str, dict[str, list[str]]]:

@@ -350,14 +350,20 @@ class BaseClient:
         """The API's message, field errors and error code from a decoded error body."""
         raise NotImplementedError
 
+    def error_details(self, payload: Any) -> dict[str, str]:
+        """The API's own diagnostics in a decoded error body (log ids, hints); none by default."""
+        return {}
+
     def _status_error(self, response: httpx.Response, method: str, url: str) -> ApiError:
         text = response.text
         try:
             payload = response.json() if text else None
         except ValueError:
             payload = None
+        details: dict[str, str] = {}
         if payload is not None:
             message, field_errors, code = self.parse_error_body(payload)
+            details = {name: self._scrub(value) for name, value in self.error_details(payload).items()}
         else:
             message, field_errors, code = "", {}, None
         if not message:
@@ -373,6 +379,7 @@ class BaseClient:
             },
             "body": self._scrub(text),
             "error_code": code,
+            "details": details,
         }
         if cls is RateLimitedError:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -117,6 +117,8 @@ def failure_details(exc: BaseException) -> dict[str, Any]:
             "field_errors": exc.field_errors,
             "status_code": exc.status,
             "api": exc.api,
+            "error_code": exc.error_code,
+            "api_details": exc.details,
         }
     if isinstance(exc, UnpickleableExceptionWrapper):
         return {

@@ -62,6 +62,9 @@ class Failure:
     field_errors: Mapping[str, list[str]] | None = None
     status_code: int | None = None
     api: str | None = None
+    error_code: str | None = None
+    #: The API's own diagnostics (e-conomic: developerHint, logId, logTime), never a credential.
+    api_details: Mapping[str, str] | None = None
     attempts: int = 1
     worker: str | None = None
     traceback: str | None = None
@@ -141,6 +144,8 @@ class DeadLetterStore:
             "field_errors": {k: list(v) for k, v in (failure.field_errors or {}).items()},
             "status_code": failure.status_code,
             "api": failure.api,
+            "error_code": failure.error_code,
+            "api_details": dict(failure.api_details or {}),
             "traceback": _clip(failure.traceback),
             "attempts": failure.attempts,
             "failures": 1,
@@ -324,6 +329,8 @@ def _fold_failure(entry: dict[str, Any], failure: Failure, at: float) -> dict[st
         field_errors={k: list(v) for k, v in (failure.field_errors or {}).items()},
         status_code=failure.status_code,
         api=failure.api,
+        error_code=failure.error_code,
+        api_details=dict(failure.api_details or {}),
         traceback=_clip(failure.traceback),
         attempts=int(entry.get("attempts", 0)) + failure.attempts,
         failures=int(entry.get("failures", 1)) + 1,

@@ -19,7 +19,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -213,6 +213,15 @@ TABLE_COLUMNS = (
 )
 
 
+def reason_of(entry: Mapping[str, Any]) -> str:
+    """The failure in the API's own words: its first field error when it gave one (e-conomic's message is
+    the same "Validation error." for every 400), else its message."""
+    for field, messages in (entry.get("field_errors") or {}).items():
+        if messages:
+            return f"{field}: {messages[0]}" if field else str(messages[0])
+    return str(entry.get("error") or "")
+
+
 def table_rows(entries: Iterable[dict[str, Any]], now: float) -> Iterator[str]:
     """The human listing, one line per entry (header first)."""
     yield "  ".join(title.ljust(width) for title, width in TABLE_COLUMNS).rstrip()
@@ -220,7 +229,7 @@ def table_rows(entries: Iterable[dict[str, Any]], now: float) -> Iterator[str]:
         values = (
             entry["id"], entry["status"], entry["classification"], entry["kind"], entry["key"],
             entry["error_class"], entry.get("attempts", ""),
-            format_age(now - parse_iso(entry["first_failed_at"])), entry["error"],
+            format_age(now - parse_iso(entry["first_failed_at"])), reason_of(entry),
         )
         yield "  ".join(
             _clip(value, width).ljust(width) for value, (_, width) in zip(values, TABLE_COLUMNS, strict=True)
@@ -290,7 +299,8 @@ def show_command(entry_id: str, as_json: bool) -> None:
     for label, name in (
         ("Entry", "id"), ("Status", "status"), ("Classification", "classification"), ("Task", "task_name"),
         ("Task id", "task_id"), ("Queue", "queue"), ("Record", None), ("Error class", "error_class"),
-        ("HTTP status", "status_code"), ("API", "api"), ("Error", "error"), ("Attempts", "attempts"),
+        ("HTTP status", "status_code"), ("API", "api"), ("Error", "error"), ("Error code", "error_code"),
+        ("Attempts", "attempts"),
         ("Failures", "failures"), ("First failed", "first_failed_at"), ("Last failed", "last_failed_at"),
         ("Worker", "worker"), ("Discard reason", "discard_reason"),
     ):
@@ -302,6 +312,8 @@ def show_command(entry_id: str, as_json: bool) -> None:
         click.echo("Field errors:")
         for field, messages in entry["field_errors"].items():
             click.echo(f"  {field}: {'; '.join(messages)}")
+    for name, value in (entry.get("api_details") or {}).items():  # e.g. logId, for Visma support
+        click.echo(f"{name + ':':<16}{value}")
     if entry.get("retries"):
         click.echo("Retries:")
         for retry in entry["retries"]:

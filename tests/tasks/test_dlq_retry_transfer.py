@@ -5,6 +5,7 @@ it is fixed in Rackbeat, then the retry reports the transfer (exit 0)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -87,3 +88,24 @@ def test_a_waited_retry_of_a_refused_product_reports_the_transfer_each_time(
     assert answer["transfer"] == {"outcome": "succeeded", "status": "resolved", "result": "created"}
     assert store.get(entry["id"])["status"] == "resolved"
     assert [p["productNumber"] for p in economic_sandbox.sandbox.dump("products")].count(number) == 1
+
+
+def test_a_dead_letter_keeps_economics_diagnostics_and_the_listing_shows_its_own_words(
+    settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any, redis_client: redis.Redis
+) -> None:
+    economic_sandbox.sandbox.store.delete("accounts", product_group.DOMESTIC_SALES_ACCOUNT)
+    group = rackbeat_sandbox.sandbox.create("product-groups", {"name": "Diagnosed"})
+    store = DeadLetterStore(redis_client, settings.connection_id)
+    enqueue_export("product_group", str(group["number"]))
+    [entry] = wait_for(lambda: store.entries_for_record("product_group", str(group["number"])), timeout=60,
+                       message="the dead letter")
+
+    details = entry["api_details"]  # groups go through the OpenAPI productsapi: problem+json
+    assert re.fullmatch(r"[0-9a-f]{32}", details["traceId"]), details  # what Visma support asks for
+    assert details["traceTimeUtc"] and entry["status_code"] == 400
+    assert entry["field_errors"] == {"domesticAccountId": ["Account 1010 does not exist."]}
+    listing = rbsync("dlq", "list", "--kind", "product_group")
+    row = next(line for line in listing.output.splitlines() if line.startswith(entry["id"]))
+    assert row.endswith("domesticAccountId: Account 1010 does not exist."), row
+    shown = rbsync("dlq", "show", entry["id"]).output
+    assert f"traceId:        {details['traceId']}" in shown
