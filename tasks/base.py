@@ -84,6 +84,19 @@ def retry_countdown(
     return rng() * min(cap, base * (2 ** max(retries, 0)))
 
 
+API_LABELS = {"economic": "e-conomic", "rackbeat": "Rackbeat"}
+
+
+def retry_reason(exc: BaseException) -> str:
+    """Why a transfer is retried, in a few words for the console (``e-conomic 503``, ``Rackbeat 429``,
+    ``Rackbeat no answer``, ``Redis ConnectionError``)."""
+    if isinstance(exc, ApiError):
+        return f"{API_LABELS.get(exc.api, exc.api)} {exc.status if exc.status is not None else 'no answer'}"
+    if isinstance(exc, redis.RedisError):
+        return f"Redis {type(exc).__name__}"
+    return type(exc).__name__
+
+
 def classify(exc: BaseException) -> Classification:
     """The dead-letter bucket of a final failure."""
     if isinstance(exc, RedeliveryLimitExceeded):
@@ -260,6 +273,7 @@ class SyncTask(Task):
             record_event(
                 get_redis(), kind=kind, key=key, outcome="retrying", task_id=self.request.id,
                 retry_in=f"{countdown:.3f}", attempt=retries + 1, error_class=type(exc).__name__,
+                max_retries=max_retries, reason=retry_reason(exc),
             )
         except redis.RedisError:
             logger.warning("could not record the retry event of %s", self.request.id)

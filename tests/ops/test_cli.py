@@ -58,6 +58,12 @@ def test_dependencies_get_a_line_only_when_they_were_written() -> None:
     assert worth_a_line({"kind": "product", "key": "P", "outcome": "unchanged", "at": 0})
 
 
+def test_a_retry_line_says_why_and_how_far_along() -> None:
+    line = format_event({"kind": "customer", "key": "1042", "outcome": "retrying", "retry_in": "16.2",
+                         "attempt": "3", "max_retries": "8", "reason": "e-conomic 503", "at": 0})
+    assert "e-conomic 503, retry 3 of 8 in 16 s" in line
+
+
 def test_a_dead_letter_line_names_the_entry() -> None:
     line = format_event(
         {"kind": "product", "key": "P-2", "outcome": "dead-lettered", "entry_id": "abc", "at": 0}

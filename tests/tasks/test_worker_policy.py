@@ -74,7 +74,12 @@ def test_transient_errors_are_retried_until_the_task_succeeds(celery_app, servic
     attempts = runs(service_redis, kind, key)
     assert [run["retries"] for run in attempts] == [0, 1, 2]
     assert {run["task_id"] for run in attempts} == {task_id}
-    assert len(outcome_of(service_redis, task_id, "retrying")) == 2
+    retrying = outcome_of(service_redis, task_id, "retrying")
+    assert len(retrying) == 2
+    # why and how far along, for rbsync run's console (the scripted error is e-conomic's 503)
+    assert [(r["reason"], r["attempt"], r["max_retries"]) for r in retrying] == [
+        ("e-conomic 503", "1", "3"), ("e-conomic 503", "2", "3"),
+    ]
     assert dlq_store.entries_for_record(kind, key) == []
 
 
