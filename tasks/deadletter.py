@@ -26,6 +26,8 @@ from typing import Any, Literal
 import redis
 
 from tasks.redis import key as namespaced_key
+from tasks.timestamps import iso_utc
+from tasks.timestamps import parse_iso as parse_iso_datetime
 
 Classification = Literal["permanent", "transient-exhausted", "worker-lost", "unprocessable", "timeout"]
 Status = Literal["new", "retrying", "resolved", "discarded", "superseded"]
@@ -38,11 +40,12 @@ _PAGE = 200
 
 
 def utc_iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(datetime.fromtimestamp(epoch, UTC), timespec="seconds")
 
 
 def parse_iso(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    """Epoch seconds of an ISO timestamp (the DLQ orders and ages entries by them)."""
+    return parse_iso_datetime(text).timestamp()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import redis
 
 from tasks.redis import key as namespaced_key
 from tasks.sync.refs import payload_hash
+from tasks.timestamps import iso_utc, parse_iso
 
 
 @dataclass(frozen=True)
@@ -187,15 +188,6 @@ return 0
 
 SEEN_FIELD = "seen_version"
 GONE_FIELD = "gone_at"
-
-
-def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _escape_glob(text: str) -> str:
