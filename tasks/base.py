@@ -45,7 +45,7 @@ from celery.utils.serialization import UnpickleableExceptionWrapper
 
 from clients.errors import ApiError, AuthError, PermanentError, RateLimitedError, TransientError
 from tasks.celery import queue_for
-from tasks.credentials import CredentialStatus
+from tasks.credentials import LABEL_OF, CredentialStatus
 from tasks.deadletter import Classification, DeadLetterStore, Failure
 from tasks.events import record_event
 from tasks.redis import get_redis
@@ -84,14 +84,11 @@ def retry_countdown(
     return rng() * min(cap, base * (2 ** max(retries, 0)))
 
 
-API_LABELS = {"economic": "e-conomic", "rackbeat": "Rackbeat"}
-
-
 def retry_reason(exc: BaseException) -> str:
     """Why a transfer is retried, in a few words for the console (``e-conomic 503``, ``Rackbeat 429``,
     ``Rackbeat no answer``, ``Redis ConnectionError``)."""
     if isinstance(exc, ApiError):
-        return f"{API_LABELS.get(exc.api, exc.api)} {exc.status if exc.status is not None else 'no answer'}"
+        return f"{LABEL_OF.get(exc.api, exc.api)} {exc.status if exc.status is not None else 'no answer'}"
     if isinstance(exc, redis.RedisError):
         return f"Redis {type(exc).__name__}"
     return type(exc).__name__
@@ -330,7 +327,7 @@ class SyncTask(Task):
         from tasks.sync.connections import process_clients  # the engine's clients; only needed here
 
         api = error.api
-        outcome = probe(api, probes(process_clients())[api])
+        outcome = probe(probes(process_clients())[api])
         if outcome is None:
             return False
         try:

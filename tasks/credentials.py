@@ -66,6 +66,15 @@ class CredentialStatus:
     def is_refused(self, api: str) -> bool:
         return self.client.hget(self.name(api), "state") == "refused"
 
+    def refused(self, apis: Iterable[str] = APIS) -> list[str]:
+        """Which of ``apis`` refuse our credentials, in one round trip (every successful task asks)."""
+        apis = list(apis)
+        with self.client.pipeline(transaction=False) as pipe:
+            for api in apis:
+                pipe.hget(self.name(api), "state")
+            states = pipe.execute()
+        return [api for api, state in zip(apis, states, strict=True) if state == "refused"]
+
     def record(self, api: str, state: State, detail: str = "") -> bool:
         """Set the state; ``since`` moves only when the state changes. True when it changed."""
         name = self.name(api)
@@ -78,12 +87,11 @@ class CredentialStatus:
 
     def accepted(self, apis: Iterable[str] = APIS) -> None:
         """A call to these APIs went through: their credentials work (again)."""
-        for api in apis:
-            if self.is_refused(api):
-                self.record(api, "accepted")
+        for api in self.refused(apis):
+            self.record(api, "accepted")
 
 
-def probe(api: Api, call: Callable[[], Any]) -> AuthError | TransientError | None:
+def probe(call: Callable[[], Any]) -> AuthError | TransientError | None:
     """Run one cheap call; None when it went through, else the auth or transient error it met."""
     try:
         call()
@@ -111,7 +119,7 @@ def refusal_line(api: str, error: AuthError) -> str:
 def check_at_start(clients: Any, status: CredentialStatus | None, who: str) -> None:
     """Probe both APIs; a refusal stops the process (one line, exit 2), an unreachable API is reported."""
     for api, call in probes(clients).items():
-        error = probe(api, call)
+        error = probe(call)
         if isinstance(error, AuthError):
             if status is not None:
                 _quietly(lambda api=api, error=error: status.record(api, "refused", error.message))
