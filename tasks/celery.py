@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from celery import Celery
 from kombu import Exchange, Queue
 
+from tasks.redis import CONNECT_TIMEOUT_SECONDS, SOCKET_TIMEOUT_SECONDS
 from tasks.settings import StoreSettings, load_settings_or_exit, load_store_settings_or_exit
 
 QUEUES = ("transfers", "polls", "bulk", "dlq")
@@ -48,11 +49,6 @@ TASK_MODULES = (
     "tasks.startup",
 )
 
-REDIS_SOCKET_TIMEOUT_SECONDS = 30
-REDIS_CONNECT_TIMEOUT_SECONDS = 5
-
-
-
 def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
     """Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
 
@@ -67,6 +63,7 @@ def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
         if interval > 0:
             schedule[name] = {"task": task, "schedule": float(interval), "options": {"expires": interval}}
     return schedule
+
 
 _applied_settings: StoreSettings | None = None
 
@@ -119,8 +116,8 @@ def build_config(settings: StoreSettings) -> dict[str, Any]:
         "unacked_restore_interval": restore_interval(visibility),
         "unacked_restore_throttle": 1,
         # A Redis that vanishes without closing the connection must not hang a publish forever.
-        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
-        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
     }
     if settings.broker_key_prefix:
         transport["global_keyprefix"] = settings.broker_key_prefix
@@ -137,8 +134,8 @@ def build_config(settings: StoreSettings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "result_backend": settings.redis_url,
         "result_backend_transport_options": dict(transport),
-        "redis_socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
-        "redis_socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+        "redis_socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "redis_socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "result_expires": 86400,
         "result_extended": True,
         "task_serializer": "json",
