@@ -44,9 +44,10 @@ from tasks.entities import REGISTRY, EntitySpec
 from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
-from tasks.sync.bindings import BindingStore, parse_iso
+from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
 from tasks.sync.pending import CLAIM_PREFIX, DEFAULT_TTL_SECONDS, PendingMarkers
+from tasks.timestamps import parse_iso
 from tasks.transfer import enqueue_export
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,19 @@ class PollReport:
 def list_key(spec: EntitySpec) -> str:
     """The envelope key of a Rackbeat list (``customer-groups`` -> ``customer_groups``)."""
     return spec.rackbeat_resource.replace("-", "_")
+
+
+def listed(spec: EntitySpec, rackbeat: RackbeatClient, params: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """Every record of ``spec``'s Rackbeat list that has a key, streamed (1,000 per page)."""
+    for record in rackbeat.iter(spec.rackbeat_resource, list_key(spec), params=params):
+        if record.get(spec.rackbeat_key_field) is not None:
+            yield record
+
+
+def listed_keys(spec: EntitySpec, rackbeat: RackbeatClient) -> Iterator[str]:
+    """Every key Rackbeat lists for ``spec`` (only the key field is asked for)."""
+    for record in listed(spec, rackbeat, {"fields": spec.rackbeat_key_field}):
+        yield str(record[spec.rackbeat_key_field])
 
 
 def batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -165,9 +179,7 @@ def poll_changes(
         "updated_at_from": rackbeat_time(since - overlap),
         "fields": f"{spec.rackbeat_key_field},updated_at",
     }
-    records = (r for r in rackbeat.iter(spec.rackbeat_resource, list_key(spec), params=params)
-               if r.get(spec.rackbeat_key_field) is not None)
-    for page in batched(records, PAGE):
+    for page in batched(listed(spec, rackbeat, params), PAGE):
         keys = [str(record[spec.rackbeat_key_field]) for record in page]
         for key, record, seen in zip(keys, page, bindings.seen_versions(spec.kind, keys), strict=True):
             report.seen += 1
@@ -184,12 +196,7 @@ def sweep_deletions(
 ) -> KindPoll:
     """Queue the retirement of each bound record Rackbeat no longer has (once per disappearance)."""
     report = KindPoll(spec.kind)
-    params = {"fields": spec.rackbeat_key_field}
-    current = {
-        str(record[spec.rackbeat_key_field])
-        for record in rackbeat.iter(spec.rackbeat_resource, list_key(spec), params=params)
-        if record.get(spec.rackbeat_key_field) is not None
-    }
+    current = set(listed_keys(spec, rackbeat))
     for key, already_gone in bindings.bound_keys(spec.kind):
         report.seen += 1
         if key in current:

@@ -48,24 +48,14 @@ def _queue(kind: str, keys: Iterable[str], counts: _Counts, progress: bool) -> N
 def _listed_keys(kind: str) -> Iterable[str]:
     """Every key of `kind` in Rackbeat, streamed page by page (only the key field is asked for)."""
     from tasks.entities import get_spec
-    from tasks.polls import list_key
+    from tasks.polls import listed_keys
     from tasks.settings import get_settings
     from tasks.sync.connections import build_clients
 
-    spec = get_spec(kind)
     # The shared rate budget of the token applies: the workers use the same bucket.
     clients = build_clients(get_settings())
     try:
-        records = clients.rackbeat.iter(
-            spec.rackbeat_resource,
-            list_key(spec),
-            params={"fields": spec.rackbeat_key_field},
-            limit=PAGE_SIZE,
-        )
-        for record in records:
-            key = record.get(spec.rackbeat_key_field)
-            if key is not None:
-                yield str(key)
+        yield from listed_keys(get_spec(kind), clients.rackbeat)
     finally:
         clients.rackbeat.close()
         clients.economic.close()
