@@ -108,8 +108,9 @@ def create_product(rackbeat: Any, batch: Batch, number: str, *, quietly: bool = 
 
 def change_product(rackbeat: Any, batch: Batch, number: str, *, quietly: bool = False) -> None:
     body = product_body(batch, number, 2)
-    rackbeat.update("products", number, {"name": body["name"], "sales_price": body["sales_price"]},
-                    suppress=quietly)
+    rackbeat.update(
+        "products", number, {"name": body["name"], "sales_price": body["sales_price"]}, suppress=quietly
+    )
     batch.changed.add(number)
 
 
@@ -229,16 +230,28 @@ def _expected(rackbeat: Any, batch: Batch) -> list[_Expected]:
     expected: list[_Expected] = []
     group_name = f"Chaos {batch.tag}"
     expected.append(
-        _Expected("product_group", str(batch.product_group), batch.product_group,
-                  lambda row: _same("name", row.get("name"), group_name))
+        _Expected(
+            "product_group",
+            str(batch.product_group),
+            batch.product_group,
+            lambda row: _same("name", row.get("name"), group_name),
+        )
     )
     expected.append(
-        _Expected("customer_group", str(batch.customer_group), batch.customer_group,
-                  lambda row: _same("name", row.get("name"), group_name))
+        _Expected(
+            "customer_group",
+            str(batch.customer_group),
+            batch.customer_group,
+            lambda row: _same("name", row.get("name"), group_name),
+        )
     )
     expected.append(
-        _Expected("payment_term", str(batch.terms), batch.terms_name,
-                  lambda row: _same("daysOfCredit", row.get("daysOfCredit"), 17))
+        _Expected(
+            "payment_term",
+            str(batch.terms),
+            batch.terms_name,
+            lambda row: _same("daysOfCredit", row.get("daysOfCredit"), 17),
+        )
     )
     for number in batch.products:
         record = rackbeat.get("products", number) or {}

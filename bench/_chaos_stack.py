@@ -176,11 +176,21 @@ class ChaosStack:
         self.worker = ManagedProcess(
             "worker",
             [
-                "python", "-m", "celery", "-A", "tasks", "worker",
-                "--pool=prefork", f"--concurrency={self.settings.concurrency}",
-                f"--queues={','.join(QUEUES)}", "--prefetch-multiplier=1",
-                f"--hostname=chaos-{uuid.uuid4().hex[:6]}@%h", f"--loglevel={self.settings.worker_loglevel}",
-                "--include=tasks.cli.healthcheck", "--without-gossip", "--without-mingle",
+                "python",
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={self.settings.concurrency}",
+                f"--queues={','.join(QUEUES)}",
+                "--prefetch-multiplier=1",
+                f"--hostname=chaos-{uuid.uuid4().hex[:6]}@%h",
+                f"--loglevel={self.settings.worker_loglevel}",
+                "--include=tasks.cli.healthcheck",
+                "--without-gossip",
+                "--without-mingle",
             ],
             env,
             self.log_dir / "worker.log",
@@ -287,7 +297,7 @@ class ChaosStack:
             queued = 0
             for queue in QUEUES:
                 for name in client.scan_iter(match=f"{self.broker_prefix}{queue}*", count=1000):
-                    rest = name[len(self.broker_prefix) + len(queue):]
+                    rest = name[len(self.broker_prefix) + len(queue) :]
                     if not rest or rest.startswith(PRIORITY_SEPARATOR):
                         queued += int(client.llen(name))
             unacked = int(client.hlen(f"{self.broker_prefix}unacked"))

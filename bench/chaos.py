@@ -180,9 +180,7 @@ def wait_in_flight(stack: ChaosStack, timeout: float = 30) -> list[dict[str, Any
     return list(wait(stack.in_flight, timeout, 0.01) or [])
 
 
-def post_deliveries(
-    stack: ChaosStack, items: Sequence[tuple[str, str]], threads: int
-) -> Counter[int | str]:
+def post_deliveries(stack: ChaosStack, items: Sequence[tuple[str, str]], threads: int) -> Counter[int | str]:
     """POST each (event, key) to the receiver as Rackbeat would (token, event header, body); answers
     counted by status ("no answer" for a connection error)."""
     tokens = stack.webhook_tokens()
@@ -249,7 +247,11 @@ def products_arrived(stack: ChaosStack, batch: Batch) -> int:
 
 
 def _kill_during_burst(
-    stack: ChaosStack, batch: Batch, row: Row, times: int, what: str,
+    stack: ChaosStack,
+    batch: Batch,
+    row: Row,
+    times: int,
+    what: str,
     kill: Callable[[list[dict[str, Any]]], str],
 ) -> list[str]:
     """`kill(running)` `times` times spread over the burst (after 1/(times+1), 2/(times+1)... of the
@@ -267,7 +269,12 @@ def _kill_during_burst(
 
 
 def _kills_amid_writes(
-    stack: ChaosStack, batch: Batch, options: Options, row: Row, count: int, what: str,
+    stack: ChaosStack,
+    batch: Batch,
+    options: Options,
+    row: Row,
+    count: int,
+    what: str,
     kill: Callable[[list[dict[str, Any]]], str],
 ) -> list[str]:
     """Write the batch in the background (Rackbeat answering slowly) and deal ``count`` kills meanwhile."""
@@ -467,7 +474,10 @@ def secrets_of(stack: ChaosStack) -> SecretsScan:
 
 
 def run_scenario(
-    name: str, options: Options | None = None, settings: ChaosSettings | None = None, *,
+    name: str,
+    options: Options | None = None,
+    settings: ChaosSettings | None = None,
+    *,
     keep_logs: bool = False,
 ) -> Row:
     """One scenario on a fresh stack; the row of the table (logs kept when it failed, or when asked)."""
@@ -484,8 +494,9 @@ def run_scenario(
             row.settled, last_change = settle(stack, options.settle_deadline, options.quiet_seconds)
             row.seconds = last_change - started
             for sandbox in (stack.rackbeat, stack.economic):
-                sandbox.faults.set(error_rate=0.0, drop_rate=0.0, rate_limit_burst=0, commit_then_fail=0,
-                                   latency_ms=0)
+                sandbox.faults.set(
+                    error_rate=0.0, drop_rate=0.0, rate_limit_burst=0, commit_then_fail=0, latency_ms=0
+                )
         counted = tally(stack, batch)
         row.arrived, row.duplicated = counted.arrived, counted.duplicated
         row.lost, row.dead_lettered = counted.lost, counted.dead_lettered
@@ -524,7 +535,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=300, help="records per scenario (default 300)")
     parser.add_argument(
-        "--only", action="append", default=[], choices=sorted(SCENARIOS), metavar="SCENARIO",
+        "--only",
+        action="append",
+        default=[],
+        choices=sorted(SCENARIOS),
+        metavar="SCENARIO",
         help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
     )
     parser.add_argument("--seed", type=int, default=20261, help="seed of the shuffles and faults")

@@ -111,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         for retries in (DEFAULT_CALL_RETRIES, 0):
             figures = measure(
-                rb_url, eco_url, retries=retries, sequences=args.sequences,
-                error_rate=args.error_rate, backoff=args.backoff,
+                rb_url,
+                eco_url,
+                retries=retries,
+                sequences=args.sequences,
+                error_rate=args.error_rate,
+                backoff=args.backoff,
             )
             predicted = 1 - (1 - args.error_rate ** (retries + 1)) ** CALLS
             dead = figures.share**args.task_attempts

@@ -93,8 +93,13 @@ def seed_size(records: int, fixed: int, scaled_resources: Iterable[str]) -> Any:
     if counts["lots"] and not counts["products"]:
         counts["products"] = max(1, counts["lots"])  # lots are built from products
     return SeedSize(
-        **counts, orders=0, customer_invoices=0, supplier_invoices=0, projects=0,
-        economic_orders=0, economic_invoices=0,
+        **counts,
+        orders=0,
+        customer_invoices=0,
+        supplier_invoices=0,
+        projects=0,
+        economic_orders=0,
+        economic_invoices=0,
     )
 
 
@@ -146,8 +151,16 @@ def _reference_only() -> Any:
     from sandbox.seed.size import PRESETS
 
     return PRESETS["tiny"].with_(
-        products=0, lots=0, customers=0, suppliers=0, orders=0, customer_invoices=0, supplier_invoices=0,
-        projects=0, economic_orders=0, economic_invoices=0,
+        products=0,
+        lots=0,
+        customers=0,
+        suppliers=0,
+        orders=0,
+        customer_invoices=0,
+        supplier_invoices=0,
+        projects=0,
+        economic_orders=0,
+        economic_invoices=0,
     )
 
 
@@ -164,10 +177,12 @@ def plan_burst(records: int) -> tuple[list[BurstRecord], dict[str, list[dict[str
     depths = resource_depths(name for name, rows in data.items() if rows and name in handled)
     by_depth: dict[int, list[list[BurstRecord]]] = defaultdict(list)
     for resource, level in sorted(depths.items()):
-        by_depth[level].append([
-            BurstRecord(handled[resource], resource, str(row["number"]), writable_body(resource, row))
-            for row in data[resource]
-        ])
+        by_depth[level].append(
+            [
+                BurstRecord(handled[resource], resource, str(row["number"]), writable_body(resource, row))
+                for row in data[resource]
+            ]
+        )
     burst = [record for level in sorted(by_depth) for record in interleaved(by_depth[level])]
     return burst[: max(records, 0)], silent
 
@@ -181,8 +196,13 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
 
     burst, silent = plan_burst(records)
     options = StackOptions(
-        sandbox=True, beat=False, seed_size=None, rate_limits=rate_limits, concurrency=concurrency,
-        worker_loglevel="WARNING", web_port=free_port(),
+        sandbox=True,
+        beat=False,
+        seed_size=None,
+        rate_limits=rate_limits,
+        concurrency=concurrency,
+        worker_loglevel="WARNING",
+        web_port=free_port(),
     )
     with Stack(options) as stack:
         rackbeat = stack.rackbeat_sandbox
@@ -295,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1000, help="records in the burst (default 1000)")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
     parser.add_argument(
-        "--rate-limits", action="store_true",
+        "--rate-limits",
+        action="store_true",
         help="sandboxes enforce the APIs' default limits and the workers use the default budgets",
     )
     args = parser.parse_args(argv)

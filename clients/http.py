@@ -239,8 +239,14 @@ class BaseClient:
                     raise
                 logger.info(
                     "%s %s %s -> %s (%s) on attempt %d of %d; retrying in %.2f s",
-                    self.api, method, shown_url, error.status or "no response", type(error).__name__,
-                    attempt, attempts, pause,
+                    self.api,
+                    method,
+                    shown_url,
+                    error.status or "no response",
+                    type(error).__name__,
+                    attempt,
+                    attempts,
+                    pause,
                 )
                 time.sleep(pause)
             attempt += 1

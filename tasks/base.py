@@ -152,6 +152,7 @@ def result_fields(result: Any) -> dict[str, Any] | None:
     if isinstance(result, Mapping):
         get = result.get
     elif hasattr(result, "outcome"):
+
         def get(name: str, default: Any = None) -> Any:
             return getattr(result, name, default)
     else:
@@ -264,13 +265,27 @@ class SyncTask(Task):
         )
         logger.warning(
             "%s[%s] %s %s: %s; retry %d/%d in %.1fs",
-            self.name, self.request.id, kind, key, type(exc).__name__, retries + 1, max_retries, countdown,
+            self.name,
+            self.request.id,
+            kind,
+            key,
+            type(exc).__name__,
+            retries + 1,
+            max_retries,
+            countdown,
         )
         try:
             record_event(
-                get_redis(), kind=kind, key=key, outcome="retrying", task_id=self.request.id,
-                retry_in=f"{countdown:.3f}", attempt=retries + 1, error_class=type(exc).__name__,
-                max_retries=max_retries, reason=retry_reason(exc),
+                get_redis(),
+                kind=kind,
+                key=key,
+                outcome="retrying",
+                task_id=self.request.id,
+                retry_in=f"{countdown:.3f}",
+                attempt=retries + 1,
+                error_class=type(exc).__name__,
+                max_retries=max_retries,
+                reason=retry_reason(exc),
             )
         except redis.RedisError:
             logger.warning("could not record the retry event of %s", self.request.id)
@@ -300,7 +315,11 @@ class SyncTask(Task):
         """The Reject that puts this very message back (see the module docstring)."""
         logger.warning(
             "%s[%s] %s (%s: %s); the message goes back to the queue",
-            self.name, self.request.id, what, type(cause).__name__, cause,
+            self.name,
+            self.request.id,
+            what,
+            type(cause).__name__,
+            cause,
         )
         return Reject(f"{what}: {type(cause).__name__}", requeue=True)
 
@@ -332,8 +351,12 @@ class SyncTask(Task):
             return False
         try:
             if CredentialStatus(get_redis()).record(api, "refused", error.message):
-                logger.error("%s refused our credentials (%s: %s); transfers wait until they work again",
-                             api, error.status, error.message)
+                logger.error(
+                    "%s refused our credentials (%s: %s); transfers wait until they work again",
+                    api,
+                    error.status,
+                    error.message,
+                )
         except redis.RedisError:
             logger.warning("could not record that %s refused our credentials", api)
         return True
@@ -393,14 +416,25 @@ class SyncTask(Task):
         entry = DeadLetterStore(client).record_failure(failure)
         try:
             record_event(
-                client, kind=kind, key=key, outcome="dead-lettered", task_id=task_id,
-                entry_id=entry["id"], error_class=failure.error_class,
+                client,
+                kind=kind,
+                key=key,
+                outcome="dead-lettered",
+                task_id=task_id,
+                entry_id=entry["id"],
+                error_class=failure.error_class,
             )
         except redis.RedisError:
             logger.warning("could not record the dead-letter event of %s", task_id)
         logger.error(
             "%s[%s] %s %s dead-lettered as %s (entry %s): %s: %s",
-            self.name, task_id, kind, key, failure.classification, entry["id"], failure.error_class,
+            self.name,
+            task_id,
+            kind,
+            key,
+            failure.classification,
+            entry["id"],
+            failure.error_class,
             failure.error,
         )
         return str(entry["id"])

@@ -49,6 +49,7 @@ TASK_MODULES = (
     "tasks.startup",
 )
 
+
 def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
     """Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
 
@@ -57,8 +58,11 @@ def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
     schedule: dict[str, dict[str, Any]] = {}
     for name, task, interval in (
         ("poll-rackbeat-changes", "rbsync.poll_rackbeat_changes", settings.poll_interval_seconds),
-        ("poll-rackbeat-deletions", "rbsync.poll_rackbeat_deletions",
-         settings.deletion_sweep_interval_seconds),
+        (
+            "poll-rackbeat-deletions",
+            "rbsync.poll_rackbeat_deletions",
+            settings.deletion_sweep_interval_seconds,
+        ),
     ):
         if interval > 0:
             schedule[name] = {"task": task, "schedule": float(interval), "options": {"expires": interval}}

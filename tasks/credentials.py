@@ -126,8 +126,12 @@ def check_at_start(clients: Any, status: CredentialStatus | None, who: str) -> N
             print(refusal_line(api, error), file=sys.stderr, flush=True)
             raise SystemExit(2)
         if isinstance(error, TransientError):
-            print(f"rbsync: {who}: {LABEL_OF[api]} cannot be reached at start-up ({error.message}); "
-                  "transfers wait for it", file=sys.stderr, flush=True)
+            print(
+                f"rbsync: {who}: {LABEL_OF[api]} cannot be reached at start-up ({error.message}); "
+                "transfers wait for it",
+                file=sys.stderr,
+                flush=True,
+            )
         elif status is not None:
             _quietly(lambda api=api: status.accepted([api]))
 

@@ -161,8 +161,9 @@ class DeadLetterStore:
             "history": [_event(at, "failed", f"{failure.classification}: {failure.error_class}")],
         }
 
-    def mark_retrying(self, entry_id: str, *, retry_task_id: str | None = None,
-                      requested_by: str | None = None) -> bool:
+    def mark_retrying(
+        self, entry_id: str, *, retry_task_id: str | None = None, requested_by: str | None = None
+    ) -> bool:
         """Move ``new`` -> ``retrying`` atomically; False if the entry is missing or not ``new``.
 
         This is the guard against a double retry. ``retry_task_id`` (the id the original task will be
@@ -207,8 +208,9 @@ class DeadLetterStore:
 
         return self._update(entry_id, change)
 
-    def resolve_for_record(self, kind: str, key: str, *, task_name: str | None = None,
-                           task_id: str | None = None) -> list[str]:
+    def resolve_for_record(
+        self, kind: str, key: str, *, task_name: str | None = None, task_id: str | None = None
+    ) -> list[str]:
         """A transfer of (kind, key) succeeded: close the record's open entries.
 
         The entry whose retry ran as ``task_id`` becomes ``resolved``; the others (older failures the
@@ -358,7 +360,7 @@ def _append_history(entry: dict[str, Any], at: float, event: str, detail: str) -
 def _clip(text: str | None) -> str | None:
     if text is None or len(text) <= TRACEBACK_LIMIT:
         return text
-    return "…" + text[-(TRACEBACK_LIMIT - 1):]
+    return "…" + text[-(TRACEBACK_LIMIT - 1) :]
 
 
 def _dump(entry: dict[str, Any]) -> str:

@@ -52,7 +52,10 @@ def retry_dead_letter(self: Any, entry_id: str) -> dict[str, Any]:
         # This very request marked it before its worker died; sending again under the same id is safe.
     try:
         self.app.send_task(
-            entry["task_name"], args=entry["args"], kwargs=entry["kwargs"], task_id=task_id,
+            entry["task_name"],
+            args=entry["args"],
+            kwargs=entry["kwargs"],
+            task_id=task_id,
             queue=entry["queue"],
         )
     except Exception:
@@ -76,17 +79,24 @@ def _message_arguments(message: Any) -> tuple[list[Any], dict[str, Any]]:
     return [], {}
 
 
-def _record_unprocessable(message: Any, name: str | None, task_id: str | None, exc: BaseException | None,
-                          error_class: str) -> None:
+def _record_unprocessable(
+    message: Any, name: str | None, task_id: str | None, exc: BaseException | None, error_class: str
+) -> None:
     args, kwargs = _message_arguments(message)
     name = name or (message.headers or {}).get("task") or "unknown"
     task_id = task_id or (message.headers or {}).get("id") or uuid.uuid4().hex
     looks_like_record = len(args) >= 2 and all(isinstance(part, str | int) for part in args[:2])
     kind, key = (str(args[0]), str(args[1])) if looks_like_record else ("unknown", task_id)
     failure = Failure(
-        task_name=name, task_id=task_id, args=args, kwargs=kwargs,
-        queue=(message.delivery_info or {}).get("routing_key") or queue_for(name), kind=kind, key=key,
-        classification="unprocessable", error_class=error_class,
+        task_name=name,
+        task_id=task_id,
+        args=args,
+        kwargs=kwargs,
+        queue=(message.delivery_info or {}).get("routing_key") or queue_for(name),
+        kind=kind,
+        key=key,
+        classification="unprocessable",
+        error_class=error_class,
         error=str(exc) if exc is not None else f"unreadable message ({message.content_type!r})",
         worker=socket.gethostname(),
     )
@@ -99,15 +109,22 @@ def _record_unprocessable(message: Any, name: str | None, task_id: str | None, e
 
 
 @signals.task_unknown.connect
-def dead_letter_unknown_task(sender: Any = None, message: Any = None, exc: BaseException | None = None,
-                             name: str | None = None, id: str | None = None, **_: Any) -> None:
+def dead_letter_unknown_task(
+    sender: Any = None,
+    message: Any = None,
+    exc: BaseException | None = None,
+    name: str | None = None,
+    id: str | None = None,
+    **_: Any,
+) -> None:
     """A message for a task this worker does not have (a typo, or a worker older than the sender)."""
     _record_unprocessable(message, name, id, exc, "NotRegistered")
 
 
 @signals.task_rejected.connect
-def dead_letter_rejected_message(sender: Any = None, message: Any = None, exc: BaseException | None = None,
-                                 **_: Any) -> None:
+def dead_letter_rejected_message(
+    sender: Any = None, message: Any = None, exc: BaseException | None = None, **_: Any
+) -> None:
     """A message the worker rejected unread (refused content type, malformed task message)."""
     error_class = type(exc).__name__ if exc is not None else "UnknownMessage"
     _record_unprocessable(message, None, None, exc, error_class)

@@ -141,7 +141,8 @@ def needs_transfer(listed_version: Any, seen: tuple[str, datetime] | None) -> bo
 def polled_specs(settings: Settings) -> list[EntitySpec]:
     """The kinds whose Rackbeat changes are pushed (not those e-conomic is the master of)."""
     return [
-        spec for spec in REGISTRY.values()
+        spec
+        for spec in REGISTRY.values()
         if spec.master_setting is None or getattr(settings, spec.master_setting) != "economic"
     ]
 
@@ -168,8 +169,13 @@ class Watermarks:
 
 
 def poll_changes(
-    spec: EntitySpec, rackbeat: RackbeatClient, bindings: BindingStore, watermarks: Watermarks,
-    enqueue: Enqueue, settings: Settings, now: datetime,
+    spec: EntitySpec,
+    rackbeat: RackbeatClient,
+    bindings: BindingStore,
+    watermarks: Watermarks,
+    enqueue: Enqueue,
+    settings: Settings,
+    now: datetime,
 ) -> KindPoll:
     """Queue a transfer for each record of ``spec`` changed since its watermark; then move the watermark."""
     report = KindPoll(spec.kind)
@@ -250,7 +256,7 @@ def clear_stale_markers(store: redis.Redis, broker: redis.Redis, settings: Setti
         ttl = store.ttl(name)
         if 0 <= ttl < old_enough:
             task_id = store.get(name)
-            kind, _, key = name[len(prefix):].partition(":")
+            kind, _, key = name[len(prefix) :].partition(":")
             if task_id and not task_id.startswith(CLAIM_PREFIX):  # a claim expires in seconds by itself
                 suspects.append((kind, key, task_id))
     if not suspects:

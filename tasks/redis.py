@@ -33,8 +33,11 @@ def get_redis(url: str | None = None) -> redis.Redis:
         pool = _pools.get(url)
         if pool is None:
             pool = redis.ConnectionPool.from_url(
-                url, decode_responses=True, health_check_interval=30,
-                socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                url,
+                decode_responses=True,
+                health_check_interval=30,
+                socket_timeout=SOCKET_TIMEOUT_SECONDS,
+                socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             )
             _pools[url] = pool
     return redis.Redis(connection_pool=pool)

@@ -174,8 +174,10 @@ class Settings(StoreSettings):
     # Calls to the APIs
     http_timeout_seconds: float = Field(default=30, gt=0)
     http_call_retries: int = Field(
-        default=2, ge=0, description="extra attempts of a GET or idempotency-keyed write that met a 5xx or "
-        "a dropped connection, before the whole transfer is retried"
+        default=2,
+        ge=0,
+        description="extra attempts of a GET or idempotency-keyed write that met a 5xx or "
+        "a dropped connection, before the whole transfer is retried",
     )
 
     # Customers (issue 4): the company's home country decides a customer's VAT zone (domestic / EU / abroad,

@@ -49,14 +49,19 @@ def build_store() -> ExportStore:
 
     def lock(kind: str, key: str) -> AbstractContextManager[RecordLock]:
         return hold_record(
-            client, kind, key,
+            client,
+            kind,
+            key,
             ttl_seconds=settings.transfer_time_limit_seconds + LOCK_MARGIN_SECONDS,
             wait_seconds=LOCK_WAIT_SECONDS,
         )
 
     return ExportStore(
-        connection_id=settings.connection_id, bindings=BindingStore(client), lock=lock,
-        watchers=WatcherStore(client), enqueue=enqueue_export,
+        connection_id=settings.connection_id,
+        bindings=BindingStore(client),
+        lock=lock,
+        watchers=WatcherStore(client),
+        enqueue=enqueue_export,
     )
 
 
@@ -66,8 +71,14 @@ def _record_dependency_events(result: ExportResult, task_id: str) -> None:
     for dependency in result.dependencies:
         for done in dependency.all_results():
             record_event(
-                client, kind=done.kind, key=done.key, outcome=done.outcome, task_id=task_id,
-                economic_key=done.economic_key, api_calls=done.api_calls, via=f"{result.kind}:{result.key}",
+                client,
+                kind=done.kind,
+                key=done.key,
+                outcome=done.outcome,
+                task_id=task_id,
+                economic_key=done.economic_key,
+                api_calls=done.api_calls,
+                via=f"{result.kind}:{result.key}",
             )
 
 

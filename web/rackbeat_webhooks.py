@@ -44,7 +44,6 @@ from web.tokens import WebhookTokenStore, is_authentic
 log = logging.getLogger(__name__)
 
 
-
 class RouteTarget(NamedTuple):
     """What the entity registry says about a handled event (tasks.entities.spec_for_event, reduced)."""
 

@@ -1,13 +1,13 @@
 """The ``/_sandbox/`` admin routes every sandbox mounts (they do not exist on the real APIs; no auth on them).
 
-    POST /_sandbox/reset              clear data, faults, request log, rate buckets, idempotency cache
-    POST /_sandbox/load               body {resource: [records]}, upsert by key -> {"loaded", "counts"}
-    GET  /_sandbox/counts             {resource: n}
-    GET  /_sandbox/dump/{resource}    {resource: [records]}
-    GET  /_sandbox/faults             the FaultConfig
-    PUT  /_sandbox/faults             change some fields (partial JSON object) -> the new FaultConfig
-    GET  /_sandbox/requests           {"requests": [...]}; DELETE clears the log
-    GET  /_sandbox/stats              counters
+POST /_sandbox/reset              clear data, faults, request log, rate buckets, idempotency cache
+POST /_sandbox/load               body {resource: [records]}, upsert by key -> {"loaded", "counts"}
+GET  /_sandbox/counts             {resource: n}
+GET  /_sandbox/dump/{resource}    {resource: [records]}
+GET  /_sandbox/faults             the FaultConfig
+PUT  /_sandbox/faults             change some fields (partial JSON object) -> the new FaultConfig
+GET  /_sandbox/requests           {"requests": [...]}; DELETE clears the log
+GET  /_sandbox/stats              counters
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ async def _json_object(request: Request) -> dict | JSONResponse:
 
 def admin_mount(target: AdminTarget, extra_routes: list[BaseRoute] | None = None) -> Mount:
     """The admin routes, plus any sandbox-specific ones (which must live under the same mount)."""
+
     async def reset(request: Request) -> JSONResponse:
         target.reset()
         return JSONResponse({"reset": True, "counts": target.counts()})

@@ -37,6 +37,7 @@ from sandbox.seed.reference import PAYMENT_TERM_BY_NUMBER, UNIT_BY_NUMBER, VAT_Z
 CANONICAL_BASE = "https://restapi.e-conomic.com/"
 Record = dict[str, Any]
 
+
 def link(path: str) -> str:
     return CANONICAL_BASE + path
 

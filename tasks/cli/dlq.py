@@ -148,8 +148,14 @@ def known_kinds() -> list[str]:
 # Final failures that are not ApiError subclasses (tasks/base.py, tasks/dlq_tasks.py): a redelivery past
 # the cap, a time limit, our Redis gone for good, a message no worker can run.
 NON_API_ERROR_CLASSES = (
-    "RedeliveryLimitExceeded", "SoftTimeLimitExceeded", "TimeLimitExceeded", "ConnectionError",
-    "TimeoutError", "NotRegistered", "ContentDisallowed", "UnknownMessage",
+    "RedeliveryLimitExceeded",
+    "SoftTimeLimitExceeded",
+    "TimeLimitExceeded",
+    "ConnectionError",
+    "TimeoutError",
+    "NotRegistered",
+    "ContentDisallowed",
+    "UnknownMessage",
 )
 
 
@@ -180,8 +186,10 @@ def _check_filters(store: DeadLetterStore, kind: str | None, error_class: str | 
     retried. The store is only scanned when a value is not already known."""
     checks = [
         (option, value, known())
-        for option, value, known in (("--kind", kind, known_kinds), ("--error-class", error_class,
-                                                                     known_error_classes))
+        for option, value, known in (
+            ("--kind", kind, known_kinds),
+            ("--error-class", error_class, known_error_classes),
+        )
         if value is not None
     ]
     checks = [(option, value, known) for option, value, known in checks if value not in known]
@@ -208,8 +216,15 @@ def _clip(text: Any, width: int) -> str:
 
 
 TABLE_COLUMNS = (
-    ("ID", 12), ("STATUS", 10), ("CLASS", 19), ("KIND", 14), ("KEY", 14), ("ERROR CLASS", 16),
-    ("TRIES", 5), ("AGE", 7), ("ERROR", 50),
+    ("ID", 12),
+    ("STATUS", 10),
+    ("CLASS", 19),
+    ("KIND", 14),
+    ("KEY", 14),
+    ("ERROR CLASS", 16),
+    ("TRIES", 5),
+    ("AGE", 7),
+    ("ERROR", 50),
 )
 
 
@@ -227,9 +242,15 @@ def table_rows(entries: Iterable[dict[str, Any]], now: float) -> Iterator[str]:
     yield "  ".join(title.ljust(width) for title, width in TABLE_COLUMNS).rstrip()
     for entry in entries:
         values = (
-            entry["id"], entry["status"], entry["classification"], entry["kind"], entry["key"],
-            entry["error_class"], entry.get("attempts", ""),
-            format_age(now - parse_iso(entry["first_failed_at"])), reason_of(entry),
+            entry["id"],
+            entry["status"],
+            entry["classification"],
+            entry["kind"],
+            entry["key"],
+            entry["error_class"],
+            entry.get("attempts", ""),
+            format_age(now - parse_iso(entry["first_failed_at"])),
+            reason_of(entry),
         )
         yield "  ".join(
             _clip(value, width).ljust(width) for value, (_, width) in zip(values, TABLE_COLUMNS, strict=True)
@@ -257,14 +278,25 @@ def dlq() -> None:
 @click.option("--newer-than", type=Duration(), help="First failed within this (e.g. 30m).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many entries.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of full records, for scripts.")
-def list_command(kind: str | None, error_class: str | None, status: str | None, older_than: float | None,
-                 newer_than: float | None, limit: int | None, as_json: bool) -> None:
+def list_command(
+    kind: str | None,
+    error_class: str | None,
+    status: str | None,
+    older_than: float | None,
+    newer_than: float | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """List entries, oldest first."""
     store = _store()
     _check_filters(store, kind, error_class)
     now = time.time()
     entries: Iterator[dict[str, Any]] = store.list(
-        kind=kind, error_class=error_class, status=status, older_than=older_than, newer_than=newer_than,
+        kind=kind,
+        error_class=error_class,
+        status=status,
+        older_than=older_than,
+        newer_than=newer_than,
         now=now,
     )
     if limit is not None:
@@ -297,12 +329,24 @@ def show_command(entry_id: str, as_json: bool) -> None:
         click.echo(json.dumps(entry, indent=2, ensure_ascii=False))
         return
     for label, name in (
-        ("Entry", "id"), ("Status", "status"), ("Classification", "classification"), ("Task", "task_name"),
-        ("Task id", "task_id"), ("Queue", "queue"), ("Record", None), ("Error class", "error_class"),
-        ("HTTP status", "status_code"), ("API", "api"), ("Error", "error"), ("Error code", "error_code"),
+        ("Entry", "id"),
+        ("Status", "status"),
+        ("Classification", "classification"),
+        ("Task", "task_name"),
+        ("Task id", "task_id"),
+        ("Queue", "queue"),
+        ("Record", None),
+        ("Error class", "error_class"),
+        ("HTTP status", "status_code"),
+        ("API", "api"),
+        ("Error", "error"),
+        ("Error code", "error_code"),
         ("Attempts", "attempts"),
-        ("Failures", "failures"), ("First failed", "first_failed_at"), ("Last failed", "last_failed_at"),
-        ("Worker", "worker"), ("Discard reason", "discard_reason"),
+        ("Failures", "failures"),
+        ("First failed", "first_failed_at"),
+        ("Last failed", "last_failed_at"),
+        ("Worker", "worker"),
+        ("Discard reason", "discard_reason"),
     ):
         value = f"{entry['kind']} {entry['key']}" if name is None else entry.get(name)
         if value not in (None, ""):
@@ -351,9 +395,13 @@ def transfer_outcome(store: DeadLetterStore, entry: dict[str, Any], task_id: str
     for candidate in reversed(store.entries_for_record(entry["kind"], entry["key"])):
         if candidate["task_id"] == task_id and candidate["status"] == "new":
             return {
-                "outcome": "failed", "entry_id": candidate["id"], "error_class": candidate["error_class"],
-                "error": candidate["error"], "field_errors": candidate.get("field_errors") or {},
-                "status_code": candidate.get("status_code"), "api": candidate.get("api"),
+                "outcome": "failed",
+                "entry_id": candidate["id"],
+                "error_class": candidate["error_class"],
+                "error": candidate["error"],
+                "field_errors": candidate.get("field_errors") or {},
+                "status_code": candidate.get("status_code"),
+                "api": candidate.get("api"),
                 "classification": candidate["classification"],
             }
     current = store.get(entry["id"]) or entry
@@ -364,8 +412,9 @@ def transfer_outcome(store: DeadLetterStore, entry: dict[str, Any], task_id: str
     return None
 
 
-def _wait_for_transfer(store: DeadLetterStore, entry: dict[str, Any], task_id: str,
-                       deadline: float) -> dict[str, Any]:
+def _wait_for_transfer(
+    store: DeadLetterStore, entry: dict[str, Any], task_id: str, deadline: float
+) -> dict[str, Any]:
     while True:
         outcome = transfer_outcome(store, entry, task_id)
         if outcome is not None:
@@ -392,16 +441,20 @@ def _say_transfer(entry: dict[str, Any], answer: dict[str, Any]) -> int:
     if transfer["outcome"] == "failed":
         status = f" {transfer['status_code']}" if transfer.get("status_code") else ""
         api = f" from {transfer['api']}" if transfer.get("api") else ""
-        click.echo(f"entry {transfer['entry_id']}: {record} FAILED again ({task}): "
-                   f"{transfer['error_class']}{status}{api}: {' '.join(str(transfer['error']).split())}")
+        click.echo(
+            f"entry {transfer['entry_id']}: {record} FAILED again ({task}): "
+            f"{transfer['error_class']}{status}{api}: {' '.join(str(transfer['error']).split())}"
+        )
         for field, messages in (transfer.get("field_errors") or {}).items():
             click.echo(f"  {field}: {'; '.join(messages)}")
         return EXIT_FAILED
     if transfer["outcome"] == "discarded":
         click.echo(f"entry {entry['id']}: discarded while its retry ran ({task})")
         return EXIT_FAILED
-    click.echo(f"entry {entry['id']}: {record} sent again as {task}, not finished after the wait; "
-               f"follow it with `rbsync dlq show {entry['id']}`")
+    click.echo(
+        f"entry {entry['id']}: {record} sent again as {task}, not finished after the wait; "
+        f"follow it with `rbsync dlq show {entry['id']}`"
+    )
     return EXIT_NOT_FINISHED
 
 
@@ -412,15 +465,34 @@ def _say_transfer(entry: dict[str, Any], answer: dict[str, Any]) -> int:
 @click.option("--error-class", help="With --all-matching: only this error class.")
 @click.option("--older-than", type=Duration(), help="With --all-matching: first failed longer ago than this.")
 @click.option("--limit", type=click.IntRange(min=1), help="With --all-matching: at most this many.")
-@click.option("--per-second", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
-              help="Pace of a batch retry.")
-@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=10.0, show_default=True,
-              help="Single retry: seconds to wait for the transfer's outcome (0: only queue the retry). "
-              "Exit 1 when it failed again, 3 when it had not finished.")
+@click.option(
+    "--per-second",
+    type=click.FloatRange(min=0.01),
+    default=5.0,
+    show_default=True,
+    help="Pace of a batch retry.",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Single retry: seconds to wait for the transfer's outcome (0: only queue the retry). "
+    "Exit 1 when it failed again, 3 when it had not finished.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
-def retry_command(entry_id: str | None, all_matching: bool, kind: str | None, error_class: str | None,
-                  older_than: float | None, limit: int | None, per_second: float, wait_seconds: float,
-                  as_json: bool) -> None:
+def retry_command(
+    entry_id: str | None,
+    all_matching: bool,
+    kind: str | None,
+    error_class: str | None,
+    older_than: float | None,
+    limit: int | None,
+    per_second: float,
+    wait_seconds: float,
+    as_json: bool,
+) -> None:
     """Run an entry's task again (new task id) through the retry task; refuses entries not `new`.
 
     A single retry waits (--wait) for the transfer itself and reports how it ended: transferred, or failed
@@ -458,8 +530,10 @@ def retry_command(entry_id: str | None, all_matching: bool, kind: str | None, er
     elif answer["retried"] is False:
         click.echo(f"entry {entry_id}: not retried ({answer.get('reason')})")
     elif wait_seconds == 0:
-        click.echo(f"entry {entry_id}: retry queued ({request.id}); not waiting, so the transfer's outcome "
-                   f"is unknown: see `rbsync dlq show {entry_id}`")
+        click.echo(
+            f"entry {entry_id}: retry queued ({request.id}); not waiting, so the transfer's outcome "
+            f"is unknown: see `rbsync dlq show {entry_id}`"
+        )
     else:
         click.echo(f"entry {entry_id}: retry requested ({request.id}); {answer.get('note', '')}".rstrip("; "))
     if answer["retried"] is False:
@@ -473,8 +547,15 @@ def retry_command(entry_id: str | None, all_matching: bool, kind: str | None, er
         sys.exit(status)
 
 
-def _retry_batch(store: DeadLetterStore, kind: str | None, error_class: str | None, older_than: float | None,
-                 limit: int | None, per_second: float, as_json: bool) -> None:
+def _retry_batch(
+    store: DeadLetterStore,
+    kind: str | None,
+    error_class: str | None,
+    older_than: float | None,
+    limit: int | None,
+    per_second: float,
+    as_json: bool,
+) -> None:
     if kind is None and error_class is None and older_than is None:
         raise click.UsageError("--all-matching needs a filter (--kind, --error-class or --older-than)")
     ids = []

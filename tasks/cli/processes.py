@@ -88,7 +88,7 @@ class ManagedProcess:
         return self._process.poll() if self._process else None
 
     def describe_exit(self) -> str:
-        """"exited with status 1" or "exited on SIGKILL" (Popen's negative codes are signals)."""
+        """ "exited with status 1" or "exited on SIGKILL" (Popen's negative codes are signals)."""
         code = self.returncode
         if code is not None and code < 0:
             try:

@@ -46,8 +46,10 @@ def format_event(event: Mapping[str, Any]) -> str:
     elif outcome == "retrying" and event.get("retry_in") is not None:
         target = f"retry in {float(event['retry_in']):.0f} s"
         if event.get("reason") and event.get("max_retries"):  # why, and how far along
-            target = (f"{event['reason']}, retry {event.get('attempt')} of {event['max_retries']} "
-                      f"in {float(event['retry_in']):.0f} s")
+            target = (
+                f"{event['reason']}, retry {event.get('attempt')} of {event['max_retries']} "
+                f"in {float(event['retry_in']):.0f} s"
+            )
     calls = int(event.get("api_calls") or 0)
     kind, key = str(event.get("kind", "?")), str(event.get("key", "?"))
     line = f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {calls} calls"

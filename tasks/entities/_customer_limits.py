@@ -75,6 +75,7 @@ PAYMENT_TERMS_RULES = (
     FieldRule("percentageForPrepaidAmount", "number", max_decimals=2),
     FieldRule("percentageForRemainderAmount", "number", max_decimals=2),
     FieldRule("creditCardCompany", "object"),
-    FieldRule("creditCardCompany.customerNumber", "integer", required=True, minimum=1,
-              maximum=CUSTOMER_NUMBER_MAX),
+    FieldRule(
+        "creditCardCompany.customerNumber", "integer", required=True, minimum=1, maximum=CUSTOMER_NUMBER_MAX
+    ),
 )

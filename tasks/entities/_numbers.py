@@ -27,6 +27,8 @@ def rackbeat_number_or_assigned(kind: str, record: Record, maximum: int) -> int 
     if number is None:
         logger.info(
             "%s %r: e-conomic takes numbers 1..%d only, so it assigns one; the binding keeps the pair",
-            kind, record.get("number"), maximum,
+            kind,
+            record.get("number"),
+            maximum,
         )
     return number

@@ -120,7 +120,8 @@ def _address(record: Record) -> str | None:
 def _required_ref(refs: Refs, ref: RecordRef, field: str) -> Any:
     if ref not in refs:
         raise MappingError(
-            field, f"Rackbeat {ref[0].replace('_', ' ')} {ref[1]} could not be resolved in e-conomic",
+            field,
+            f"Rackbeat {ref[0].replace('_', ' ')} {ref[1]} could not be resolved in e-conomic",
             resource=RESOURCE,
         )
     return refs[ref]

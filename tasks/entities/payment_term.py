@@ -30,8 +30,15 @@ KIND = "payment_term"
 RESOURCE = "payment-terms"
 
 ECONOMIC_TYPES = (
-    "net", "invoiceMonth", "paidInCash", "prepaid", "dueDate", "factoring",
-    "invoiceWeekStartingSunday", "invoiceWeekStartingMonday", "creditcard",
+    "net",
+    "invoiceMonth",
+    "paidInCash",
+    "prepaid",
+    "dueDate",
+    "factoring",
+    "invoiceWeekStartingSunday",
+    "invoiceWeekStartingMonday",
+    "creditcard",
 )
 """e-conomic's `paymentTermsType` enum (payment-terms.post schema)."""
 

@@ -96,12 +96,15 @@ class BindingStore:
                 pipe.eval(_DELETE_IF_EQUALS, 1, old_reverse, rackbeat_key)
                 old_owner = self._owner_name(economic_resource, json.loads(previous))
                 pipe.eval(_DELETE_IF_EQUALS, 1, old_owner, owner)
-            pipe.hset(name, mapping={
-                "economic_key": json.dumps(economic_key),
-                "hash": payload_hash,
-                "written_at": stamp,
-                "economic_resource": economic_resource,
-            })
+            pipe.hset(
+                name,
+                mapping={
+                    "economic_key": json.dumps(economic_key),
+                    "hash": payload_hash,
+                    "written_at": stamp,
+                    "economic_resource": economic_resource,
+                },
+            )
             pipe.set(self._reverse_name(kind, economic_key), rackbeat_key)
             pipe.set(self._owner_name(economic_resource, economic_key), owner)
             pipe.execute()
@@ -142,13 +145,13 @@ class BindingStore:
         prefix = self._name(kind, "")
         names = list(self.client.scan_iter(match=f"{_escape_glob(prefix)}*", count=1000))
         for start in range(0, len(names), 1000):
-            chunk = names[start:start + 1000]
+            chunk = names[start : start + 1000]
             with self.client.pipeline(transaction=False) as pipe:
                 for name in chunk:
                     pipe.hexists(name, GONE_FIELD)
                 gone = pipe.execute()
             for name, is_gone in zip(chunk, gone, strict=True):
-                yield name[len(prefix):], bool(is_gone)
+                yield name[len(prefix) :], bool(is_gone)
 
     def mark_gone(self, kind: str, rackbeat_key: str, gone: bool = True) -> None:
         """Remember that the record's retirement was queued (or, ``gone=False``, that it is back)."""

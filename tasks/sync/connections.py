@@ -29,27 +29,36 @@ def build_clients(settings: Settings) -> ExportClients:
     """Fresh clients for these settings, each metered by the shared bucket of its credential."""
     redis = get_redis(settings.redis_url)
     rackbeat_bucket = RedisTokenBucket(
-        redis, "rackbeat", settings.rackbeat_token,
+        redis,
+        "rackbeat",
+        settings.rackbeat_token,
         capacity=usable_budget(settings.rackbeat_requests_per_minute, settings.rate_limit_headroom),
         window_seconds=60,
         namespace=settings.connection_id,
     )
     economic_bucket = RedisTokenBucket(
-        redis, "economic", settings.economic_agreement_grant_token,
+        redis,
+        "economic",
+        settings.economic_agreement_grant_token,
         capacity=usable_budget(settings.economic_bucket_size, settings.rate_limit_headroom),
         window_seconds=settings.economic_bucket_window_seconds,
         namespace=settings.connection_id,
     )
     return ExportClients(
         rackbeat=RackbeatClient(
-            settings.rackbeat_base_url, settings.rackbeat_token,
-            limiter=rackbeat_bucket, timeout=settings.http_timeout_seconds,
+            settings.rackbeat_base_url,
+            settings.rackbeat_token,
+            limiter=rackbeat_bucket,
+            timeout=settings.http_timeout_seconds,
             call_retries=settings.http_call_retries,
         ),
         economic=EconomicClient(
-            settings.economic_base_url, settings.economic_openapi_base_url,
-            settings.economic_app_secret_token, settings.economic_agreement_grant_token,
-            limiter=economic_bucket, timeout=settings.http_timeout_seconds,
+            settings.economic_base_url,
+            settings.economic_openapi_base_url,
+            settings.economic_app_secret_token,
+            settings.economic_agreement_grant_token,
+            limiter=economic_bucket,
+            timeout=settings.http_timeout_seconds,
             call_retries=settings.http_call_retries,
         ),
     )

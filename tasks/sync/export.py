@@ -183,8 +183,13 @@ def _notify_watchers(
     notified = [w for w in store.watchers.stale_watchers(ref, current) if w not in chain]
     for kind, key in notified:
         queued = store.enqueue(kind, key)
-        logger.info("%s %r was written to e-conomic: %s %r, which reads it, %s", *ref, kind, key,
-                    "is queued for export" if queued else "already has an export queued")
+        logger.info(
+            "%s %r was written to e-conomic: %s %r, which reads it, %s",
+            *ref,
+            kind,
+            key,
+            "is queued for export" if queued else "already has an export queued",
+        )
     return notified
 
 
@@ -217,7 +222,7 @@ def _export_dependencies(
 
 
 def _current_by_view(kind: str, key: str, view: Record | None, store: ExportStore) -> ExportResult | None:
-    """"unchanged" when the dependency's embedded view maps to exactly what was last written for it.
+    """ "unchanged" when the dependency's embedded view maps to exactly what was last written for it.
 
     Anything else (no view, unbound, a different hash, a dependency with dependencies of its own) returns
     None and the dependency is exported in full. A change the view cannot show still reaches e-conomic
@@ -265,7 +270,9 @@ def _upsert(
     if chosen_key is not None and str(chosen_key) != key:
         logger.info(
             "%s %r is written to e-conomic as %r: e-conomic cannot take the Rackbeat key as it is",
-            spec.kind, key, chosen_key,
+            spec.kind,
+            key,
+            chosen_key,
         )
     previous_hash = binding.hash if binding is not None else None
     previous_written_at = binding.written_at if binding is not None else None
@@ -279,15 +286,24 @@ def _upsert(
     )
     if outcome.economic_key is None:
         raise MappingError(
-            spec.economic_key_field, "e-conomic did not return the key of the record it created",
-            resource=spec.economic_resource, method=method,
+            spec.economic_key_field,
+            "e-conomic did not return the key of the record it created",
+            resource=spec.economic_resource,
+            method=method,
         )
     if binding is None and chosen_key is None and outcome.created:
-        logger.info("%s %r became e-conomic %r (e-conomic assigns the number; bound)", spec.kind, key,
-                    outcome.economic_key)
+        logger.info(
+            "%s %r became e-conomic %r (e-conomic assigns the number; bound)",
+            spec.kind,
+            key,
+            outcome.economic_key,
+        )
     store.bindings.put(
-        spec.kind, key,
-        economic_key=outcome.economic_key, payload_hash=new_hash, economic_resource=spec.economic_resource,
+        spec.kind,
+        key,
+        economic_key=outcome.economic_key,
+        payload_hash=new_hash,
+        economic_resource=spec.economic_resource,
     )
     return ExportResult(spec.kind, key, "created" if outcome.created else "replaced", outcome.economic_key)
 
@@ -313,8 +329,13 @@ def _matching_record(spec: EntitySpec, key: str, payload: Mapping[str, Any], wri
     for document in writer.existing():
         if all(document.get(name) == value for name, value in wanted.items()):
             found = document.get(spec.economic_key_field)
-            logger.info("%s %r matches e-conomic %r by %s; bound to it instead of creating another",
-                        spec.kind, key, found, ", ".join(spec.adopt_by))
+            logger.info(
+                "%s %r matches e-conomic %r by %s; bound to it instead of creating another",
+                spec.kind,
+                key,
+                found,
+                ", ".join(spec.adopt_by),
+            )
             return found
     return None
 
@@ -348,7 +369,10 @@ def _retire(spec: EntitySpec, key: str, writer: EconomicWriter, store: ExportSto
         keep_current=False,  # the body is e-conomic's own document already, and the bar must win
     )
     store.bindings.put(
-        spec.kind, key,
-        economic_key=binding.economic_key, payload_hash=barred_hash, economic_resource=spec.economic_resource,
+        spec.kind,
+        key,
+        economic_key=binding.economic_key,
+        payload_hash=barred_hash,
+        economic_resource=spec.economic_resource,
     )
     return ExportResult(spec.kind, key, "barred", binding.economic_key)

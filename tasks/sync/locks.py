@@ -35,8 +35,15 @@ return 0
 class RecordLock:
     """The lock of one record. Not re-entrant; one instance per holder."""
 
-    def __init__(self, client: redis.Redis, kind: str, key: str, *, ttl_seconds: float,
-                 connection_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        kind: str,
+        key: str,
+        *,
+        ttl_seconds: float,
+        connection_id: str | None = None,
+    ) -> None:
         if ttl_seconds <= 0:
             raise ValueError("a lock needs a positive expiry")
         self.client = client
@@ -75,8 +82,15 @@ class RecordLock:
 
 
 @contextmanager
-def hold_record(client: redis.Redis, kind: str, key: str, *, ttl_seconds: float,
-                wait_seconds: float = 0, connection_id: str | None = None) -> Iterator[RecordLock]:
+def hold_record(
+    client: redis.Redis,
+    kind: str,
+    key: str,
+    *,
+    ttl_seconds: float,
+    wait_seconds: float = 0,
+    connection_id: str | None = None,
+) -> Iterator[RecordLock]:
     """Run the block holding the record's lock; raises the engine's ``RecordBusy`` (transient) if taken."""
     from tasks.sync.errors import RecordBusy  # the engine's error; imported late to keep this module leaf
 

@@ -87,9 +87,11 @@ class PendingMarkers:
     def confirm(self, kind: str, key: str, task_id: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> bool:
         """Turn ``task_id``'s claim into the marker of a published task, with the marker's full lifetime;
         False when the claim is no longer there (the task already started and cleared it, or it expired)."""
-        return bool(self.client.eval(
-            _CONFIRM_IF_CLAIMED, 1, self.name(kind, key), CLAIM_PREFIX + task_id, task_id, ttl_seconds
-        ))
+        return bool(
+            self.client.eval(
+                _CONFIRM_IF_CLAIMED, 1, self.name(kind, key), CLAIM_PREFIX + task_id, task_id, ttl_seconds
+            )
+        )
 
     def ttl(self, kind: str, key: str) -> int:
         return int(self.client.ttl(self.name(kind, key)))

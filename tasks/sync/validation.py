@@ -146,8 +146,9 @@ def validate_payload(resource: str, payload: Mapping[str, Any], *, method: str =
     """Raise MappingError naming the first field e-conomic would refuse; resources without rules pass."""
     null_field = _find_null(payload)
     if null_field is not None:
-        raise MappingError(null_field, "must not be null (leave it out to clear it)", resource=resource,
-                           method=method)
+        raise MappingError(
+            null_field, "must not be null (leave it out to clear it)", resource=resource, method=method
+        )
     for rule in CONSTRAINTS.get(resource, ()):
         parent_present, value = _lookup(payload, rule.path)
         if not parent_present:

@@ -140,7 +140,8 @@ class OpenApiWriter:
                     return WriteOutcome(economic_key=new_key, created=True)
                 kept = (
                     {name: existing[name] for name in self.spec.keep_on_update if name in existing}
-                    if keep_current else {}
+                    if keep_current
+                    else {}
                 )
                 body = {**payload, **kept}
                 if existing.get("objectVersion"):

@@ -89,37 +89,66 @@ def test_the_tally_counts_arrived_lost_wrong_values_dead_letters_and_duplicates(
         run_writes(record_writes(rackbeat, batch, quietly=True), threads=2)
         assert batch.sent == 10 and batch.changed  # some products have a second version
         store = economic.store
-        store.put("product-groups", batch.product_group, {"productGroupNumber": batch.product_group,
-                                                          "name": f"Chaos {batch.tag}"})
-        store.put("customer-groups", batch.customer_group, {"customerGroupNumber": batch.customer_group,
-                                                            "name": f"Chaos {batch.tag}"})
+        store.put(
+            "product-groups",
+            batch.product_group,
+            {"productGroupNumber": batch.product_group, "name": f"Chaos {batch.tag}"},
+        )
+        store.put(
+            "customer-groups",
+            batch.customer_group,
+            {"customerGroupNumber": batch.customer_group, "name": f"Chaos {batch.tag}"},
+        )
         store.put("payment-terms", 9, {"paymentTermsNumber": 9, "name": batch.terms_name, "daysOfCredit": 17})
         numbers = batch.products
         lost, dead, stale, twice = numbers[:4]
         for number in numbers[2:]:
             record = rackbeat.get("products", number)
             name = "the first version" if number == stale else record["name"]
-            store.put("products", number, {
-                "productNumber": number, "name": name, "salesPrice": record["sales_price"],
-                "productGroup": {"productGroupNumber": batch.product_group},
-            })
+            store.put(
+                "products",
+                number,
+                {
+                    "productNumber": number,
+                    "name": name,
+                    "salesPrice": record["sales_price"],
+                    "productGroup": {"productGroupNumber": batch.product_group},
+                },
+            )
         customer = rackbeat.get("customers", batch.customers[0])
         for number in (batch.customers[0], 99_001):  # the customer POSTed twice: two numbers, one name
-            store.put("customers", number, {
-                "customerNumber": number, "name": customer["company_name"],
-                "customerGroup": {"customerGroupNumber": batch.customer_group},
-            })
+            store.put(
+                "customers",
+                number,
+                {
+                    "customerNumber": number,
+                    "name": customer["company_name"],
+                    "customerGroup": {"customerGroupNumber": batch.customer_group},
+                },
+            )
         for key in ("first", "second", "first"):  # two creating writes; the third is a replay of the first
-            economic.request_log.record("PUT", f"/products/{twice}", "", 201, {"productNumber": twice},
-                                        idempotency_key=key)
-        DeadLetterStore(client, CONNECTION).record_failure(Failure(
-            task_name="rbsync.export_record", task_id="t-1", args=["product", dead], kwargs={},
-            queue="transfers", kind="product", key=dead, classification="permanent",
-            error_class="ValidationFailed", error="refused",
-        ))
+            economic.request_log.record(
+                "PUT", f"/products/{twice}", "", 201, {"productNumber": twice}, idempotency_key=key
+            )
+        DeadLetterStore(client, CONNECTION).record_failure(
+            Failure(
+                task_name="rbsync.export_record",
+                task_id="t-1",
+                args=["product", dead],
+                kwargs={},
+                queue="transfers",
+                kind="product",
+                key=dead,
+                classification="permanent",
+                error_class="ValidationFailed",
+                error="refused",
+            )
+        )
 
-        counted = tally(SimpleNamespace(economic=economic, rackbeat=rackbeat, redis=client,
-                                        connection_id=CONNECTION), batch)
+        counted = tally(
+            SimpleNamespace(economic=economic, rackbeat=rackbeat, redis=client, connection_id=CONNECTION),
+            batch,
+        )
     finally:
         client.close()
         rackbeat.close()

@@ -33,8 +33,16 @@ def test_a_delivery_retried_onto_a_claim_an_outage_left_behind_still_transfers_i
         rackbeat = stack.rackbeat
         create_dependencies(rackbeat, batch, quietly=True)
         [number] = batch.products
-        rackbeat.create("products", {"number": number, "name": f"Chaos item {number} v1",
-                                     "group_id": batch.product_group, "sales_price": 10.0}, suppress=True)
+        rackbeat.create(
+            "products",
+            {
+                "number": number,
+                "name": f"Chaos item {number} v1",
+                "group_id": batch.product_group,
+                "sales_price": 10.0,
+            },
+            suppress=True,
+        )
         batch.customer_count = 0
         # What the receiver leaves when Redis stops between its claim and the publish:
         markers = PendingMarkers(stack.redis, stack.connection_id)

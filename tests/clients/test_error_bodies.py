@@ -207,16 +207,30 @@ def test_str_names_the_field_errors() -> None:
 def test_economic_diagnostics_are_kept_from_both_error_shapes() -> None:
     from clients.errors import economic_error_details
 
-    legacy = {"message": "Validation error.", "errorCode": "E04300", "developerHint": "Inspect the errors.",
-              "logId": "a2a282a789f20523-CPH", "httpStatusCode": 400, "logTime": "2015-03-12T16:44:56"}
-    problem = {"title": "Bad request", "status": 400, "errorCode": "BadRequest", "traceId": "0f3c",
-               "traceTimeUtc": "2026-11-30T07:00:00.000000Z", "instance": ""}
+    legacy = {
+        "message": "Validation error.",
+        "errorCode": "E04300",
+        "developerHint": "Inspect the errors.",
+        "logId": "a2a282a789f20523-CPH",
+        "httpStatusCode": 400,
+        "logTime": "2015-03-12T16:44:56",
+    }
+    problem = {
+        "title": "Bad request",
+        "status": 400,
+        "errorCode": "BadRequest",
+        "traceId": "0f3c",
+        "traceTimeUtc": "2026-11-30T07:00:00.000000Z",
+        "instance": "",
+    }
 
     assert economic_error_details(legacy) == {
-        "developerHint": "Inspect the errors.", "logId": "a2a282a789f20523-CPH",
+        "developerHint": "Inspect the errors.",
+        "logId": "a2a282a789f20523-CPH",
         "logTime": "2015-03-12T16:44:56",
     }
     assert economic_error_details(problem) == {
-        "traceId": "0f3c", "traceTimeUtc": "2026-11-30T07:00:00.000000Z",
+        "traceId": "0f3c",
+        "traceTimeUtc": "2026-11-30T07:00:00.000000Z",
     }
     assert economic_error_details("not a body") == {}

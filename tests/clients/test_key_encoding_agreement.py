@@ -11,8 +11,17 @@ from sandbox.economic.ids import decode_key
 from sandbox.economic.ids import encode_key as sandbox_encode
 
 NUMBERS = [
-    "PLAIN-1", "EV/100001", "My Awesome Product_Discount5%", "A+B", "x?y#z", "1.5", "<>*:&\\",
-    "Søm 2,5 mm", "50~", "_8_", "100",
+    "PLAIN-1",
+    "EV/100001",
+    "My Awesome Product_Discount5%",
+    "A+B",
+    "x?y#z",
+    "1.5",
+    "<>*:&\\",
+    "Søm 2,5 mm",
+    "50~",
+    "_8_",
+    "100",
 ]
 
 

@@ -102,8 +102,12 @@ def test_a_dot_urlfriendly_number_from_the_sandbox_still_reads_the_record(dotted
 @pytest.mark.parametrize(
     ("raw", "number"),
     [
-        ("%2E", "."), ("%252E", "."), ("%2e", "."),
-        ("%2E%2E", ".."), ("%252E%252E", ".."), ("%252e%252E", ".."),
+        ("%2E", "."),
+        ("%252E", "."),
+        ("%2e", "."),
+        ("%2E%2E", ".."),
+        ("%252E%252E", ".."),
+        ("%252e%252E", ".."),
     ],
 )
 def test_the_sandbox_decodes_encoded_dots_single_or_double(

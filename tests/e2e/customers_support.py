@@ -37,13 +37,20 @@ class CustomerRecords:
     def group(self, number: int, name: str, *, quietly: bool = False) -> dict[str, Any]:
         return self.sandbox.create("customer-groups", {"number": number, "name": name}, suppress=quietly)
 
-    def terms(self, name: str = "Netto 14 dage", days: int = 14, kind: str = "net", *,
-              quietly: bool = False) -> dict[str, Any]:
+    def terms(
+        self, name: str = "Netto 14 dage", days: int = 14, kind: str = "net", *, quietly: bool = False
+    ) -> dict[str, Any]:
         body = {"name": name, "type": kind, "maturity_days": days}
         return self.sandbox.create("payment-terms", body, suppress=quietly)
 
-    def customer(self, terms: dict[str, Any], group: dict[str, Any] | None = None, *, quietly: bool = False,
-                 **fields: Any) -> dict[str, Any]:
+    def customer(
+        self,
+        terms: dict[str, Any],
+        group: dict[str, Any] | None = None,
+        *,
+        quietly: bool = False,
+        **fields: Any,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "company_name": "Nordvik Byg ApS",
             "payment_terms_id": terms["number"],

@@ -34,7 +34,10 @@ def rackbeat_payment_terms(flow: Flow) -> dict[str, Any]:
     )
     if "payment_term" not in REGISTRY:
         BindingStore(flow.redis, flow.settings.connection_id).put(
-            "payment_term", str(terms["number"]), economic_key=SANDBOX_PAYMENT_TERMS, payload_hash="-",
+            "payment_term",
+            str(terms["number"]),
+            economic_key=SANDBOX_PAYMENT_TERMS,
+            payload_hash="-",
             economic_resource="payment-terms",
         )
     return terms
@@ -50,9 +53,12 @@ def expected_payment_terms(flow: Flow, terms: dict[str, Any]) -> Any:
 def collection_writes(flow: Flow, path: str, key_field: str, key: Any) -> list[dict[str, Any]]:
     """Writes to an OpenAPI collection (`/suppliersapi/v2.0.0/Groups`) about the record `key`."""
     return [
-        entry for entry in flow.economic.sandbox.request_log.entries()
-        if entry["method"] in WRITES and entry["path"] == path
-        and isinstance(entry.get("body"), dict) and entry["body"].get(key_field) == key
+        entry
+        for entry in flow.economic.sandbox.request_log.entries()
+        if entry["method"] in WRITES
+        and entry["path"] == path
+        and isinstance(entry.get("body"), dict)
+        and entry["body"].get(key_field) == key
     ]
 
 

@@ -45,8 +45,20 @@ def test_a_process_whose_credentials_are_refused_stops_at_start_with_one_line(
     field = "rackbeat_token" if api == "rackbeat" else "economic_agreement_grant_token"
     wrong = sandbox_settings.model_copy(update={field: SecretStr("not-" + uuid.uuid4().hex)})
     argv = {
-        "worker": [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "solo",
-                   "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+        "worker": [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
         "receiver": [sys.executable, "-m", "web", "--port", "0", "--no-register-webhooks"],
     }[process]
 
@@ -73,8 +85,12 @@ def receiver(sandbox_settings: Settings) -> Iterator[ServerThread]:
 
 @pytest.mark.usefixtures("celery_worker", "quick_auth_wait")
 def test_a_revoked_token_is_shown_and_transfers_wait_for_it_instead_of_dead_lettering(
-    sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any, receiver: ServerThread,
-    redis_client: redis.Redis, session_namespace: str,
+    sandbox_settings: Settings,
+    rackbeat_sandbox: Any,
+    economic_sandbox: Any,
+    receiver: ServerThread,
+    redis_client: redis.Redis,
+    session_namespace: str,
 ) -> None:
     forget_records(redis_client, session_namespace)
     status = CredentialStatus(redis_client, sandbox_settings.connection_id)
@@ -97,13 +113,20 @@ def test_a_revoked_token_is_shown_and_transfers_wait_for_it_instead_of_dead_lett
         assert 'rbsync_api_credentials_ok{api="economic"} 1' in metrics
         health = httpx.get(f"{receiver.url}/healthz", timeout=5)
         assert health.status_code == 200, "liveness is about the process, not the token"
-        assert DeadLetterStore(redis_client, sandbox_settings.connection_id).entries_for_record(
-            "product", number) == [], "a transfer waits for the credential, it is not dead-lettered"
+        assert (
+            DeadLetterStore(redis_client, sandbox_settings.connection_id).entries_for_record(
+                "product", number
+            )
+            == []
+        ), "a transfer waits for the credential, it is not dead-lettered"
     finally:
         apply_settings(sandbox_settings)  # the token is fixed
 
-    wait_for(lambda: [p for p in economic_sandbox.sandbox.dump("products") if p["productNumber"] == number],
-             timeout=30, message="the waiting transfer to go through")
+    wait_for(
+        lambda: [p for p in economic_sandbox.sandbox.dump("products") if p["productNumber"] == number],
+        timeout=30,
+        message="the waiting transfer to go through",
+    )
     wait_for(lambda: not status.is_refused("rackbeat"), timeout=10, message="the state to clear")
     metrics = httpx.get(f"{receiver.url}/metrics", timeout=5).text
     assert 'rbsync_api_credentials_ok{api="rackbeat"} 1' in metrics
@@ -113,11 +136,15 @@ def test_the_receiver_refuses_to_register_a_public_url_rackbeat_cannot_reach(
     sandbox_settings: Settings, tmp_path: Path
 ) -> None:
     # Refused before any call is made, so this Rackbeat URL is never contacted.
-    settings = sandbox_settings.model_copy(update={
-        "rackbeat_base_url": "https://app.rackbeat.com/api/", "public_url": "http://127.0.0.1:8000",
-    })
-    finished = run_until_exit([sys.executable, "-m", "web", "--port", "0", "--register-webhooks"],
-                              settings, tmp_path)
+    settings = sandbox_settings.model_copy(
+        update={
+            "rackbeat_base_url": "https://app.rackbeat.com/api/",
+            "public_url": "http://127.0.0.1:8000",
+        }
+    )
+    finished = run_until_exit(
+        [sys.executable, "-m", "web", "--port", "0", "--register-webhooks"], settings, tmp_path
+    )
 
     assert finished.returncode == 2, finished.stdout + finished.stderr
     [line] = finished.stderr.strip().splitlines()

@@ -45,7 +45,10 @@ def test_a_customer_with_new_group_and_terms_arrives_with_both_in_one_transfer_i
     group = records.group(31, "Byggemarkeder", quietly=True)
     terms = records.terms("Netto 14 dage", 14, quietly=True)
     customer = records.customer(
-        terms, group, company_name="Nordvik Byg ApS", layout_id=None,
+        terms,
+        group,
+        company_name="Nordvik Byg ApS",
+        layout_id=None,
         contact_email="info@nordvik-byg.dk faktura@nordvik-byg.dk",
     )
     key = str(customer["number"])
@@ -54,7 +57,9 @@ def test_a_customer_with_new_group_and_terms_arrives_with_both_in_one_transfer_i
 
     [terms_post] = [entry for entry in all_writes(flow.economic) if entry["path"] == "/payment-terms"]
     assert customer_writes(flow.economic) == [
-        ("PUT", "/customer-groups/31"), ("POST", "/payment-terms"), ("PUT", f"/customers/{key}"),
+        ("PUT", "/customer-groups/31"),
+        ("POST", "/payment-terms"),
+        ("PUT", f"/customers/{key}"),
     ]
     [transfer] = flow.events("customer", key)
     dependencies = flow.events("customer_group", "31") + flow.events("payment_term", str(terms["number"]))
@@ -77,8 +82,9 @@ def test_a_customer_with_new_group_and_terms_arrives_with_both_in_one_transfer_i
 
 def test_customer_updated_unchanged_blocked_and_deleted(flow: Flow, records: CustomerRecords) -> None:
     terms = records.terms(quietly=True)
-    customer = records.customer(terms, address_country="Tyskland", currency="EUR", quietly=True,
-                                company_vat="DE123456789")
+    customer = records.customer(
+        terms, address_country="Tyskland", currency="EUR", quietly=True, company_vat="DE123456789"
+    )
     key = str(customer["number"])
     path = f"/customers/{key}"
 
@@ -86,7 +92,10 @@ def test_customer_updated_unchanged_blocked_and_deleted(flow: Flow, records: Cus
     assert flow.wait_outcome("customer", key) == ["created"]  # first seen through its update webhook
     stored = economic_record(flow.economic, "customers", "customerNumber", customer["number"])
     assert (stored["name"], stored["currency"], stored["vatZone"]["vatZoneNumber"]) == (
-        "Nordvik Bau GmbH", "EUR", 2)
+        "Nordvik Bau GmbH",
+        "EUR",
+        2,
+    )
     assert stored["customerGroup"]["customerGroupNumber"] == 1  # no group in Rackbeat: the default
 
     flow.rackbeat.sandbox.update("customers", customer["number"], {"their_reference": "Jens", "locale": "de"})
@@ -99,15 +108,19 @@ def test_customer_updated_unchanged_blocked_and_deleted(flow: Flow, records: Cus
 
     # unblocked and renamed at once (a plain unblock would make the delete below repeat the block's
     # transition, whose idempotency key e-conomic already answered: see the report on the engine)
-    flow.rackbeat.sandbox.update("customers", customer["number"],
-                                 {"is_barred": False, "company_name": "Nordvik Bau AG"})
+    flow.rackbeat.sandbox.update(
+        "customers", customer["number"], {"is_barred": False, "company_name": "Nordvik Bau AG"}
+    )
     assert flow.wait_outcome("customer", key, count=4)[-1] == "replaced"
     flow.rackbeat.sandbox.delete("customers", customer["number"])
     assert flow.wait_outcome("customer", key, count=5)[-1] == "barred"
     barred = economic_record(flow.economic, "customers", "customerNumber", customer["number"])
     assert barred["barred"] is True
     assert (barred["name"], barred["currency"], barred["email"]) == (
-        "Nordvik Bau AG", "EUR", "info@nordvik-byg.dk")
+        "Nordvik Bau AG",
+        "EUR",
+        "info@nordvik-byg.dk",
+    )
     assert customer_writes(flow.economic).count(("PUT", path)) == 4
 
 
@@ -138,12 +151,16 @@ def test_payment_terms_created_updated_unchanged_refused_and_deleted(
     [(method, path)] = customer_writes(flow.economic)
     assert (method, path) == ("POST", "/payment-terms")
 
-    flow.rackbeat.sandbox.update("payment-terms", terms["number"],
-                                 {"name": "LM + 30", "description": "Til kæder"})
+    flow.rackbeat.sandbox.update(
+        "payment-terms", terms["number"], {"name": "LM + 30", "description": "Til kæder"}
+    )
     assert flow.wait_outcome("payment_term", key, count=2)[-1] == "replaced"
     stored = economic_record(flow.economic, "payment-terms", "name", "LM + 30")
     assert (stored["paymentTermsType"], stored["daysOfCredit"], stored["description"]) == (
-        "invoiceMonth", 30, "Til kæder")
+        "invoiceMonth",
+        30,
+        "Til kæder",
+    )
     number = stored["paymentTermsNumber"]
 
     flow.rackbeat.sandbox.update("payment-terms", terms["number"], {"description": " Til kæder "})
@@ -196,9 +213,12 @@ def test_with_e_conomic_as_master_rackbeat_customer_events_write_nothing(
 ) -> None:
     # a namespace of its own for the receiver's tokens and counters (inside the session's, so it is
     # cleaned up): other tests read the session's webhook counters as exact figures
-    master = e2e.settings.model_copy(update={
-        "customers_master": "economic", "connection_id": f"{e2e.settings.connection_id}-master",
-    })
+    master = e2e.settings.model_copy(
+        update={
+            "customers_master": "economic",
+            "connection_id": f"{e2e.settings.connection_id}-master",
+        }
+    )
     records = CustomerRecords(e2e.rackbeat)
     terms = records.terms(quietly=True)
     counters = f"rbsync:{master.connection_id}:stats:webhooks"

@@ -22,10 +22,17 @@ def economic_employee(flow: Flow, number: int) -> dict[str, Any] | None:
 
 def test_an_employee_is_created_updated_and_barred_when_deleted(e2e: Flow) -> None:  # noqa: F811
     number = unique_number(2, 999_999)  # 1 is e-conomic's administrator
-    e2e.rackbeat.sandbox.create("employees", {
-        "number": number, "name": "Mette Kjær", "initials": "MK", "contact_email": "mk@nordvik-byg.dk",
-        "contact_phone": "20304050", "job_title": "Indkøber",
-    })
+    e2e.rackbeat.sandbox.create(
+        "employees",
+        {
+            "number": number,
+            "name": "Mette Kjær",
+            "initials": "MK",
+            "contact_email": "mk@nordvik-byg.dk",
+            "contact_phone": "20304050",
+            "job_title": "Indkøber",
+        },
+    )
     assert e2e.wait_outcome("employee", str(number)) == ["created"]
     stored = economic_employee(e2e, number)
     assert stored is not None

@@ -15,10 +15,14 @@ from tests.e2e.test_products_e2e import Flow, e2e, receiver  # noqa: F401  (fixt
 pytestmark = pytest.mark.usefixtures("celery_worker", "receiver")
 
 
-def make_lot(flow: Flow, number: str, group: dict[str, Any], components: list[tuple[str, float]],
-             **fields: Any) -> dict[str, Any]:
+def make_lot(
+    flow: Flow, number: str, group: dict[str, Any], components: list[tuple[str, float]], **fields: Any
+) -> dict[str, Any]:
     body = {
-        "number": number, "name": f"Kit {number}", "group_id": group["number"], "sales_price": 99.0,
+        "number": number,
+        "name": f"Kit {number}",
+        "group_id": group["number"],
+        "sales_price": 99.0,
         "lines": [{"product_id": item, "quantity": quantity} for item, quantity in components],
     }
     return flow.rackbeat.sandbox.create("lots", {**body, **fields})
@@ -55,14 +59,25 @@ def test_a_lot_is_created_updated_left_alone_and_barred_through_webhooks(e2e: Fl
     unit = e2e.rackbeat.sandbox.create("units", {"name": f"set {e2e.suffix}"})
     bolt, nut = components_in_economic(e2e, group, ("BOLT", 2.5), ("NUT", 0.75))
     number = e2e.number("KIT")
-    make_lot(e2e, number, group, [(bolt, 4), (nut, 4)], unit_id=unit["number"],
-             recommended_sales_price=120.0, barcode="5701300000001")
+    make_lot(
+        e2e,
+        number,
+        group,
+        [(bolt, 4), (nut, 4)],
+        unit_id=unit["number"],
+        recommended_sales_price=120.0,
+        barcode="5701300000001",
+    )
 
     assert e2e.wait_outcome("lot", number) == ["created"]
     [stored] = e2e.economic_products(number)
     assert stored["costPrice"] == 13.0  # 4 x 2.50 + 4 x 0.75, from the BOM lines
     assert (stored["name"], stored["salesPrice"], stored["recommendedPrice"], stored["barCode"]) == (
-        f"Kit {number}", 99.0, 120.0, "5701300000001")
+        f"Kit {number}",
+        99.0,
+        120.0,
+        "5701300000001",
+    )
     assert stored["productGroup"]["productGroupNumber"] == group["number"]
     assert economic_unit(e2e, stored["unit"]["unitNumber"])["name"] == f"set {e2e.suffix}"
     assert stored["barred"] is False
@@ -93,9 +108,13 @@ def test_the_lot_cost_follows_its_lines(e2e: Flow) -> None:  # noqa: F811
     assert e2e.economic_products(number)[0]["costPrice"] == 30.0
 
     # the BOM takes one more of the part; a line price is not the part's cost, its product's is
-    e2e.rackbeat.sandbox.update("lots", number, {
-        "lines": [{"product_id": part, "quantity": 4, "unit_price": 12.5}],
-    })
+    e2e.rackbeat.sandbox.update(
+        "lots",
+        number,
+        {
+            "lines": [{"product_id": part, "quantity": 4, "unit_price": 12.5}],
+        },
+    )
     assert e2e.wait_outcome("lot", number, count=2)[-1] == "replaced"
     assert e2e.economic_products(number)[0]["costPrice"] == 40.0
 
@@ -135,8 +154,11 @@ def test_a_unit_is_created_once_renamed_and_left_alone_when_deleted(e2e: Flow) -
     e2e.rackbeat.sandbox.update("units", unit["number"], {"name": f"crate {e2e.suffix}"})
     assert e2e.wait_outcome("unit", key, count=2)[-1] == "replaced"
     assert economic_unit(e2e, binding.economic_key)["name"] == f"crate {e2e.suffix}"
-    assert [e["method"] for e in e2e.economic.sandbox.request_log.entries()
-            if e["path"].startswith("/units") and e["method"] in ("POST", "PUT")] == ["POST", "PUT"]
+    assert [
+        e["method"]
+        for e in e2e.economic.sandbox.request_log.entries()
+        if e["path"].startswith("/units") and e["method"] in ("POST", "PUT")
+    ] == ["POST", "PUT"]
 
     e2e.rackbeat.sandbox.delete("units", unit["number"])
     assert e2e.wait_outcome("unit", key, count=3)[-1] == "ignored"

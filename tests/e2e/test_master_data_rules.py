@@ -39,11 +39,27 @@ UNMAPPED_FIELDS = {
     "supplier_product_number": "UNMAPPED-SUPPLIER-NO",
     "picture_url": "https://unmapped.example/picture.png",
     "cost_addition_percentage": 17.25,
-    "physical": {"weight": 987.5, "weight_unit": "kg", "height": 0, "width": 0, "depth": 0,
-                 "size_unit": "cm"},
+    "physical": {
+        "weight": 987.5,
+        "weight_unit": "kg",
+        "height": 0,
+        "width": 0,
+        "depth": 0,
+        "size_unit": "cm",
+    },
 }
-PRODUCT_BODY_FIELDS = {"productNumber", "name", "description", "salesPrice", "costPrice", "recommendedPrice",
-                       "barCode", "barred", "productGroup", "unit"}
+PRODUCT_BODY_FIELDS = {
+    "productNumber",
+    "name",
+    "description",
+    "salesPrice",
+    "costPrice",
+    "recommendedPrice",
+    "barCode",
+    "barred",
+    "productGroup",
+    "unit",
+}
 
 
 def product_bodies(flow: Flow, number: str) -> list[dict[str, Any]]:
@@ -68,11 +84,19 @@ def test_no_stock_quantity_and_nothing_unmapped_reaches_e_conomic(e2e: Flow) -> 
     part = e2e.number("STOCKED")
     e2e.product(part, group, recommended_cost_price=40.0, **STOCK_FIELDS, **UNMAPPED_FIELDS)
     kit = e2e.number("STOCKKIT")
-    e2e.rackbeat.sandbox.create("lots", {
-        "number": kit, "name": "Stocked kit", "group_id": group["number"], "sales_price": 50.0,
-        "lines": [{"product_id": part, "quantity": 2}], "min_produced": 6161,
-        **STOCK_FIELDS, **UNMAPPED_FIELDS,
-    })
+    e2e.rackbeat.sandbox.create(
+        "lots",
+        {
+            "number": kit,
+            "name": "Stocked kit",
+            "group_id": group["number"],
+            "sales_price": 50.0,
+            "lines": [{"product_id": part, "quantity": 2}],
+            "min_produced": 6161,
+            **STOCK_FIELDS,
+            **UNMAPPED_FIELDS,
+        },
+    )
     assert e2e.wait_outcome("product", part) == ["created"]
     assert e2e.wait_outcome("lot", kit) == ["created"]
 
@@ -110,15 +134,22 @@ def export_log() -> Iterator[list[logging.LogRecord]]:
 
 @pytest.mark.parametrize("kind", ["product", "lot"])
 def test_a_number_e_conomic_refuses_is_replaced_bound_and_logged(
-    e2e: Flow, export_log: list[logging.LogRecord], kind: str  # noqa: F811
+    e2e: Flow,  # noqa: F811  (the fixture imported above)
+    export_log: list[logging.LogRecord],
+    kind: str,
 ) -> None:
     group = e2e.group()
     # Rackbeat's API takes item numbers longer than e-conomic's 25 characters (its UI stops at 25; the
     # sandbox's API too, so the record is loaded, which fires no webhook: the transfer is sent as the
     # receiver would send it)
     number = f"LONG-{kind.upper()}-NUMBER-FROM-RACKBEAT-{e2e.suffix}"
-    e2e.rackbeat.sandbox.load({f"{kind}s": [{"number": number, "name": f"Long {kind}",
-                                             "group_id": group["number"], "sales_price": 10.0}]})
+    e2e.rackbeat.sandbox.load(
+        {
+            f"{kind}s": [
+                {"number": number, "name": f"Long {kind}", "group_id": group["number"], "sales_price": 10.0}
+            ]
+        }
+    )
     assert enqueue_export(kind, number)
     expected = product.economic_product_number(number)
     assert expected != number and REGISTRY[kind].economic_key({"number": number}) == expected
@@ -137,9 +168,12 @@ def economic_master_receiver(e2e: Flow) -> Iterator[Settings]:  # noqa: F811
 
     It counts under a connection id of its own (inside the session's namespace, so the clean-up finds
     it): the session-wide webhook counters other tests read stay untouched."""
-    settings = e2e.settings.model_copy(update={
-        "products_master": "economic", "connection_id": f"{e2e.settings.connection_id}-economic-master",
-    })
+    settings = e2e.settings.model_copy(
+        update={
+            "products_master": "economic",
+            "connection_id": f"{e2e.settings.connection_id}-economic-master",
+        }
+    )
     server = ServerThread(create_app(settings, register_webhooks=False)).start()
     tokens = WebhookTokenStore(
         e2e.redis, lambda *parts: namespaced_key(*parts, connection_id=settings.connection_id)
@@ -156,7 +190,8 @@ def ignored_count(client: redis.Redis, settings: Settings, event: str) -> int:
 
 
 def test_with_e_conomic_as_master_product_webhooks_write_nothing(
-    e2e: Flow, economic_master_receiver: Settings  # noqa: F811
+    e2e: Flow,  # noqa: F811  (the fixture imported above)
+    economic_master_receiver: Settings,
 ) -> None:
     group = e2e.group()
     e2e.wait_outcome("product_group", str(group["number"]))  # groups are not covered by products_master
@@ -169,16 +204,21 @@ def test_with_e_conomic_as_master_product_webhooks_write_nothing(
     e2e.rackbeat.sandbox.update("products", number, {"name": "Renamed in Rackbeat"})
 
     master = economic_master_receiver
-    wait_for(lambda: ignored_count(e2e.redis, master, "product.created") == created_before + 1
-             and ignored_count(e2e.redis, master, "product.updated") == updated_before + 1,
-             message="both product webhooks to be ignored")
+    wait_for(
+        lambda: (
+            ignored_count(e2e.redis, master, "product.created") == created_before + 1
+            and ignored_count(e2e.redis, master, "product.updated") == updated_before + 1
+        ),
+        message="both product webhooks to be ignored",
+    )
     assert e2e.events("product", number) == []
     assert e2e.economic_products(number) == []
     assert e2e.economic.sandbox.request_log.entries()[logged_before:] == []  # not even a read
 
 
 def test_with_e_conomic_as_master_for_products_lot_webhooks_write_nothing(
-    e2e: Flow, economic_master_receiver: Settings  # noqa: F811
+    e2e: Flow,  # noqa: F811  (the fixture imported above)
+    economic_master_receiver: Settings,
 ) -> None:
     """Lots are products in e-conomic, so the products master setting covers them too (their spec says so)."""
     group = e2e.group()
@@ -190,8 +230,10 @@ def test_with_e_conomic_as_master_for_products_lot_webhooks_write_nothing(
     e2e.rackbeat.sandbox.create("lots", {"number": number, "name": "Kit", "group_id": group["number"]})
 
     master = economic_master_receiver
-    wait_for(lambda: ignored_count(e2e.redis, master, "lot.created") == created_before + 1,
-             message="the lot webhook to be ignored")
+    wait_for(
+        lambda: ignored_count(e2e.redis, master, "lot.created") == created_before + 1,
+        message="the lot webhook to be ignored",
+    )
     assert e2e.events("lot", number) == []
     assert e2e.economic_products(number) == []
     assert e2e.economic.sandbox.request_log.entries()[logged_before:] == []

@@ -427,8 +427,11 @@ def celery_commands(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.P
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "tasks", *arguments],
-                cwd=PROJECT_ROOT, env={**os.environ, **settings_env(settings)}, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **settings_env(settings)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         started.append(process)
         return process, log_path
@@ -447,8 +450,12 @@ def celery_commands(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.P
 def run_celery(settings: Settings, *arguments: str) -> str:
     """Output of a short `celery -A tasks ...` command (a CLI an operator would use)."""
     done = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "tasks", *arguments], cwd=PROJECT_ROOT,
-        env={**os.environ, **settings_env(settings)}, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "celery", "-A", "tasks", *arguments],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     return done.stdout + done.stderr
 
@@ -480,7 +487,11 @@ def test_no_redis_password_in_the_configuration_celery_and_flower_show(
     port = free_port()
     auth = ("operator", unique_token("flower"))
     flower, flower_log = celery_commands(
-        "flower", settings, "flower", "--address=127.0.0.1", f"--port={port}",
+        "flower",
+        settings,
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={port}",
         f"--basic_auth={auth[0]}:{auth[1]}",
     )
     beat, beat_log = celery_commands(
@@ -501,8 +512,12 @@ def test_no_redis_password_in_the_configuration_celery_and_flower_show(
     def beat_probe() -> bool:
         assert beat.poll() is None, beat_log.read_text()
         probe = subprocess.run(
-            [sys.executable, "-m", "tasks.cli.healthcheck", "beat"], cwd=PROJECT_ROOT,
-            env={**os.environ, **settings_env(settings)}, capture_output=True, text=True, timeout=60,
+            [sys.executable, "-m", "tasks.cli.healthcheck", "beat"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **settings_env(settings)},
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         return probe.returncode == 0
 

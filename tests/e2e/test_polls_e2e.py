@@ -32,8 +32,13 @@ def polls(service_settings: Settings) -> Any:
 
 
 @pytest.fixture
-def net(sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any,
-        redis_client: redis.Redis, session_namespace: str) -> Iterator[Any]:
+def net(
+    sandbox_settings: Settings,
+    rackbeat_sandbox: Any,
+    economic_sandbox: Any,
+    redis_client: redis.Redis,
+    session_namespace: str,
+) -> Iterator[Any]:
     forget_records(redis_client, session_namespace)
     for name in redis_client.scan_iter(match=f"rbsync:{session_namespace}:poll:watermark:*"):
         redis_client.delete(name)
@@ -80,11 +85,12 @@ def test_a_change_whose_webhook_was_lost_arrives_with_the_next_poll(
     rackbeat.sandbox.update("products", number, {"sales_price": 14.0})
     second = run(CHANGES)
     assert second["kinds"]["product"]["queued"] == 1, "a later change is polled again"
-    wait_for(lambda: economic_products(economic_sandbox, number)[0]["salesPrice"] == 14.0,
-             message="the changed price")
+    wait_for(
+        lambda: economic_products(economic_sandbox, number)[0]["salesPrice"] == 14.0,
+        message="the changed price",
+    )
 
-    wait_for(lambda: run(CHANGES)["queued"] == 0, timeout=30,
-             message="a poll that finds nothing new")
+    wait_for(lambda: run(CHANGES)["queued"] == 0, timeout=30, message="a poll that finds nothing new")
     rackbeat.sandbox.request_log.clear()
     quiet = run(CHANGES)
     assert quiet["queued"] == 0
@@ -105,13 +111,16 @@ def test_a_record_deleted_with_its_webhook_lost_is_barred_by_the_sweep(
     swept = run(DELETIONS)
 
     assert swept["kinds"]["product"]["queued"] == 1
-    wait_for(lambda: economic_products(economic_sandbox, number)[0].get("barred") is True,
-             message="the product barred in e-conomic")
+    wait_for(
+        lambda: economic_products(economic_sandbox, number)[0].get("barred") is True,
+        message="the product barred in e-conomic",
+    )
     assert run(DELETIONS)["queued"] == 0, "a retired record is not queued again"
 
 
-def test_the_watermark_moves_only_forward_with_each_poll(net: Any, sandbox_settings: Settings,
-                                                         redis_client: redis.Redis, polls: Any) -> None:
+def test_the_watermark_moves_only_forward_with_each_poll(
+    net: Any, sandbox_settings: Settings, redis_client: redis.Redis, polls: Any
+) -> None:
     watermarks = polls.Watermarks(redis_client, sandbox_settings.connection_id)
     run(CHANGES)
     first = watermarks.get("product")
@@ -122,9 +131,12 @@ def test_the_watermark_moves_only_forward_with_each_poll(net: Any, sandbox_setti
 def test_a_stale_marker_with_no_task_behind_it_is_cleared_and_a_live_one_kept(
     service_settings: Settings, redis_client: redis.Redis, session_namespace: str, polls: Any
 ) -> None:
-    settings = service_settings.model_copy(update={
-        "visibility_timeout_seconds": 30, "broker_key_prefix": f"{session_namespace}:stale-sweep:",
-    })
+    settings = service_settings.model_copy(
+        update={
+            "visibility_timeout_seconds": 30,
+            "broker_key_prefix": f"{session_namespace}:stale-sweep:",
+        }
+    )
     markers = PendingMarkers(redis_client, settings.connection_id)
     old = DEFAULT_TTL_SECONDS - settings.effective_visibility_timeout - 5
     ghost, queued, young = (f"STALE-{uuid.uuid4().hex[:6]}" for _ in range(3))

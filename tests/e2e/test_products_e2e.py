@@ -34,8 +34,13 @@ FINAL = ("created", "replaced", "unchanged", "barred", "ignored", "dead-lettered
 
 
 @pytest.fixture
-def e2e(sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any,
-        redis_client: redis.Redis, session_namespace: str) -> Iterator[Flow]:
+def e2e(
+    sandbox_settings: Settings,
+    rackbeat_sandbox: Any,
+    economic_sandbox: Any,
+    redis_client: redis.Redis,
+    session_namespace: str,
+) -> Iterator[Flow]:
     forget_records(redis_client, session_namespace)
     yield Flow(sandbox_settings, rackbeat_sandbox, economic_sandbox, redis_client)
     economic_sandbox.sandbox.faults.reset()
@@ -94,12 +99,16 @@ class Flow:
     def wait_outcome(self, kind: str, key: str, count: int = 1, timeout: float = 60) -> list[str]:
         return wait_for(
             lambda: (found := self.outcomes(kind, key)) and len(found) >= count and found,
-            timeout=timeout, message=f"{count} finished transfer(s) of {kind} {key}",
+            timeout=timeout,
+            message=f"{count} finished transfer(s) of {kind} {key}",
         )
 
     def writes_to(self, path: str) -> list[dict[str, Any]]:
-        return [entry for entry in self.economic.sandbox.request_log.entries()
-                if entry["method"] in WRITES and entry["path"] == path]
+        return [
+            entry
+            for entry in self.economic.sandbox.request_log.entries()
+            if entry["method"] in WRITES and entry["path"] == path
+        ]
 
     def economic_products(self, number: str) -> list[dict[str, Any]]:
         return [p for p in self.economic.sandbox.dump("products") if p["productNumber"] == number]
@@ -127,8 +136,9 @@ def test_webhooks_create_replace_and_skip(e2e: Flow, receiver: ServerThread) -> 
     [stored] = e2e.economic_products(number)
     assert stored["productGroup"]["productGroupNumber"] == group["number"]
     assert stored["salesPrice"] == 3.5
-    assert "created" in e2e.outcomes("product_group", str(group["number"])) or \
-        "replaced" in e2e.outcomes("product_group", str(group["number"]))
+    assert "created" in e2e.outcomes("product_group", str(group["number"])) or "replaced" in e2e.outcomes(
+        "product_group", str(group["number"])
+    )
 
     e2e.rackbeat.sandbox.update("products", number, {"sales_price": 4.25})
     assert e2e.wait_outcome("product", number, count=2)[-1] == "replaced"
@@ -170,9 +180,13 @@ def test_bursts_coalesce_into_few_transfers_and_one_product(e2e: Flow) -> None:
 @pytest.fixture
 def patient_settings(e2e: Flow) -> Iterator[Settings]:
     """Enough retries, quickly spaced, to outlast a 30 % failure rate."""
-    settings = e2e.settings.model_copy(update={
-        "transfer_max_retries": 40, "retry_backoff_base_seconds": 0.05, "retry_backoff_max_seconds": 1,
-    })
+    settings = e2e.settings.model_copy(
+        update={
+            "transfer_max_retries": 40,
+            "retry_backoff_base_seconds": 0.05,
+            "retry_backoff_max_seconds": 1,
+        }
+    )
     apply_settings(settings)
     yield settings
     apply_settings(e2e.settings)
@@ -197,8 +211,12 @@ def test_every_product_arrives_through_5xx_and_429(e2e: Flow, patient_settings: 
         assert e2e.outcomes("product", number) == ["created"], number
         [stored] = e2e.economic_products(number)
         assert stored["salesPrice"] == float(i + 1)
-    retried = [event for number in numbers for event in e2e.events("product", number)
-               if event["outcome"] == "retrying"]
+    retried = [
+        event
+        for number in numbers
+        for event in e2e.events("product", number)
+        if event["outcome"] == "retrying"
+    ]
     assert retried, "the faults should have forced at least one retry"
 
 

@@ -62,8 +62,12 @@ def test_only_the_service_clients_writes_count(private_economic: RunningSandbox)
     body = {"productNumber": "OK-1", "name": "Fine", "productGroup": {"productGroupNumber": 1}}
     with _client(private_economic) as economic:
         economic.create("products", body, idempotency_key="service-write")
-    httpx.post(f"{private_economic.api_url}products", json={"productNumber": TOO_LONG_NUMBER},
-               headers=private_economic.headers, timeout=10)
+    httpx.post(
+        f"{private_economic.api_url}products",
+        json={"productNumber": TOO_LONG_NUMBER},
+        headers=private_economic.headers,
+        timeout=10,
+    )
 
     service, raw = logged_requests(private_economic.sandbox, 2)
     assert service["idempotency_key"] == "service-write" and service["user_agent"]
@@ -81,8 +85,11 @@ def test_every_body_the_service_sent_during_the_run_matches_the_published_schema
     writes = unchecked_writes()
     if not SERVICE_WRITES:
         this_module = request.node.nodeid.split("::")[0]
-        flows = [item.nodeid for item in request.session.items
-                 if item.nodeid.startswith("tests/e2e/") and not item.nodeid.startswith(this_module)]
+        flows = [
+            item.nodeid
+            for item in request.session.items
+            if item.nodeid.startswith("tests/e2e/") and not item.nodeid.startswith(this_module)
+        ]
         # End-to-end flows write to e-conomic; none harvested means the harvest itself is broken.
         assert not flows, f"{len(flows)} end-to-end tests ran but no service write to e-conomic was harvested"
         pytest.skip("no end-to-end flow ran in this session, so the service sent nothing to check")

@@ -42,11 +42,20 @@ def test_a_supplier_arrives_with_its_new_group_then_follows_updates_and_is_barre
     terms = rackbeat_payment_terms(e2e)
     group = e2e.rackbeat.sandbox.create("supplier-groups", {"number": unique_number(), "name": "Tyske"})
     number = unique_number()
-    e2e.rackbeat.sandbox.create("suppliers", {
-        "number": number, "company_name": "Bauwerk Schmidt GmbH", "payment_terms_id": terms["number"],
-        "supplier_group_id": group["number"], "address_country": "Tyskland", "address_city": "Hamburg",
-        "currency": "EUR", "contact_email": "einkauf@bauwerk.de", "vat_zone": "eu",
-    })
+    e2e.rackbeat.sandbox.create(
+        "suppliers",
+        {
+            "number": number,
+            "company_name": "Bauwerk Schmidt GmbH",
+            "payment_terms_id": terms["number"],
+            "supplier_group_id": group["number"],
+            "address_country": "Tyskland",
+            "address_city": "Hamburg",
+            "currency": "EUR",
+            "contact_email": "einkauf@bauwerk.de",
+            "vat_zone": "eu",
+        },
+    )
 
     assert e2e.wait_outcome("supplier", str(number)) == ["created"]
     stored = economic_supplier(e2e, number)
@@ -82,10 +91,16 @@ def test_a_supplier_arrives_with_its_new_group_then_follows_updates_and_is_barre
 def test_a_supplier_blocked_in_rackbeat_is_barred_and_lifted_again(e2e: Flow) -> None:  # noqa: F811
     terms = rackbeat_payment_terms(e2e)
     number = unique_number()
-    e2e.rackbeat.sandbox.create("suppliers", {
-        "number": number, "company_name": "Dansk Søm A/S", "payment_terms_id": terms["number"],
-        "address_country": "Danmark", "currency": "DKK",
-    })
+    e2e.rackbeat.sandbox.create(
+        "suppliers",
+        {
+            "number": number,
+            "company_name": "Dansk Søm A/S",
+            "payment_terms_id": terms["number"],
+            "address_country": "Danmark",
+            "currency": "DKK",
+        },
+    )
     assert e2e.wait_outcome("supplier", str(number)) == ["created"]
     assert economic_supplier(e2e, number)["supplierGroup"]["supplierGroupNumber"] == 1  # the default group
 
@@ -131,10 +146,17 @@ def test_suppliers_sharing_new_groups_create_each_group_once(e2e: Flow) -> None:
     ]
     numbers = [unique_number() for _ in range(12)]
     for index, number in enumerate(numbers):
-        e2e.rackbeat.sandbox.create("suppliers", {
-            "number": number, "company_name": f"Leverandør {index}", "payment_terms_id": terms["number"],
-            "supplier_group_id": groups[index % 3]["number"], "address_country": "Danmark", "currency": "DKK",
-        })
+        e2e.rackbeat.sandbox.create(
+            "suppliers",
+            {
+                "number": number,
+                "company_name": f"Leverandør {index}",
+                "payment_terms_id": terms["number"],
+                "supplier_group_id": groups[index % 3]["number"],
+                "address_country": "Danmark",
+                "currency": "DKK",
+            },
+        )
 
     for number in numbers:
         assert e2e.wait_outcome("supplier", str(number)) == ["created"]

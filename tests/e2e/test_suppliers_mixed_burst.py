@@ -16,8 +16,18 @@ from sandbox.rackbeat.resources import RESOURCES
 from tasks.entities import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
-SEEDED_RESOURCES = {"product-groups", "units", "payment-terms", "employees", "customer-groups",
-                    "supplier-groups", "customers", "suppliers", "products", "lots"}
+SEEDED_RESOURCES = {
+    "product-groups",
+    "units",
+    "payment-terms",
+    "employees",
+    "customer-groups",
+    "supplier-groups",
+    "customers",
+    "suppliers",
+    "products",
+    "lots",
+}
 
 
 def test_the_burst_has_the_size_asked_for_and_every_registered_kind_the_seed_can_supply() -> None:
@@ -50,11 +60,16 @@ def test_a_small_burst_moves_every_record_and_prints_a_row_per_kind(
     tmp_path: Path, redis_url: str, session_namespace: str, redis_client: object
 ) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
-    env.update({"RBSYNC_REDIS_URL": redis_url, "RBSYNC_CONNECTION_ID": session_namespace,
-                "PYTHONPATH": str(ROOT)})
+    env.update(
+        {"RBSYNC_REDIS_URL": redis_url, "RBSYNC_CONNECTION_ID": session_namespace, "PYTHONPATH": str(ROOT)}
+    )
     answer = subprocess.run(
         [sys.executable, "-m", "bench.mixed_burst", "--records", "80"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert answer.returncode == 0, answer.stdout + answer.stderr
     rows = {line.split()[0]: line.split() for line in answer.stdout.splitlines() if line.strip()}

@@ -78,8 +78,9 @@ def test_beat_probe_follows_the_redbeat_lock(
 
 
 def test_the_beat_probe_imports_only_redis_py_and_reads_the_key_beat_holds(redis_url: str) -> None:
-    status, _, modules = imported_modules(compose_probe("beat"), RBSYNC_REDIS_URL=redis_url,
-                                          RBSYNC_CONNECTION_ID="probe-imports")
+    status, _, modules = imported_modules(
+        compose_probe("beat"), RBSYNC_REDIS_URL=redis_url, RBSYNC_CONNECTION_ID="probe-imports"
+    )
     assert status == 1  # no beat runs for this connection
     assert "redis" in modules and not (modules & (set(HEAVY) - {"redis"})), modules & set(HEAVY)
     settings = build_test_settings(redis_url, "probe-imports")

@@ -59,8 +59,18 @@ def test_dependencies_get_a_line_only_when_they_were_written() -> None:
 
 
 def test_a_retry_line_says_why_and_how_far_along() -> None:
-    line = format_event({"kind": "customer", "key": "1042", "outcome": "retrying", "retry_in": "16.2",
-                         "attempt": "3", "max_retries": "8", "reason": "e-conomic 503", "at": 0})
+    line = format_event(
+        {
+            "kind": "customer",
+            "key": "1042",
+            "outcome": "retrying",
+            "retry_in": "16.2",
+            "attempt": "3",
+            "max_retries": "8",
+            "reason": "e-conomic 503",
+            "at": 0,
+        }
+    )
     assert "e-conomic 503, retry 3 of 8 in 16 s" in line
 
 
@@ -107,8 +117,9 @@ def free_port() -> int:
 def rbsync_dlq(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """The console script in a clean environment: no RBSYNC_* (so no token) and no .env."""
     clean = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
-    return subprocess.run([str(RBSYNC), "dlq", *args], env={**clean, **env}, cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [str(RBSYNC), "dlq", *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_dlq_commands_work_without_any_api_token(tmp_path: Path, redis_url: str) -> None:
@@ -134,11 +145,15 @@ DLQ_COMMANDS = (
 
 
 @pytest.mark.parametrize("command", DLQ_COMMANDS, ids=lambda command: " ".join(command[:2]))
-@pytest.mark.parametrize(("url", "problem"), [
-    ("redis://127.0.0.1:{dead}/0", "cannot reach Redis at 127.0.0.1:{dead}/0"),
-    ("http://127.0.0.1:6379/0", "http:// is not a Redis URL"),
-    ("redis://:pw-not-shown@127.0.0.1:6379/99", "Redis at 127.0.0.1:6379/99 has no database 99"),
-], ids=["unreachable", "scheme", "database"])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis://127.0.0.1:{dead}/0", "cannot reach Redis at 127.0.0.1:{dead}/0"),
+        ("http://127.0.0.1:6379/0", "http:// is not a Redis URL"),
+        ("redis://:pw-not-shown@127.0.0.1:6379/99", "Redis at 127.0.0.1:6379/99 has no database 99"),
+    ],
+    ids=["unreachable", "scheme", "database"],
+)
 def test_every_dlq_command_names_a_wrong_redis_in_one_line(
     tmp_path: Path, command: tuple[str, ...], url: str, problem: str
 ) -> None:
@@ -160,14 +175,26 @@ def test_a_retry_whose_broker_is_unreachable_names_the_broker_setting(tmp_path: 
     namespace = f"test-dead-broker-{uuid.uuid4().hex[:8]}"
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     store = DeadLetterStore(client, namespace)
-    entry = store.record_failure(Failure(
-        task_name="rbsync.export_record", task_id="t-1", args=["product", "P-1"], kwargs={},
-        queue="transfers",
-        kind="product", key="P-1", classification="permanent", error_class="ValidationFailed", error="no",
-    ))
+    entry = store.record_failure(
+        Failure(
+            task_name="rbsync.export_record",
+            task_id="t-1",
+            args=["product", "P-1"],
+            kwargs={},
+            queue="transfers",
+            kind="product",
+            key="P-1",
+            classification="permanent",
+            error_class="ValidationFailed",
+            error="no",
+        )
+    )
     dead = free_port()
-    env = {"RBSYNC_REDIS_URL": redis_url, "RBSYNC_BROKER_URL": f"redis://127.0.0.1:{dead}/0",
-           "RBSYNC_CONNECTION_ID": namespace}
+    env = {
+        "RBSYNC_REDIS_URL": redis_url,
+        "RBSYNC_BROKER_URL": f"redis://127.0.0.1:{dead}/0",
+        "RBSYNC_CONNECTION_ID": namespace,
+    }
     try:
         done = rbsync_dlq("retry", entry["id"], env=env, cwd=tmp_path)
     finally:

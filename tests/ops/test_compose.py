@@ -253,7 +253,9 @@ def test_worker_gets_longer_to_stop_than_its_soft_shutdown(services):
     example = re.search(r"^RBSYNC_WORKER_SOFT_SHUTDOWN_SECONDS=(\d+)", env_example, re.MULTILINE)
     settings = Settings(
         _env_file=None,
-        rackbeat_token="x", economic_app_secret_token="x", economic_agreement_grant_token="x",
+        rackbeat_token="x",
+        economic_app_secret_token="x",
+        economic_agreement_grant_token="x",
         worker_soft_shutdown_seconds=float(example.group(1)),
     )
     soft_shutdown = build_config(settings)["worker_soft_shutdown_timeout"]
@@ -324,7 +326,9 @@ def test_dockerfile_installs_the_pinned_dependencies_before_it_copies_the_code()
     instructions = dockerfile_instructions()
     copies = [i for i, line in enumerate(instructions) if line.startswith("COPY ")]
     first_code_copy = next(
-        i for i in copies if re.search(r"\b(clients|tasks|web|sandbox|\.)\s+\S+$", instructions[i])
+        i
+        for i in copies
+        if re.search(r"\b(clients|tasks|web|sandbox|\.)\s+\S+$", instructions[i])
         and "pyproject.toml" not in instructions[i]
     )
     before = instructions[:first_code_copy]
@@ -332,9 +336,7 @@ def test_dockerfile_installs_the_pinned_dependencies_before_it_copies_the_code()
     assert "pyproject.toml" in copied_before and "constraints.txt" in copied_before
     dependency_install = [line for line in before if re.search(r"pip install .*-c constraints\.txt", line)]
     assert dependency_install and all(" -r " in line for line in dependency_install), dependency_install
-    project_installs = [
-        line for line in instructions[first_code_copy:] if "pip install" in line
-    ]
+    project_installs = [line for line in instructions[first_code_copy:] if "pip install" in line]
     assert project_installs and all("--no-deps" in line for line in project_installs), project_installs
     for name in ("clients", "tasks", "web", "sandbox"):
         assert any(re.fullmatch(rf"COPY {name} \./{name}", line) for line in instructions[first_code_copy:])

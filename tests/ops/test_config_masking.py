@@ -25,8 +25,11 @@ ENCODED = "s3cr3t-p%40ss%2Fword"
 def settings_for(redis_url: str, broker_url: str | None = None) -> Settings:
     return Settings(
         _env_file=None,
-        rackbeat_token="x", economic_app_secret_token="x", economic_agreement_grant_token="x",
-        redis_url=redis_url, broker_url=broker_url,
+        rackbeat_token="x",
+        economic_app_secret_token="x",
+        economic_agreement_grant_token="x",
+        redis_url=redis_url,
+        broker_url=broker_url,
     )
 
 
@@ -47,8 +50,10 @@ def shown(settings: Settings) -> str:
         ("redis://127.0.0.1:6379/0", ("redis://127.0.0.1:6379/0", {})),
         ("redis://:pw@redis:6379/0", ("redis://redis:6379/0", {"password": "pw"})),
         ("redis://user:pw@redis:6379/0", ("redis://redis:6379/0", {"username": "user", "password": "pw"})),
-        (f"rediss://:{ENCODED}@redis:6380/1?ssl_cert_reqs=required",
-         ("rediss://redis:6380/1?ssl_cert_reqs=required", {"password": PASSWORD})),
+        (
+            f"rediss://:{ENCODED}@redis:6380/1?ssl_cert_reqs=required",
+            ("rediss://redis:6380/1?ssl_cert_reqs=required", {"password": PASSWORD}),
+        ),
     ],
 )
 def test_split_credentials_takes_user_and_password_out_of_the_url(url: str, expected: Any) -> None:

@@ -19,8 +19,23 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # Nothing of the service and none of its heavy dependencies may be imported by these probes.
-HEAVY = ("tasks", "celery", "kombu", "billiard", "redis", "redbeat", "pydantic", "pydantic_settings", "click",
-         "httpx", "starlette", "uvicorn", "flower", "web", "clients")
+HEAVY = (
+    "tasks",
+    "celery",
+    "kombu",
+    "billiard",
+    "redis",
+    "redbeat",
+    "pydantic",
+    "pydantic_settings",
+    "click",
+    "httpx",
+    "starlette",
+    "uvicorn",
+    "flower",
+    "web",
+    "clients",
+)
 
 
 def compose_probe(service: str) -> list[str]:
@@ -33,8 +48,12 @@ def compose_probe(service: str) -> list[str]:
 def imported_modules(command: list[str], **env: str) -> tuple[int, str, set[str]]:
     """Exit status, output and top-level names of every module the command imported."""
     done = subprocess.run(
-        [command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True, timeout=60,
-        cwd="/", env={**os.environ, **env},
+        [command[0], "-X", "importtime", *command[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={**os.environ, **env},
     )
     modules = {
         match.group(1).split(".")[0]

@@ -26,8 +26,14 @@ from tests.tasks.test_export_engine import forget_records
 
 
 @pytest.fixture
-def net(sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any, redis_client: redis.Redis,
-        session_namespace: str, celery_worker: Any) -> Iterator[Any]:
+def net(
+    sandbox_settings: Settings,
+    rackbeat_sandbox: Any,
+    economic_sandbox: Any,
+    redis_client: redis.Redis,
+    session_namespace: str,
+    celery_worker: Any,
+) -> Iterator[Any]:
     forget_records(redis_client, session_namespace)
     yield rackbeat_sandbox
     forget_records(redis_client, session_namespace)
@@ -39,8 +45,8 @@ def make_products(rackbeat: Any, count: int) -> list[str]:
     numbers = [f"{prefix}-{index}" for index in range(count)]
     for number in numbers:
         rackbeat.sandbox.create(
-            "products", {"number": number, "name": f"Item {number}", "group_id": group["number"],
-                         "sales_price": 10.0},
+            "products",
+            {"number": number, "name": f"Item {number}", "group_id": group["number"], "sales_price": 10.0},
         )
     return numbers
 
@@ -64,14 +70,16 @@ def test_resend_keys_queues_those_records_and_they_arrive(net: Any, economic_san
     assert not in_economic(economic_sandbox, [untouched])
 
 
-def test_a_key_resent_twice_at_once_is_queued_once(net: Any, economic_sandbox: Any, redis_client: redis.Redis,
-                                                    session_namespace: str) -> None:
+def test_a_key_resent_twice_at_once_is_queued_once(
+    net: Any, economic_sandbox: Any, redis_client: redis.Redis, session_namespace: str
+) -> None:
     [number] = make_products(net, 1)
     result = resend("product", number, number)
     assert result.exit_code == 0, result.stderr
     # The second is coalesced with the first's pending marker, unless the worker already started it.
     assert result.stdout.strip() in {
-        "product: 1 queued, 1 already pending", "product: 2 queued, 0 already pending"
+        "product: 1 queued, 1 already pending",
+        "product: 2 queued, 0 already pending",
     }
     wait_for(lambda: in_economic(economic_sandbox, [number]), message="the resent product")
 
@@ -82,8 +90,11 @@ def test_resend_all_pages_through_rackbeat_and_queues_every_record(net: Any, eco
 
     result = resend("--all", "product")
     assert result.exit_code == 0, result.stderr
-    listed = [entry for entry in net.sandbox.request_log.entries()
-              if entry["method"] == "GET" and entry["path"].rstrip("/").endswith("products")]
+    listed = [
+        entry
+        for entry in net.sandbox.request_log.entries()
+        if entry["method"] == "GET" and entry["path"].rstrip("/").endswith("products")
+    ]
     assert listed, "the products were listed"
     query = parse_qs(listed[0]["query"])
     # Only the key field, 1000 at a time.
@@ -107,8 +118,9 @@ def test_keys_or_all_but_not_both_nor_neither() -> None:
 def test_missing_settings_give_one_line(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
     rbsync = str(Path(sys.executable).parent / "rbsync")
-    done = subprocess.run([rbsync, "resend", "product", "1"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [rbsync, "resend", "product", "1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert line.startswith("rbsync: setting RBSYNC_")

@@ -83,8 +83,18 @@ def test_run_starts_everything_shows_transfers_and_stops_on_sigterm(tmp_path: Pa
     env["FLOWER_BASIC_AUTH"] = "operator:run-test-flower-password"
     flower_port = free_port()
     process = subprocess.Popen(
-        [str(RBSYNC), "run", "--interval", "0.5", "--seed-size", "tiny", "--web-port", str(free_port()),
-         "--flower-port", str(flower_port)],
+        [
+            str(RBSYNC),
+            "run",
+            "--interval",
+            "0.5",
+            "--seed-size",
+            "tiny",
+            "--web-port",
+            str(free_port()),
+            "--flower-port",
+            str(flower_port),
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -197,8 +207,6 @@ def test_with_tokens_in_dot_env_it_runs_against_those_apis_and_starts_no_sandbox
         assert token not in text
 
 
-
-
 def worker_main_pid(run_pid: int) -> int | None:
     """The Celery worker's main process among the children of `rbsync run`."""
     for pid in children_of(run_pid):
@@ -227,8 +235,18 @@ def test_run_brings_a_killed_worker_back_and_transfers_go_on(
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
     env.update({"RBSYNC_REDIS_URL": redis_url, "RBSYNC_CONNECTION_ID": session_namespace})
     process = subprocess.Popen(
-        [str(RBSYNC), "run", "--interval", "0.5", "--seed-size", "tiny", "--web-port", str(free_port()),
-         "--flower-port", "0"],
+        [
+            str(RBSYNC),
+            "run",
+            "--interval",
+            "0.5",
+            "--seed-size",
+            "tiny",
+            "--web-port",
+            str(free_port()),
+            "--flower-port",
+            "0",
+        ],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -258,6 +276,7 @@ def test_run_brings_a_killed_worker_back_and_transfers_go_on(
             time.sleep(0.1)
         # ... becomes ready (its heartbeat file was removed before it started, so this one is its own) ...
         assert wait_until(heartbeat.exists, timeout=20)
+
         # ... and transfers what changes from then on: the new worker's own log shows finished transfers.
         def new_worker_transferred() -> bool:
             after_restart = worker_log.read_text(errors="replace").split("restarting in 1 s (restart 1)")[-1]

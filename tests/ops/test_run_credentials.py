@@ -13,26 +13,36 @@ from tests.ops.test_run import RBSYNC
 
 
 def test_real_mode_with_a_token_the_api_refuses_stops_with_one_line(
-    tmp_path: Path, redis_url: str, session_namespace: str, rackbeat_server_factory, economic_server_factory,
+    tmp_path: Path,
+    redis_url: str,
+    session_namespace: str,
+    rackbeat_server_factory,
+    economic_server_factory,
 ) -> None:
     rackbeat = rackbeat_server_factory(token="the-right-rackbeat-token")
     economic = economic_server_factory(app_secret_token="app-secret", agreement_grant_token="grant")
-    (tmp_path / ".env").write_text("\n".join([
-        f"RBSYNC_REDIS_URL={redis_url}",
-        f"RBSYNC_CONNECTION_ID={session_namespace}-refused",
-        f"RBSYNC_BROKER_KEY_PREFIX={session_namespace}-refused:",
-        f"RBSYNC_RACKBEAT_BASE_URL={rackbeat.api_url}",
-        "RBSYNC_RACKBEAT_TOKEN=a-token-rackbeat-never-issued",
-        f"RBSYNC_ECONOMIC_BASE_URL={economic.api_url}",
-        f"RBSYNC_ECONOMIC_OPENAPI_BASE_URL={economic.api_url}",
-        "RBSYNC_ECONOMIC_APP_SECRET_TOKEN=app-secret",
-        "RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN=grant",
-        f"RBSYNC_PUBLIC_URL=http://127.0.0.1:{free_port()}",
-    ]) + "\n")
+    (tmp_path / ".env").write_text(
+        "\n".join(
+            [
+                f"RBSYNC_REDIS_URL={redis_url}",
+                f"RBSYNC_CONNECTION_ID={session_namespace}-refused",
+                f"RBSYNC_BROKER_KEY_PREFIX={session_namespace}-refused:",
+                f"RBSYNC_RACKBEAT_BASE_URL={rackbeat.api_url}",
+                "RBSYNC_RACKBEAT_TOKEN=a-token-rackbeat-never-issued",
+                f"RBSYNC_ECONOMIC_BASE_URL={economic.api_url}",
+                f"RBSYNC_ECONOMIC_OPENAPI_BASE_URL={economic.api_url}",
+                "RBSYNC_ECONOMIC_APP_SECRET_TOKEN=app-secret",
+                "RBSYNC_ECONOMIC_AGREEMENT_GRANT_TOKEN=grant",
+                f"RBSYNC_PUBLIC_URL=http://127.0.0.1:{free_port()}",
+            ]
+        )
+        + "\n"
+    )
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
 
-    done = subprocess.run([str(RBSYNC), "run"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=90)
+    done = subprocess.run(
+        [str(RBSYNC), "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
+    )
 
     assert done.returncode == 2, done.stdout + done.stderr
     refused = [line for line in done.stderr.splitlines() if "refused our credentials" in line]
@@ -59,8 +69,9 @@ def test_real_mode_without_tokens_names_the_setting_in_one_line(tmp_path: Path, 
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
     env["RBSYNC_REDIS_URL"] = redis_url
 
-    done = subprocess.run([str(RBSYNC), "run", "--real"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [str(RBSYNC), "run", "--real"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
 
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [

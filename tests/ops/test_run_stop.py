@@ -62,9 +62,24 @@ def started_run(tmp_path: Path) -> Iterator[Callable[[], Started]]:
         env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
         env["RBSYNC_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
         process = subprocess.Popen(
-            [str(RBSYNC), "run", "--no-simulate", "--seed-size", "tiny", "--concurrency", "1",
-             "--web-port", str(free_port()), "--flower-port", "0"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(RBSYNC),
+                "run",
+                "--no-simulate",
+                "--seed-size",
+                "tiny",
+                "--concurrency",
+                "1",
+                "--web-port",
+                str(free_port()),
+                "--flower-port",
+                "0",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             start_new_session=True,
         )
         started.append(process)
@@ -101,8 +116,13 @@ def watch_deaths(pids: list[int], timeout: float) -> dict[int, float]:
     return gone
 
 
-def stop_and_check(process: subprocess.Popen[str], output: Output, redis_pid: int, others: list[int],
-                   send: Callable[[], None]) -> None:
+def stop_and_check(
+    process: subprocess.Popen[str],
+    output: Output,
+    redis_pid: int,
+    others: list[int],
+    send: Callable[[], None],
+) -> None:
     send()
     gone = watch_deaths([redis_pid, *others], timeout=25)
     assert process.wait(timeout=10) == 0

@@ -16,8 +16,11 @@ def test_the_environment_is_put_back_as_it_was(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("RBSYNC_CONNECTION_ID", raising=False)
 
     previous = apply_environment(
-        {"RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE": "1000000", "RBSYNC_CONNECTION_ID": "run-1",
-         "PATH": "/nowhere"},
+        {
+            "RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE": "1000000",
+            "RBSYNC_CONNECTION_ID": "run-1",
+            "PATH": "/nowhere",
+        },
         prefix="RBSYNC_",
     )
     assert os.environ["RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE"] == "1000000"

@@ -22,9 +22,7 @@ CRASH = ANNOUNCE + "print('boom', flush=True)\nsys.exit({status})"
 SLEEP = ANNOUNCE + "time.sleep(600)"
 # Exits with status 1 on SIGTERM: an exit we caused must not count as a crash even though it is non-zero.
 FAILS_ON_SIGTERM = ANNOUNCE + (
-    "import signal\n"
-    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))\n"
-    "time.sleep(600)"
+    "import signal\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(1))\ntime.sleep(600)"
 )
 STUBBORN = ANNOUNCE + "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)"
 # A leader with a child of its own, like a Celery worker and its pool.

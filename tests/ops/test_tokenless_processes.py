@@ -19,8 +19,14 @@ READY = {"beat": "beat: Starting...", "flower": "Visit me at"}
 
 def store_only_env(redis_url: str, connection_id: str, role: str | None) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
-    env.update({"RBSYNC_REDIS_URL": redis_url, "RBSYNC_CONNECTION_ID": connection_id,
-                "FLOWER_BASIC_AUTH": "operator:not-a-default", "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "RBSYNC_REDIS_URL": redis_url,
+            "RBSYNC_CONNECTION_ID": connection_id,
+            "FLOWER_BASIC_AUTH": "operator:not-a-default",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     if role:
         env["RBSYNC_PROCESS_ROLE"] = role
     return env
@@ -32,13 +38,21 @@ def command(role: str) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ["beat", "flower"])
-def test_beat_and_flower_start_with_no_api_token(role: str, redis_url: str, session_namespace: str,
-                                                  tmp_path: Path) -> None:
+def test_beat_and_flower_start_with_no_api_token(
+    role: str, redis_url: str, session_namespace: str, tmp_path: Path
+) -> None:
     log = tmp_path / f"{role}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command(role), cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
-                                   env={**store_only_env(redis_url, f"{session_namespace}-{role}", role),
-                                        "PYTHONPATH": str(PROJECT_ROOT)})
+        process = subprocess.Popen(
+            command(role),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={
+                **store_only_env(redis_url, f"{session_namespace}-{role}", role),
+                "PYTHONPATH": str(PROJECT_ROOT),
+            },
+        )
     try:
         deadline = time.monotonic() + 30
         while READY[role] not in log.read_text(errors="replace"):
@@ -50,10 +64,16 @@ def test_beat_and_flower_start_with_no_api_token(role: str, redis_url: str, sess
         process.wait(timeout=20)
 
 
-def test_without_the_role_a_process_still_needs_the_tokens(redis_url: str, session_namespace: str,
-                                                            tmp_path: Path) -> None:
-    done = subprocess.run(command("beat"), cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          env={**store_only_env(redis_url, f"{session_namespace}-beat", None),
-                               "PYTHONPATH": str(PROJECT_ROOT)})
+def test_without_the_role_a_process_still_needs_the_tokens(
+    redis_url: str, session_namespace: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        command("beat"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**store_only_env(redis_url, f"{session_namespace}-beat", None), "PYTHONPATH": str(PROJECT_ROOT)},
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("rbsync: setting RBSYNC_RACKBEAT_TOKEN:")

@@ -22,8 +22,6 @@ from tasks.cli.processes import ManagedProcess, children_of, wait_until
 MAX_AGE = "5"  # seconds; Celery sends a heartbeat every 2 s
 
 
-
-
 @pytest.mark.slow
 def test_the_probe_sees_a_stuck_worker_main_process_although_its_pool_lives(
     tmp_path: Path, redis_url: str, session_namespace: str, redis_client: object
@@ -45,8 +43,16 @@ def test_the_probe_sees_a_stuck_worker_main_process_although_its_pool_lives(
     worker = ManagedProcess(
         "worker",
         [
-            "python", "-m", "celery", "-A", "tasks", "worker", "--queues=transfers,polls,bulk,dlq",
-            "--concurrency=1", f"--hostname=liveness-{uuid.uuid4().hex[:6]}@%h", "--loglevel=INFO",
+            "python",
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "--queues=transfers,polls,bulk,dlq",
+            "--concurrency=1",
+            f"--hostname=liveness-{uuid.uuid4().hex[:6]}@%h",
+            "--loglevel=INFO",
             "--include=tasks.cli.healthcheck",
         ],
         env,

@@ -46,9 +46,15 @@ def test_nothing_asked_for_nothing_loaded():
 
 
 def test_an_unknown_size_is_refused_in_one_line():
-    done = subprocess.run([sys.executable, "-m", "sandbox", "rackbeat", "--port", "0", "--size", "huge"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "rackbeat", "--port", "0", "--size", "huge"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert done.returncode != 0
-    assert done.stderr.splitlines() == ["python -m sandbox: unknown seed size 'huge'; presets: tiny, small, "
-                                        "medium, large"]
+    assert done.stderr.splitlines() == [
+        "python -m sandbox: unknown seed size 'huge'; presets: tiny, small, medium, large"
+    ]

@@ -44,18 +44,26 @@ def runs(client: redis.Redis, kind: str, record: str) -> list[dict[str, Any]]:
 
 
 def _api_error(cls: type, message: str, **extra: Any) -> Exception:
-    return cls(message, api="economic", method="PUT", url="/products/1", status=extra.pop("status", None),
-               **extra)
+    return cls(
+        message, api="economic", method="PUT", url="/products/1", status=extra.pop("status", None), **extra
+    )
 
 
 @app.task(base=SyncTask, bind=True, name=SCRIPTED, busy_retry_seconds=(0.05, 0.2))
 def scripted(self: SyncTask, kind: str, record: str) -> dict[str, Any]:
     client = get_redis()
     steps = client.lrange(_plan_key(kind, record), 0, -1) or ["ok"]
-    attempt = client.rpush(_runs_key(kind, record), json.dumps({
-        "task_id": self.request.id, "retries": self.request.retries, "pid": _pid(),
-        "eta": self.request.eta,
-    }))
+    attempt = client.rpush(
+        _runs_key(kind, record),
+        json.dumps(
+            {
+                "task_id": self.request.id,
+                "retries": self.request.retries,
+                "pid": _pid(),
+                "eta": self.request.eta,
+            }
+        ),
+    )
     step = steps[min(attempt, len(steps)) - 1]
     name, _, argument = step.partition(":")
     if name == "transient":
@@ -65,8 +73,12 @@ def scripted(self: SyncTask, kind: str, record: str) -> dict[str, Any]:
     if name == "permanent":
         raise _api_error(PermanentError, "Conflict: the product is locked", status=409)
     if name == "validation":
-        raise _api_error(ValidationFailed, "Validation failed.", status=400,
-                         field_errors={"salesPrice": ["Must be a number."]})
+        raise _api_error(
+            ValidationFailed,
+            "Validation failed.",
+            status=400,
+            field_errors={"salesPrice": ["Must be a number."]},
+        )
     if name == "busy":
         raise RecordBusy(kind, record)
     if name == "boom":

@@ -14,9 +14,13 @@ def test_usable_budget_keeps_the_headroom_free() -> None:
 
 
 def test_transfer_clients_are_metered_below_the_published_limits(service_settings: Settings) -> None:
-    settings = service_settings.model_copy(update={
-        "rackbeat_requests_per_minute": 480, "economic_bucket_size": 10_000, "rate_limit_headroom": 0.05,
-    })
+    settings = service_settings.model_copy(
+        update={
+            "rackbeat_requests_per_minute": 480,
+            "economic_bucket_size": 10_000,
+            "rate_limit_headroom": 0.05,
+        }
+    )
     clients = build_clients(settings)
     try:
         assert (clients.rackbeat.limiter.capacity, clients.rackbeat.limiter.window_seconds) == (456, 60.0)

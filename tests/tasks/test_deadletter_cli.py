@@ -160,8 +160,18 @@ def test_batch_retry_replays_only_matching_new_entries(celery_app, service_redis
     ]
     other = dead_letter(celery_app, service_redis, dlq_store, "validation", "ok", kind=kind)
 
-    result = rbsync("dlq", "retry", "--all-matching", "--kind", kind, "--error-class", "PermanentError",
-                    "--per-second", "50", "--json")
+    result = rbsync(
+        "dlq",
+        "retry",
+        "--all-matching",
+        "--kind",
+        kind,
+        "--error-class",
+        "PermanentError",
+        "--per-second",
+        "50",
+        "--json",
+    )
 
     assert result.exit_code == 0, result.output
     requested = json.loads(result.output.strip().splitlines()[-1])

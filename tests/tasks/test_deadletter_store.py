@@ -193,8 +193,12 @@ def test_an_api_error_is_recorded_with_its_own_text_and_no_token(
     dlq_store: DeadLetterStore, service_settings
 ):
     error = ValidationFailed(
-        "Customer group does not exist.", api="economic", method="PUT", url="https://restapi.example/customers/7",
-        status=400, field_errors={"customerGroup.customerGroupNumber": ["Customer group 9 not found."]},
+        "Customer group does not exist.",
+        api="economic",
+        method="PUT",
+        url="https://restapi.example/customers/7",
+        status=400,
+        field_errors={"customerGroup.customerGroupNumber": ["Customer group 9 not found."]},
         body='{"message": "Customer group does not exist."}',
     )
     entry = dlq_store.record_failure(failure(**failure_details(error)))
@@ -203,6 +207,9 @@ def test_an_api_error_is_recorded_with_its_own_text_and_no_token(
     assert entry["field_errors"] == {"customerGroup.customerGroupNumber": ["Customer group 9 not found."]}
     assert entry["status_code"] == 400 and entry["error_class"] == "ValidationFailed"
     raw = json.dumps(entry)
-    for secret in (service_settings.rackbeat_token, service_settings.economic_app_secret_token,
-                   service_settings.economic_agreement_grant_token):
+    for secret in (
+        service_settings.rackbeat_token,
+        service_settings.economic_app_secret_token,
+        service_settings.economic_agreement_grant_token,
+    ):
         assert secret.get_secret_value() not in raw

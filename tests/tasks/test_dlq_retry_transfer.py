@@ -27,8 +27,13 @@ pytestmark = pytest.mark.usefixtures("celery_worker")
 
 
 @pytest.fixture
-def settings(sandbox_settings: Settings, rackbeat_sandbox: Any, economic_sandbox: Any,
-             redis_client: redis.Redis, session_namespace: str) -> Iterator[Settings]:
+def settings(
+    sandbox_settings: Settings,
+    rackbeat_sandbox: Any,
+    economic_sandbox: Any,
+    redis_client: redis.Redis,
+    session_namespace: str,
+) -> Iterator[Settings]:
     forget_records(redis_client, session_namespace)
     yield sandbox_settings
 
@@ -37,8 +42,11 @@ def finished(client: redis.Redis, settings: Settings, kind: str, key: str, after
     """Final outcomes of the record's transfers since stream id ``after`` (earlier tests in the session
     transferred records with the same kind and key)."""
     rows = read_events(client, after=after, count=100_000, connection_id=settings.connection_id)
-    return [event["outcome"] for _, event in rows if event["kind"] == kind and event["key"] == key
-            and event["outcome"] not in ("started", "retrying")]
+    return [
+        event["outcome"]
+        for _, event in rows
+        if event["kind"] == kind and event["key"] == key and event["outcome"] not in ("started", "retrying")
+    ]
 
 
 def rbsync(*args: str) -> Any:
@@ -52,20 +60,24 @@ def test_a_waited_retry_of_a_refused_product_reports_the_transfer_each_time(
     newest = redis_client.xrevrange(stream_key(settings.connection_id), count=1)
     since = newest[0][0] if newest else "0"
     enqueue_export("product_group", str(general["number"]))
-    wait_for(lambda: finished(redis_client, settings, "product_group", str(general["number"]), since),
-             timeout=60, message="the group's transfer")
+    wait_for(
+        lambda: finished(redis_client, settings, "product_group", str(general["number"]), since),
+        timeout=60,
+        message="the group's transfer",
+    )
     # new groups get account 1010, which this agreement no longer has: only e-conomic knows, and refuses
     economic_sandbox.sandbox.store.delete("accounts", product_group.DOMESTIC_SALES_ACCOUNT)
     special = rackbeat_sandbox.sandbox.create("product-groups", {"name": "Special"})
     number = f"REFUSED-{uuid.uuid4().hex[:6].upper()}"
     rackbeat_sandbox.sandbox.create(
-        "products", {"number": number, "name": f"Item {number}", "group_id": special["number"],
-                     "sales_price": 10.0},
+        "products",
+        {"number": number, "name": f"Item {number}", "group_id": special["number"], "sales_price": 10.0},
     )
     store = DeadLetterStore(redis_client, settings.connection_id)
     enqueue_export("product", number)
-    [entry] = wait_for(lambda: store.entries_for_record("product", number), timeout=60,
-                       message="the dead letter")
+    [entry] = wait_for(
+        lambda: store.entries_for_record("product", number), timeout=60, message="the dead letter"
+    )
 
     again = rbsync("dlq", "retry", entry["id"], "--wait", "60")
 
@@ -97,8 +109,11 @@ def test_a_dead_letter_keeps_economics_diagnostics_and_the_listing_shows_its_own
     group = rackbeat_sandbox.sandbox.create("product-groups", {"name": "Diagnosed"})
     store = DeadLetterStore(redis_client, settings.connection_id)
     enqueue_export("product_group", str(group["number"]))
-    [entry] = wait_for(lambda: store.entries_for_record("product_group", str(group["number"])), timeout=60,
-                       message="the dead letter")
+    [entry] = wait_for(
+        lambda: store.entries_for_record("product_group", str(group["number"])),
+        timeout=60,
+        message="the dead letter",
+    )
 
     details = entry["api_details"]  # groups go through the OpenAPI productsapi: problem+json
     assert re.fullmatch(r"[0-9a-f]{32}", details["traceId"]), details  # what Visma support asks for

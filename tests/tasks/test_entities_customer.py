@@ -60,8 +60,11 @@ def rackbeat_customer(**fields: Any) -> dict[str, Any]:
 
 
 def payload(record: dict[str, Any], refs: dict[Any, Any] | None = None, **defaults: Any) -> dict[str, Any]:
-    return customer_payload(record, REFS if refs is None else refs, CustomerDefaults(**{
-        "home_country": "DK", "default_group": 1, "default_layout": None, **defaults}))
+    return customer_payload(
+        record,
+        REFS if refs is None else refs,
+        CustomerDefaults(**{"home_country": "DK", "default_group": 1, "default_layout": None, **defaults}),
+    )
 
 
 def test_a_typical_customer_maps_to_a_valid_e_conomic_document() -> None:
@@ -90,19 +93,23 @@ def test_a_typical_customer_maps_to_a_valid_e_conomic_document() -> None:
 # --- only the primary e-mail ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("typed", [
-    "info@nordvik-byg.dk faktura@nordvik-byg.dk",
-    "info@nordvik-byg.dk, faktura@nordvik-byg.dk",
-    "info@nordvik-byg.dk;faktura@nordvik-byg.dk",
-    "  info@nordvik-byg.dk\nfaktura@nordvik-byg.dk ",
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "info@nordvik-byg.dk faktura@nordvik-byg.dk",
+        "info@nordvik-byg.dk, faktura@nordvik-byg.dk",
+        "info@nordvik-byg.dk;faktura@nordvik-byg.dk",
+        "  info@nordvik-byg.dk\nfaktura@nordvik-byg.dk ",
+    ],
+)
 def test_only_the_first_address_of_contact_email_is_sent(typed: str) -> None:
     assert payload(rackbeat_customer(contact_email=typed))["email"] == "info@nordvik-byg.dk"
 
 
 def test_invoice_order_and_quote_e_mails_never_reach_e_conomic() -> None:
     record = rackbeat_customer(
-        invoice_email="faktura@nordvik-byg.dk", order_email="ordre@nordvik-byg.dk",
+        invoice_email="faktura@nordvik-byg.dk",
+        order_email="ordre@nordvik-byg.dk",
         quote_email="tilbud@nordvik-byg.dk",
         contacts=[{"contact_email": "jens@nordvik-byg.dk", "cc_invoice": True}],
     )
@@ -176,17 +183,20 @@ def test_sales_person_only_when_the_employee_is_bound() -> None:
 # --- VAT zone -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("country", "rackbeat_zone", "zone"), [
-    ("Danmark", "domestic", 1),
-    ("DK", "abroad", 1),  # the country decides, not a stale Rackbeat zone
-    ("Tyskland", "domestic", 2),
-    ("Sverige", "eu", 2),
-    ("Norge", "domestic", 3),
-    ("Grønland", "domestic", 3),  # Danish, but outside the EU
-    ("Danmark", "domestic_exempt", 4),
-    ("", "eu", 2),  # no country: Rackbeat's zone
-    ("Atlantis", "abroad", 3),  # unreadable country: Rackbeat's zone
-])
+@pytest.mark.parametrize(
+    ("country", "rackbeat_zone", "zone"),
+    [
+        ("Danmark", "domestic", 1),
+        ("DK", "abroad", 1),  # the country decides, not a stale Rackbeat zone
+        ("Tyskland", "domestic", 2),
+        ("Sverige", "eu", 2),
+        ("Norge", "domestic", 3),
+        ("Grønland", "domestic", 3),  # Danish, but outside the EU
+        ("Danmark", "domestic_exempt", 4),
+        ("", "eu", 2),  # no country: Rackbeat's zone
+        ("Atlantis", "abroad", 3),  # unreadable country: Rackbeat's zone
+    ],
+)
 def test_vat_zone_follows_country_and_vat_setting(country: str, rackbeat_zone: str, zone: int) -> None:
     record = rackbeat_customer(address_country=country, vat_zone=rackbeat_zone)
     assert payload(record)["vatZone"] == {"vatZoneNumber": zone}
@@ -232,10 +242,16 @@ def test_blocked_or_deleted_in_rackbeat_is_barred() -> None:
 
 def test_fields_without_an_e_conomic_meaning_change_nothing() -> None:
     before = payload(rackbeat_customer())
-    after = payload(rackbeat_customer(
-        locale="en", their_reference="Ole", our_reference=7, attention="Indkøb",
-        general_discount_percentage=10.0, updated_at="2026-01-01T00:00:00+00:00",
-    ))
+    after = payload(
+        rackbeat_customer(
+            locale="en",
+            their_reference="Ole",
+            our_reference=7,
+            attention="Indkøb",
+            general_discount_percentage=10.0,
+            updated_at="2026-01-01T00:00:00+00:00",
+        )
+    )
     assert after == before
 
 
@@ -254,10 +270,16 @@ def test_a_name_e_conomic_would_refuse_fails_before_the_call() -> None:
 def test_barring_resends_every_writable_field_of_the_e_conomic_customer() -> None:
     document = {
         **payload(rackbeat_customer()),
-        "customerGroup": {"customerGroupNumber": 3, "self": "https://restapi.e-conomic.com/customer-groups/3"},
+        "customerGroup": {
+            "customerGroupNumber": 3,
+            "self": "https://restapi.e-conomic.com/customer-groups/3",
+        },
         "email": "info@nordvik-byg.dk faktura@nordvik-byg.dk",  # kept as e-conomic has it
         "attention": {"customerContactNumber": 9, "self": "..."},
-        "balance": 1200.0, "dueAmount": 0.0, "lastUpdated": "2026-01-01T00:00:00Z", "contacts": "...",
+        "balance": 1200.0,
+        "dueAmount": 0.0,
+        "lastUpdated": "2026-01-01T00:00:00Z",
+        "contacts": "...",
     }
     projected = writable_projection("customers", document)
     assert projected["customerGroup"] == {"customerGroupNumber": 3}

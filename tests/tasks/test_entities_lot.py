@@ -39,10 +39,22 @@ def rackbeat_lot(**overrides):
         "group": {"number": 7, "name": "Kits"},
         "unit": {"number": 2, "name": "set"},
         "lines": [
-            {"id": 1, "child_type": "product", "product_id": "BOLT", "quantity": 4, "unit_price": 2.5,
-             "line_price": 10.0},
-            {"id": 2, "child_type": "product", "product_id": "NUT", "quantity": 4, "unit_price": 0.755,
-             "line_price": 3.02},
+            {
+                "id": 1,
+                "child_type": "product",
+                "product_id": "BOLT",
+                "quantity": 4,
+                "unit_price": 2.5,
+                "line_price": 10.0,
+            },
+            {
+                "id": 2,
+                "child_type": "product",
+                "product_id": "NUT",
+                "quantity": 4,
+                "unit_price": 0.755,
+                "line_price": 3.02,
+            },
         ],
     }
     record.update(overrides)
@@ -140,13 +152,15 @@ def component(number: str, cost_price: float | None, **fields) -> dict:
 
 
 def test_the_components_are_the_lot_s_related_records_each_once() -> None:
-    record = rackbeat_lot(lines=[
-        {"child_type": "product", "product_id": "BOLT", "quantity": 4},
-        {"child_type": "lot", "product_id": "SUBKIT", "quantity": 1},
-        {"child_type": "product", "product_id": "BOLT", "quantity": 2},
-        {"child_type": "product", "child_id": 77, "quantity": 1},  # numbers may come as ints
-        {"quantity": 1},  # no item at all: nothing to read
-    ])
+    record = rackbeat_lot(
+        lines=[
+            {"child_type": "product", "product_id": "BOLT", "quantity": 4},
+            {"child_type": "lot", "product_id": "SUBKIT", "quantity": 1},
+            {"child_type": "product", "product_id": "BOLT", "quantity": 2},
+            {"child_type": "product", "child_id": 77, "quantity": 1},  # numbers may come as ints
+            {"quantity": 1},  # no item at all: nothing to read
+        ]
+    )
     assert lot.components(record) == [("product", "BOLT"), ("lot", "SUBKIT"), ("product", "77")]
     assert lot.SPEC.related_refs(record) == lot.components(record)
 

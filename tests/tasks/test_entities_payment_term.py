@@ -26,16 +26,19 @@ def test_seed_terms_map_type_and_days(record: dict, expected_type: str) -> None:
     validate_payload("payment-terms", mapped)
 
 
-@pytest.mark.parametrize(("rackbeat", "economic"), [
-    ("invoice_month", "invoiceMonth"),
-    ("current_month", "invoiceMonth"),
-    ("paid_in_cash", "paidInCash"),
-    ("cash", "paidInCash"),
-    ("NET", "net"),
-    ("due_date", "dueDate"),
-    ("credit_card", "creditcard"),
-    ("invoice-week-starting-monday", "invoiceWeekStartingMonday"),
-])
+@pytest.mark.parametrize(
+    ("rackbeat", "economic"),
+    [
+        ("invoice_month", "invoiceMonth"),
+        ("current_month", "invoiceMonth"),
+        ("paid_in_cash", "paidInCash"),
+        ("cash", "paidInCash"),
+        ("NET", "net"),
+        ("due_date", "dueDate"),
+        ("credit_card", "creditcard"),
+        ("invoice-week-starting-monday", "invoiceWeekStartingMonday"),
+    ],
+)
 def test_rackbeat_spellings_map_to_e_conomic_names(rackbeat: str, economic: str) -> None:
     assert economic_type(rackbeat) == economic
 
@@ -59,20 +62,30 @@ def test_description_only_when_there_is_one() -> None:
 
 def test_the_embedded_view_of_a_term_without_description_maps_like_the_full_record() -> None:
     """Customers embed {number, name, type, maturity_days}: equal payloads let the engine skip a fetch."""
-    full = {"number": 2, "name": "Netto 14", "type": "net", "maturity_days": 14, "description": "",
-            "type_translated": "Net", "created_at": "2026-01-01T00:00:00+00:00"}
+    full = {
+        "number": 2,
+        "name": "Netto 14",
+        "type": "net",
+        "maturity_days": 14,
+        "description": "",
+        "type_translated": "Net",
+        "created_at": "2026-01-01T00:00:00+00:00",
+    }
     view = {key: full[key] for key in ("number", "name", "type", "maturity_days")}
     assert to_economic(view, {}) == to_economic(full, {})
 
 
 def test_limits_are_checked_before_the_call() -> None:
     with pytest.raises(MappingError) as caught:
-        validate_payload("payment-terms", to_economic(
-            {"number": 2, "name": "n" * 51, "type": "net", "maturity_days": 1}, {}))
+        validate_payload(
+            "payment-terms",
+            to_economic({"number": 2, "name": "n" * 51, "type": "net", "maturity_days": 1}, {}),
+        )
     assert caught.value.field == "name"
     with pytest.raises(MappingError) as caught:
-        validate_payload("payment-terms", to_economic(
-            {"number": 2, "name": "", "type": "net", "maturity_days": 1}, {}))
+        validate_payload(
+            "payment-terms", to_economic({"number": 2, "name": "", "type": "net", "maturity_days": 1}, {})
+        )
     assert caught.value.field == "name"
 
 

@@ -159,11 +159,31 @@ def test_nothing_the_mapper_does_not_map_is_sent() -> None:
     the payload, which holds exactly the fields the mapper owns."""
     seeded = generate(seed=3, size="tiny").rackbeat()["products"][0]
     record = {**seeded, "group": {"number": 7, "name": "Hardware"}, "unit": {"number": 2, "name": "pcs"}}
-    mapped_from = {"number", "name", "description", "sales_price", "cost_price", "recommended_sales_price",
-                   "barcode", "is_barred", "group", "unit"}
+    mapped_from = {
+        "number",
+        "name",
+        "description",
+        "sales_price",
+        "cost_price",
+        "recommended_sales_price",
+        "barcode",
+        "is_barred",
+        "group",
+        "unit",
+    }
     for field in set(record) - mapped_from:
         record[field] = f"UNMAPPED-{field}"
     payload = product.to_economic(record, {**GROUP_REF, ("unit", "2"): 4})
     assert "UNMAPPED" not in repr(payload)
-    assert set(payload) <= {"productNumber", "name", "description", "salesPrice", "costPrice",
-                            "recommendedPrice", "barCode", "barred", "productGroup", "unit"}
+    assert set(payload) <= {
+        "productNumber",
+        "name",
+        "description",
+        "salesPrice",
+        "costPrice",
+        "recommendedPrice",
+        "barCode",
+        "barred",
+        "productGroup",
+        "unit",
+    }

@@ -73,21 +73,48 @@ def test_a_group_name_over_50_characters_is_refused_naming_the_field() -> None:
     ("payload", "field"),
     [
         ({"name": "x", "productGroup": {"productGroupNumber": 1}}, "productNumber"),
-        ({"productNumber": "A" * 26, "name": "x", "productGroup": {"productGroupNumber": 1}},
-         "productNumber"),
+        (
+            {"productNumber": "A" * 26, "name": "x", "productGroup": {"productGroupNumber": 1}},
+            "productNumber",
+        ),
         ({"productNumber": "A", "name": "", "productGroup": {"productGroupNumber": 1}}, "name"),
         ({"productNumber": "A", "name": "x" * 301, "productGroup": {"productGroupNumber": 1}}, "name"),
-        ({"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 0}},
-         "productGroup.productGroupNumber"),
+        (
+            {"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 0}},
+            "productGroup.productGroupNumber",
+        ),
         ({"productNumber": "A", "name": "x", "productGroup": {}}, "productGroup.productGroupNumber"),
-        ({"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 1}, "barCode": "9" * 51},
-         "barCode"),
-        ({"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 1}, "salesPrice": "1"},
-         "salesPrice"),
-        ({"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 1}, "description": None},
-         "description"),
-        ({"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 1},
-          "inventory": {"recommendedCostPrice": 1.005}}, "inventory.recommendedCostPrice"),
+        (
+            {
+                "productNumber": "A",
+                "name": "x",
+                "productGroup": {"productGroupNumber": 1},
+                "barCode": "9" * 51,
+            },
+            "barCode",
+        ),
+        (
+            {"productNumber": "A", "name": "x", "productGroup": {"productGroupNumber": 1}, "salesPrice": "1"},
+            "salesPrice",
+        ),
+        (
+            {
+                "productNumber": "A",
+                "name": "x",
+                "productGroup": {"productGroupNumber": 1},
+                "description": None,
+            },
+            "description",
+        ),
+        (
+            {
+                "productNumber": "A",
+                "name": "x",
+                "productGroup": {"productGroupNumber": 1},
+                "inventory": {"recommendedCostPrice": 1.005},
+            },
+            "inventory.recommendedCostPrice",
+        ),
     ],
 )
 def test_validator_names_the_field_e_conomic_would_refuse(payload: dict, field: str) -> None:
@@ -97,8 +124,16 @@ def test_validator_names_the_field_e_conomic_would_refuse(payload: dict, field: 
 
 
 def test_validator_accepts_the_limits_themselves() -> None:
-    validate_payload("products", {"productNumber": "A" * 25, "name": "x" * 300, "barCode": "9" * 50,
-                                  "description": "d" * 500, "productGroup": {"productGroupNumber": 1}})
+    validate_payload(
+        "products",
+        {
+            "productNumber": "A" * 25,
+            "name": "x" * 300,
+            "barCode": "9" * 50,
+            "description": "d" * 500,
+            "productGroup": {"productGroupNumber": 1},
+        },
+    )
 
 
 def test_mapping_errors_are_permanent_and_json_safe() -> None:
@@ -111,14 +146,21 @@ def test_mapping_errors_are_permanent_and_json_safe() -> None:
 
 def test_writable_projection_keeps_only_what_a_replace_may_send() -> None:
     document = {
-        "productNumber": "P-1", "name": "Bolt", "salesPrice": 2.5, "barred": False,
-        "lastUpdated": "2026-01-01T00:00:00Z", "self": "https://restapi.e-conomic.com/products/P-1",
+        "productNumber": "P-1",
+        "name": "Bolt",
+        "salesPrice": 2.5,
+        "barred": False,
+        "lastUpdated": "2026-01-01T00:00:00Z",
+        "self": "https://restapi.e-conomic.com/products/P-1",
         "inventory": {"inStock": 40, "available": 30, "recommendedCostPrice": 1.2},
         "productGroup": {"productGroupNumber": 7, "name": "Hardware", "self": "x", "salesAccounts": "y"},
         "unit": {"unitNumber": 2, "name": "pcs", "self": "z"},
     }
     assert writable_projection("products", document) == {
-        "productNumber": "P-1", "name": "Bolt", "salesPrice": 2.5, "barred": False,
+        "productNumber": "P-1",
+        "name": "Bolt",
+        "salesPrice": 2.5,
+        "barred": False,
         "inventory": {"recommendedCostPrice": 1.2},
         "productGroup": {"productGroupNumber": 7},
         "unit": {"unitNumber": 2},
@@ -129,9 +171,17 @@ def test_hash_ignores_key_order_and_idempotency_key_tracks_the_change() -> None:
     assert payload_hash({"a": 1, "b": 2}) == payload_hash({"b": 2, "a": 1})
     first = idempotency_key("c1", "product", "P-1", None, "h1", None)
     assert first == idempotency_key("c1", "product", "P-1", None, "h1", None)
-    assert len({first, idempotency_key("c2", "product", "P-1", None, "h1", None),
+    assert (
+        len(
+            {
+                first,
+                idempotency_key("c2", "product", "P-1", None, "h1", None),
                 idempotency_key("c1", "product", "P-1", "h1", "h2", None),
-                idempotency_key("c1", "product", "P-2", None, "h1", None)}) == 4
+                idempotency_key("c1", "product", "P-2", None, "h1", None),
+            }
+        )
+        == 4
+    )
     # The same transition made again after a successful write in between is a new write.
     again = idempotency_key("c1", "product", "P-1", "h1", "h2", "2026-11-26T14:00:00.000Z")
     assert again != idempotency_key("c1", "product", "P-1", "h1", "h2", "2026-11-26T13:00:00.000Z")

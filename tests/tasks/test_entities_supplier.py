@@ -93,10 +93,13 @@ def test_a_supplier_without_a_group_goes_to_the_default_group() -> None:
     assert payload["supplierGroup"] == {"supplierGroupNumber": 9}
 
 
-@pytest.mark.parametrize(("field", "ref", "economic_field"), [
-    ("supplier_group_id", ("supplier_group", "3"), "supplierGroup"),
-    ("payment_terms_id", ("payment_term", "2"), "paymentTerms"),
-])
+@pytest.mark.parametrize(
+    ("field", "ref", "economic_field"),
+    [
+        ("supplier_group_id", ("supplier_group", "3"), "supplierGroup"),
+        ("payment_terms_id", ("payment_term", "2"), "paymentTerms"),
+    ],
+)
 def test_a_reference_that_could_not_be_made_is_a_permanent_error_naming_the_field(
     field: str, ref: tuple[str, str], economic_field: str
 ) -> None:
@@ -215,22 +218,37 @@ def test_the_creditor_account_comes_from_the_settings(service_settings) -> None:
 # ------------------------------------------------------------------------------------------ VAT zones
 
 
-@pytest.mark.parametrize(("country", "code"), [
-    ("DK", "DK"), ("dk", "DK"), ("Danmark", "DK"), ("Tyskland", "DE"), ("Deutschland", "DE"),
-    ("Holland", "NL"), ("UK", "GB"), ("Færøerne", "FO"), ("", None), (None, None), ("Atlantis", None),
-])
+@pytest.mark.parametrize(
+    ("country", "code"),
+    [
+        ("DK", "DK"),
+        ("dk", "DK"),
+        ("Danmark", "DK"),
+        ("Tyskland", "DE"),
+        ("Deutschland", "DE"),
+        ("Holland", "NL"),
+        ("UK", "GB"),
+        ("Færøerne", "FO"),
+        ("", None),
+        (None, None),
+        ("Atlantis", None),
+    ],
+)
 def test_countries_are_read_as_codes_or_names(country: str | None, code: str | None) -> None:
     assert country_code(country) == code
 
 
-@pytest.mark.parametrize(("country", "home", "zone"), [
-    ("Danmark", "DK", VatZone.DOMESTIC),
-    ("Tyskland", "DK", VatZone.EU),
-    ("Norge", "DK", VatZone.ABROAD),
-    ("Grønland", "DK", VatZone.ABROAD),  # outside the EU VAT area although Danish
-    ("Norge", "NO", VatZone.DOMESTIC),
-    ("Danmark", "NO", VatZone.ABROAD),  # a company outside the EU trades with the EU as abroad
-])
+@pytest.mark.parametrize(
+    ("country", "home", "zone"),
+    [
+        ("Danmark", "DK", VatZone.DOMESTIC),
+        ("Tyskland", "DK", VatZone.EU),
+        ("Norge", "DK", VatZone.ABROAD),
+        ("Grønland", "DK", VatZone.ABROAD),  # outside the EU VAT area although Danish
+        ("Norge", "NO", VatZone.DOMESTIC),
+        ("Danmark", "NO", VatZone.ABROAD),  # a company outside the EU trades with the EU as abroad
+    ],
+)
 def test_the_zone_is_seen_from_the_home_country(country: str, home: str, zone: VatZone) -> None:
     assert vat_zone(country, home) is zone
 

@@ -34,10 +34,13 @@ def test_a_deleted_unit_is_left_in_e_conomic() -> None:
     assert spec_for_event("unit.updated") == (unit.SPEC, "upsert")
 
 
-@pytest.mark.parametrize(("name", "problem"), [
-    ("x" * 101, "is 101 characters long; e-conomic allows at most 100"),
-    ("   ", "must be at least 1 characters long"),
-])
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("x" * 101, "is 101 characters long; e-conomic allows at most 100"),
+        ("   ", "must be at least 1 characters long"),
+    ],
+)
 def test_names_e_conomic_refuses_fail_before_the_call(name: str, problem: str) -> None:
     with pytest.raises(MappingError) as caught:
         validate_payload("units", unit.to_economic({"number": 1, "name": name}, {}), method="POST")

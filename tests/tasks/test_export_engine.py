@@ -27,7 +27,13 @@ def forget_records(client: redis.Redis, namespace: str) -> None:
     """Drop bindings, locks and pending markers of earlier tests: the sandboxes are reset per test, so
     stale bindings would point at records that no longer exist."""
     patterns = (
-        "binding:*", "binding-rev:*", "binding-owner:*", "lock:*", "pending:*", "watchers:*", "watching:*",
+        "binding:*",
+        "binding-rev:*",
+        "binding-owner:*",
+        "lock:*",
+        "pending:*",
+        "watchers:*",
+        "watching:*",
     )
     for pattern in patterns:
         stale = list(client.scan_iter(match=f"rbsync:{namespace}:{pattern}", count=1000))
@@ -36,8 +42,9 @@ def forget_records(client: redis.Redis, namespace: str) -> None:
 
 
 @pytest.fixture
-def export_settings(sandbox_settings: Settings, redis_client: redis.Redis,
-                    session_namespace: str) -> Settings:
+def export_settings(
+    sandbox_settings: Settings, redis_client: redis.Redis, session_namespace: str
+) -> Settings:
     """This process (and the in-process worker) talking to the sandboxes, on a store with no records."""
     forget_records(redis_client, session_namespace)
     return sandbox_settings
@@ -174,7 +181,8 @@ def test_a_legacy_replace_keeps_the_fields_a_bookkeeper_owns(sandboxes: tuple[An
     current = economic_client.get_item("customer-groups", 41)
     default_account = current["account"]["accountNumber"]
     other_account = next(
-        a["accountNumber"] for a in economic.sandbox.dump("accounts")
+        a["accountNumber"]
+        for a in economic.sandbox.dump("accounts")
         if a["accountNumber"] != default_account and a.get("accountType") in ("status", "profitAndLoss")
     )
     moved = {"name": "Retail", "account": {"accountNumber": other_account}}
@@ -199,10 +207,17 @@ def test_a_record_numbered_by_e_conomic_is_replaced_with_its_number_in_the_body(
     )
     rackbeat.sandbox.create("supplier-groups", {"number": 7, "name": "Danske"})
     too_big = 4_000_000_000
-    rackbeat.sandbox.create("suppliers", {
-        "number": too_big, "company_name": "Stort Nummer ApS", "payment_terms_id": terms["number"],
-        "supplier_group_id": 7, "address_country": "Danmark", "currency": "DKK",
-    })
+    rackbeat.sandbox.create(
+        "suppliers",
+        {
+            "number": too_big,
+            "company_name": "Stort Nummer ApS",
+            "payment_terms_id": terms["number"],
+            "supplier_group_id": 7,
+            "address_country": "Danmark",
+            "currency": "DKK",
+        },
+    )
     assert export("supplier", str(too_big)).outcome == "created"
     assigned = bindings.get("supplier", str(too_big)).economic_key
     assert assigned != too_big
@@ -210,8 +225,9 @@ def test_a_record_numbered_by_e_conomic_is_replaced_with_its_number_in_the_body(
     rackbeat.sandbox.update("suppliers", too_big, {"company_name": "Stort Nummer A/S"})
     assert export("supplier", str(too_big)).outcome == "replaced"
 
-    put = [w for w in economic_writes(economic)
-           if w["method"] == "PUT" and w["path"] == f"/suppliers/{assigned}"]
+    put = [
+        w for w in economic_writes(economic) if w["method"] == "PUT" and w["path"] == f"/suppliers/{assigned}"
+    ]
     assert put and put[-1]["body"]["supplierNumber"] == assigned
     assert process_clients().economic.get_item("suppliers", assigned)["name"] == "Stort Nummer A/S"
 
@@ -225,8 +241,9 @@ def test_a_group_rename_keeps_the_account_a_bookkeeper_chose(sandboxes: tuple[An
     created = economic_client.openapi_get(service, path)
     assert created["domesticAccountId"] == 1010
     # the bookkeeper moves the group to another sales account in e-conomic
-    economic_client.openapi_put(service, "productgroups", {**created, "domesticAccountId": 1020},
-                                idempotency_key="bookkeeper-edit")
+    economic_client.openapi_put(
+        service, "productgroups", {**created, "domesticAccountId": 1020}, idempotency_key="bookkeeper-edit"
+    )
     moved = economic_client.openapi_get(service, path)
 
     rackbeat.sandbox.update("product-groups", group["number"], {"name": "Power tools"})
@@ -246,8 +263,13 @@ def test_a_number_e_conomic_cannot_hold_is_replaced_and_bound(
     group = make_group(rackbeat)
     number = "VERY-LONG-RACKBEAT-NUMBER-0001"  # 30 characters, e-conomic takes 25
     # Rackbeat's UI stops at 25 too, but older or imported items can be longer: loaded, not validated
-    rackbeat.sandbox.load({"products": [{"number": number, "name": "Legacy item", "group_id": group["number"],
-                                         "sales_price": 1.0}]})
+    rackbeat.sandbox.load(
+        {
+            "products": [
+                {"number": number, "name": "Legacy item", "group_id": group["number"], "sales_price": 1.0}
+            ]
+        }
+    )
 
     with caplog.at_level("INFO", logger="tasks.sync.export"):
         result = export("product", number)
@@ -356,8 +378,9 @@ def test_an_unknown_outcome_is_replayed_not_repeated(sandboxes: tuple[Any, Any])
     assert [p["productNumber"] for p in economic.sandbox.dump("products")].count("REPLAY-1") == 1
 
 
-def test_a_record_another_worker_holds_is_busy(sandboxes: tuple[Any, Any], service_redis: redis.Redis,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_record_another_worker_holds_is_busy(
+    sandboxes: tuple[Any, Any], service_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rackbeat, _ = sandboxes
     group = make_group(rackbeat)
     make_product(rackbeat, "HELD-1", group)
@@ -379,9 +402,13 @@ def test_a_dependency_cycle_is_refused(sandboxes: tuple[Any, Any], monkeypatch: 
     def ring(other: str) -> EntitySpec:
         kind = "ring_a" if other == "ring_b" else "ring_b"
         return EntitySpec(
-            kind=kind, rackbeat_resource="product-groups", rackbeat_singular="product_group",
-            rackbeat_key_field="number", economic_writer=LegacyResource("products"),
-            economic_key_field="productNumber", to_economic=lambda record, refs: {},
+            kind=kind,
+            rackbeat_resource="product-groups",
+            rackbeat_singular="product_group",
+            rackbeat_key_field="number",
+            economic_writer=LegacyResource("products"),
+            economic_key_field="productNumber",
+            to_economic=lambda record, refs: {},
             depends_on=lambda record: [(other, str(record["number"]))],
         )
 
@@ -418,10 +445,15 @@ def export_to(queue: QueueRecorder, kind: str, key: str) -> ExportResult:
 
 
 def make_kit(rackbeat: Any, number: str, group: dict[str, Any], components: list[tuple[str, float]]) -> None:
-    rackbeat.sandbox.create("lots", {
-        "number": number, "name": f"Kit {number}", "group_id": group["number"],
-        "lines": [{"product_id": item, "quantity": quantity} for item, quantity in components],
-    })
+    rackbeat.sandbox.create(
+        "lots",
+        {
+            "number": number,
+            "name": f"Kit {number}",
+            "group_id": group["number"],
+            "lines": [{"product_id": item, "quantity": quantity} for item, quantity in components],
+        },
+    )
 
 
 def set_cost_price(rackbeat: Any, number: str, cost_price: float) -> None:
@@ -533,15 +565,17 @@ def test_a_deleted_component_queues_its_lot_which_then_counts_the_line_price(
     assert economic_product(economic, kit)["costPrice"] == 13.0  # the line's own 2.50 again
 
 
-def test_records_e_conomic_numbers_itself_are_adopted_not_created_twice(sandboxes: tuple[Any, Any],
-                                                                        bindings: BindingStore) -> None:
+def test_records_e_conomic_numbers_itself_are_adopted_not_created_twice(
+    sandboxes: tuple[Any, Any], bindings: BindingStore
+) -> None:
     """An agreement comes with its own units and payment terms; an unbound Rackbeat unit or term that is the
     same (by the spec's `adopt_by` fields) is bound to e-conomic's record instead of created again."""
     rackbeat, economic = sandboxes
     economic_client = process_clients().economic
     unit = economic_client.create("units", {"name": "palle"}, idempotency_key="agreement-has-a-pallet-unit")
     terms = economic_client.create(
-        "payment-terms", {"name": "Netto 21 dage", "paymentTermsType": "net", "daysOfCredit": 21},
+        "payment-terms",
+        {"name": "Netto 21 dage", "paymentTermsType": "net", "daysOfCredit": 21},
         idempotency_key="agreement-has-net-21",
     )
     rackbeat_unit = rackbeat.sandbox.create("units", {"name": "palle"})

@@ -40,7 +40,9 @@ def proxied_settings(
 ) -> Iterator[Settings]:
     db = int(urlsplit(redis_url).path.strip("/") or 0)
     settings = build_test_settings(
-        proxy.url(db), session_namespace, pending_claim_seconds=CLAIM_SECONDS,
+        proxy.url(db),
+        session_namespace,
+        pending_claim_seconds=CLAIM_SECONDS,
         broker_key_prefix=f"{session_namespace}:pending-outage:",
     )
     apply_settings(settings)
@@ -78,8 +80,11 @@ def test_a_claim_whose_publish_and_cleanup_both_fail_expires_in_seconds(
 
     # Once the claim has expired, the record is marked as usual again, and events coalesce.
     started = time.monotonic()
-    wait_for(lambda: markers.get("product", record) is None, timeout=CLAIM_SECONDS + 2,
-             message="the stale claim to expire")
+    wait_for(
+        lambda: markers.get("product", record) is None,
+        timeout=CLAIM_SECONDS + 2,
+        message="the stale claim to expire",
+    )
     assert time.monotonic() - started <= CLAIM_SECONDS + 1
     assert enqueue_export("product", record) is True
     assert enqueue_export("product", record) is False

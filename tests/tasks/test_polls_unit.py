@@ -37,12 +37,15 @@ def test_naive_rackbeat_times_are_read_as_utc(service_settings):
 
 
 def test_beat_runs_both_polls_at_their_intervals_and_zero_turns_one_off(redis_url):
-    settings = build_test_settings(redis_url, "polls-unit", poll_interval_seconds=120,
-                                   deletion_sweep_interval_seconds=0)
+    settings = build_test_settings(
+        redis_url, "polls-unit", poll_interval_seconds=120, deletion_sweep_interval_seconds=0
+    )
     schedule = beat_schedule(settings)
     assert schedule == {
         "poll-rackbeat-changes": {
-            "task": "rbsync.poll_rackbeat_changes", "schedule": 120.0, "options": {"expires": 120},
+            "task": "rbsync.poll_rackbeat_changes",
+            "schedule": 120.0,
+            "options": {"expires": 120},
         },
     }
     defaults = beat_schedule(build_test_settings(redis_url, "polls-unit"))

@@ -48,9 +48,12 @@ def outage_settings(
     own_redis: LocalRedis, session_namespace: str, rackbeat_sandbox: Any, economic_sandbox: Any
 ) -> Settings:
     base = build_test_settings(
-        own_redis.url, session_namespace,
+        own_redis.url,
+        session_namespace,
         visibility_timeout_seconds=VISIBILITY_SECONDS,
-        transfer_max_retries=5, retry_backoff_base_seconds=0.2, retry_backoff_max_seconds=1,
+        transfer_max_retries=5,
+        retry_backoff_base_seconds=0.2,
+        retry_backoff_max_seconds=1,
         # A record lock whose release met the outage expires by itself after the time limit + 5 s.
         transfer_time_limit_seconds=8,
     )
@@ -68,8 +71,11 @@ def products_in_economic(economic: Any, numbers: list[str]) -> dict[str, int]:
 
 
 def test_transfers_in_flight_when_redis_is_killed_all_arrive(
-    own_redis: LocalRedis, outage_settings: Settings, rackbeat_sandbox: Any,
-    economic_sandbox: Any, tmp_path: Path,
+    own_redis: LocalRedis,
+    outage_settings: Settings,
+    rackbeat_sandbox: Any,
+    economic_sandbox: Any,
+    tmp_path: Path,
 ) -> None:
     store = redis.Redis.from_url(own_redis.url, decode_responses=True)
     group = rackbeat_sandbox.sandbox.create("product-groups", {"name": "Outage"})
@@ -85,9 +91,12 @@ def test_transfers_in_flight_when_redis_is_killed_all_arrive(
         task_ids = [worker.app.send_task("rbsync.export_record", args=["product", n]).id for n in numbers]
         # Both transfers have started (each counted its delivery) and wait for Rackbeat's slow answer.
         wait_for(
-            lambda: all(store.exists(namespaced_key("deliveries", t, connection_id=outage_settings.
-                                                    connection_id)) for t in task_ids),
-            timeout=30, message="both transfers to start",
+            lambda: all(
+                store.exists(namespaced_key("deliveries", t, connection_id=outage_settings.connection_id))
+                for t in task_ids
+            ),
+            timeout=30,
+            message="both transfers to start",
         )
         time.sleep(0.3)
         own_redis.stop(kill=True)  # SIGTERM: tests/chaos (redis-term)
@@ -96,14 +105,21 @@ def test_transfers_in_flight_when_redis_is_killed_all_arrive(
         own_redis.start()
 
         arrived = wait_for(
-            lambda: (found := products_in_economic(economic_sandbox, numbers)) and all(found.values())
-            and found,
-            timeout=90, message=f"both products in e-conomic\n{worker.log()[-4000:]}",
+            lambda: (
+                (found := products_in_economic(economic_sandbox, numbers)) and all(found.values()) and found
+            ),
+            timeout=90,
+            message=f"both products in e-conomic\n{worker.log()[-4000:]}",
         )
         assert arrived == {number: 1 for number in numbers}, "each product exactly once"
         dead = DeadLetterStore(store, outage_settings.connection_id).entries_for_record("product", numbers[0])
-        assert dead == [] and DeadLetterStore(store, outage_settings.connection_id).entries_for_record(
-            "product", numbers[1]) == []
+        assert (
+            dead == []
+            and DeadLetterStore(store, outage_settings.connection_id).entries_for_record(
+                "product", numbers[1]
+            )
+            == []
+        )
     finally:
         worker.stop()
         store.close()

@@ -46,8 +46,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
 def run_python(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     clean = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
     clean["PYTHONPATH"] = str(PROJECT_ROOT)
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_defaults_follow_the_contract(clean_env):
@@ -102,12 +108,15 @@ def test_a_missing_setting_stops_start_up_with_one_line_naming_it(tmp_path: Path
     assert done.stderr == "rbsync: setting RBSYNC_ECONOMIC_APP_SECRET_TOKEN: field required\n"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("RBSYNC_MAX_REDELIVERIES", "lots"),
-    ("RBSYNC_CUSTOMERS_MASTER", "excel"),
-    ("RBSYNC_CONNECTION_ID", "has spaces:and colons"),
-    ("RBSYNC_TRANSFER_MAX_RETRIES", "-1"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("RBSYNC_MAX_REDELIVERIES", "lots"),
+        ("RBSYNC_CUSTOMERS_MASTER", "excel"),
+        ("RBSYNC_CONNECTION_ID", "has spaces:and colons"),
+        ("RBSYNC_TRANSFER_MAX_RETRIES", "-1"),
+    ],
+)
 def test_a_wrong_setting_is_named_without_echoing_secrets(tmp_path: Path, name: str, value: str):
     done = run_python(LOAD_SETTINGS, {**TOKENS, name: value}, tmp_path)
 
@@ -179,12 +188,15 @@ def test_the_store_settings_need_no_token(clean_env):
     assert "rackbeat_token" in Settings.model_fields and issubclass(Settings, StoreSettings)
 
 
-@pytest.mark.parametrize(("name", "value", "problem"), [
-    ("RBSYNC_REDIS_URL", "http://127.0.0.1:6379/0", "http:// is not a Redis URL"),
-    ("RBSYNC_REDIS_URL", "127.0.0.1:6379", "not a Redis URL"),
-    ("RBSYNC_REDIS_URL", "redis://127.0.0.1:6379/zero", "the database must be a number"),
-    ("RBSYNC_BROKER_URL", "amqp://guest:secret-pw@rabbit//", "amqp:// is not a Redis URL"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("RBSYNC_REDIS_URL", "http://127.0.0.1:6379/0", "http:// is not a Redis URL"),
+        ("RBSYNC_REDIS_URL", "127.0.0.1:6379", "not a Redis URL"),
+        ("RBSYNC_REDIS_URL", "redis://127.0.0.1:6379/zero", "the database must be a number"),
+        ("RBSYNC_BROKER_URL", "amqp://guest:secret-pw@rabbit//", "amqp:// is not a Redis URL"),
+    ],
+)
 def test_a_url_that_is_not_redis_is_named_in_one_line_without_the_password(tmp_path, name, value, problem):
     load_store = "from tasks.settings import load_store_settings_or_exit; load_store_settings_or_exit()"
     for code in (LOAD_SETTINGS, load_store):
@@ -196,17 +208,21 @@ def test_a_url_that_is_not_redis_is_named_in_one_line_without_the_password(tmp_p
         assert "secret-pw" not in line
 
 
-@pytest.mark.parametrize(("public_url", "rackbeat_base_url", "refused"), [
-    ("http://127.0.0.1:8000", "https://app.rackbeat.com/api/", True),
-    ("http://localhost:8000", "https://app.rackbeat.com/api/", True),
-    ("http://[::1]:8000", "https://app.rackbeat.com/api/", True),
-    ("http://0.0.0.0:8000", "https://app.rackbeat.com/api/", True),
-    ("https://rbsync.example.com", "https://app.rackbeat.com/api/", False),
-    ("http://127.0.0.1:8000", "http://127.0.0.1:8081/api/", False),  # rbsync run: the local sandboxes
-    ("http://127.0.0.1:8000", "http://localhost:8081/api/", False),
-])
-def test_a_loopback_public_url_is_refused_only_when_rackbeat_is_elsewhere(public_url, rackbeat_base_url,
-                                                                        refused):
+@pytest.mark.parametrize(
+    ("public_url", "rackbeat_base_url", "refused"),
+    [
+        ("http://127.0.0.1:8000", "https://app.rackbeat.com/api/", True),
+        ("http://localhost:8000", "https://app.rackbeat.com/api/", True),
+        ("http://[::1]:8000", "https://app.rackbeat.com/api/", True),
+        ("http://0.0.0.0:8000", "https://app.rackbeat.com/api/", True),
+        ("https://rbsync.example.com", "https://app.rackbeat.com/api/", False),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8081/api/", False),  # rbsync run: the local sandboxes
+        ("http://127.0.0.1:8000", "http://localhost:8081/api/", False),
+    ],
+)
+def test_a_loopback_public_url_is_refused_only_when_rackbeat_is_elsewhere(
+    public_url, rackbeat_base_url, refused
+):
     configured = settings(public_url=public_url, rackbeat_base_url=rackbeat_base_url)
 
     problem = public_url_problem(configured)

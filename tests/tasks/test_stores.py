@@ -148,8 +148,9 @@ def test_a_binding_round_trips_and_keeps_the_type_of_the_economic_key(bindings: 
     record = unique()
     payload = {"name": "Bolt", "salesPrice": 12.5, "productGroup": {"productGroupNumber": 1}}
 
-    bindings.put("product", record, economic_key=4711, payload_hash=payload_hash(payload),
-                 economic_resource="products")
+    bindings.put(
+        "product", record, economic_key=4711, payload_hash=payload_hash(payload), economic_resource="products"
+    )
 
     binding = bindings.get("product", record)
     assert binding is not None
@@ -164,8 +165,13 @@ def test_a_binding_round_trips_and_keeps_the_type_of_the_economic_key(bindings: 
 def test_the_hash_compare_tells_changed_from_unchanged_payloads(bindings: BindingStore):
     record = unique()
     payload = {"b": 1, "a": "Æble"}
-    bindings.put("product", record, economic_key="P-1", payload_hash=payload_hash(payload),
-                 economic_resource="products")
+    bindings.put(
+        "product",
+        record,
+        economic_key="P-1",
+        payload_hash=payload_hash(payload),
+        economic_resource="products",
+    )
 
     assert bindings.is_unchanged("product", record, {"a": "Æble", "b": 1}), "key order must not matter"
     assert not bindings.is_unchanged("product", record, {"a": "Æble", "b": 2})
@@ -194,8 +200,16 @@ def test_events_are_appended_and_read_back_typed(service_redis):
     start = read_events(service_redis, count=10**6)
     after = start[-1][0] if start else "0"
 
-    record_event(service_redis, kind="product", key="P-1", outcome="created", task_id=task_id,
-                 economic_key=42, api_calls=3, at=1700000000.25)
+    record_event(
+        service_redis,
+        kind="product",
+        key="P-1",
+        outcome="created",
+        task_id=task_id,
+        economic_key=42,
+        api_calls=3,
+        at=1700000000.25,
+    )
     record_event(service_redis, kind="product", key="P-1", outcome="retrying", task_id=task_id, retry_in=1.5)
 
     new = [event for _, event in read_events(service_redis, after=after) if event["task_id"] == task_id]

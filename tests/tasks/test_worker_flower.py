@@ -32,10 +32,22 @@ def flower(service_settings, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "flower.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks", "flower", "--address=127.0.0.1", f"--port={port}",
-         f"--basic_auth={AUTH[0]}:{AUTH[1]}"],
-        cwd=PROJECT_ROOT, env={**os.environ, **settings_env(service_settings)}, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "flower",
+            "--address=127.0.0.1",
+            f"--port={port}",
+            f"--basic_auth={AUTH[0]}:{AUTH[1]}",
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **settings_env(service_settings)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -64,8 +76,9 @@ def test_a_dead_letter_is_retried_through_flowers_send_task(flower, celery_app, 
     celery_app.send_task(SCRIPTED, args=[kind, key])
     entry = wait_for(lambda: (dlq_store.entries_for_record(kind, key) or [None])[0], message="a dead letter")
 
-    answer = httpx.post(f"{flower}/api/task/send-task/{RETRY_TASK_NAME}", json={"args": [entry["id"]]},
-                        auth=AUTH, timeout=10)
+    answer = httpx.post(
+        f"{flower}/api/task/send-task/{RETRY_TASK_NAME}", json={"args": [entry["id"]]}, auth=AUTH, timeout=10
+    )
 
     assert answer.status_code == 200, answer.text
     request_id = answer.json()["task-id"]

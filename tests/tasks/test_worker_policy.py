@@ -78,7 +78,8 @@ def test_transient_errors_are_retried_until_the_task_succeeds(celery_app, servic
     assert len(retrying) == 2
     # why and how far along, for rbsync run's console (the scripted error is e-conomic's 503)
     assert [(r["reason"], r["attempt"], r["max_retries"]) for r in retrying] == [
-        ("e-conomic 503", "1", "3"), ("e-conomic 503", "2", "3"),
+        ("e-conomic 503", "1", "3"),
+        ("e-conomic 503", "2", "3"),
     ]
     assert dlq_store.entries_for_record(kind, key) == []
 
@@ -236,12 +237,16 @@ def test_a_message_in_a_refused_format_is_dead_lettered_as_unprocessable(celery_
     task_id = str(uuid.uuid4())
     with celery_app.producer_or_acquire() as producer:
         producer.publish(
-            ([], {}, {}), serializer="pickle", routing_key="transfers", exchange="transfers",
+            ([], {}, {}),
+            serializer="pickle",
+            routing_key="transfers",
+            exchange="transfers",
             headers={"task": SCRIPTED, "id": task_id, "lang": "py", "retries": 0, "argsrepr": "()"},
         )
 
-    entry = wait_for(lambda: (dlq_store.entries_for_record("unknown", task_id) or [None])[0],
-                     message="the dead letter")
+    entry = wait_for(
+        lambda: (dlq_store.entries_for_record("unknown", task_id) or [None])[0], message="the dead letter"
+    )
     assert entry["classification"] == "unprocessable"
     assert entry["task_name"] == SCRIPTED
     assert entry["args"] == []

@@ -58,8 +58,11 @@ def test_a_task_that_keeps_killing_its_worker_is_dead_lettered_as_worker_lost(
         wait_for(lambda n=delivery: started(service_redis, kind, key, n), timeout=60, message="a run")
         worker.kill_child()
 
-    entry = wait_for(lambda: (dlq_store.entries_for_record(kind, key) or [None])[0], timeout=60,
-                     message="the worker-lost dead letter")
+    entry = wait_for(
+        lambda: (dlq_store.entries_for_record(kind, key) or [None])[0],
+        timeout=60,
+        message="the worker-lost dead letter",
+    )
     assert entry["classification"] == "worker-lost"
     assert entry["error_class"] == "RedeliveryLimitExceeded"
     assert entry["task_id"] == task_id
@@ -103,8 +106,11 @@ def test_a_task_killed_by_the_hard_time_limit_is_dead_lettered_as_timeout(
 
     task_id = worker.app.send_task(SCRIPTED, args=[kind, key]).id
 
-    entry = wait_for(lambda: (dlq_store.entries_for_record(kind, key) or [None])[0], timeout=60,
-                     message="the timeout dead letter")
+    entry = wait_for(
+        lambda: (dlq_store.entries_for_record(kind, key) or [None])[0],
+        timeout=60,
+        message="the timeout dead letter",
+    )
     assert entry["classification"] == "timeout"
     assert entry["error_class"] == "TimeLimitExceeded"
     assert entry["task_id"] == task_id and entry["args"] == [kind, key]

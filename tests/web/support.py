@@ -142,7 +142,10 @@ PRODUCT_EVENT = "product.updated"
 
 
 def post(
-    web: WebProcess, body: object | bytes, token: str | None, event: str | None = PRODUCT_EVENT,
+    web: WebProcess,
+    body: object | bytes,
+    token: str | None,
+    event: str | None = PRODUCT_EVENT,
     timeout: float = 20,
 ) -> httpx.Response:
     """One delivery as Rackbeat sends it: ``body`` as JSON (or raw bytes), token and event if given."""

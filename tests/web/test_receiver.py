@@ -30,8 +30,6 @@ def new_token() -> str:
     return uuid.uuid4().hex  # 32 characters, like Rackbeat's
 
 
-
-
 def pending(client: redis.Redis, web: WebProcess, kind: str, key: str) -> str | None:
     return PendingMarkers(client, web.settings.connection_id).get(kind, key)
 

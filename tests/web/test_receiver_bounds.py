@@ -30,8 +30,6 @@ DEEP_BODIES = {
 }
 
 
-
-
 def unique_number() -> int:
     return 10**12 + uuid.uuid4().int % 10**12
 
@@ -59,8 +57,12 @@ def nothing_enqueued(service_redis: redis.Redis, web_process: WebProcess):
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 @pytest.mark.parametrize("event_header", [True, False])
 def test_deep_nesting_without_the_token_is_401(
-    web_process: WebProcess, tokens: dict[str, str], nothing_enqueued: None,
-    shape: str, token: str | None, event_header: bool,
+    web_process: WebProcess,
+    tokens: dict[str, str],
+    nothing_enqueued: None,
+    shape: str,
+    token: str | None,
+    event_header: bool,
 ) -> None:
     answer = post(web_process, DEEP_BODIES[shape], token, PRODUCT_EVENT if event_header else None)
 
@@ -164,8 +166,12 @@ def test_a_missing_token_is_refused_before_the_body_is_looked_at(
     ids=lambda k: f"{len(k)}-chars",
 )
 def test_integer_keys_beyond_a_signed_64_bit_int_are_refused(
-    service_redis: redis.Redis, web_process: WebProcess, tokens: dict[str, str],
-    nothing_enqueued: None, event: str, raw_key: bytes,
+    service_redis: redis.Redis,
+    web_process: WebProcess,
+    tokens: dict[str, str],
+    nothing_enqueued: None,
+    event: str,
+    raw_key: bytes,
 ) -> None:
     answer = post(web_process, b'{"key_name": "number", "key": ' + raw_key + b"}", tokens[event], event)
 
