@@ -2,14 +2,14 @@
 
 (A leading underscore keeps `python -m bench` from running it; `bench.chaos` and tests/chaos use it.)
 
-Unlike `tasks.cli.stack.Stack`, nothing here touches this process's environment, settings or Celery app:
+Unlike `tasks.harness.stack.Stack`, nothing here touches this process's environment, settings or Celery app:
 the children get an explicit environment, and this process reads Redis and the sandboxes directly. So a
 test session can run a chaos stack next to its own fixtures, and every fault (a Redis stopped or killed,
 a worker or one of its pool processes SIGKILLed) is one this class can also undo.
 
 - Redis: `LocalRedis(appendonly=True)` on a port of its own, AOF fsynced on every write; `stop_redis(kill=)`
   and `start_redis()` restart it on its AOF. Never the shared Redis on 6379.
-- Sandboxes: `tasks.cli.sandboxes.start` in this process (fresh tokens, no rate limits), so the scenario
+- Sandboxes: `tasks.harness.sandboxes.start` in this process (fresh tokens, no rate limits), so the scenario
   writes "as a user" straight into Rackbeat (whose webhooks fire) and reads e-conomic's store.
 - Receiver: `python -m web`, which registers its webhooks with the Rackbeat sandbox as it starts.
 - Worker: `celery -A tasks worker --pool prefork -c 2` with the heartbeat file of `tasks.cli.healthcheck`.
@@ -35,8 +35,8 @@ from typing import Any
 import httpx
 import redis
 
-from tasks.cli.localredis import LocalRedis, free_port
-from tasks.cli.processes import ManagedProcess, children_of
+from tasks.harness.localredis import LocalRedis, free_port
+from tasks.harness.processes import ManagedProcess, children_of
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUES = ("transfers", "polls", "bulk", "dlq")
@@ -134,7 +134,7 @@ class ChaosStack:
         self.stop()
 
     def start(self) -> ChaosStack:
-        from tasks.cli import sandboxes
+        from tasks.harness import sandboxes
 
         self.redis_server = LocalRedis(appendonly=True).start()
         started = sandboxes.start(rate_limits=False, seed_size=None)

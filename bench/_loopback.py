@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tasks.cli.localredis import free_port
+from tasks.harness.localredis import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -581,13 +581,13 @@ def report(figures: Figures, details: bool = False) -> None:
 @contextmanager
 def private_redis(url: str | None) -> Iterator[str]:
     if url is not None:
-        from tasks.cli.localredis import is_loopback_url
+        from tasks.harness.localredis import is_loopback_url
 
         if not is_loopback_url(url):
             raise SystemExit("bench.chaos_receiver_fuzz: --redis-url must be a loopback URL")
         yield url
         return
-    from tasks.cli.localredis import LocalRedis
+    from tasks.harness.localredis import LocalRedis
 
     server = LocalRedis().start()
     try:
@@ -599,7 +599,7 @@ def private_redis(url: str | None) -> Iterator[str]:
 @contextmanager
 def receiver_process(redis_url: str, connection_id: str, broker_prefix: str) -> Iterator[str]:
     """`python -m web` on a free loopback port, settings from the environment only; yields its base URL."""
-    from tasks.cli.localredis import free_port
+    from tasks.harness.localredis import free_port
 
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}

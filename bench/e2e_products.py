@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.cli.localredis import free_port
-from tasks.cli.stack import Stack, StackOptions
+from tasks.harness.localredis import free_port
+from tasks.harness.stack import Stack, StackOptions
 
 GROUP = (7001, "Benchmark goods")
 WAIT_SECONDS_PER_PRODUCT = 2.0
@@ -164,7 +164,7 @@ def run_once(
 
 
 def _sandbox_requests(stack: Stack) -> dict[str, int]:
-    from tasks.cli.sandboxes import served_requests
+    from tasks.harness.sandboxes import served_requests
 
     rackbeat, rackbeat_429 = served_requests(stack.rackbeat_sandbox)
     economic, economic_429 = served_requests(stack.economic_sandbox)

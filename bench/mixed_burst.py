@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.e2e_products import _sandbox_requests, _wait_for, percentile
-from tasks.cli.localredis import free_port
-from tasks.cli.stack import Stack, StackOptions
+from tasks.harness.localredis import free_port
+from tasks.harness.stack import Stack, StackOptions
 
 # Shares of the scaled part of the burst, for the kinds whose Rackbeat resource grows with the company.
 SCALED_SHARES = {"products": 0.55, "customers": 0.25, "suppliers": 0.1, "lots": 0.1}

@@ -28,9 +28,9 @@ from typing import Any
 import click
 
 from clients.errors import ApiError
-from tasks.cli.localredis import free_port
-from tasks.cli.processes import ChildExited
-from tasks.cli.stack import Stack, StackError, StackOptions
+from tasks.harness.localredis import free_port
+from tasks.harness.processes import ChildExited
+from tasks.harness.stack import Stack, StackError, StackOptions
 
 STEP_TIMEOUT_SECONDS = 60.0
 ECONOMIC_DESCRIPTION_LIMIT = 500
@@ -331,7 +331,7 @@ class DemoScenario:
             self.echo("    " + format_event(event))
 
     def count_sandbox_requests(self) -> None:
-        from tasks.cli.sandboxes import served_requests
+        from tasks.harness.sandboxes import served_requests
 
         self.summary.rackbeat_requests = served_requests(self.stack.rackbeat_sandbox)[0]
         self.summary.economic_requests = served_requests(self.stack.economic_sandbox)[0]

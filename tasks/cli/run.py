@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
-from tasks.cli.processes import ChildExited, RestartPolicy
-from tasks.cli.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
+from tasks.harness.processes import ChildExited, RestartPolicy
+from tasks.harness.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
 
 OUTCOME_COLOURS = {
     "created": "green",
@@ -229,7 +229,7 @@ def _report_restart(line: str) -> None:
 
 
 def _start_simulator(stack: Stack, interval: float) -> Any:
-    from tasks.cli.activity import ActivitySimulator
+    from tasks.harness.activity import ActivitySimulator
 
     client = stack.user_client()
     click.echo(

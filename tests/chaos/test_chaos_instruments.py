@@ -19,8 +19,8 @@ import redis
 
 from bench._chaos_records import create_dependencies, plan, record_writes, run_writes, tally
 from bench._chaos_secrets import as_bytes_client, scan_secrets
-from tasks.cli.localredis import LocalRedis
 from tasks.deadletter import DeadLetterStore, Failure
+from tasks.harness.localredis import LocalRedis
 from tasks.redis import key as namespaced_key
 
 CONNECTION = "chaos-instruments"

@@ -48,9 +48,9 @@ import redis
 from celery import Celery
 from pydantic import SecretStr
 
-from tasks.cli.localredis import LocalRedis
 from tasks.deadletter import DeadLetterStore
 from tasks.entities import REGISTRY
+from tasks.harness.localredis import LocalRedis
 from tasks.settings import Settings
 from tests.fixtures.sandboxes import RunningSandbox
 from tests.fixtures.service import PROJECT_ROOT, settings_env, wait_for

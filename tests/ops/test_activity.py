@@ -6,7 +6,7 @@ import re
 import time
 
 from clients.rackbeat import RackbeatClient
-from tasks.cli.activity import ActivitySimulator
+from tasks.harness.activity import ActivitySimulator
 
 
 def test_steps_create_products_in_existing_groups_and_then_change_them(rackbeat_sandbox) -> None:

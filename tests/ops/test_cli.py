@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from tasks.cli.run import format_event
-from tasks.cli.stack import StackError, real_api_mode, redact_url
+from tasks.harness.stack import StackError, real_api_mode, redact_url
 
 RBSYNC = Path(sys.executable).parent / "rbsync"
 

@@ -15,7 +15,7 @@ import pytest
 from celery import Celery
 
 from tasks.celery import build_config, configure, split_credentials
-from tasks.cli.localredis import LocalRedis
+from tasks.harness.localredis import LocalRedis
 from tasks.settings import Settings
 
 PASSWORD = "s3cr3t-p@ss/word"  # '@' and '/' need percent-encoding in a URL

@@ -49,6 +49,6 @@ def test_http_probe_follows_the_status_code(health_server: str) -> None:
 
 
 def test_http_probe_fails_when_nothing_listens() -> None:
-    from tasks.cli.localredis import free_port
+    from tasks.harness.localredis import free_port
 
     assert main(["http", f"http://127.0.0.1:{free_port()}/healthz", "--timeout", "1"]) == 1

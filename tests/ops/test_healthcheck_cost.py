@@ -83,7 +83,7 @@ def test_the_worker_probe_reads_the_heartbeat_without_importing_the_app(tmp_path
 
 @pytest.mark.parametrize("service", ["web", "flower"])
 def test_the_http_probes_import_no_part_of_the_service(service: str) -> None:
-    from tasks.cli.localredis import free_port
+    from tasks.harness.localredis import free_port
 
     command = compose_probe(service)
     assert "http" in command

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from tasks.cli.localredis import LocalRedis, find_redis_server, free_port, is_loopback_url, redis_answers
+from tasks.harness.localredis import LocalRedis, find_redis_server, free_port, is_loopback_url, redis_answers
 
 
 def test_starts_on_a_free_port_answers_and_stops() -> None:

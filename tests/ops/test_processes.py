@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.cli.processes import ChildExited, ManagedProcess, ProcessGroup, wait_until
+from tasks.harness.processes import ChildExited, ManagedProcess, ProcessGroup, wait_until
 
 SLEEPER = "import time\nprint('up', flush=True)\ntime.sleep(600)"
 STUBBORN = (

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tasks.cli.localredis import free_port
-from tasks.cli.processes import children_of, wait_until
+from tasks.harness.localredis import free_port
+from tasks.harness.processes import children_of, wait_until
 
 RBSYNC = Path(sys.executable).parent / "rbsync"
 

@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from tasks.cli.localredis import free_port
 from tasks.cli.run import credential_changes
+from tasks.harness.localredis import free_port
 from tests.ops.test_run import RBSYNC
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.cli.localredis import free_port
-from tasks.cli.processes import children_of
+from tasks.harness.localredis import free_port
+from tasks.harness.processes import children_of
 from tests.ops.test_run import RBSYNC, Output
 
 

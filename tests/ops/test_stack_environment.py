@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tasks.cli.stack import apply_environment, restore_environment
+from tasks.harness.stack import apply_environment, restore_environment
 
 
 def test_the_environment_is_put_back_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.cli.processes import ChildExited, ManagedProcess, ProcessGroup, RestartPolicy, wait_until
+from tasks.harness.processes import ChildExited, ManagedProcess, ProcessGroup, RestartPolicy, wait_until
 
 # Each start appends "start <pid> <time>" to the child's log before doing what the test needs.
 ANNOUNCE = "import os, sys, time\nprint('start', os.getpid(), time.monotonic(), flush=True)\n"

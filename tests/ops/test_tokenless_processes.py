@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.cli.localredis import free_port
+from tasks.harness.localredis import free_port
 from tests.fixtures.service import PROJECT_ROOT
 
 READY = {"beat": "beat: Starting...", "flower": "Visit me at"}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tasks.cli.healthcheck import main as probe
-from tasks.cli.processes import ManagedProcess, children_of, wait_until
+from tasks.harness.processes import ManagedProcess, children_of, wait_until
 
 MAX_AGE = "5"  # seconds; Celery sends a heartbeat every 2 s
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import redis
 
-from tasks.cli.localredis import LocalRedis
 from tasks.deadletter import DeadLetterStore
+from tasks.harness.localredis import LocalRedis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
 from tests.fixtures.service import (

@@ -24,8 +24,8 @@ from typing import Any
 
 import redis
 
-from tasks.cli.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
-from tasks.cli.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
+from tasks.harness.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
+from tasks.harness.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
 
 TOKEN_SETTINGS = (
     "RBSYNC_RACKBEAT_TOKEN",
@@ -393,7 +393,7 @@ class Stack:
         return wanted
 
     def _start_sandboxes(self, rate_limits: bool) -> dict[str, str]:
-        from tasks.cli import sandboxes
+        from tasks.harness import sandboxes
 
         started = sandboxes.start(rate_limits=rate_limits, seed_size=self.options.seed_size)
         self.rackbeat_sandbox = started.rackbeat
