@@ -252,8 +252,7 @@ class ChaosStack:
     def webhooks_registered(self) -> bool:
         """Every event the receiver handles has a webhook in Rackbeat and its token in our Redis."""
         from tasks.entities import REGISTRY
-        from web.registration import handled_events
-        from web.tokens import WebhookTokenStore
+        from tasks.webhooks import WebhookTokenStore, handled_events
 
         wanted = set(handled_events(REGISTRY.values()))
         try:

@@ -661,7 +661,7 @@ def register_tokens(client: redis.Redis, connection_id: str, tokens: Mapping[str
     from pydantic import SecretStr
 
     from tasks.redis import key as namespaced_key
-    from web.tokens import WebhookTokenStore
+    from tasks.webhooks import WebhookTokenStore
 
     store = WebhookTokenStore(client, lambda *parts: namespaced_key(*parts, connection_id=connection_id))
     for event, token in tokens.items():

@@ -29,12 +29,11 @@ from tasks.credentials import CredentialStatus
 from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
+from tasks.webhooks import RECEIVER_PATH, WebhookTokenStore
 from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
 from web.metrics import WebhookMetrics, render_credentials, render_prometheus
 from web.rackbeat_webhooks import RackbeatWebhookReceiver, RouteTarget
-from web.registration import RECEIVER_PATH
 from web.startup import StartupRegistration
-from web.tokens import WebhookTokenStore
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from tasks.webhooks import WebhookTokenStore
 from web.deliveries import (
     MAX_BODY_BYTES,
     TOKEN_HEADER,
@@ -39,7 +40,7 @@ from web.deliveries import (
     parse_delivery,
 )
 from web.metrics import Increment, WebhookMetrics
-from web.tokens import WebhookTokenStore, is_authentic
+from web.tokens import is_authentic
 
 log = logging.getLogger(__name__)
 

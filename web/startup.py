@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from web.registration import Registration, register_from_settings
+from tasks.webhooks import Registration, register_from_settings
 
 log = logging.getLogger(__name__)
 

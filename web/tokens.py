@@ -1,41 +1,15 @@
-"""The webhook tokens Rackbeat gave us, and the constant-time check of a delivery's token.
+"""The constant-time check of a delivery's token against the one Rackbeat gave us (or the fixed one).
 
-Rackbeat returns a 32-character token only when a webhook is created (an upsert of event + URL answers
-without it), so the stored token is the only copy: it is replaced when Rackbeat sends a new one and kept
-otherwise. Tokens never leave this module except as the boolean answer of `is_authentic`.
+The tokens themselves are kept by :class:`tasks.webhooks.WebhookTokenStore`, which registration fills;
+this is the receiver's side. Tokens never leave this module except as the boolean answer of
+`is_authentic`.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 
-import redis
 from pydantic import SecretStr
-
-KeyFn = Callable[..., str]
-TOKENS_HASH = "webhook-tokens"
-
-
-class WebhookTokenStore:
-    def __init__(self, client: redis.Redis, key: KeyFn) -> None:
-        self._redis = client
-        self._hash = key(TOKENS_HASH)
-
-    def get(self, event: str) -> SecretStr | None:
-        raw = self._redis.hget(self._hash, event)
-        if raw is None:
-            return None
-        return SecretStr(raw.decode() if isinstance(raw, bytes) else raw)
-
-    def put(self, event: str, token: SecretStr) -> None:
-        self._redis.hset(self._hash, event, token.get_secret_value())
-
-    def events(self) -> set[str]:
-        return {e.decode() if isinstance(e, bytes) else e for e in self._redis.hkeys(self._hash)}
-
-    def __repr__(self) -> str:
-        return f"WebhookTokenStore(hash={self._hash!r})"
 
 
 def _matches(presented: bytes, expected: SecretStr | None) -> bool:

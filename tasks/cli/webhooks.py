@@ -31,7 +31,7 @@ def register(public_url: str | None) -> None:
     """Register <public_url>/webhooks/rackbeat for every event the entity registry handles."""
     from clients.errors import ApiError
     from tasks.settings import check_public_url, load_settings_or_exit
-    from web.registration import receiver_url, register_from_settings
+    from tasks.webhooks import receiver_url, register_from_settings
 
     settings = load_settings_or_exit()
     if public_url:

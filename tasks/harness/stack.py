@@ -494,8 +494,7 @@ class Stack:
         """True once the receiver's start-up registration stored a token for every handled event."""
         from tasks.entities import REGISTRY
         from tasks.redis import get_redis, key
-        from web.registration import handled_events
-        from web.tokens import WebhookTokenStore
+        from tasks.webhooks import WebhookTokenStore, handled_events
 
         wanted = set(handled_events(REGISTRY.values()))
         return wanted <= WebhookTokenStore(get_redis(), key).events()

@@ -19,10 +19,9 @@ from sandbox.common.server import ServerThread
 from tasks.entities import REGISTRY
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
+from tasks.webhooks import WebhookTokenStore, handled_events, register_webhooks
 from tests.tasks.test_export_engine import WRITES
 from web.app import create_app
-from web.registration import handled_events, register_webhooks
-from web.tokens import WebhookTokenStore
 
 CUSTOMER_RESOURCES = ("/customer-groups", "/payment-terms", "/customers")
 

@@ -19,11 +19,10 @@ from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
 from tasks.sync.bindings import BindingStore
 from tasks.transfer import enqueue_export
+from tasks.webhooks import WebhookTokenStore, handled_events, register_webhooks
 from tests.e2e.test_products_e2e import Flow, e2e, receiver  # noqa: F401  (fixtures)
 from tests.fixtures.service import wait_for
 from web.app import create_app
-from web.registration import handled_events, register_webhooks
-from web.tokens import WebhookTokenStore
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 

@@ -52,10 +52,10 @@ from tasks.deadletter import DeadLetterStore
 from tasks.entities import REGISTRY
 from tasks.harness.localredis import LocalRedis
 from tasks.settings import Settings
+from tasks.webhooks import handled_events
 from tests.fixtures.sandboxes import RunningSandbox
 from tests.fixtures.service import PROJECT_ROOT, settings_env, wait_for
 from tests.web.support import WebProcess, free_port, token_store
-from web.registration import handled_events
 
 pytestmark = pytest.mark.slow
 

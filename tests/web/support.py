@@ -25,8 +25,8 @@ from pydantic import SecretStr
 
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
+from tasks.webhooks import WebhookTokenStore
 from tests.fixtures.service import PROJECT_ROOT, settings_env, wait_for
-from web.tokens import WebhookTokenStore
 
 
 def free_port() -> int:

@@ -14,10 +14,10 @@ from pydantic import SecretStr
 
 from tasks.entities import REGISTRY
 from tasks.settings import Settings
+from tasks.webhooks import handled_events, receiver_url, register_from_settings
 from tests.fixtures.sandboxes import RunningSandbox
 from tests.fixtures.service import PROJECT_ROOT, settings_env, wait_for
 from tests.web.support import WebProcess, queued_transfers, token_store
-from web.registration import handled_events, receiver_url, register_from_settings
 
 EVENTS = handled_events(REGISTRY.values())
 

@@ -8,8 +8,9 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from tasks.webhooks import WebhookTokenStore
 from web.metrics import Increment, WebhookMetrics, render_prometheus
-from web.tokens import WebhookTokenStore, is_authentic
+from web.tokens import is_authentic
 
 
 @pytest.fixture

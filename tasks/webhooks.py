@@ -1,24 +1,57 @@
-"""Registering our receiver URL with Rackbeat for every event the entity registry handles.
+"""Our webhooks at Rackbeat: which events we handle, registering the receiver for them, and their tokens.
 
-Rackbeat treats POST /webhooks with an existing event + URL pair as an update, so registering again on every
-start is safe. The token comes back only when the webhook is created; when Rackbeat answers without one we
-keep the token stored from the first registration (that is what makes restarts idempotent).
+None of this serves HTTP, so it lives below `web/`: the receiver (`web/`) registers at start-up and
+checks deliveries against the stored tokens; `rbsync webhooks register` and the harness (which waits for
+the receiver's registration) use it without importing `web`.
+
+Rackbeat treats POST /webhooks with an existing event + URL pair as an update, so registering again on
+every start is safe. It returns a 32-character token only when a webhook is created, so the stored token is
+the only copy: it is replaced when Rackbeat sends a new one and kept otherwise (that is what makes restarts
+idempotent). Tokens are never logged or printed, only what happened to them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import redis
 from pydantic import SecretStr
 
-from web.tokens import WebhookTokenStore
+from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Where the receiver takes Rackbeat's deliveries (web.app routes it; registration points Rackbeat at it).
 RECEIVER_PATH = "/webhooks/rackbeat"
+TOKENS_HASH = "webhook-tokens"
+
+KeyFn = Callable[..., str]
+
+
+class WebhookTokenStore:
+    """Rackbeat event -> the token Rackbeat returned when the webhook was created (hash `webhook-tokens`)."""
+
+    def __init__(self, client: redis.Redis, key: KeyFn) -> None:
+        self._redis = client
+        self._hash = key(TOKENS_HASH)
+
+    def get(self, event: str) -> SecretStr | None:
+        raw = self._redis.hget(self._hash, event)
+        if raw is None:
+            return None
+        return SecretStr(raw.decode() if isinstance(raw, bytes) else raw)
+
+    def put(self, event: str, token: SecretStr) -> None:
+        self._redis.hset(self._hash, event, token.get_secret_value())
+
+    def events(self) -> set[str]:
+        return {e.decode() if isinstance(e, bytes) else e for e in self._redis.hkeys(self._hash)}
+
+    def __repr__(self) -> str:
+        return f"WebhookTokenStore(hash={self._hash!r})"
 
 
 class WebhookRegistrar(Protocol):
@@ -77,7 +110,7 @@ def register_webhooks(
     return results
 
 
-def register_from_settings(settings: Any) -> list[Registration]:
+def register_from_settings(settings: Settings) -> list[Registration]:
     """Register for every handled event with the configured Rackbeat account and public URL.
 
     The client draws from the same Redis rate bucket as the workers, so registration counts against the
