@@ -270,7 +270,7 @@ def write_resource(
     is_put = segment is not None
     record, found = check_body(body, resource.put_schema if is_put else resource.post_schema)
     url_key: Any = None
-    if is_put:
+    if segment is not None:
         try:
             url_key = resource.parse_key(segment)
         except ValueError:

@@ -521,9 +521,10 @@ _TYPE_NAMES = {number: name for name, number in ENTRY_TYPE_NUMBERS.items()}
 
 
 def _entry_to_api(store: Store, key: Any, record: dict[str, Any]) -> dict[str, Any]:
+    entry_type = record.get("entryType")
     api: dict[str, Any] = {
         "entryNumber": key,
-        "entryTypeNumber": ENTRY_TYPE_NUMBERS.get(record.get("entryType"), 5),
+        "entryTypeNumber": ENTRY_TYPE_NUMBERS.get(entry_type, 5) if isinstance(entry_type, str) else 5,
         "voucherNumber": record.get("voucher", {}).get("voucherNumber"),
         "journalNumber": record["journal"]["journalNumber"],
         "date": record.get("date"),

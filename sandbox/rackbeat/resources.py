@@ -97,14 +97,10 @@ class ResourceSpec:
     aliases: dict[str, str] = field(default_factory=dict)  # write name -> stored name
 
 
-def _spec(**kwargs) -> ResourceSpec:
-    return ResourceSpec(**kwargs)
-
-
 RESOURCES: dict[str, ResourceSpec] = {
     spec.path: spec
     for spec in (
-        _spec(
+        ResourceSpec(
             path="products",
             singular="product",
             plural="products",
@@ -121,7 +117,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             search_fields=("number", "name", "barcode"),
             aliases=ITEM_WRITE_ALIASES,
         ),
-        _spec(
+        ResourceSpec(
             path="lots",
             singular="lot",
             plural="lots",
@@ -140,7 +136,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             search_fields=("number", "name", "barcode"),
             aliases=ITEM_WRITE_ALIASES,
         ),
-        _spec(
+        ResourceSpec(
             path="product-groups",
             singular="product_group",
             plural="product_groups",
@@ -159,7 +155,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             required=("name",),
             event="product_group",
         ),
-        _spec(
+        ResourceSpec(
             path="customers",
             singular="customer",
             plural="customers",
@@ -195,7 +191,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             event="customer",
             search_fields=("company_name", "contact_email", "company_vat"),
         ),
-        _spec(
+        ResourceSpec(
             path="customer-groups",
             singular="customer_group",
             plural="customer_groups",
@@ -203,7 +199,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             required=("name",),
             event="customer_group",
         ),
-        _spec(
+        ResourceSpec(
             path="suppliers",
             singular="supplier",
             plural="suppliers",
@@ -226,7 +222,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             event="supplier",
             search_fields=("company_name", "contact_email", "company_vat"),
         ),
-        _spec(
+        ResourceSpec(
             path="supplier-groups",
             singular="supplier_group",
             plural="supplier_groups",
@@ -234,7 +230,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             required=("name",),
             event="supplier_group",
         ),
-        _spec(
+        ResourceSpec(
             path="payment-terms",
             singular="payment_term",
             plural="payment_terms",
@@ -248,7 +244,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             required=("name", "maturity_days", "type"),
             event="payment_terms",
         ),
-        _spec(
+        ResourceSpec(
             path="employees",
             singular="employee",
             plural="employees",
@@ -268,7 +264,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             event="employee",
             search_fields=("name", "initials", "contact_email"),
         ),
-        _spec(
+        ResourceSpec(
             path="layouts",
             singular="layout",
             plural="layouts",
@@ -276,7 +272,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             required=("name",),
             writable=False,
         ),
-        _spec(
+        ResourceSpec(
             path="units",
             singular="unit",
             plural="units",
@@ -284,7 +280,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             required=("name",),
             event="unit",
         ),
-        _spec(
+        ResourceSpec(
             path="locations",
             singular="location",
             plural="locations",
@@ -299,7 +295,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             references={"parent_id": "locations"},
             event="location",
         ),
-        _spec(
+        ResourceSpec(
             path="orders",
             singular="order",
             plural="orders",
@@ -323,7 +319,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             bookable=True,
             search_fields=("heading",),
         ),
-        _spec(
+        ResourceSpec(
             path="customer-invoices",
             singular="customer_invoice",
             plural="customer_invoices",
@@ -347,7 +343,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             bookable=True,
             search_fields=("heading",),
         ),
-        _spec(
+        ResourceSpec(
             path="supplier-invoices",
             singular="supplier_invoice",
             plural="supplier_invoices",
@@ -370,7 +366,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             bookable=True,
             search_fields=("heading", "supplier_invoice_number"),
         ),
-        _spec(
+        ResourceSpec(
             path="projects",
             singular="project",
             plural="projects",

@@ -3,6 +3,7 @@ Rackbeat and as e-conomic records, so both views describe the same company by co
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import NamedTuple
@@ -216,8 +217,8 @@ class SalesDocument:
 
     number: int
     customer: Party
-    date: date
-    due_date: date
+    date: dt.date  # dt.date: inside the class body the field's name shadows the type
+    due_date: dt.date
     currency: str
     exchange_rate: float
     payment_term: int
@@ -239,8 +240,8 @@ class SupplierInvoice:
     number: int
     supplier: Party
     supplier_invoice_number: str
-    date: date
-    due_date: date
+    date: dt.date  # dt.date: inside the class body the field's name shadows the type
+    due_date: dt.date
     currency: str
     exchange_rate: float
     lines: tuple[Line, ...]
