@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
-import redis
 
-from clients.errors import economic_error_details, parse_economic_error
+from clients.errors import TransientError, economic_error_details, parse_economic_error
 from clients.http import (
     DEFAULT_CALL_RETRIES,
     DEFAULT_CALL_RETRY_BACKOFF,
@@ -115,8 +114,10 @@ class EconomicClient(BaseClient):
             # turn it into a failure, only cost us one step of rate-limit bookkeeping.
             try:
                 sync(rate_limiting)
-            except redis.RedisError as exc:
-                logger.warning("economic: could not sync the rate limiter from X-RateLimiting: %r", exc)
+            except TransientError as error:
+                logger.warning(
+                    "economic: could not sync the rate limiter from X-RateLimiting: %s", error.message
+                )
 
     def parse_error_body(self, payload: Any) -> tuple[str, dict[str, list[str]], str | None]:
         return parse_economic_error(payload)

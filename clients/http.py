@@ -22,7 +22,6 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-import redis
 
 from clients.errors import (
     Api,
@@ -72,7 +71,11 @@ def is_repeatable(request: httpx.Request) -> bool:
 
 @runtime_checkable
 class Limiter(Protocol):
-    """What a client needs from a rate limiter (``clients.ratelimit.RedisTokenBucket`` is one)."""
+    """What a client needs from a rate limiter (``clients.ratelimit.RedisTokenBucket`` is one).
+
+    A limiter whose own store fails raises ``TransientError`` (``request_sent`` False), never its
+    store's exceptions: the client fills in the call and otherwise passes it on.
+    """
 
     def acquire(self, cost: int = 1, timeout: float | None = None) -> bool: ...
 
@@ -301,14 +304,11 @@ class BaseClient:
             return
         try:
             granted = self.limiter.acquire(timeout=self.max_rate_wait)
-        except redis.RedisError as exc:
-            raise TransientError(
-                f"The shared rate limiter is unavailable ({type(exc).__name__}); nothing was sent.",
-                api=self.api,
-                method=method,
-                url=url,
-                request_sent=False,
-            ) from None
+        except TransientError as error:
+            # The limiter knows no request: name the call it held back, as httpx's request_context
+            # attaches the request to an error raised below it.
+            error.api, error.method, error.url = self.api, method, url
+            raise
         if not granted:
             wait = getattr(self.limiter, "last_wait", None) or self.max_rate_wait
             raise RateLimitedError(
@@ -327,8 +327,10 @@ class BaseClient:
             return
         try:
             self.limiter.penalize(retry_after)
-        except redis.RedisError as exc:
-            logger.warning("%s: could not record a 429 in the shared rate limiter: %r", self.api, exc)
+        except TransientError as error:
+            logger.warning(
+                "%s: could not record a 429 in the shared rate limiter: %s", self.api, error.message
+            )
 
     def _on_response(self, response: httpx.Response) -> None:
         """Hook for per-API response headers (rate-limit state, cache markers). Runs on errors too."""

@@ -8,6 +8,10 @@ calls wait for a token instead of collecting 429s.
 The bucket is stored as ``tokens`` (the count at time ``ts``) and ``ts`` (Redis server time, so
 all processes share one clock). A penalty after a 429 empties the bucket and moves ``ts`` into the
 future: no process refills until the server's ``Retry-After`` has passed.
+
+Redis is this module's business alone: a bucket whose Redis fails raises the clients' own
+``TransientError`` (``request_sent`` False), never a ``redis`` exception, so ``clients.http`` needs to
+know nothing about the store behind its limiter.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis as redis_lib
 
+from clients.errors import Api, TransientError
 from clients.secrets import Secret, reveal
 
 _BUCKET_LUA = """
@@ -113,13 +120,22 @@ def bucket_key(namespace: str, api: str, credential: Secret) -> str:
     return f"rbsync:{namespace}:ratelimit:{api}:{credential_fingerprint(credential)}"
 
 
+_TAKES_TOKENS = frozenset({"reserve", "acquire"})
+"""Script operations run before a call goes out: when they fail, the call is not sent."""
+
+
 class RedisTokenBucket:
-    """Atomic shared token bucket: ``capacity`` tokens refilled evenly over ``window_seconds``."""
+    """Atomic shared token bucket: ``capacity`` tokens refilled evenly over ``window_seconds``.
+
+    Every method that reaches Redis raises ``TransientError`` (``request_sent`` False) when Redis
+    fails. The bucket knows no request, so that error carries the bucket's ``api`` and an empty method
+    and URL; a client fills in the call it held back.
+    """
 
     def __init__(
         self,
         redis: redis_lib.Redis,
-        api: str,
+        api: Api,
         credential: Secret,
         capacity: int,
         window_seconds: float,
@@ -134,9 +150,9 @@ class RedisTokenBucket:
         self._redis = redis
         self._script = redis.register_script(_BUCKET_LUA)
         self.script_calls = 0
+        """How many times this instance ran the script (shows that waiting does not busy-loop)."""
         self.last_wait = 0.0
         """Seconds the last ``acquire`` had to wait (or, when it gave up, would have had to)."""
-        """How many times this instance ran the script (shows that waiting does not busy-loop)."""
 
     def __repr__(self) -> str:
         return (
@@ -144,10 +160,27 @@ class RedisTokenBucket:
             f"window_seconds={self.window_seconds})"
         )
 
+    @contextmanager
+    def _map_redis_errors(self, op: str) -> Iterator[None]:
+        """Turn a Redis failure during ``op`` into the clients' ``TransientError``, as httpx maps
+        httpcore's exceptions onto its own at the transport."""
+        try:
+            yield
+        except redis_lib.RedisError as exc:
+            outcome = "; nothing was sent." if op in _TAKES_TOKENS else ""
+            raise TransientError(
+                f"The shared rate limiter is unavailable ({type(exc).__name__}){outcome}",
+                api=self.api,
+                method="",
+                url="",
+                request_sent=False,
+            ) from None
+
     def _run(self, op: str, arg: float, max_wait: float = -1.0) -> float:
         self.script_calls += 1
         args: list[str | int | float] = [self.capacity, self.window_seconds, op, float(arg), float(max_wait)]
-        return float(self._script(keys=[self.key], args=args))
+        with self._map_redis_errors(op):
+            return float(self._script(keys=[self.key], args=args))
 
     def try_acquire(self, cost: int = 1) -> float:
         """Take ``cost`` tokens only if they are there now: 0.0 when taken, else the seconds to wait."""
@@ -205,4 +238,5 @@ class RedisTokenBucket:
 
     def reset(self) -> None:
         """Forget the bucket state (it starts full again)."""
-        self._redis.delete(self.key)
+        with self._map_redis_errors("reset"):
+            self._redis.delete(self.key)

@@ -343,7 +343,7 @@ def doomed_redis(tmp_path) -> Iterator[redis.Redis]:
 
 
 @pytest.mark.parametrize("status", [201, 429])
-def test_losing_redis_after_sending_does_not_change_the_answer(stub, doomed_redis, status) -> None:
+def test_losing_redis_after_sending_does_not_change_the_answer(stub, doomed_redis, status, caplog) -> None:
     """The request went out; if Redis dies before the rate bookkeeping, the caller still gets the
     server's answer (a 201 stays a success, a 429 stays a RateLimitedError), not a Redis error."""
     bucket = RedisTokenBucket(doomed_redis, "economic", "cred", 100, 60)
@@ -366,3 +366,7 @@ def test_losing_redis_after_sending_does_not_change_the_answer(stub, doomed_redi
                 client.create("units", {"name": "x"}, idempotency_key="u")
             assert caught.value.retry_after == 3
     assert len(stub.requests) == 1
+    # The limiter's TransientError is only logged: the bookkeeping step that was lost, and why.
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("could not sync the rate limiter" in w and "unavailable" in w for w in warnings)
+    assert any("could not record a 429" in w for w in warnings) is (status == 429)
