@@ -64,13 +64,14 @@ class BaseSandbox:
     def __init__(
         self,
         *,
+        lock: threading.RLock | None = None,
         state_file: str | None = None,
         fault_config: FaultConfig | None = None,
         idempotency_ttl_seconds: float = DEFAULT_TTL_SECONDS,
         request_log_size: int = DEFAULT_MAX_ENTRIES,
         state_debounce_seconds: float = 0.5,
     ):
-        self.lock = threading.RLock()  # guards the data store
+        self.lock = lock or threading.RLock()  # guards the data store (pass the store's own lock)
         self.faults = FaultInjector(fault_config)
         self.request_log = RequestLog(request_log_size)
         self.idempotency = IdempotencyCache(idempotency_ttl_seconds)

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 def fingerprint(credential: str) -> str:
@@ -40,6 +41,17 @@ class BucketResult:
     def retry_after_header(self) -> str:
         """Whole seconds, at least 1, as HTTP wants them."""
         return str(max(1, math.ceil(self.retry_after)))
+
+
+class RateLimiter(Protocol):
+    """What both styles offer (see the module docstring)."""
+
+    capacity: int
+    window_seconds: float
+
+    def acquire(self, credential: str, cost: float = 1.0) -> BucketResult: ...
+    def configure(self, capacity: int | None = None, window_seconds: float | None = None) -> None: ...
+    def reset(self) -> None: ...
 
 
 class TokenBuckets:

@@ -6,23 +6,25 @@ single-encoded (``ABC%2F1``), double-encoded (``ABC%252F1``) or by its ``urlfrie
 
 from __future__ import annotations
 
+import hmac
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from sandbox.common.base import Counters
+from sandbox.common.ratelimit import RateLimiter
 from sandbox.rackbeat import reports
 from sandbox.rackbeat.errors import Invalid, NotFound, RackbeatError, invalid
 from sandbox.rackbeat.present import present
 from sandbox.rackbeat.query import ListQuery, pages_for, parse_list_query, select_fields
 from sandbox.rackbeat.resources import RESOURCES, ResourceSpec
-from sandbox.rackbeat.store import sort_value
+from sandbox.rackbeat.store import Collection, Store, sort_value
 from sandbox.rackbeat.webhooks import public_view
-
-if TYPE_CHECKING:
-    from sandbox.rackbeat.sandbox import RackbeatSandbox
 
 API_PREFIX = "/api/"
 TRUE_WORDS = ("1", "true", "yes")
@@ -49,34 +51,57 @@ def _flag(value: Any) -> bool:
 
 
 class RackbeatApi:
-    """ASGI app mounted at ``/api``."""
+    """ASGI app mounted at ``/api``: answers from ``store``; bearer ``tokens`` and ``rate_limits`` guard it.
 
-    def __init__(self, sandbox: RackbeatSandbox):
-        self.sandbox = sandbox
+    ``counters`` counts the 429s it gives; ``on_change`` is called after each write it answered with success
+    (the sandbox saves its state file then); ``account_id`` is what ``GET /self`` shows."""
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tokens: Iterable[str],
+        rate_limits: RateLimiter,
+        counters: Counters,
+        account_id: str,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self._tokens = tuple(t.encode() for t in tokens)
+        self.rate_limits = rate_limits
+        self.counters = counters
+        self.account_id = account_id
+        self.on_change = on_change
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         response = await self.handle(request)
         await response(scope, receive, send)
 
+    def token_is_valid(self, presented: str) -> bool:
+        candidate = presented.encode()
+        return any(hmac.compare_digest(candidate, known) for known in self._tokens)
+
     async def handle(self, request: Request) -> Response:
         authorization = request.headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token or not self.sandbox.token_is_valid(token.strip()):
+        if scheme.lower() != "bearer" or not token or not self.token_is_valid(token.strip()):
             return json_response({"message": "Unauthenticated."}, 401)
-        bucket = self.sandbox.rate_limits.acquire(token.strip())
+        bucket = self.rate_limits.acquire(token.strip())
         limit_headers = {
             "X-RateLimit-Limit": str(bucket.capacity),
             "X-RateLimit-Remaining": str(bucket.remaining),
         }
         if not bucket.allowed:
-            self.sandbox.counters.incr("rate_limited_429")
+            self.counters.incr("rate_limited_429")
             headers = limit_headers | {"Retry-After": bucket.retry_after_header}
             return json_response({"message": "Too Many Attempts."}, 429, headers)
         try:
             body, status = await self.route(request)
         except RackbeatError as error:
             body, status = error.body(), error.status
+        if request.method != "GET" and 200 <= status < 300:
+            self.on_change()
         response = json_response(body, status)
         response.headers.update(limit_headers)
         return response
@@ -102,14 +127,14 @@ class RackbeatApi:
         if head == "projects" and rest == ["upsert"]:
             _allow(method, "POST")
             payload, suppress = await self._write_body(request)
-            record, created = self.sandbox.upsert_project(payload, suppress=suppress)
+            record, created = self.store.upsert_project(payload, suppress=suppress)
             return self._one(request, spec, record), 201 if created else 200
         if not rest:
             return await self._collection(request, spec)
         if spec.bookable and rest == ["drafts"]:
             _allow(method, "POST")
             payload, suppress = await self._write_body(request)
-            record = self.sandbox.create(spec.path, payload, booked=False, suppress=suppress)
+            record = self.store.create(spec.path, payload, booked=False, suppress=suppress)
             return self._one(request, spec, record), 201
         key = self._resolve_key(spec, rest[0])
         if len(rest) == 1:
@@ -117,13 +142,13 @@ class RackbeatApi:
         if spec.bookable and rest[1:] == ["book"]:
             _allow(method, "POST")
             payload, suppress = await self._write_body(request)
-            record = self.sandbox.book(spec.path, key, payload, suppress=suppress)
+            record = self.store.book(spec.path, key, payload, suppress=suppress)
             return self._one(request, spec, record), 200
         if spec.path == "orders" and rest[1:] == ["convert-to-invoice"]:
             _allow(method, "POST")
             payload, suppress = await self._write_body(request)
             book = _flag(request.query_params.get("book", payload.get("book", True)))
-            invoice = self.sandbox.convert_order_to_invoice(key, book=book, suppress=suppress)
+            invoice = self.store.convert_order_to_invoice(key, book=book, suppress=suppress)
             return {"invoice_id": invoice["number"]}, 200
         if spec.path == "lots" and rest[1:] == ["lines"]:
             _allow(method, "GET")
@@ -137,7 +162,7 @@ class RackbeatApi:
                 return int(unquote(raw))
             except ValueError:
                 raise NotFound() from None
-        collection = self.sandbox.collections[spec.path]
+        collection = self.store.collections[spec.path]
         once = unquote(raw)
         if collection.get(once) is not None:
             return once
@@ -148,7 +173,7 @@ class RackbeatApi:
         return by_friendly["number"] if by_friendly is not None else once
 
     def _existing(self, spec: ResourceSpec, key: Any) -> dict:
-        record = self.sandbox.collections[spec.path].get(key)
+        record = self.store.collections[spec.path].get(key)
         if record is None:
             raise NotFound()
         return record
@@ -168,7 +193,7 @@ class RackbeatApi:
         return payload, suppress
 
     def _one(self, request: Request, spec: ResourceSpec, record: dict) -> dict:
-        return {spec.singular: present(spec, record, self.sandbox.lookup, self._base(request))}
+        return {spec.singular: present(spec, record, self.store.lookup, self._base(request))}
 
     @staticmethod
     def _base(request: Request) -> str:
@@ -181,7 +206,7 @@ class RackbeatApi:
         _allow(request.method, "POST" if spec.writable else "GET")
         payload, suppress = await self._write_body(request)
         booked = spec.bookable and not _flag(payload.pop("is_draft", False))
-        record = self.sandbox.create(spec.path, payload, booked=booked, suppress=suppress)
+        record = self.store.create(spec.path, payload, booked=booked, suppress=suppress)
         return self._one(request, spec, record), 201
 
     async def _record(self, request: Request, spec: ResourceSpec, key: Any) -> tuple[Any, int]:
@@ -191,19 +216,19 @@ class RackbeatApi:
         _allow(method, *(("PUT", "PATCH", "DELETE") if spec.writable else ("GET",)))
         payload, suppress = await self._write_body(request)
         if method == "DELETE":
-            record = self.sandbox.delete(spec.path, key, suppress=suppress)
+            record = self.store.delete(spec.path, key, suppress=suppress)
             return self._one(request, spec, record), 200
-        record = self.sandbox.update(spec.path, key, payload, suppress=suppress)
+        record = self.store.update(spec.path, key, payload, suppress=suppress)
         return self._one(request, spec, record), 200
 
     def _list(self, request: Request, spec: ResourceSpec) -> dict:
         query = parse_list_query(request.query_params, search_fields=spec.search_fields)
         if query.errors:
             raise Invalid(query.errors)
-        with self.sandbox.lock:
-            page, total = self._page(self.sandbox.collections[spec.path], query)
+        with self.store.lock:
+            page, total = self._page(self.store.collections[spec.path], query)
         base = self._base(request)
-        lookup = self.sandbox.lookup
+        lookup = self.store.lookup
         rows = [select_fields(present(spec, r, lookup, base), query.fields) for r in page]
         return {
             spec.plural: rows,
@@ -214,7 +239,7 @@ class RackbeatApi:
         }
 
     @staticmethod
-    def _page(collection: Any, query: ListQuery) -> tuple[list[dict], int]:
+    def _page(collection: Collection, query: ListQuery) -> tuple[list[dict], int]:
         by_key = query.order_by in (None, "number")
         if not query.predicates and by_key:
             return collection.page_in_key_order(query.offset, query.limit, query.descending), len(collection)
@@ -234,7 +259,7 @@ class RackbeatApi:
         _allow(method, "GET")
         return {
             "user_account": {
-                "id": int(self.sandbox.account_id) if self.sandbox.account_id.isdigit() else 1,
+                "id": int(self.account_id) if self.account_id.isdigit() else 1,
                 "company_name": "Rackbeat Sandbox ApS",
             },
             "user": {"id": 1, "name": "Sandbox API user", "email": "api@sandbox.invalid"},
@@ -247,16 +272,16 @@ class RackbeatApi:
         if rest:
             for spec in (products, lots):
                 key = self._resolve_key(spec, rest[0])
-                record = self.sandbox.collections[spec.path].get(key)
+                record = self.store.collections[spec.path].get(key)
                 if record is not None and len(rest) == 1:
-                    return {"item": present(spec, record, self.sandbox.lookup, self._base(request))}, 200
+                    return {"item": present(spec, record, self.store.lookup, self._base(request))}, 200
             raise NotFound()
         query = parse_list_query(request.query_params, search_fields=products.search_fields)
-        with self.sandbox.lock:
+        with self.store.lock:
             merged = sorted(
                 [
-                    *self.sandbox.collections["products"].records.values(),
-                    *self.sandbox.collections["lots"].records.values(),
+                    *self.store.collections["products"].records.values(),
+                    *self.store.collections["lots"].records.values(),
                 ],
                 key=lambda r: sort_value(r["number"]),
             )
@@ -264,7 +289,7 @@ class RackbeatApi:
         page = merged[query.offset : query.offset + query.limit]
         base = self._base(request)
         rows = [
-            present(lots if r.get("type") == "lot" else products, r, self.sandbox.lookup, base) for r in page
+            present(lots if r.get("type") == "lot" else products, r, self.store.lookup, base) for r in page
         ]
         return {
             "items": rows,
@@ -276,12 +301,12 @@ class RackbeatApi:
 
     def _reports(self, request: Request, rest: list[str]) -> tuple[Any, int]:
         _allow(request.method, "GET")
-        with self.sandbox.lock:
+        with self.store.lock:
             items = [
-                *self.sandbox.collections["products"].records.values(),
-                *self.sandbox.collections["lots"].records.values(),
+                *self.store.collections["products"].records.values(),
+                *self.store.collections["lots"].records.values(),
             ]
-            locations = list(self.sandbox.collections["locations"].records.values())
+            locations = list(self.store.collections["locations"].records.values())
         default_location = next((loc["number"] for loc in locations if loc.get("is_default")), None)
         if rest == ["valuation"]:
             raw = request.query_params.get("location")
@@ -289,7 +314,7 @@ class RackbeatApi:
                 location = int(raw) if raw not in (None, "") else None
             except ValueError:
                 raise invalid("location", "The selected location is invalid.") from None
-            if location is not None and self.sandbox.collections["locations"].get(location) is None:
+            if location is not None and self.store.collections["locations"].get(location) is None:
                 raise invalid("location", "The selected location is invalid.")
             return reports.valuation(items, location, default_location), 200
         if rest == ["valuation", "total"]:
@@ -298,11 +323,11 @@ class RackbeatApi:
 
     async def _webhooks(self, request: Request, rest: list[str]) -> tuple[Any, int]:
         method = request.method
-        registry = self.sandbox.webhooks
+        registry = self.store.webhooks
         if not rest:
             if method == "GET":
                 event = request.query_params.get("event")
-                with self.sandbox.lock:
+                with self.store.lock:
                     hooks = [public_view(h) for h in registry.hooks.values() if event in (None, h["event"])]
                 return {
                     "webhooks": hooks,
@@ -319,12 +344,11 @@ class RackbeatApi:
                 errors["event"] = ["The event field is required."]
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 errors["url"] = ["The url must be a valid URL."]
-            if errors:
+            if errors or not isinstance(event, str) or not isinstance(url, str):
                 raise Invalid(errors)
-            with self.sandbox.lock:
-                hook, created = registry.upsert(event, url, _flag(payload.get("is_active", True)))
-            self.sandbox.data_changed()
-            return {"webhook": public_view(hook, with_token=created)}, 201 if created else 200
+            with self.store.lock:
+                stored, created = registry.upsert(event, url, _flag(payload.get("is_active", True)))
+            return {"webhook": public_view(stored, with_token=created)}, 201 if created else 200
         try:
             webhook_id = int(rest[0])
         except ValueError:
@@ -336,7 +360,7 @@ class RackbeatApi:
             return {"webhook": public_view(hook)}, 200
         _allow(method, "PUT", "DELETE")
         payload, _ = await self._write_body(request)
-        with self.sandbox.lock:
+        with self.store.lock:
             if method == "DELETE":
                 registry.delete(webhook_id)
             else:
@@ -344,7 +368,6 @@ class RackbeatApi:
                     hook["is_active"] = _flag(payload["is_active"])
                 if isinstance(payload.get("url"), str):
                     hook["url"] = payload["url"]
-        self.sandbox.data_changed()
         return {"webhook": public_view(hook)}, 200
 
 
