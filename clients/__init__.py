@@ -1,4 +1,9 @@
-"""The only code that speaks HTTP to Rackbeat and e-conomic."""
+"""The only code that speaks HTTP to Rackbeat and e-conomic.
+
+As in httpx, the package re-exports what the rest of the service uses (``__all__`` below) and every
+module names its own public part in its ``__all__``; anything a module does not list is internal to
+``clients`` and may change without notice.
+"""
 
 from clients.economic import EconomicClient, encode_key
 from clients.errors import (

@@ -25,6 +25,11 @@ from clients.http import (
 )
 from clients.secrets import Secret, reveal
 
+__all__ = [
+    "EconomicClient",
+    "encode_key",
+]
+
 logger = logging.getLogger("clients.economic")
 
 MAX_PAGE_SIZE = 1000

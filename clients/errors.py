@@ -13,6 +13,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+__all__ = [
+    "BODY_LIMIT",
+    "Api",
+    "ApiError",
+    "AuthError",
+    "NotFoundError",
+    "PermanentError",
+    "RateLimitedError",
+    "TransientError",
+    "ValidationFailed",
+    "economic_error_details",
+    "error_class_for_status",
+    "parse_economic_error",
+    "parse_rackbeat_error",
+    "truncate",
+]
+
 Api = Literal["economic", "rackbeat"]
 
 BODY_LIMIT = 2048

@@ -33,6 +33,18 @@ from clients.errors import (
 )
 from clients.secrets import REDACTED, scrub
 
+__all__ = [
+    "DEFAULT_CALL_RETRIES",
+    "DEFAULT_CALL_RETRY_BACKOFF",
+    "DEFAULT_CALL_RETRY_MAX_PAUSE",
+    "DEFAULT_MAX_RATE_WAIT",
+    "BaseClient",
+    "Limiter",
+    "display_url",
+    "is_repeatable",
+    "parse_retry_after",
+]
+
 logger = logging.getLogger("clients.http")
 
 DEFAULT_MAX_RATE_WAIT = 60.0

@@ -21,6 +21,13 @@ from clients.http import (
 )
 from clients.secrets import Secret, reveal
 
+__all__ = [
+    "RackbeatClient",
+    "UrlFriendly",
+    "item_key",
+    "path_key",
+]
+
 MAX_LIMIT = 1000
 DEFAULT_USER_AGENT = "rbsync/0.1 (Rackbeat-e-conomic integration)"
 

@@ -28,6 +28,14 @@ import redis as redis_lib
 from clients.errors import Api, TransientError
 from clients.secrets import Secret, reveal
 
+__all__ = [
+    "RateLimitStatus",
+    "RedisTokenBucket",
+    "bucket_key",
+    "credential_fingerprint",
+    "parse_rate_limiting_header",
+]
+
 _BUCKET_LUA = """
 local key = KEYS[1]
 local capacity = tonumber(ARGV[1])

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+__all__ = [
+    "REDACTED",
+    "Secret",
+    "reveal",
+    "scrub",
+]
+
 Secret = str | SecretStr
 
 REDACTED = "***"
