@@ -1,16 +1,20 @@
 """What every sandbox shares: faults, request log, idempotency cache, counters, state file, and the app stack.
 
-A concrete sandbox subclasses :class:`BaseSandbox`, builds its data store, then calls :meth:`_finish_init`
-with its API routes. It implements the data hooks (``_clear_data``, ``load``, ``counts``, ``dump``,
+A concrete sandbox (``RackbeatSandbox``, ``EconomicSandbox``) builds its data store, hands the store's lock to
+``BaseSandbox.__init__``, builds its API around the store, then calls :meth:`_finish_init` with the API's
+routes. It implements the data hooks (``_clear_data``, ``_fresh_data``, ``load``, ``counts``, ``dump``,
 ``snapshot``, ``restore``) and calls :meth:`data_changed` after each write so ``--state`` files stay
 current.
 
 The ASGI stack, outermost first::
 
-    RequestLogMiddleware -> FaultMiddleware -> IdempotencyMiddleware -> Starlette(admin + API routes)
+    RequestLogMiddleware -> [rate limit] -> FaultMiddleware -> [auth] -> IdempotencyMiddleware
+        -> Starlette(admin + API routes)
 
 so the log shows what the client really saw (faults included), and a commit-then-fail write is still in the
-idempotency cache, as it would be on a real server whose answer was lost on the way back.
+idempotency cache, as it would be on a real server whose answer was lost on the way back. The bracketed
+layers are hooks (:meth:`_rate_limit_middleware`, :meth:`_auth_middleware`), empty unless a sandbox fills
+them: e-conomic does; Rackbeat checks its token and its limit inside its API, under ``/api`` only.
 """
 
 from __future__ import annotations
@@ -86,12 +90,14 @@ class BaseSandbox:
         use_idempotency: bool = True,
         admin_routes: list[BaseRoute] | None = None,
     ) -> None:
-        """Restore the state file (if any) and build ``self.app``; ``admin_routes`` go under ``/_sandbox``."""
-        if self.state_file is not None:
-            state = self.state_file.load()
+        """Restore the state file (else start with the fresh data) and build ``self.app``; ``admin_routes``
+        go under ``/_sandbox``."""
+        state = self.state_file.load() if self.state_file is not None else None
+        with self.lock:
             if state is not None:
-                with self.lock:
-                    self.restore(state)
+                self.restore(state)
+            else:
+                self._fresh_data()
         self.app = self._build_app(api_routes, use_idempotency, admin_routes)
 
     def _build_app(
@@ -106,12 +112,27 @@ class BaseSandbox:
                 replay_header=self.replay_header,
                 on_replay=lambda: self.counters.incr("idempotent_replays"),
             )
+        app = self._auth_middleware(app)
         app = FaultMiddleware(app, self.faults)
+        app = self._rate_limit_middleware(app)
         return RequestLogMiddleware(app, self.request_log, self.counters)
+
+    def _auth_middleware(self, app: Any) -> Any:
+        """Wrap ``app`` in the credential check, inside the fault layer; override to have one."""
+        return app
+
+    def _rate_limit_middleware(self, app: Any) -> Any:
+        """Wrap ``app`` in the rate limit, outside the fault layer (so faulted answers carry its headers too);
+        override to have one."""
+        return app
 
     # -- data hooks (subclass) ---
     def _clear_data(self) -> None:
         raise NotImplementedError
+
+    def _fresh_data(self) -> None:
+        """Put what a new account holds before anyone adds data (at start without saved state, and after a
+        reset); override when that is not nothing."""
 
     def _reset_limits(self) -> None:
         """Refill rate buckets; override when the sandbox has any."""
@@ -134,9 +155,11 @@ class BaseSandbox:
 
     # -- shared behaviour ---
     def reset(self) -> None:
-        """Clear data, faults, request log, rate buckets, idempotency cache and counters."""
+        """Back to a new account (cleared, then the fresh data); faults, request log, rate buckets,
+        idempotency cache and counters emptied."""
         with self.lock:
             self._clear_data()
+            self._fresh_data()
         self.faults.reset()
         self.request_log.clear()
         self.idempotency.clear()

@@ -1,7 +1,8 @@
 """``EconomicSandbox``: the store, the API and the shared sandbox machinery wired into one ASGI app.
 
-Middleware order, outermost first: request log, rate limit (+ ``X-RateLimiting`` headers), fault injection,
-auth, idempotency cache, then the routes (admin routes under ``/_sandbox/`` and the API).
+Middleware order, outermost first (see ``sandbox.common.base``): request log, rate limit (+ ``X-RateLimiting``
+headers), fault injection, auth, idempotency cache, then the routes (admin routes under ``/_sandbox/`` and the
+API).
 
 """
 
@@ -10,17 +11,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.common.admin import admin_mount
-from sandbox.common.faults import FaultInjector, FaultMiddleware
-from sandbox.common.idempotency import IdempotencyCache, IdempotencyMiddleware
-from sandbox.common.persistence import StateFile
+from sandbox.common.base import BaseSandbox
 from sandbox.common.ratelimit import TokenBuckets
-from sandbox.common.requestlog import RequestLog, RequestLogMiddleware
 from sandbox.economic import documents, journals, legacy
 from sandbox.economic.api import EconomicApi
 from sandbox.economic.middleware import AuthMiddleware, RateLimitMiddleware
@@ -50,8 +46,11 @@ def admin_name(table: str) -> str:
     return table.replace("/", ".")
 
 
-class EconomicSandbox:
+class EconomicSandbox(BaseSandbox):
     """A faithful local e-conomic: legacy REST at the root, OpenAPI services under their prefixes."""
+
+    #: idempotency keys are scoped by both tokens
+    credential_headers = (b"x-appsecrettoken", b"x-agreementgranttoken")
 
     def __init__(
         self,
@@ -63,69 +62,49 @@ class EconomicSandbox:
         webhook_urls: dict[str, Any] | None = None,
     ) -> None:
         self.store = Store()
-        self.faults = FaultInjector()
-        self.request_log = RequestLog()
+        super().__init__(lock=self.store.lock, state_file=state_file)
+        self._tokens = (app_secret_token, agreement_grant_token)
         self.buckets = TokenBuckets(bucket_size, bucket_window_seconds)
-        self.idempotency = IdempotencyCache()
         self.webhooks = WebhookDispatcher(webhook_urls)
-        self.replays = 0
-        self._state = StateFile(state_file, self.store.snapshot) if state_file else None
-        saved = self._state.load() if self._state else None
-        if saved:
-            self.store.restore(saved)
-        else:
-            seed(self.store)
-        self._api = EconomicApi(self.store, self.webhooks, self._changed)
-        self.app = self._build_app(app_secret_token, agreement_grant_token)
-
-    def _build_app(self, secret: str, grant: str) -> Any:
-        async def webhooks_route(request: Request) -> JSONResponse:
-            if request.method == "PUT":
-                try:
-                    self.webhooks.configure(await request.json())
-                except ValueError as exc:
-                    return JSONResponse({"message": str(exc)}, status_code=422)
-            return JSONResponse(
-                {"subscriptions": self.webhooks.as_dict(), "deliveries": self.webhooks.deliveries}
-            )
-
-        routes = [
-            Route("/_sandbox/webhooks", webhooks_route, methods=["GET", "PUT"]),
-            admin_mount(self),
-            Route("/{path:path}", self._api.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
-        ]
-        app: Any = Starlette(routes=routes)
-        app = IdempotencyMiddleware(
-            app,
-            self.idempotency,
-            credential_headers=(b"x-appsecrettoken", b"x-agreementgranttoken"),
-            on_replay=self._count_replay,
+        api = EconomicApi(self.store, self.webhooks, self.data_changed)
+        self._finish_init(
+            [Route("/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])],
+            admin_routes=[Route("/webhooks", self._webhooks_endpoint, methods=["GET", "PUT"])],
         )
-        app = AuthMiddleware(app, secret, grant)
-        app = FaultMiddleware(app, self.faults)
-        app = RateLimitMiddleware(app, self.buckets)
-        return RequestLogMiddleware(app, self.request_log)
 
-    def _count_replay(self) -> None:
-        self.replays += 1
+    def _auth_middleware(self, app: Any) -> Any:
+        return AuthMiddleware(app, *self._tokens)
 
-    def _changed(self) -> None:
-        if self._state is not None:
-            self._state.changed()
+    def _rate_limit_middleware(self, app: Any) -> Any:
+        return RateLimitMiddleware(app, self.buckets)
+
+    def _reset_limits(self) -> None:
+        self.buckets.reset()
+
+    @property
+    def replays(self) -> int:
+        """Writes answered from the idempotency cache."""
+        return self.counters.get("idempotent_replays")
+
+    async def _webhooks_endpoint(self, request: Request) -> JSONResponse:
+        """``GET``/``PUT /_sandbox/webhooks``: the subscriptions (PUT replaces them) and the deliveries."""
+        if request.method == "PUT":
+            try:
+                self.webhooks.configure(await request.json())
+            except ValueError as exc:
+                return JSONResponse({"message": str(exc)}, status_code=422)
+        return JSONResponse(
+            {"subscriptions": self.webhooks.as_dict(), "deliveries": self.webhooks.deliveries}
+        )
 
     # ------------------------------------------------------------------------------------------ admin
-    def reset(self) -> None:
-        """Back to a fresh agreement: data re-seeded, faults off, logs, buckets and caches emptied."""
-        with self.store.lock:
-            self.store.clear()
-            seed(self.store)
-        self.faults.reset()
-        self.request_log.clear()
-        self.buckets.reset()
-        self.idempotency.clear()
+    def _clear_data(self) -> None:
+        self.store.clear()
         self.webhooks.reset()
-        self.replays = 0
-        self._changed()
+
+    def _fresh_data(self) -> None:
+        """A fresh agreement (see ``seed.py``)."""
+        seed(self.store)
 
     def load(self, data: dict[str, list[dict]]) -> dict[str, int]:
         """Upsert records by key, completing links the way a write would (references are not checked)."""
@@ -147,7 +126,7 @@ class EconomicSandbox:
                 else:
                     raise KeyError(name)
                 loaded[admin_name(table)] = len(records)
-        self._changed()
+        self.data_changed()
         return loaded
 
     def _load_legacy(self, resource: Resource, record: Any) -> None:
@@ -198,7 +177,6 @@ class EconomicSandbox:
 
     def restore(self, state: dict[str, Any]) -> None:
         self.store.restore(state)
-        self._changed()
 
     def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
         """Block until every queued webhook call has been attempted; False on timeout."""
@@ -207,5 +185,4 @@ class EconomicSandbox:
     def close(self) -> None:
         """Stop the webhook thread and save pending state."""
         self.webhooks.close()
-        if self._state is not None:
-            self._state.close()
+        super().close()
