@@ -26,6 +26,7 @@ import redis
 
 from tasks.harness.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
 from tasks.harness.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
+from tasks.settings import Settings
 
 TOKEN_SETTINGS = (
     "RBSYNC_RACKBEAT_TOKEN",
@@ -37,6 +38,11 @@ WORKER_QUEUES = "transfers,polls,bulk,dlq"
 
 class StackError(RuntimeError):
     """The stack could not be brought up; the message says what and where to look."""
+
+
+def setting_default(name: str) -> Any:
+    """A setting's default as `Settings` declares it, so the stack never writes one down a second time."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)
 
 
 def read_dotenv(path: Path = Path(".env")) -> dict[str, str]:
@@ -78,7 +84,8 @@ def sandbox_connection_id(configured_id: str) -> str:
     (so a test session's namespace, or an operator's, still prefixes every key we write)."""
     suffix = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     base = configured_id.strip()
-    return f"{base}-sandbox-{suffix}" if base and base != "default" else f"sandbox-{suffix}"
+    default = setting_default("connection_id")
+    return f"{base}-sandbox-{suffix}" if base and base != default else f"sandbox-{suffix}"
 
 
 @dataclass
@@ -235,7 +242,7 @@ class Stack:
         env = {name: value for name, value in os.environ.items()}
         env.update(options.extra_env)
 
-        redis_url = self._ensure_redis(configured("RBSYNC_REDIS_URL", dotenv) or "redis://127.0.0.1:6379/0")
+        redis_url = self._ensure_redis(configured("RBSYNC_REDIS_URL", dotenv) or setting_default("redis_url"))
         env["RBSYNC_REDIS_URL"] = redis_url
         # One Redis for both in sandbox mode (so the clean-up at exit finds everything) and whenever we
         # started our own; otherwise the configured broker.
@@ -249,9 +256,6 @@ class Stack:
             env["RBSYNC_BROKER_KEY_PREFIX"] = f"rbsync:{connection_id}:celery:"
             self._namespace_to_clean = connection_id
             env.update(self._start_sandboxes(options.rate_limits))
-        connection_id = (
-            env.get("RBSYNC_CONNECTION_ID") or configured("RBSYNC_CONNECTION_ID", dotenv) or "default"
-        )
 
         web_port = options.web_port or self._default_web_port(dotenv, options.sandbox)
         web_url = f"http://127.0.0.1:{web_port}"
@@ -263,26 +267,15 @@ class Stack:
         env["WORKER_HEARTBEAT_FILE"] = str(log_dir / "worker.heartbeat")
         env["PYTHONUNBUFFERED"] = "1"
         self.env = env
-        self._apply_to_this_process(env)
+        settings = self._apply_to_this_process(env)
 
+        # What the children will use, read from the settings they build (defaults included).
         self.endpoints.redis_url = redis_url
         self.endpoints.temporary_redis = self.local_redis is not None
-        self.endpoints.connection_id = connection_id
-        self.endpoints.rackbeat_base_url = (
-            env.get("RBSYNC_RACKBEAT_BASE_URL")
-            or configured("RBSYNC_RACKBEAT_BASE_URL", dotenv)
-            or "https://app.rackbeat.com/api/"
-        )
-        self.endpoints.economic_base_url = (
-            env.get("RBSYNC_ECONOMIC_BASE_URL")
-            or configured("RBSYNC_ECONOMIC_BASE_URL", dotenv)
-            or "https://restapi.e-conomic.com/"
-        )
-        self.endpoints.economic_openapi_base_url = (
-            env.get("RBSYNC_ECONOMIC_OPENAPI_BASE_URL")
-            or configured("RBSYNC_ECONOMIC_OPENAPI_BASE_URL", dotenv)
-            or "https://apis.e-conomic.com/"
-        )
+        self.endpoints.connection_id = settings.connection_id
+        self.endpoints.rackbeat_base_url = settings.rackbeat_base_url
+        self.endpoints.economic_base_url = settings.economic_base_url
+        self.endpoints.economic_openapi_base_url = settings.economic_openapi_base_url
         self.endpoints.web_url = web_url
         if options.sandbox:
             self.endpoints.sandbox_admin = [
@@ -294,9 +287,8 @@ class Stack:
         # Fail here, with the one-line message, rather than in three children at once (which the
         # supervisor would then restart, in vain).
         from tasks.credentials import check_credentials_or_exit
-        from tasks.settings import check_public_url, load_settings_or_exit
+        from tasks.settings import check_public_url
 
-        settings = load_settings_or_exit()
         if not options.sandbox:
             check_public_url(settings)
             check_credentials_or_exit(settings, "rbsync run")
@@ -379,8 +371,12 @@ class Stack:
     def _default_web_port(dotenv: Mapping[str, str], sandbox: bool) -> int:
         from urllib.parse import urlsplit
 
-        public = configured("RBSYNC_PUBLIC_URL", dotenv) or "http://127.0.0.1:8000"
-        wanted = urlsplit(public).port or 8000
+        # The public URL's port; when it names none (a proxy in front on 80/443), the default URL's.
+        default_url: str = setting_default("public_url")
+        public = configured("RBSYNC_PUBLIC_URL", dotenv) or default_url
+        wanted = urlsplit(public).port or urlsplit(default_url).port
+        if wanted is None:
+            raise StackError(f"rbsync: setting RBSYNC_PUBLIC_URL: no port for the receiver in {public}")
         if not sandbox:
             return wanted
         import socket
@@ -402,14 +398,14 @@ class Stack:
         self._servers.extend(started.servers)
         return started.settings_env
 
-    def _apply_to_this_process(self, env: Mapping[str, str]) -> None:
+    def _apply_to_this_process(self, env: Mapping[str, str]) -> Settings:
         """This process reads the same settings as its children (for clients, Redis keys, webhooks);
         `stop()` puts the environment back, so a second stack in this process starts from a clean one."""
         self._saved_environ = apply_environment(env, prefix="RBSYNC_")
-        self._reload_settings()
+        return self._reload_settings()
 
     @staticmethod
-    def _reload_settings() -> None:
+    def _reload_settings() -> Settings:
         from tasks.redis import close_pools
         from tasks.settings import reset_settings
 
@@ -418,7 +414,9 @@ class Stack:
         from tasks.celery import app, configure
         from tasks.settings import load_settings_or_exit
 
-        configure(app, load_settings_or_exit())  # a missing token: one line naming it, never a traceback
+        settings = load_settings_or_exit()  # a missing token: one line naming it, never a traceback
+        configure(app, settings)
+        return settings
 
     def _start_children(self, log_dir: Path, web_port: int) -> None:
         options = self.options
