@@ -208,10 +208,12 @@ class DemoScenario:
 
     def create_catalogue(self) -> None:
         written: dict[tuple[str, str], float] = {}
-        for number, name in GROUPS:
-            self.rackbeat.create("product-groups", "product_group", {"number": number, "name": name})
-            written[("product_group", str(number))] = time.time()
-            self.echo(f"    Rackbeat: created product group {number} {name}")
+        for group_number, group_name in GROUPS:
+            self.rackbeat.create(
+                "product-groups", "product_group", {"number": group_number, "name": group_name}
+            )
+            written[("product_group", str(group_number))] = time.time()
+            self.echo(f"    Rackbeat: created product group {group_number} {group_name}")
         # Groups first: a product created meanwhile would create its group as a dependency, and the
         # group's own transfer would then find nothing to do (correct, but not the story told here).
         self.report(self.events.wait_for({record: {"created"} for record in written}, written))

@@ -279,7 +279,9 @@ class ProcessGroup:
         return True
 
 
-def wait_until(condition, timeout: float, interval: float = 0.1, group: ProcessGroup | None = None) -> bool:
+def wait_until(
+    condition: Callable[[], object], timeout: float, interval: float = 0.1, group: ProcessGroup | None = None
+) -> bool:
     """Poll `condition()` until it is true or `timeout` passes; a dead child ends the wait with an error."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
