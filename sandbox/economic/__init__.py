@@ -1,5 +1,5 @@
 """A faithful local emulator of the Visma e-conomic REST API (legacy REST plus the OpenAPI services the
-integration writes through). See ``emulator.EconomicSandbox``.
+integration writes through). See ``app.EconomicSandbox``.
 
 Choices made where the reference (``shared/reference/economic-api.md``) marks a fact as uncertain:
 - Self links and paging links use the base URL the client called, not restapi.e-conomic.com.
@@ -21,7 +21,7 @@ Choices made where the reference (``shared/reference/economic-api.md``) marks a 
 
 """
 
-from sandbox.economic.emulator import EconomicSandbox
+from sandbox.economic.app import EconomicSandbox
 from sandbox.economic.ids import decode_key, encode_key
 
 __all__ = ["EconomicSandbox", "decode_key", "encode_key"]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from sandbox.common.server import ServerThread
-from sandbox.economic.emulator import EconomicSandbox
+from sandbox.economic.app import EconomicSandbox
 
 APP_SECRET = "test-app-secret"
 GRANT = "test-grant"

@@ -1,4 +1,4 @@
-"""A local emulator of the Rackbeat REST API (`app.rackbeat.com/api/`), served by ``RackbeatSandbox``.
+"""A local emulator of the Rackbeat REST API (`app.rackbeat.com/api/`), served by ``app.RackbeatSandbox``.
 
 It follows /work/shared/reference/rackbeat-api.md. Where that reference marks a fact as uncertain, the
 sandbox makes the choice below (each is easy to change in one place):
@@ -35,6 +35,6 @@ sandbox makes the choice below (each is easy to change in one place):
 - ``fields=`` selects top-level fields; ``expand=`` is accepted and ignored (relations are always embedded).
 """
 
-from sandbox.rackbeat.sandbox import RackbeatSandbox
+from sandbox.rackbeat.app import RackbeatSandbox
 
 __all__ = ["RackbeatSandbox"]
