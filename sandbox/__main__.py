@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sandbox.common.base import BaseSandbox
 from sandbox.common.faults import FaultConfig
 from sandbox.common.server import serve_forever
 
@@ -185,7 +186,7 @@ def _fault_config(args: argparse.Namespace) -> FaultConfig:
     return config
 
 
-def _make_rackbeat(args: argparse.Namespace) -> Any:
+def _make_rackbeat(args: argparse.Namespace) -> BaseSandbox:
     from sandbox.rackbeat import RackbeatSandbox
 
     return RackbeatSandbox(
@@ -198,7 +199,7 @@ def _make_rackbeat(args: argparse.Namespace) -> Any:
     )
 
 
-def _make_economic(args: argparse.Namespace) -> Any:
+def _make_economic(args: argparse.Namespace) -> BaseSandbox:
     try:
         from sandbox.economic import EconomicSandbox
     except ImportError as exc:
@@ -212,7 +213,7 @@ def _make_economic(args: argparse.Namespace) -> Any:
     )
 
 
-def _seed(sandbox: Any, args: argparse.Namespace) -> str | None:
+def _seed(sandbox: BaseSandbox, args: argparse.Namespace) -> str | None:
     """Load generated data when --seed, --size or a record count is given; returns a one-line summary.
 
     Asking for a size or a count is asking for data: without --seed it is generated from
@@ -239,7 +240,7 @@ def _seed(sandbox: Any, args: argparse.Namespace) -> str | None:
     return f"{label}: " + ", ".join(f"{n} {r}" for r, n in loaded.items())
 
 
-MAKERS: dict[str, Callable[[argparse.Namespace], Any]] = {
+MAKERS: dict[str, Callable[[argparse.Namespace], BaseSandbox]] = {
     "rackbeat": _make_rackbeat,
     "economic": _make_economic,
 }
@@ -262,9 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.api} sandbox on http://{args.host}:{args.port}{base} (admin: /_sandbox/)", flush=True)
         serve_forever(sandbox.app, args.host, args.port, args.log_level)
     finally:
-        close = getattr(sandbox, "close", None)
-        if close is not None:
-            close()
+        sandbox.close()
     return 0
 
 

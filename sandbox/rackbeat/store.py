@@ -7,6 +7,12 @@ the lock, then tells ``notify`` what happened (resource, action, key, whether su
 that into webhook deliveries. Saving the state file is not the store's business: the API calls its
 ``on_change`` after each write it answered with success.
 
+The writes rest on /work/shared/reference/rackbeat-api.md: drafts, ``/book`` and ``convert-to-invoice``
+(section 2.2, endpoint map), an order's lines locked once it is booked and ``mark_received`` putting goods in
+stock (section 2.3, order and supplier invoice), ``suppress_webhooks`` (sections 1.4 and 3.2). Where the
+reference is silent (booked invoices cannot change or be deleted, the average cost price on receipt) the
+choice is listed in the package docstring (``sandbox/rackbeat/__init__.py``).
+
 Single reads are dict look-ups. Lists need the records in key order; that order is computed lazily and kept
 until a key is added or removed (an update keeps it), so paging an unchanged collection costs only the page.
 """
