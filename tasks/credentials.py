@@ -26,6 +26,7 @@ from typing import Any, Literal
 import redis
 
 from clients.errors import AuthError, TransientError
+from tasks.redis import field_map, text, text_map
 from tasks.redis import key as namespaced_key
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class CredentialStatus:
         return namespaced_key("credentials", api, connection_id=self.connection_id)
 
     def get(self, api: str) -> dict[str, Any]:
-        fields = self.client.hgetall(self.name(api))
+        fields = text_map(self.client.hgetall(self.name(api)))
         return {
             "state": fields.get("state", "unknown"),
             "since": fields.get("since"),
@@ -64,7 +65,7 @@ class CredentialStatus:
         return {api: self.get(api) for api in APIS}
 
     def is_refused(self, api: str) -> bool:
-        return self.client.hget(self.name(api), "state") == "refused"
+        return text(self.client.hget(self.name(api), "state")) == "refused"
 
     def refused(self, apis: Iterable[str] = APIS) -> list[str]:
         """Which of ``apis`` refuse our credentials, in one round trip (every successful task asks)."""
@@ -78,11 +79,11 @@ class CredentialStatus:
     def record(self, api: str, state: State, detail: str = "") -> bool:
         """Set the state; ``since`` moves only when the state changes. True when it changed."""
         name = self.name(api)
-        previous = self.client.hget(name, "state")
+        previous = text(self.client.hget(name, "state"))
         mapping = {"state": state, "detail": detail[:300]}
         if previous != state:
             mapping["since"] = datetime.now(UTC).isoformat(timespec="seconds")
-        self.client.hset(name, mapping=mapping)
+        self.client.hset(name, mapping=field_map(mapping))
         return previous != state
 
     def accepted(self, apis: Iterable[str] = APIS) -> None:

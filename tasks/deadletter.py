@@ -26,6 +26,7 @@ from typing import Any, Literal
 import redis
 
 from tasks.redis import key as namespaced_key
+from tasks.redis import texts
 from tasks.timestamps import iso_utc
 from tasks.timestamps import parse_iso as parse_iso_datetime
 
@@ -217,7 +218,7 @@ class DeadLetterStore:
         success made moot) become ``superseded``. ``task_name`` limits this to entries of that task.
         Returns the ids changed. Cheap when the record has no entries (one SMEMBERS).
         """
-        ids = self.redis.smembers(self.record_key(kind, key))
+        ids = texts(self.redis.smembers(self.record_key(kind, key)))
         changed = []
         for entry_id in sorted(ids):
 
@@ -279,7 +280,7 @@ class DeadLetterStore:
         low = now - newer_than if newer_than is not None else "-inf"
         offset = 0
         while True:
-            ids = self.redis.zrangebyscore(self.order_key, low, high, start=offset, num=_PAGE)
+            ids = texts(self.redis.zrangebyscore(self.order_key, low, high, start=offset, num=_PAGE))
             if not ids:
                 return
             offset += len(ids)
@@ -298,7 +299,7 @@ class DeadLetterStore:
                 yield entry
 
     def entries_for_record(self, kind: str, key: str) -> list[dict[str, Any]]:
-        ids = sorted(self.redis.smembers(self.record_key(kind, key)))
+        ids = sorted(texts(self.redis.smembers(self.record_key(kind, key))))
         if not ids:
             return []
         entries = [json.loads(raw) for raw in self.redis.hmget(self.entries_key, ids) if raw]

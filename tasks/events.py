@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from tasks.redis import field_map, read_entries, stream_entries, text
 from tasks.redis import key as namespaced_key
 
 STREAM_MAXLEN = 10000
@@ -47,7 +48,9 @@ def record_event(
         "at": repr(time.time() if at is None else at),
     }
     fields.update({name: "" if value is None else str(value) for name, value in extra.items()})
-    return client.xadd(stream_key(connection_id), fields, maxlen=STREAM_MAXLEN, approximate=True)
+    return text(
+        client.xadd(stream_key(connection_id), field_map(fields), maxlen=STREAM_MAXLEN, approximate=True)
+    )
 
 
 def parse_event(fields: dict[str, str]) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def read_events(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Events after stream id ``after`` (``"0"`` for the start), oldest first."""
     rows = client.xrange(stream_key(connection_id), min=f"({after}" if after != "0" else "-", count=count)
-    return [(stream_id, parse_event(fields)) for stream_id, fields in rows]
+    return [(stream_id, parse_event(fields)) for stream_id, fields in stream_entries(rows)]
 
 
 def follow_events(
@@ -75,13 +78,13 @@ def follow_events(
     name = stream_key(connection_id)
     last = after
     if last == "$":  # pin "now" once: a bare "$" on every call would skip events between two reads
-        newest = client.xrevrange(name, count=1)
+        newest = stream_entries(client.xrevrange(name, count=1))
         last = newest[0][0] if newest else "0-0"
     while True:
         answer = client.xread({name: last}, block=block_ms, count=100)
         if not answer:
             yield None
             continue
-        for stream_id, fields in answer[0][1]:
+        for stream_id, fields in read_entries(answer):
             last = stream_id
             yield stream_id, parse_event(fields)

@@ -2,13 +2,22 @@
 
 All keys are ``rbsync:{connection_id}:...`` so one Redis can serve several deployments (and test runs)
 without them seeing each other's data.
+
+Every client we build decodes replies (``decode_responses=True``), but redis-py types a string reply as
+``bytes | str`` whatever the client. ``text``, ``texts``, ``text_map``, ``stream_entries`` and
+``read_entries`` state, and check, that a reply is decoded (``bytes`` is a ``TypeError``); ``field_map``
+gives a ``str`` mapping the type redis-py's ``hset`` and ``xadd`` take. The stores read their replies
+through them instead of casting.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
+from typing import overload
 
 import redis
+from redis.typing import EncodableT, XReadResponse
 
 from tasks.settings import get_settings
 
@@ -61,3 +70,62 @@ def key(*parts: object, connection_id: str | None = None) -> str:
     if not parts:
         raise ValueError("key() needs at least one part")
     return namespace_prefix(connection_id) + ":".join(str(part) for part in parts)
+
+
+# --- typed replies ------------------------------------------------------------------------------------
+
+
+def _decoded(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(
+        f"expected a decoded Redis reply (str), got {type(value).__name__}: "
+        "the client must be built with decode_responses=True (get_redis does)"
+    )
+
+
+@overload
+def text(value: bytes | str) -> str: ...
+@overload
+def text(value: bytes | str | None) -> str | None: ...
+def text(value: bytes | str | None) -> str | None:
+    """A string reply of one of our (decoding) clients as the ``str`` it is; None stays None.
+
+    A ``bytes`` value means a client built without ``decode_responses``: a ``TypeError``, not a
+    silent mismatch.
+    """
+    return None if value is None else _decoded(value)
+
+
+def texts(values: Iterable[object]) -> list[str]:
+    """The members of a list or set reply (``SMEMBERS``, ``ZRANGEBYSCORE`` without scores), as ``str``."""
+    return [_decoded(value) for value in values]
+
+
+def text_map(values: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
+    """A hash reply (``HGETALL``) or stream entry's fields as ``{str: str}``."""
+    return {_decoded(name): _decoded(value) for name, value in values.items()}
+
+
+def stream_entries(
+    rows: Iterable[tuple[bytes | str | None, Mapping[bytes | str, bytes | str] | None]] | None,
+) -> list[tuple[str, dict[str, str]]]:
+    """``(id, fields)`` of each entry of an ``XRANGE``/``XREVRANGE`` reply or of one stream of ``XREAD``."""
+    return [(_decoded(entry_id), text_map(fields or {})) for entry_id, fields in rows or ()]
+
+
+def read_entries(reply: XReadResponse) -> list[tuple[str, dict[str, str]]]:
+    """``(id, fields)`` of the entries of an ``XREAD`` reply, stream after stream.
+
+    Our clients speak RESP2, whose reply is ``[[stream name, [(id, fields), ...]], ...]``; the RESP3
+    map form is refused like an undecoded reply.
+    """
+    if isinstance(reply, dict):
+        raise TypeError("expected a RESP2 XREAD reply (a list); the client must not use protocol=3")
+    return [entry for _name, rows in reply for entry in stream_entries(rows)]
+
+
+def field_map(values: Mapping[str, str]) -> dict[EncodableT, EncodableT]:
+    """``values`` as the mapping ``hset(mapping=...)`` and ``xadd`` are typed to take (redis-py's
+    parameter is a ``dict`` over its own key union, which a ``dict[str, str]`` is not)."""
+    return dict(values.items())

@@ -22,6 +22,7 @@ from typing import Any
 import redis
 
 from tasks.redis import key as namespaced_key
+from tasks.redis import text, text_map, texts
 from tasks.sync.refs import payload_hash
 from tasks.timestamps import iso_utc, parse_iso
 
@@ -55,14 +56,14 @@ class BindingStore:
     def owner(self, economic_resource: str, economic_key: Any) -> tuple[str, str] | None:
         """(kind, rackbeat_key) of the record bound to this e-conomic record, across kinds: products and
         lots share e-conomic's `products`, so a number can be claimed from either side."""
-        found = self.client.get(self._owner_name(economic_resource, economic_key))
+        found = text(self.client.get(self._owner_name(economic_resource, economic_key)))
         if found is None:
             return None
         kind, _, rackbeat_key = found.partition("|")
         return kind, rackbeat_key
 
     def get(self, kind: str, rackbeat_key: str) -> Binding | None:
-        fields = self.client.hgetall(self._name(kind, str(rackbeat_key)))
+        fields = text_map(self.client.hgetall(self._name(kind, str(rackbeat_key))))
         if not fields or "economic_key" not in fields:
             return None
         return Binding(
@@ -112,7 +113,7 @@ class BindingStore:
 
     def rackbeat_key_for(self, kind: str, economic_key: Any) -> str | None:
         """Reverse lookup: the Rackbeat key bound to an e-conomic key."""
-        return self.client.get(self._reverse_name(kind, economic_key))
+        return text(self.client.get(self._reverse_name(kind, economic_key)))
 
     def is_unchanged(self, kind: str, rackbeat_key: str, payload: Mapping[str, Any]) -> bool:
         """True when ``payload`` hashes to what we last wrote for this record."""
@@ -143,7 +144,7 @@ class BindingStore:
     def bound_keys(self, kind: str) -> Iterator[tuple[str, bool]]:
         """Every bound Rackbeat key of a kind, with whether a sweep already found it gone from Rackbeat."""
         prefix = self._name(kind, "")
-        names = list(self.client.scan_iter(match=f"{_escape_glob(prefix)}*", count=1000))
+        names = texts(self.client.scan_iter(match=f"{_escape_glob(prefix)}*", count=1000))
         for start in range(0, len(names), 1000):
             chunk = names[start : start + 1000]
             with self.client.pipeline(transaction=False) as pipe:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import redis
 
 from tasks.redis import key as namespaced_key
+from tasks.redis import text
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -78,7 +79,7 @@ class RecordLock:
 
     def owner(self) -> str | None:
         """The current holder's token (None when free)."""
-        return self.client.get(self.name)
+        return text(self.client.get(self.name))
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import enum
 import redis
 
 from tasks.redis import key as namespaced_key
+from tasks.redis import text
 
 DEFAULT_TTL_SECONDS = 3600
 DEFAULT_CLAIM_SECONDS = 10
@@ -98,7 +99,7 @@ class PendingMarkers:
 
     def get(self, kind: str, key: str) -> str | None:
         """The task id behind the marker (claimed or confirmed), None when the record has none."""
-        value = self.client.get(self.name(kind, key))
+        value = text(self.client.get(self.name(kind, key)))
         return value.removeprefix(CLAIM_PREFIX) if value is not None else None
 
     def clear(self, kind: str, key: str, task_id: str | None = None) -> bool:

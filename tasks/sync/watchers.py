@@ -18,12 +18,12 @@ placeholder is set before the watcher reads its related records, the fingerprint
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import redis
 
 from tasks.entities.base import Record, RecordRef
 from tasks.redis import key as namespaced_key
+from tasks.redis import text_map, texts
 from tasks.sync.refs import payload_hash
 
 UNKNOWN = ""
@@ -74,7 +74,7 @@ class WatcherStore:
         member = encode_ref(watcher)
         watching_name = self._watching_name(watcher)
         current = {encode_ref(ref) for ref in seen}
-        dropped = [decode_ref(m) for m in self.client.smembers(watching_name) if m not in current]
+        dropped = [decode_ref(m) for m in texts(self.client.smembers(watching_name)) if m not in current]
         with self.client.pipeline(transaction=True) as pipe:
             for ref in dropped:
                 pipe.hdel(self._watchers_name(ref), member)
@@ -91,11 +91,11 @@ class WatcherStore:
 
     def watchers_of(self, watched: RecordRef) -> dict[RecordRef, str]:
         """Every watcher of `watched`, with the fingerprint of `watched` it last mapped."""
-        entries: dict[str, Any] = self.client.hgetall(self._watchers_name(watched))
+        entries = text_map(self.client.hgetall(self._watchers_name(watched)))
         return {decode_ref(member): value for member, value in entries.items()}
 
     def watching(self, watcher: RecordRef) -> set[RecordRef]:
-        return {decode_ref(member) for member in self.client.smembers(self._watching_name(watcher))}
+        return {decode_ref(member) for member in texts(self.client.smembers(self._watching_name(watcher)))}
 
     def stale_watchers(self, watched: RecordRef, current: str) -> list[RecordRef]:
         """Watchers that did not map the version of `watched` whose fingerprint is `current`."""
