@@ -21,6 +21,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 
 import redis
@@ -123,7 +124,7 @@ def check_at_start(clients: Any, status: CredentialStatus | None, who: str) -> N
         error = probe(call)
         if isinstance(error, AuthError):
             if status is not None:
-                _quietly(lambda api=api, error=error: status.record(api, "refused", error.message))
+                _quietly(partial(status.record, api, "refused", error.message))
             print(refusal_line(api, error), file=sys.stderr, flush=True)
             raise SystemExit(2)
         if isinstance(error, TransientError):
@@ -134,7 +135,7 @@ def check_at_start(clients: Any, status: CredentialStatus | None, who: str) -> N
                 flush=True,
             )
         elif status is not None:
-            _quietly(lambda api=api: status.accepted([api]))
+            _quietly(partial(status.accepted, [api]))
 
 
 def _quietly(action: Callable[[], Any]) -> None:

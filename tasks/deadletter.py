@@ -15,6 +15,7 @@ API's own error text.
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 import uuid
@@ -298,7 +299,8 @@ class DeadLetterStore:
                     continue
                 yield entry
 
-    def entries_for_record(self, kind: str, key: str) -> list[dict[str, Any]]:
+    # builtins.list: inside the class body, ``list`` names the method above.
+    def entries_for_record(self, kind: str, key: str) -> builtins.list[dict[str, Any]]:
         ids = sorted(texts(self.redis.smembers(self.record_key(kind, key))))
         if not ids:
             return []
