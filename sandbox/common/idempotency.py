@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.common.asgi import header
 from sandbox.common.faults import ADMIN_PREFIX, WRITE_METHODS
 
 DEFAULT_TTL_SECONDS = 3600.0
@@ -73,16 +74,9 @@ class IdempotencyCache:
         return len(self._entries)
 
 
-def _header(scope: dict, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 def scoped_key(scope: dict, idempotency_key: str, credential_headers: tuple[bytes, ...]) -> str:
     """Cache key from the caller's credentials, the method, the path and the client's key (hashed)."""
-    parts = [_header(scope, h) or "" for h in credential_headers]
+    parts = [header(scope, h) or "" for h in credential_headers]
     parts += [scope["method"], scope["path"], idempotency_key]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
@@ -117,7 +111,7 @@ class IdempotencyMiddleware:
         if exempt or scope["method"] not in WRITE_METHODS:
             await self.app(scope, receive, send)
             return
-        client_key = _header(scope, b"idempotency-key")
+        client_key = header(scope, b"idempotency-key")
         if not client_key:
             await self.app(scope, receive, send)
             return

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.common.asgi import header
 from sandbox.common.faults import ADMIN_PREFIX, WRITE_METHODS
 
 DEFAULT_MAX_ENTRIES = 10_000
@@ -124,14 +125,6 @@ class RequestLogMiddleware:
                 scope.get("query_string", b"").decode("latin-1"),
                 status,
                 _decode_body(bytes(body)) if is_write else None,
-                user_agent=_header(scope, b"user-agent"),
-                idempotency_key=_header(scope, b"idempotency-key"),
+                user_agent=header(scope, b"user-agent"),
+                idempotency_key=header(scope, b"idempotency-key"),
             )
-
-
-def _header(scope: dict, name: bytes) -> str | None:
-    """One request header (lower-case name) as text, or None."""
-    for key, value in scope.get("headers", ()):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None

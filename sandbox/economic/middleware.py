@@ -16,6 +16,7 @@ import hmac
 import json
 from typing import Any
 
+from sandbox.common.asgi import header
 from sandbox.common.faults import ADMIN_PREFIX
 from sandbox.common.ratelimit import TokenBuckets
 from sandbox.economic.errors import legacy_error_body, problem_body
@@ -24,13 +25,6 @@ OPENAPI_PREFIXES = ("/productsapi/", "/suppliersapi/", "/projectsapi/", "/journa
 TOO_MANY_CALLS = (
     "You have made too many calls over your quota. Need to wait a bit. Check info in the response headers."
 )
-
-
-def header(scope: dict, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 async def send_json(
