@@ -74,7 +74,7 @@ def kinds_by_resource() -> dict[str, str]:
     """Rackbeat resource -> the registered kind that moves it."""
     from tasks.entities import REGISTRY
 
-    return {spec.rackbeat_resource: kind for kind, spec in REGISTRY.items()}
+    return {spec.rackbeat.resource: kind for kind, spec in REGISTRY.items()}
 
 
 def seed_size(records: int, fixed: int, scaled_resources: Iterable[str]) -> Any:

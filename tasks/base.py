@@ -4,9 +4,11 @@
   ``self.retry`` with capped exponential backoff and full jitter; a ``RateLimitedError.retry_after`` is
   honoured (the countdown is at least that long). When the retries are spent the task fails and is
   dead-lettered as ``transient-exhausted``.
-- ``RecordBusy`` (another worker holds the record's lock): re-queued after a short pause *without*
-  spending a retry; contention is not a failure.
-- ``PermanentError`` (4xx, the engine's ``MappingError``): dead-lettered at once, never retried.
+- The engine's own errors (``tasks.errors.SyncError``) say what they are: one that does not spend a
+  retry (``RecordBusy``: another worker holds the record's lock) is re-queued after a short pause without
+  spending one, since contention is not a failure; a permanent one (``MappingError``) is dead-lettered at
+  once; a transient one is retried like a ``TransientError``.
+- ``PermanentError`` (4xx): dead-lettered at once, never retried.
 - ``AuthError`` (401/403): one probe of that API tells a bad credential from a refused resource; while
   the credential is refused the task waits (re-queued every ``auth_wait_seconds``, no retry spent; see
   tasks/credentials.py), otherwise it is dead-lettered like any permanent error.
@@ -47,11 +49,11 @@ from clients.errors import ApiError, AuthError, PermanentError, RateLimitedError
 from tasks.celery import queue_for
 from tasks.credentials import LABEL_OF, CredentialStatus
 from tasks.deadletter import Classification, DeadLetterStore, Failure
+from tasks.errors import SyncError
 from tasks.events import record_event
 from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import get_settings
-from tasks.sync.errors import RecordBusy
 from tasks.sync.pending import PendingMarkers
 
 logger = logging.getLogger(__name__)
@@ -98,9 +100,9 @@ def classify(exc: BaseException) -> Classification:
     """The dead-letter bucket of a final failure."""
     if isinstance(exc, RedeliveryLimitExceeded):
         return "worker-lost"
-    if isinstance(exc, PermanentError):
+    if isinstance(exc, PermanentError) or (isinstance(exc, SyncError) and exc.permanent):
         return "permanent"
-    if isinstance(exc, RETRYABLE):
+    if isinstance(exc, (*RETRYABLE, SyncError)):
         return "transient-exhausted"
     if isinstance(exc, TimeLimitExceeded):
         return "timeout"
@@ -129,6 +131,14 @@ def failure_details(exc: BaseException) -> dict[str, Any]:
             "api": exc.api,
             "error_code": exc.error_code,
             "api_details": exc.details,
+        }
+    if isinstance(exc, SyncError):
+        return {
+            "error_class": type(exc).__name__,
+            "error": exc.message,
+            "field_errors": exc.field_errors,
+            "status_code": None,
+            "api": exc.api,
         }
     if isinstance(exc, UnpickleableExceptionWrapper):
         return {
@@ -209,8 +219,14 @@ class SyncTask(Task):
                 result = self.run(*args, **kwargs)
             except (Retry, Reject):
                 raise
-            except RecordBusy as exc:
-                raise self._retry_uncounted(exc, random.uniform(*self.busy_retry_seconds)) from exc
+            except SyncError as exc:
+                if not exc.spends_retry:
+                    raise self._retry_uncounted(exc, random.uniform(*self.busy_retry_seconds)) from exc
+                retry = None if exc.permanent else self._retry_unless_spent(exc, kind, key)
+                if retry is None:
+                    self._dead_letter_or_requeue(exc, args, kwargs)
+                    raise  # permanent, or retries spent: dead-lettered
+                raise retry from exc
             except AuthError as exc:
                 if not self._credentials_refused(exc):
                     self._dead_letter_or_requeue(exc, args, kwargs)
@@ -296,7 +312,7 @@ class SyncTask(Task):
         except Reject as rejected:
             # Task.retry could not publish the retry (the broker is unreachable) and asks Celery to drop
             # this message; keep it instead.
-            raise self._requeue(f"could not publish retry {retries + 1}", rejected.reason) from exc
+            raise self._requeue(f"could not publish retry {retries + 1}", rejected.reason, exc) from None
         raise AssertionError("Task.retry returned instead of raising Retry")
 
     def _retry_uncounted(self, exc: BaseException, countdown: float) -> Retry:
@@ -307,17 +323,26 @@ class SyncTask(Task):
         try:
             signature.apply_async()
         except Exception as publish_error:
-            raise self._requeue("could not re-queue a busy record", publish_error) from exc
+            raise self._requeue("could not re-queue a busy record", publish_error, exc) from None
         logger.info("%s[%s] busy (%s); again in %.1fs", self.name, self.request.id, exc, countdown)
         return Retry(exc=exc, when=countdown, sig=signature)
 
-    def _requeue(self, what: str, cause: object) -> Reject:
-        """The Reject that puts this very message back (see the module docstring)."""
+    def _requeue(self, what: str, cause: object, failure: BaseException) -> Reject:
+        """The Reject that puts this very message back (see the module docstring).
+
+        It is raised ``from None``: the log line below names the task's own failure and why the message
+        could not be handled, and a chain of Redis tracebacks would make the worker child's report to its
+        parent larger than a pipe holds. During an outage the parent does not read that pipe while it
+        reconnects, so the child blocks mid-write, and a time-limit signal arriving then leaves a torn
+        message that stops the whole worker (seen in tests/tasks/test_redis_outage.py).
+        """
         logger.warning(
-            "%s[%s] %s (%s: %s); the message goes back to the queue",
+            "%s[%s] %s after %s: %s (%s: %s); the message goes back to the queue",
             self.name,
             self.request.id,
             what,
+            type(failure).__name__,
+            failure,
             type(cause).__name__,
             cause,
         )
@@ -336,7 +361,7 @@ class SyncTask(Task):
         try:
             entry_id = self._record_failure(exc, self.request.id, args, kwargs, traceback.format_exc())
         except redis.RedisError as store_error:
-            raise self._requeue("could not dead-letter the failure", store_error) from exc
+            raise self._requeue("could not dead-letter the failure", store_error, exc) from None
         self.request.sync_dead_letter = entry_id
 
     def _credentials_refused(self, error: AuthError) -> bool:

@@ -103,7 +103,7 @@ def probe(call: Callable[[], Any]) -> AuthError | TransientError | None:
 
 
 def probes(clients: Any) -> dict[Api, Callable[[], Any]]:
-    """The cheap call per API for a pair of clients (``tasks.sync.export.ExportClients``)."""
+    """The cheap call per API for a pair of clients (``tasks.sync.ports.ApiClients``)."""
     return {
         "rackbeat": lambda: clients.rackbeat.request("GET", "self"),
         "economic": lambda: clients.economic.get("self"),

@@ -40,12 +40,13 @@ import redis
 
 from clients.rackbeat import RackbeatClient
 from tasks.celery import QUEUES, app
-from tasks.entities import REGISTRY, EntitySpec
-from tasks.redis import get_redis
+from tasks.entities import EntitySpec
+from tasks.redis import get_redis, text, texts
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
+from tasks.sync.direction import Directions
 from tasks.sync.pending import CLAIM_PREFIX, DEFAULT_TTL_SECONDS, PendingMarkers
 from tasks.timestamps import parse_iso
 from tasks.transfer import enqueue_export
@@ -85,20 +86,20 @@ class PollReport:
 
 def list_key(spec: EntitySpec) -> str:
     """The envelope key of a Rackbeat list (``customer-groups`` -> ``customer_groups``)."""
-    return spec.rackbeat_resource.replace("-", "_")
+    return spec.rackbeat.resource.replace("-", "_")
 
 
 def listed(spec: EntitySpec, rackbeat: RackbeatClient, params: dict[str, str]) -> Iterator[dict[str, Any]]:
     """Every record of ``spec``'s Rackbeat list that has a key, streamed (1,000 per page)."""
-    for record in rackbeat.iter(spec.rackbeat_resource, list_key(spec), params=params):
-        if record.get(spec.rackbeat_key_field) is not None:
+    for record in rackbeat.iter(spec.rackbeat.resource, list_key(spec), params=params):
+        if record.get(spec.rackbeat.key_field) is not None:
             yield record
 
 
 def listed_keys(spec: EntitySpec, rackbeat: RackbeatClient) -> Iterator[str]:
     """Every key Rackbeat lists for ``spec`` (only the key field is asked for)."""
-    for record in listed(spec, rackbeat, {"fields": spec.rackbeat_key_field}):
-        yield str(record[spec.rackbeat_key_field])
+    for record in listed(spec, rackbeat, {"fields": spec.rackbeat.key_field}):
+        yield str(record[spec.rackbeat.key_field])
 
 
 def batched(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -138,15 +139,6 @@ def needs_transfer(listed_version: Any, seen: tuple[str, datetime] | None) -> bo
     return stamped is not None and read_at < stamped + SETTLED_AFTER
 
 
-def polled_specs(settings: Settings) -> list[EntitySpec]:
-    """The kinds whose Rackbeat changes are pushed (not those e-conomic is the master of)."""
-    return [
-        spec
-        for spec in REGISTRY.values()
-        if spec.master_setting is None or getattr(settings, spec.master_setting) != "economic"
-    ]
-
-
 # --- the polls -----------------------------------------------------------------------------------------
 
 
@@ -161,7 +153,7 @@ class Watermarks:
         return namespaced_key("poll", "watermark", kind, connection_id=self.connection_id)
 
     def get(self, kind: str) -> datetime | None:
-        raw = self.client.get(self.name(kind))
+        raw = text(self.client.get(self.name(kind)))
         return parse_iso(raw) if raw else None
 
     def set(self, kind: str, moment: datetime) -> None:
@@ -183,10 +175,10 @@ def poll_changes(
     since = watermarks.get(spec.kind) or now - timedelta(seconds=settings.poll_first_lookback_seconds)
     params = {
         "updated_at_from": rackbeat_time(since - overlap),
-        "fields": f"{spec.rackbeat_key_field},updated_at",
+        "fields": f"{spec.rackbeat.key_field},updated_at",
     }
     for page in batched(listed(spec, rackbeat, params), PAGE):
-        keys = [str(record[spec.rackbeat_key_field]) for record in page]
+        keys = [str(record[spec.rackbeat.key_field]) for record in page]
         for key, record, seen in zip(keys, page, bindings.seen_versions(spec.kind, keys), strict=True):
             report.seen += 1
             if not needs_transfer(record.get("updated_at"), seen):
@@ -240,8 +232,8 @@ def live_task_ids(broker: redis.Redis, prefix: str) -> set[str]:
     for queue in QUEUES:
         length = broker.llen(f"{prefix}{queue}")
         for start in range(0, length, 1000):
-            ids.update(task_ids_in(broker.lrange(f"{prefix}{queue}", start, start + 999)))
-    ids.update(task_ids_in(value for _, value in broker.hscan_iter(f"{prefix}unacked", count=1000)))
+            ids.update(task_ids_in(texts(broker.lrange(f"{prefix}{queue}", start, start + 999))))
+    ids.update(task_ids_in(text(value) for _, value in broker.hscan_iter(f"{prefix}unacked", count=1000)))
     return ids
 
 
@@ -255,7 +247,7 @@ def clear_stale_markers(store: redis.Redis, broker: redis.Redis, settings: Setti
     for name in store.scan_iter(match=pattern, count=1000):
         ttl = store.ttl(name)
         if 0 <= ttl < old_enough:
-            task_id = store.get(name)
+            task_id = text(store.get(name))
             kind, _, key = name[len(prefix) :].partition(":")
             if task_id and not task_id.startswith(CLAIM_PREFIX):  # a claim expires in seconds by itself
                 suspects.append((kind, key, task_id))
@@ -287,7 +279,7 @@ def poll_rackbeat_changes() -> dict[str, Any]:
     now = datetime.now(UTC)
     report = PollReport()
     report.stale_markers_cleared = clear_stale_markers(store, _broker_client(settings), settings)
-    for spec in polled_specs(settings):
+    for spec in Directions.of(settings).exported_specs():
         kind_report = poll_changes(spec, rackbeat, bindings, watermarks, enqueue_export, settings, now)
         report.kinds.append(kind_report)
     summary = report.as_dict()
@@ -302,7 +294,7 @@ def poll_rackbeat_deletions() -> dict[str, Any]:
     bindings = BindingStore(get_redis())
     rackbeat = process_clients().rackbeat
     report = PollReport()
-    for spec in polled_specs(settings):
+    for spec in Directions.of(settings).exported_specs():
         report.kinds.append(sweep_deletions(spec, rackbeat, bindings, enqueue_export))
     summary = report.as_dict()
     if summary["queued"]:

@@ -21,15 +21,17 @@ from tasks.base import SyncTask
 from tasks.celery import app
 from tasks.credentials import check_credentials_or_exit
 from tasks.entities import get_spec
+from tasks.entities.base import MappingDefaults
 from tasks.events import record_event
 from tasks.redis import get_redis
 from tasks.settings import get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
-from tasks.sync.export import ExportResult, ExportStore
-from tasks.sync.export import export_record as run_export
+from tasks.sync.exporter import export_record as run_export
 from tasks.sync.locks import RecordLock, hold_record
 from tasks.sync.pending import MarkState, PendingMarkers
+from tasks.sync.ports import SyncStore
+from tasks.sync.results import TransferResult
 from tasks.sync.watchers import WatcherStore
 
 logger = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ LOCK_WAIT_SECONDS = 5.0
 LOCK_MARGIN_SECONDS = 5
 
 
-def build_store() -> ExportStore:
+def build_store() -> SyncStore:
     settings = get_settings()
     client = get_redis()
 
@@ -56,7 +58,7 @@ def build_store() -> ExportStore:
             wait_seconds=LOCK_WAIT_SECONDS,
         )
 
-    return ExportStore(
+    return SyncStore(
         connection_id=settings.connection_id,
         bindings=BindingStore(client),
         lock=lock,
@@ -65,7 +67,7 @@ def build_store() -> ExportStore:
     )
 
 
-def _record_dependency_events(result: ExportResult, task_id: str) -> None:
+def _record_dependency_events(result: TransferResult, task_id: str) -> None:
     """Dependencies exported inside this transfer get their own events (the task's own is SyncTask's)."""
     client = get_redis()
     for dependency in result.dependencies:
@@ -91,7 +93,13 @@ def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
     """Bring e-conomic in step with one Rackbeat record; the result is the transfer's event fields."""
     store = build_store()
     read_at = datetime.now(UTC)  # before the read: what we read is at least this recent
-    result = run_export(kind, key, clients=process_clients(), store=store)
+    result = run_export(
+        kind,
+        key,
+        clients=process_clients(),
+        store=store,
+        defaults=MappingDefaults.from_settings(get_settings()),
+    )
     # The polls (tasks.polls) compare Rackbeat's updated_at with the version seen here, so a record that
     # is in step is not queued again by every poll, even when its change mapped to no write.
     for done in result.all_results():

@@ -75,7 +75,7 @@ def receiver_url(public_url: str) -> str:
 
 def handled_events(specs: Iterable[Any]) -> list[str]:
     """Every Rackbeat event some entity spec handles (changes and deletes), sorted for a stable order."""
-    return sorted({event for spec in specs for event in (*spec.events, *getattr(spec, "delete_events", ()))})
+    return sorted({event for spec in specs for event in spec.rackbeat.events | spec.rackbeat.delete_events})
 
 
 def register_webhooks(

@@ -48,20 +48,16 @@ def route_event(event: str) -> RouteTarget | None:
     if found is None:
         return None
     spec, action = found
-    return RouteTarget(kind=spec.kind, action=action, key_field=spec.rackbeat_key_field)
+    return RouteTarget(kind=spec.kind, action=action, key_field=spec.rackbeat.key_field)
 
 
 def push_policy(settings: Settings) -> Callable[[str], bool]:
-    """Whether Rackbeat changes to a kind are pushed: not when its spec's `master_setting` says e-conomic
-    is the master (the hourly poll brings e-conomic's version into Rackbeat instead). Lots follow the
-    products setting, since they are products in e-conomic."""
-    from tasks.entities import get_spec
+    """Whether Rackbeat changes to a kind are pushed, as `tasks.sync.direction` decides for these settings
+    (not when e-conomic owns the kind; lots follow the products setting, since they are products in
+    e-conomic). Decided once, when the app is built."""
+    from tasks.sync.direction import Directions
 
-    def pushes(kind: str) -> bool:
-        setting = get_spec(kind).master_setting
-        return setting is None or getattr(settings, setting) != "economic"
-
-    return pushes
+    return Directions.of(settings).exports
 
 
 def enqueue_transfer(kind: str, key: str) -> bool:

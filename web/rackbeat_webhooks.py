@@ -72,7 +72,7 @@ def integer_keyed_kind(kind: str) -> bool:
     from tasks.entities import REGISTRY
 
     spec = REGISTRY.get(kind)
-    return spec is not None and spec.rackbeat_resource not in ITEM_NUMBER_RESOURCES
+    return spec is not None and spec.rackbeat.resource not in ITEM_NUMBER_RESOURCES
 
 
 @dataclass

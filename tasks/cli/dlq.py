@@ -160,21 +160,21 @@ NON_API_ERROR_CLASSES = (
 
 
 def known_error_classes() -> list[str]:
-    """Error classes a dead letter can carry: the error taxonomy (every ``ApiError`` subclass, including
-    the engine's ``MappingError`` family, found by walking the classes so a new one is valid the day it
-    exists) minus ``RecordBusy`` (re-queued, never dead-lettered), plus :data:`NON_API_ERROR_CLASSES`.
-    An ``unprocessable`` entry may carry any exception's name; those are accepted when an entry has them
-    (see :func:`_check_filters`)."""
-    import tasks.sync.errors  # noqa: F401  (registers MappingError and its subclasses)
+    """Error classes a dead letter can carry: the API error taxonomy (every ``ApiError`` subclass) and the
+    engine's own (every ``SyncError`` subclass), found by walking the classes so a new one is valid the day
+    it exists, minus those that never end a transfer (``RecordBusy``: re-queued without spending a retry),
+    plus :data:`NON_API_ERROR_CLASSES`. An ``unprocessable`` entry may carry any exception's name; those are
+    accepted when an entry has them (see :func:`_check_filters`)."""
     from clients.errors import ApiError
+    from tasks.errors import SyncError
 
     names: set[str] = set()
-    pending: list[type] = [ApiError]
+    pending: list[type] = [ApiError, SyncError]
     while pending:
         cls = pending.pop()
-        names.add(cls.__name__)
+        if getattr(cls, "spends_retry", True):
+            names.add(cls.__name__)
         pending.extend(cls.__subclasses__())
-    names.discard("RecordBusy")
     return sorted(names | set(NON_API_ERROR_CLASSES))
 
 

@@ -1,21 +1,28 @@
-"""Registry of the kinds that move from Rackbeat to e-conomic.
+"""Registry of the kinds the service keeps in step.
 
 Every module in this package that defines a module-level `SPEC` (an `EntitySpec`) is registered at
-import, so adding a kind is adding one module; nothing else changes.
+import, so adding a kind is adding one module. The registry is checked as it is built, so a mistake in a
+spec stops start-up instead of surfacing at webhook time: kinds and events are unique, a kind has a way
+across, its master family is one a setting exists for, a barrable kind has the writable-field table a
+barring replace needs, and kinds written to one e-conomic resource agree on its limits.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import get_args
 
-from tasks.entities.base import Action, EntitySpec
-from tasks.sync.validation import CONSTRAINTS
+from tasks.entities.base import Action, EntitySpec, MasterData
+from tasks.settings import Settings
+
+
+class SpecError(RuntimeError):
+    """A spec contradicts itself or another spec; found when the registry is built."""
 
 
 def _discover() -> dict[str, EntitySpec]:
     registry: dict[str, EntitySpec] = {}
-    events: dict[str, str] = {}
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if module_info.name == "base" or module_info.name.startswith("_"):
             continue
@@ -24,25 +31,36 @@ def _discover() -> dict[str, EntitySpec]:
         if not isinstance(spec, EntitySpec):
             continue
         if spec.kind in registry:
-            raise RuntimeError(f"entity kind {spec.kind!r} is defined twice ({module_info.name})")
-        for event in spec.events | spec.delete_events:
-            if event in events:
-                raise RuntimeError(f"event {event!r} is claimed by both {events[event]} and {spec.kind}")
-            events[event] = spec.kind
+            raise SpecError(f"entity kind {spec.kind!r} is defined twice ({module_info.name})")
         registry[spec.kind] = spec
-        _install_constraints(spec)
+    check_registry(registry)
     return registry
 
 
-def _install_constraints(spec: EntitySpec) -> None:
-    """Give the engine's limits table (tasks.sync.validation.CONSTRAINTS) the kind's own rules."""
-    if not spec.constraints:
-        return
-    known = CONSTRAINTS.setdefault(spec.economic_resource, spec.constraints)
-    if known != spec.constraints:
-        raise RuntimeError(
-            f"{spec.kind}: e-conomic resource {spec.economic_resource!r} has other limits already"
-        )
+def check_registry(registry: dict[str, EntitySpec]) -> None:
+    """Raise SpecError naming the first contradiction (see the module docstring)."""
+    events: dict[str, str] = {}
+    limits: dict[str, tuple[str, object]] = {}
+    for spec in registry.values():
+        if spec.exports is None and spec.imports is None:
+            raise SpecError(f"{spec.kind}: neither exported nor imported")
+        if spec.master is not None and spec.master not in get_args(MasterData):
+            raise SpecError(f"{spec.kind}: no setting chooses the master of {spec.master!r}")
+        if spec.master is not None and f"{spec.master}_master" not in Settings.model_fields:
+            raise SpecError(f"{spec.kind}: setting {spec.master}_master does not exist")
+        for event in spec.rackbeat.events | spec.rackbeat.delete_events:
+            if event in events:
+                raise SpecError(f"event {event!r} is claimed by both {events[event]} and {spec.kind}")
+            events[event] = spec.kind
+        economic = spec.economic
+        if economic.barrable and not economic.writable_fields:
+            raise SpecError(f"{spec.kind}: a barrable kind needs writable_fields for the barring replace")
+        if economic.writable_fields:
+            known = limits.setdefault(economic.resource, (spec.kind, economic.writable_fields))
+            if known[1] != economic.writable_fields:
+                raise SpecError(
+                    f"{spec.kind}: e-conomic resource {economic.resource!r} has other limits in {known[0]}"
+                )
 
 
 REGISTRY: dict[str, EntitySpec] = _discover()
@@ -51,7 +69,7 @@ REGISTRY: dict[str, EntitySpec] = _discover()
 def spec_for_event(event: str) -> tuple[EntitySpec, Action] | None:
     """The kind a Rackbeat webhook event is about and what to do, or None for events we do not handle."""
     for spec in REGISTRY.values():
-        action = spec.action_for(event)
+        action = spec.rackbeat.action_for(event)
         if action is not None:
             return spec, action
     return None
@@ -65,4 +83,4 @@ def get_spec(kind: str) -> EntitySpec:
         raise KeyError(f"unknown kind {kind!r}; registered: {', '.join(sorted(REGISTRY))}") from None
 
 
-__all__ = ["REGISTRY", "EntitySpec", "get_spec", "spec_for_event"]
+__all__ = ["REGISTRY", "EntitySpec", "SpecError", "check_registry", "get_spec", "spec_for_event"]

@@ -1,11 +1,17 @@
-"""The declarative description of one kind of record that moves from Rackbeat to e-conomic.
+"""The declarative description of one kind of record the service keeps in step between the two systems.
 
-A kind is data plus two pure functions: the generic engine (`tasks.sync.export`) reads an `EntitySpec`
-and never branches on the kind's name. How the record is written in e-conomic is declared too
-(`economic_writer`): most kinds live in the legacy REST API, a few (product groups, supplier groups,
-employees) can only be written through one of e-conomic's OpenAPI services, which behave differently
-(PUT at collection level, `objectVersion` required, 204 answers). The engine picks the write strategy
-from the type of that field.
+A kind has two sides, what it is in Rackbeat (`RackbeatSide`) and what it is in e-conomic
+(`EconomicSide`), and up to two ways across: how a Rackbeat record becomes an e-conomic document
+(`ExportRules`) and how an e-conomic record becomes a Rackbeat one (`ImportRules`). Either way may be
+absent. Which side owns a kind, given the settings, is decided in one place (`tasks.sync.direction`)
+from `EntitySpec.master`.
+
+The engine reads specs and never branches on a kind's name. Mappers are pure functions of the record and
+an explicit `MappingContext` (the e-conomic keys of its dependencies, the records it reads, the
+settings-derived defaults): they never read the settings themselves.
+
+This module is the bottom of `tasks`: it imports nothing from the engine, so every kind module can be
+read, and tested, on its own.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tasks.sync.validation import FieldRule
+from tasks.settings import MasterSide, Settings
 
 Record = Mapping[str, Any]
-"""A Rackbeat record as the API returns it, unwrapped from its envelope."""
+"""A record as an API returns it, unwrapped from its envelope."""
 
 RecordRef = tuple[str, str]
 """(kind, rackbeat_key) of a record another record refers to."""
@@ -28,10 +34,70 @@ Refs = Mapping[RecordRef, Any]
 Related = Mapping[RecordRef, Record]
 """The current Rackbeat version of the records a mapper reads, by (kind, rackbeat_key); gone ones absent."""
 
-Mapper = Callable[..., dict[str, Any]]
-"""`(record, refs) -> payload`, or `(record, refs, related) -> payload` for a kind that declares `related`."""
-
 Action = Literal["upsert", "delete"]
+
+MasterData = Literal["customers", "products"]
+"""The master-data families whose owner a setting chooses (`RBSYNC_CUSTOMERS_MASTER`, `..._PRODUCTS_...`)."""
+
+JsonType = Literal["string", "integer", "number", "boolean", "object"]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One property of a writable document, from the target's published schema. `path` is dotted;
+    `required` applies when the parent object is present."""
+
+    path: str
+    type: JsonType
+    required: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_decimals: int | None = None
+
+
+def _setting_default(name: str) -> Any:
+    """A setting's default, read from `Settings` so it is written down once."""
+    return Settings.model_fields[name].default
+
+
+@dataclass(frozen=True)
+class MappingDefaults:
+    """What the settings decide for every mapping (built once per transfer, `from_settings`)."""
+
+    home_country: str = _setting_default("company_home_country")
+    customer_group_account: int = _setting_default("customer_group_account")
+    customer_default_group: int = _setting_default("customer_default_group")
+    customer_default_layout: int | None = _setting_default("customer_default_layout")
+    supplier_group_creditor_account: int = _setting_default("supplier_group_creditor_account")
+    default_supplier_group: int = _setting_default("default_supplier_group")
+    employee_group: int = _setting_default("employee_group")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MappingDefaults:
+        return cls(
+            home_country=settings.company_home_country,
+            customer_group_account=settings.customer_group_account,
+            customer_default_group=settings.customer_default_group,
+            customer_default_layout=settings.customer_default_layout,
+            supplier_group_creditor_account=settings.supplier_group_creditor_account,
+            default_supplier_group=settings.default_supplier_group,
+            employee_group=settings.employee_group,
+        )
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    """Everything a mapper may use beside the record itself."""
+
+    refs: Refs = field(default_factory=dict)
+    related: Related = field(default_factory=dict)
+    defaults: MappingDefaults = field(default_factory=MappingDefaults)
+
+
+Mapper = Callable[[Record, MappingContext], dict[str, Any]]
+"""`(record, context) -> document for the other side`; pure."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +134,59 @@ class OpenApiRoute:
         return f"{self.service}/{self.route}"
 
 
-EconomicWriter = LegacyResource | OpenApiRoute
+EconomicTarget = LegacyResource | OpenApiRoute
+
+
+@dataclass(frozen=True)
+class RackbeatSide:
+    """What the kind is in Rackbeat: its collection, the envelope key of one record, its key field, and
+    the webhook events that announce a change (`events`) or a deletion (`delete_events`)."""
+
+    resource: str
+    singular: str
+    key_field: str = "number"
+    events: frozenset[str] = frozenset()
+    delete_events: frozenset[str] = frozenset()
+
+    def key_of(self, record: Record) -> str:
+        """The record's Rackbeat key as a string (Rackbeat sends numbers as ints or strings)."""
+        return str(record[self.key_field])
+
+    def action_for(self, event: str) -> Action | None:
+        if event in self.delete_events:
+            return "delete"
+        if event in self.events:
+            return "upsert"
+        return None
+
+
+@dataclass(frozen=True)
+class EconomicSide:
+    """What the kind is in e-conomic.
+
+    `target` is the surface it is written through (legacy REST or an OpenAPI service: the engine picks the
+    write strategy from its type). `barred_field` names the field that bars a record (legacy REST says
+    `barred`, projectsapi `isBarred`); None for kinds e-conomic cannot bar, which are left alone when
+    Rackbeat deletes them. `writable_fields` are e-conomic's limits on the written document, from its
+    published schemas: checked before every call, and what a barring replace may send back.
+    `keep_on_update` names fields whose current e-conomic value wins over the mapped one when the record
+    exists (settings a bookkeeper owns), honoured by writers that read before they write.
+    """
+
+    target: EconomicTarget
+    key_field: str
+    barred_field: str | None = None
+    writable_fields: tuple[FieldRule, ...] = ()
+    keep_on_update: tuple[str, ...] = ()
+
+    @property
+    def resource(self) -> str:
+        """The legacy path or `<service>/<route>` of the OpenAPI collection."""
+        return self.target.resource_id
+
+    @property
+    def barrable(self) -> bool:
+        return self.barred_field is not None
 
 
 def _no_dependencies(record: Record) -> list[RecordRef]:
@@ -84,61 +202,31 @@ def _nothing_embedded(record: Record) -> dict[RecordRef, Record]:
 
 
 @dataclass(frozen=True)
-class EntitySpec:
-    """Everything the engine needs to move one kind from Rackbeat to e-conomic.
+class ExportRules:
+    """How a Rackbeat record of the kind becomes an e-conomic document.
 
-    `depends_on(record)` names the records this one refers to. Dependencies of a registered kind are
-    exported first in the same transfer; for a kind not (yet) registered the engine only looks up its
-    binding, so a mapper must treat such a ref as optional (a product's unit, for instance).
-    `economic_key(record)` returns the e-conomic key when the caller chooses it (product numbers,
-    product group numbers) and None when e-conomic assigns it on create.
+    `to_economic(record, context)` is the mapper. `depends_on(record)` names the records this one refers
+    to: dependencies of a registered kind are exported first in the same transfer; for a kind not
+    registered the engine only looks up its binding, so a mapper treats such a ref as optional.
+    `economic_key(record)` returns the e-conomic key when we choose it (product numbers, group numbers)
+    and None when e-conomic assigns it on create.
     `embedded(record)` returns the views of dependencies Rackbeat embeds in the record (a product's
-    `group`): when a dependency mapped from its view hashes to what its binding says was written, it
-    is current and the engine spares the fetch; otherwise it is exported in full.
-    `related(record)`, when declared, names Rackbeat records whose CURRENT version the mapper reads
-    (a lot's component products, for their cost price). They are not exported: the engine fetches each
-    before mapping and hands them to the mapper, and re-exports this record when one of them is written
-    to e-conomic later (`tasks.sync.watchers`). Such a kind's `to_economic` takes `related` as a third
-    argument; `map()` is the one place that choice is made.
+    `group`): when a dependency mapped from its view hashes to what its binding says was written, it is
+    current and the engine spares the fetch.
+    `related(record)`, when declared, names Rackbeat records whose CURRENT version the mapper reads (a
+    lot's components, for their cost price). They are not exported: the engine fetches each before mapping
+    (`MappingContext.related`) and exports this record again when one of them is written later.
+    `adopt_by`, for kinds whose key e-conomic assigns: the mapped fields that identify a record e-conomic
+    already has (an agreement comes with its own units and payment terms); an unbound record matching one
+    is bound to it instead of being created a second time.
     """
 
-    kind: str
-    rackbeat_resource: str
-    rackbeat_singular: str
-    rackbeat_key_field: str
-    economic_writer: EconomicWriter
-    economic_key_field: str
     to_economic: Mapper
-    events: frozenset[str] = frozenset()
-    delete_events: frozenset[str] = frozenset()
+    economic_key: Callable[[Record], Any] = _server_assigned
     depends_on: Callable[[Record], list[RecordRef]] = _no_dependencies
     embedded: Callable[[Record], dict[RecordRef, Record]] = _nothing_embedded
-    economic_key: Callable[[Record], Any] = _server_assigned
-    barrable: bool = False
-    # e-conomic's limits on the written document (from its published schemas): checked before every
-    # call, and what a barring replace may send back. Kinds writing a resource the engine already has a
-    # table for (products) leave it empty.
-    constraints: tuple[FieldRule, ...] = ()
-    # For kinds whose key e-conomic assigns: the mapped fields that identify a record e-conomic already
-    # has (an agreement comes with its own units and payment terms). An unbound record matching one is
-    # bound to it and replaced, instead of being created a second time.
-    adopt_by: tuple[str, ...] = ()
-    # The e-conomic field that bars the record (legacy REST says `barred`, projectsapi `isBarred`).
-    barred_field: str = "barred"
-    # The Settings field naming which side is master for this kind ("rackbeat" | "economic"); None when
-    # Rackbeat always is. When e-conomic is master, Rackbeat events for the kind are not pushed.
-    master_setting: str | None = None
-    # e-conomic fields whose current value wins over the mapped one when the record already exists
-    # (settings a bookkeeper owns, such as a product group's sales account). Honoured by writers that
-    # read before they write (OpenAPI routes, which need the objectVersion anyway).
-    keep_on_update: tuple[str, ...] = field(default=())
     related: Callable[[Record], list[RecordRef]] | None = None
-
-    def map(self, record: Record, refs: Refs, related: Related | None = None) -> dict[str, Any]:
-        """The e-conomic document for `record`: `to_economic` called with the arguments this kind declares."""
-        if self.related is None:
-            return self.to_economic(record, refs)
-        return self.to_economic(record, refs, related or {})
+    adopt_by: tuple[str, ...] = ()
 
     def related_refs(self, record: Record) -> list[RecordRef]:
         """The records `related` names, keys as strings, each once, in order; [] for kinds without it."""
@@ -147,18 +235,46 @@ class EntitySpec:
         refs = ((kind, str(key)) for kind, key in self.related(record))
         return list(dict.fromkeys(refs))
 
+
+@dataclass(frozen=True)
+class ImportRules:
+    """How an e-conomic record of the kind becomes a Rackbeat one (the e-conomic -> Rackbeat direction).
+
+    `to_rackbeat(document, context)` is the mapper; `rackbeat_key(document)` the Rackbeat key the
+    document is written at, or None when Rackbeat assigns it.
+    """
+
+    to_rackbeat: Mapper
+    rackbeat_key: Callable[[Record], Any] = _server_assigned
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """One kind: its two sides, its ways across, and whose it is.
+
+    `master` names the master-data family whose setting decides which side owns the kind; None when the
+    kind's ways across decide it (export only: Rackbeat owns it; import only: e-conomic does).
+    """
+
+    kind: str
+    rackbeat: RackbeatSide
+    economic: EconomicSide
+    exports: ExportRules | None = None
+    imports: ImportRules | None = None
+    master: MasterData | None = None
+
     @property
-    def economic_resource(self) -> str:
-        """The legacy path or `<service>/<route>` of the OpenAPI collection this kind is written to."""
-        return self.economic_writer.resource_id
+    def export_rules(self) -> ExportRules:
+        """The export rules of a kind that has them; a kind without them cannot be exported (a caller bug)."""
+        if self.exports is None:
+            raise LookupError(f"{self.kind} is not exported to e-conomic")
+        return self.exports
 
-    def rackbeat_key(self, record: Record) -> str:
-        """The record's Rackbeat key as a string (Rackbeat sends numbers as ints or strings)."""
-        return str(record[self.rackbeat_key_field])
-
-    def action_for(self, event: str) -> Action | None:
-        if event in self.delete_events:
-            return "delete"
-        if event in self.events:
-            return "upsert"
-        return None
+    def owner_choices(self) -> tuple[MasterSide, ...]:
+        """The sides that may own this kind, given its ways across."""
+        choices: list[MasterSide] = []
+        if self.exports is not None:
+            choices.append("rackbeat")
+        if self.imports is not None:
+            choices.append("economic")
+        return tuple(choices)

@@ -30,43 +30,74 @@ Rules that live here (each has a test in tests/tasks/test_entities_customer.py):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from tasks.entities._customer_limits import CUSTOMER_NUMBER_MAX, CUSTOMER_RULES
 from tasks.entities._fields import reference_key, text
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
-from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
-from tasks.sync.errors import MappingError
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    LegacyResource,
+    MappingContext,
+    MappingDefaults,
+    RackbeatSide,
+    Record,
+    RecordRef,
+    Refs,
+)
+from tasks.errors import MappingError
 
 KIND = "customer"
-RESOURCE = "customers"
+ECONOMIC_RESOURCE = "customers"
 GROUP_KIND = "customer_group"
-TERMS_KIND = "payment_term"
+PAYMENT_TERM_KIND = "payment_term"
 EMPLOYEE_KIND = "employee"
+NUMBER_MAX = 999_999_999
+
+WRITABLE_FIELDS = (
+    FieldRule("customerNumber", "integer", minimum=1, maximum=NUMBER_MAX),
+    FieldRule("name", "string", required=True, min_length=1, max_length=255),
+    FieldRule("currency", "string", required=True, min_length=3, max_length=3),
+    FieldRule("customerGroup", "object", required=True),
+    FieldRule("customerGroup.customerGroupNumber", "integer", required=True, minimum=1),
+    FieldRule("paymentTerms", "object", required=True),
+    FieldRule("paymentTerms.paymentTermsNumber", "integer", required=True, minimum=1),
+    FieldRule("vatZone", "object", required=True),
+    FieldRule("vatZone.vatZoneNumber", "integer", required=True, minimum=1),
+    FieldRule("layout", "object"),
+    FieldRule("layout.layoutNumber", "integer", required=True, minimum=1),
+    FieldRule("salesPerson", "object"),
+    FieldRule("salesPerson.employeeNumber", "integer", required=True, minimum=1),
+    FieldRule("attention", "object"),
+    FieldRule("attention.customerContactNumber", "integer", required=True, minimum=1),
+    FieldRule("customerContact", "object"),
+    FieldRule("customerContact.customerContactNumber", "integer", required=True, minimum=1),
+    FieldRule("defaultDeliveryLocation", "object"),
+    FieldRule("defaultDeliveryLocation.deliveryLocationNumber", "integer", required=True, minimum=1),
+    FieldRule("address", "string", max_length=510),
+    FieldRule("zip", "string", max_length=30),
+    FieldRule("city", "string", max_length=50),
+    FieldRule("country", "string", max_length=50),
+    FieldRule("email", "string", max_length=255),
+    FieldRule("telephoneAndFaxNumber", "string", max_length=255),
+    FieldRule("mobilePhone", "string", max_length=50),
+    FieldRule("website", "string", max_length=255),
+    FieldRule("corporateIdentificationNumber", "string", max_length=40),
+    FieldRule("pNumber", "string", min_length=10, max_length=10),
+    FieldRule("ean", "string", max_length=13),
+    FieldRule("vatNumber", "string", max_length=20),
+    FieldRule("publicEntryNumber", "string", max_length=50),
+    FieldRule("creditLimit", "number"),
+    FieldRule("barred", "boolean"),
+)
+"""Writable properties of e-conomic's legacy `customers.customerNo.put` / `customers.post` schemas (draft-03,
+../shared/reference/economic-schemas/); the same table tells which fields of a document read back from
+e-conomic may be sent in a replace. Referenced numbers carry a minimum of 1: e-conomic refuses ids of 0."""
 
 _ADDRESS_SEPARATORS = re.compile(r"[\s,;]+")
-
-
-@dataclass(frozen=True)
-class CustomerDefaults:
-    """What the settings decide for every customer (read once per mapping)."""
-
-    home_country: str = "DK"
-    default_group: int = 1
-    default_layout: int | None = None
-
-
-def defaults_from_settings() -> CustomerDefaults:
-    from tasks.settings import get_settings
-
-    settings = get_settings()
-    return CustomerDefaults(
-        home_country=settings.company_home_country,
-        default_group=settings.customer_default_group,
-        default_layout=settings.customer_default_layout,
-    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -78,7 +109,7 @@ def _int_or_none(value: Any) -> int | None:
 
 def economic_key(record: Record) -> int | None:
     """Rackbeat's number when e-conomic can take it; None lets e-conomic assign one (logged)."""
-    return rackbeat_number_or_assigned(KIND, record, CUSTOMER_NUMBER_MAX)
+    return rackbeat_number_or_assigned(KIND, record, NUMBER_MAX)
 
 
 def depends_on(record: Record) -> list[RecordRef]:
@@ -86,7 +117,7 @@ def depends_on(record: Record) -> list[RecordRef]:
     deps: list[RecordRef] = []
     for kind, id_field, embedded_field in (
         (GROUP_KIND, "customer_group_id", "customer_group"),
-        (TERMS_KIND, "payment_terms_id", "payment_terms"),
+        (PAYMENT_TERM_KIND, "payment_terms_id", "payment_terms"),
         (EMPLOYEE_KIND, "employee_id", "employee"),
     ):
         number = reference_key(record, id_field, embedded_field)
@@ -100,7 +131,7 @@ def embedded(record: Record) -> dict[RecordRef, Record]:
     written, the engine spares fetching them."""
     view = record.get("payment_terms")
     if isinstance(view, dict) and view.get("number") is not None:
-        return {(TERMS_KIND, str(view["number"])): view}
+        return {(PAYMENT_TERM_KIND, str(view["number"])): view}
     return {}
 
 
@@ -122,15 +153,16 @@ def _required_ref(refs: Refs, ref: RecordRef, field: str) -> Any:
         raise MappingError(
             field,
             f"Rackbeat {ref[0].replace('_', ' ')} {ref[1]} could not be resolved in e-conomic",
-            resource=RESOURCE,
+            api="economic",
+            resource=ECONOMIC_RESOURCE,
         )
     return refs[ref]
 
 
-def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> dict[str, Any]:
+def customer_payload(record: Record, refs: Refs, defaults: MappingDefaults) -> dict[str, Any]:
     """The customers document for a Rackbeat customer; see the module docstring for each rule."""
     payload: dict[str, Any] = {}
-    number = fitting_number(record.get("number"), CUSTOMER_NUMBER_MAX)
+    number = fitting_number(record.get("number"), NUMBER_MAX)
     if number is not None:
         payload["customerNumber"] = number
     payload["name"] = text(record.get("company_name")) or ""
@@ -140,24 +172,31 @@ def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> 
 
     group = reference_key(record, "customer_group_id", "customer_group")
     group_number = (
-        defaults.default_group if group is None else _required_ref(refs, (GROUP_KIND, group), "customerGroup")
+        defaults.customer_default_group
+        if group is None
+        else _required_ref(refs, (GROUP_KIND, group), "customerGroup")
     )
     payload["customerGroup"] = {"customerGroupNumber": int(group_number)}
     terms = reference_key(record, "payment_terms_id", "payment_terms")
     if terms is None:
-        raise MappingError("paymentTerms", "the Rackbeat customer has no payment terms", resource=RESOURCE)
-    terms_number = _required_ref(refs, (TERMS_KIND, terms), "paymentTerms")
+        raise MappingError(
+            "paymentTerms",
+            "the Rackbeat customer has no payment terms",
+            api="economic",
+            resource=ECONOMIC_RESOURCE,
+        )
+    terms_number = _required_ref(refs, (PAYMENT_TERM_KIND, terms), "paymentTerms")
     payload["paymentTerms"] = {"paymentTermsNumber": int(terms_number)}
 
     try:
         zone = vat_zone(text(record.get("address_country")), defaults.home_country, record.get("vat_zone"))
     except UnknownCountry as error:
-        raise MappingError("vatZone", str(error), resource=RESOURCE) from None
+        raise MappingError("vatZone", str(error), api="economic", resource=ECONOMIC_RESOURCE) from None
     payload["vatZone"] = {"vatZoneNumber": int(zone)}
 
     layout = _int_or_none(record.get("layout_id"))
     if layout is None:
-        layout = defaults.default_layout
+        layout = defaults.customer_default_layout
     if layout is not None:
         payload["layout"] = {"layoutNumber": layout}
     employee = reference_key(record, "employee_id", "employee")
@@ -181,24 +220,29 @@ def customer_payload(record: Record, refs: Refs, defaults: CustomerDefaults) -> 
     return payload
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
-    return customer_payload(record, refs, defaults_from_settings())
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
+    return customer_payload(record, context.refs, context.defaults)
 
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="customers",
-    rackbeat_singular="customer",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path=RESOURCE),
-    economic_key_field="customerNumber",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    depends_on=depends_on,
-    embedded=embedded,
-    events=frozenset({"customer.created", "customer.updated"}),
-    delete_events=frozenset({"customer.deleted"}),
-    barrable=True,
-    master_setting="customers_master",
-    constraints=CUSTOMER_RULES,
+    rackbeat=RackbeatSide(
+        resource="customers",
+        singular="customer",
+        events=frozenset({"customer.created", "customer.updated"}),
+        delete_events=frozenset({"customer.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=LegacyResource(path=ECONOMIC_RESOURCE),
+        key_field="customerNumber",
+        barred_field="barred",
+        writable_fields=WRITABLE_FIELDS,
+    ),
+    exports=ExportRules(
+        to_economic=to_economic,
+        economic_key=economic_key,
+        depends_on=depends_on,
+        embedded=embedded,
+    ),
+    master="customers",
 )

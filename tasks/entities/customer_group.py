@@ -15,12 +15,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities._customer_limits import CUSTOMER_GROUP_RULES
-from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
-from tasks.settings import get_settings
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    LegacyResource,
+    MappingContext,
+    RackbeatSide,
+    Record,
+)
 
 KIND = "customer_group"
-RESOURCE = "customer-groups"
+ECONOMIC_RESOURCE = "customer-groups"
+
+WRITABLE_FIELDS = (
+    FieldRule("name", "string", max_length=50),
+    FieldRule("account", "object", required=True),
+    FieldRule("account.accountNumber", "integer", required=True, minimum=1),
+    FieldRule("layout", "object"),
+    FieldRule("layout.layoutNumber", "integer", required=True, minimum=1),
+)
+"""PUT body (`customerGroupNumber` is read-only there: the number travels in the address). The
+account is required by our own rule: a group e-conomic creates without one cannot be invoiced."""
 
 
 def economic_key(record: Record) -> int:
@@ -37,24 +54,25 @@ def group_payload(record: Record, debtor_account: int) -> dict[str, Any]:
     return payload
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
-    return group_payload(record, get_settings().customer_group_account)
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
+    return group_payload(record, context.defaults.customer_group_account)
 
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="customer-groups",
-    rackbeat_singular="customer_group",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path=RESOURCE),
-    economic_key_field="customerGroupNumber",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    events=frozenset({"customer_group.created", "customer_group.updated"}),
-    delete_events=frozenset({"customer_group.deleted"}),
-    barrable=False,
-    # A bookkeeper may move a group to another debtor account; honoured once the legacy writer reads
-    # before it writes (today it replaces, so the setting's account is written back on every change).
-    keep_on_update=("account",),
-    constraints=CUSTOMER_GROUP_RULES,
+    rackbeat=RackbeatSide(
+        resource="customer-groups",
+        singular="customer_group",
+        events=frozenset({"customer_group.created", "customer_group.updated"}),
+        delete_events=frozenset({"customer_group.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=LegacyResource(path=ECONOMIC_RESOURCE),
+        key_field="customerGroupNumber",
+        writable_fields=WRITABLE_FIELDS,
+        # A bookkeeper may move a group to another debtor account; honoured once the legacy writer reads
+        # before it writes (today it replaces, so the setting's account is written back on every change).
+        keep_on_update=("account",),
+    ),
+    exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
 )

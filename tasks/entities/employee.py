@@ -19,9 +19,16 @@ from typing import Any
 
 from tasks.entities._fields import text
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
-from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
-from tasks.settings import get_settings
-from tasks.sync.validation import FieldRule
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    MappingContext,
+    OpenApiRoute,
+    RackbeatSide,
+    Record,
+)
 
 KIND = "employee"
 NUMBER_MAX = 999_999
@@ -60,23 +67,24 @@ def employee_payload(record: Record, employee_group: int) -> dict[str, Any]:
     return payload
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
-    return employee_payload(record, get_settings().employee_group)
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
+    return employee_payload(record, context.defaults.employee_group)
 
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="employees",
-    rackbeat_singular="employee",
-    rackbeat_key_field="number",
-    economic_writer=OpenApiRoute(service="projectsapi", version="v1.1.0", route="Employees"),
-    economic_key_field="number",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    events=frozenset({"employee.created", "employee.updated"}),
-    delete_events=frozenset({"employee.deleted"}),
-    barrable=True,
-    barred_field="isBarred",
-    keep_on_update=("groupNumber", "isBarred"),
-    constraints=WRITABLE_FIELDS,
+    rackbeat=RackbeatSide(
+        resource="employees",
+        singular="employee",
+        events=frozenset({"employee.created", "employee.updated"}),
+        delete_events=frozenset({"employee.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=OpenApiRoute(service="projectsapi", version="v1.1.0", route="Employees"),
+        key_field="number",
+        barred_field="isBarred",
+        writable_fields=WRITABLE_FIELDS,
+        keep_on_update=("groupNumber", "isBarred"),
+    ),
+    exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
 )

@@ -32,11 +32,19 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities import product
-from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs, Related
-from tasks.sync.errors import MappingError
+from tasks.entities.base import (
+    EntitySpec,
+    ExportRules,
+    MappingContext,
+    RackbeatSide,
+    Record,
+    RecordRef,
+    Related,
+)
+from tasks.errors import MappingError
 
 KIND = "lot"
-ECONOMIC_RESOURCE = "products"
+ECONOMIC_RESOURCE = product.ECONOMIC_RESOURCE
 
 
 def economic_key(record: Record) -> str:
@@ -95,24 +103,26 @@ def lot_cost_price(record: Record, related: Related | None = None) -> float | No
     return round(sum(_number(line.get("quantity")) * _component_cost(line, current) for line in lines), 2)
 
 
-def to_economic(record: Record, refs: Refs, related: Related | None = None) -> dict[str, Any]:
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     """The legacy product document for a Rackbeat lot; refuses a number a product already holds.
 
-    `related` holds the current version of the lot's components (see `components`); without it the
-    cost comes from the lines' own prices.
+    `context.related` holds the current version of the lot's components (see `components`); without
+    them the cost comes from the lines' own prices.
     """
+    refs = context.refs
     guard = same_number_product(record)
     if guard in refs:
         raise MappingError(
             "productNumber",
             f"e-conomic product {refs[guard]!r} belongs to Rackbeat product {guard[1]!r}; "
             f"lot {guard[1]!r} would overwrite it",
+            api="economic",
             resource=ECONOMIC_RESOURCE,
         )
-    payload = product.to_economic(record, refs)
+    payload = product.to_economic(record, context)
     payload["productNumber"] = economic_key(record)
     payload.pop("costPrice", None)
-    cost = lot_cost_price(record, related)
+    cost = lot_cost_price(record, context.related)
     if cost is not None:
         payload["costPrice"] = cost
     return payload
@@ -120,18 +130,19 @@ def to_economic(record: Record, refs: Refs, related: Related | None = None) -> d
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="lots",
-    rackbeat_singular="lot",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path=ECONOMIC_RESOURCE),
-    economic_key_field="productNumber",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    depends_on=depends_on,
-    related=components,
-    embedded=product.embedded,
-    events=frozenset({"lot.created", "lot.updated"}),
-    delete_events=frozenset({"lot.deleted"}),
-    barrable=True,
-    master_setting="products_master",
+    rackbeat=RackbeatSide(
+        resource="lots",
+        singular="lot",
+        events=frozenset({"lot.created", "lot.updated"}),
+        delete_events=frozenset({"lot.deleted"}),
+    ),
+    economic=product.SPEC.economic,
+    exports=ExportRules(
+        to_economic=to_economic,
+        economic_key=economic_key,
+        depends_on=depends_on,
+        related=components,
+        embedded=product.embedded,
+    ),
+    master="products",
 )

@@ -22,12 +22,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities._customer_limits import PAYMENT_TERMS_RULES
-from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
-from tasks.sync.errors import MappingError
+from tasks.entities import customer
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    LegacyResource,
+    MappingContext,
+    RackbeatSide,
+    Record,
+)
+from tasks.errors import MappingError
 
 KIND = "payment_term"
-RESOURCE = "payment-terms"
+ECONOMIC_RESOURCE = "payment-terms"
+
+WRITABLE_FIELDS = (
+    FieldRule("name", "string", required=True, min_length=1, max_length=50),
+    FieldRule("paymentTermsType", "string", required=True),
+    FieldRule("daysOfCredit", "integer", minimum=0),
+    FieldRule("description", "string", max_length=1000),
+    FieldRule("contraAccountForPrepaidAmount", "object"),
+    FieldRule("contraAccountForPrepaidAmount.accountNumber", "integer", required=True, minimum=1),
+    FieldRule("contraAccountForRemainderAmount", "object"),
+    FieldRule("contraAccountForRemainderAmount.accountNumber", "integer", required=True, minimum=1),
+    FieldRule("percentageForPrepaidAmount", "number", max_decimals=2),
+    FieldRule("percentageForRemainderAmount", "number", max_decimals=2),
+    FieldRule("creditCardCompany", "object"),
+    FieldRule(
+        "creditCardCompany.customerNumber", "integer", required=True, minimum=1, maximum=customer.NUMBER_MAX
+    ),
+)
+"""Writable properties of e-conomic's legacy `payment-terms.paymentTermsNumber.put` /
+`payment-terms.post` schemas (draft-03, ../shared/reference/economic-schemas/); the same table tells
+which fields of a document read back from e-conomic may be sent in a replace. Referenced numbers carry a
+minimum of 1: e-conomic refuses ids of 0."""
 
 ECONOMIC_TYPES = (
     "net",
@@ -67,12 +97,13 @@ def economic_type(rackbeat_type: Any) -> str:
             "paymentTermsType",
             f"Rackbeat payment term type {rackbeat_type!r} has no e-conomic counterpart "
             f"(known: {', '.join(ECONOMIC_TYPES)})",
-            resource=RESOURCE,
+            api="economic",
+            resource=ECONOMIC_RESOURCE,
         )
     return found
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     """The payment-terms document for a Rackbeat payment term."""
     payload: dict[str, Any] = {
         "name": str(record.get("name") or "").strip(),
@@ -87,17 +118,21 @@ def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="payment-terms",
-    rackbeat_singular="payment_term",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path=RESOURCE),
-    economic_key_field="paymentTermsNumber",
-    to_economic=to_economic,
-    # Rackbeat fires `payment_terms.*` (its documented spelling); hooks registered under the singular
-    # would receive the same change a second time.
-    events=frozenset({"payment_terms.created", "payment_terms.updated"}),
-    delete_events=frozenset({"payment_terms.deleted"}),
-    barrable=False,
-    constraints=PAYMENT_TERMS_RULES,
-    adopt_by=("name", "paymentTermsType", "daysOfCredit"),
+    rackbeat=RackbeatSide(
+        resource="payment-terms",
+        singular="payment_term",
+        # Rackbeat fires `payment_terms.*` (its documented spelling); hooks registered under the singular
+        # would receive the same change a second time.
+        events=frozenset({"payment_terms.created", "payment_terms.updated"}),
+        delete_events=frozenset({"payment_terms.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=LegacyResource(path=ECONOMIC_RESOURCE),
+        key_field="paymentTermsNumber",
+        writable_fields=WRITABLE_FIELDS,
+    ),
+    exports=ExportRules(
+        to_economic=to_economic,
+        adopt_by=("name", "paymentTermsType", "daysOfCredit"),
+    ),
 )

@@ -17,12 +17,46 @@ import hashlib
 from typing import Any
 
 from tasks.entities._fields import reference_key, text
-from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    LegacyResource,
+    MappingContext,
+    RackbeatSide,
+    Record,
+    RecordRef,
+)
 
 KIND = "product"
+ECONOMIC_RESOURCE = "products"
 GROUP_KIND = "product_group"
 UNIT_KIND = "unit"
 PRODUCT_NUMBER_MAX_LENGTH = 25
+
+WRITABLE_FIELDS = (
+    FieldRule("productNumber", "string", required=True, min_length=1, max_length=PRODUCT_NUMBER_MAX_LENGTH),
+    FieldRule("name", "string", required=True, min_length=1, max_length=300),
+    FieldRule("description", "string", max_length=500),
+    FieldRule("costPrice", "number"),
+    FieldRule("recommendedPrice", "number"),
+    FieldRule("salesPrice", "number"),
+    FieldRule("barCode", "string", max_length=50),
+    FieldRule("barred", "boolean"),
+    FieldRule("inventory", "object"),
+    FieldRule("inventory.packageVolume", "number", max_decimals=2),
+    FieldRule("inventory.recommendedCostPrice", "number", max_decimals=2),
+    FieldRule("unit", "object"),
+    FieldRule("unit.unitNumber", "integer", required=True, minimum=1),
+    FieldRule("productGroup", "object", required=True),
+    FieldRule("productGroup.productGroupNumber", "integer", required=True, minimum=1),
+    FieldRule("departmentalDistribution", "object"),
+    FieldRule("departmentalDistribution.departmentalDistributionNumber", "integer", required=True, minimum=1),
+    FieldRule("departmentalDistribution.distributionType", "string"),
+)
+"""Writable properties of e-conomic's legacy `products.productNumber.put` / `products.post` schemas
+(draft-03); lots are written to the same resource with the same table."""
 # A derived number keeps this much of the original, so people still recognise it, plus "-" and 8 hex.
 _DERIVED_PREFIX_LENGTH = PRODUCT_NUMBER_MAX_LENGTH - 9
 
@@ -82,8 +116,9 @@ def _price(value: Any) -> float | None:
     return round(float(value), 2)
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     """The legacy REST product document for a Rackbeat product (stock quantities are never included)."""
+    refs = context.refs
     payload: dict[str, Any] = {
         "productNumber": economic_key(record),
         "name": text(record.get("name")) or "",
@@ -109,17 +144,23 @@ def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="products",
-    rackbeat_singular="product",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path="products"),
-    economic_key_field="productNumber",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    depends_on=depends_on,
-    embedded=embedded,
-    events=frozenset({"product.created", "product.updated"}),
-    delete_events=frozenset({"product.deleted"}),
-    barrable=True,
-    master_setting="products_master",
+    rackbeat=RackbeatSide(
+        resource="products",
+        singular="product",
+        events=frozenset({"product.created", "product.updated"}),
+        delete_events=frozenset({"product.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=LegacyResource(path=ECONOMIC_RESOURCE),
+        key_field="productNumber",
+        barred_field="barred",
+        writable_fields=WRITABLE_FIELDS,
+    ),
+    exports=ExportRules(
+        to_economic=to_economic,
+        economic_key=economic_key,
+        depends_on=depends_on,
+        embedded=embedded,
+    ),
+    master="products",
 )

@@ -15,10 +15,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    MappingContext,
+    OpenApiRoute,
+    RackbeatSide,
+    Record,
+)
 
 KIND = "product_group"
 DOMESTIC_SALES_ACCOUNT = 1010
+INT32_MAX = 2_147_483_647
+
+WRITABLE_FIELDS = (
+    FieldRule("id", "integer", required=True, minimum=1, maximum=INT32_MAX),
+    FieldRule("name", "string", required=True, min_length=0, max_length=50),
+    FieldRule("domesticAccountId", "integer", required=True, minimum=1, maximum=INT32_MAX),
+)
+"""From the `ProductGroup` component of e-conomic's Products OpenAPI spec (v2.0.0)."""
 
 
 def economic_key(record: Record) -> int:
@@ -26,7 +43,7 @@ def economic_key(record: Record) -> int:
     return int(record["number"])
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     """The productsapi ProductGroup body for a Rackbeat product group."""
     return {
         "id": economic_key(record),
@@ -37,15 +54,17 @@ def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="product-groups",
-    rackbeat_singular="product_group",
-    rackbeat_key_field="number",
-    economic_writer=OpenApiRoute(service="productsapi", version="v2.0.0", route="productgroups"),
-    economic_key_field="id",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    events=frozenset({"product_group.created", "product_group.updated"}),
-    delete_events=frozenset({"product_group.deleted"}),
-    barrable=False,
-    keep_on_update=("domesticAccountId",),
+    rackbeat=RackbeatSide(
+        resource="product-groups",
+        singular="product_group",
+        events=frozenset({"product_group.created", "product_group.updated"}),
+        delete_events=frozenset({"product_group.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=OpenApiRoute(service="productsapi", version="v2.0.0", route="productgroups"),
+        key_field="id",
+        writable_fields=WRITABLE_FIELDS,
+        keep_on_update=("domesticAccountId",),
+    ),
+    exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
 )

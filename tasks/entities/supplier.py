@@ -18,23 +18,31 @@ Rules that live here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from tasks.entities._fields import reference_key, text
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
-from tasks.entities.base import EntitySpec, LegacyResource, Record, RecordRef, Refs
-from tasks.settings import get_settings
-from tasks.sync.errors import MappingError
-from tasks.sync.validation import FieldRule
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    LegacyResource,
+    MappingContext,
+    MappingDefaults,
+    RackbeatSide,
+    Record,
+    RecordRef,
+    Refs,
+)
+from tasks.errors import MappingError
 
 KIND = "supplier"
 GROUP_KIND = "supplier_group"
 PAYMENT_TERM_KIND = "payment_term"
-RESOURCE = "suppliers"
+ECONOMIC_RESOURCE = "suppliers"
 NUMBER_MAX = 999_999_999
-DEFAULT_HOME_COUNTRY = "DK"
 
 WRITABLE_FIELDS = (
     FieldRule("supplierNumber", "integer", minimum=1, maximum=NUMBER_MAX),
@@ -65,14 +73,6 @@ WRITABLE_FIELDS = (
 )
 """Writable properties of e-conomic's `suppliers.supplierNumber.put` schema (draft-03); the ones we do not
 map are listed so that barring sends back what a bookkeeper set in e-conomic."""
-
-
-@dataclass(frozen=True)
-class SupplierDefaults:
-    """What the mapping needs from the settings: the company's country and the fallback group."""
-
-    home_country: str = DEFAULT_HOME_COUNTRY
-    supplier_group: int = 1
 
 
 def economic_key(record: Record) -> int | None:
@@ -106,12 +106,15 @@ def _address(record: Record) -> str | None:
 def _required_ref(refs: Refs, ref: RecordRef, field: str) -> int:
     if ref not in refs:
         raise MappingError(
-            field, f"{ref[0]} {ref[1]} is not in e-conomic and could not be transferred", resource=RESOURCE
+            field,
+            f"{ref[0]} {ref[1]} is not in e-conomic and could not be transferred",
+            api="economic",
+            resource=ECONOMIC_RESOURCE,
         )
     return int(refs[ref])
 
 
-def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> dict[str, Any]:
+def supplier_payload(record: Record, refs: Refs, defaults: MappingDefaults) -> dict[str, Any]:
     """The legacy REST supplier document for a Rackbeat supplier."""
     payload: dict[str, Any] = {}
     number = fitting_number(record.get("number"), NUMBER_MAX)
@@ -124,13 +127,18 @@ def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> 
 
     terms = reference_key(record, "payment_terms_id")
     if terms is None:
-        raise MappingError("paymentTerms", "the supplier has no payment terms in Rackbeat", resource=RESOURCE)
+        raise MappingError(
+            "paymentTerms",
+            "the supplier has no payment terms in Rackbeat",
+            api="economic",
+            resource=ECONOMIC_RESOURCE,
+        )
     payload["paymentTerms"] = {
         "paymentTermsNumber": _required_ref(refs, (PAYMENT_TERM_KIND, terms), "paymentTerms")
     }
     group = reference_key(record, "supplier_group_id")
     if group is None:
-        payload["supplierGroup"] = {"supplierGroupNumber": defaults.supplier_group}
+        payload["supplierGroup"] = {"supplierGroupNumber": defaults.default_supplier_group}
     else:
         payload["supplierGroup"] = {
             "supplierGroupNumber": _required_ref(refs, (GROUP_KIND, group), "supplierGroup")
@@ -138,7 +146,7 @@ def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> 
     try:
         zone = vat_zone(record.get("address_country"), defaults.home_country, record.get("vat_zone"))
     except UnknownCountry as error:
-        raise MappingError("vatZone", str(error), resource=RESOURCE) from None
+        raise MappingError("vatZone", str(error), api="economic", resource=ECONOMIC_RESOURCE) from None
     payload["vatZone"] = {"vatZoneNumber": int(zone)}
 
     optional = {
@@ -155,30 +163,28 @@ def supplier_payload(record: Record, refs: Refs, defaults: SupplierDefaults) -> 
     return payload
 
 
-def defaults_from_settings() -> SupplierDefaults:
-    settings = get_settings()
-    return SupplierDefaults(
-        home_country=settings.company_home_country, supplier_group=settings.default_supplier_group
-    )
-
-
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
-    return supplier_payload(record, refs, defaults_from_settings())
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
+    return supplier_payload(record, context.refs, context.defaults)
 
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="suppliers",
-    rackbeat_singular="supplier",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path=RESOURCE),
-    economic_key_field="supplierNumber",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    depends_on=depends_on,
-    embedded=embedded,
-    events=frozenset({"supplier.created", "supplier.updated"}),
-    delete_events=frozenset({"supplier.deleted"}),
-    barrable=True,
-    constraints=WRITABLE_FIELDS,
+    rackbeat=RackbeatSide(
+        resource="suppliers",
+        singular="supplier",
+        events=frozenset({"supplier.created", "supplier.updated"}),
+        delete_events=frozenset({"supplier.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=LegacyResource(path=ECONOMIC_RESOURCE),
+        key_field="supplierNumber",
+        barred_field="barred",
+        writable_fields=WRITABLE_FIELDS,
+    ),
+    exports=ExportRules(
+        to_economic=to_economic,
+        economic_key=economic_key,
+        depends_on=depends_on,
+        embedded=embedded,
+    ),
 )

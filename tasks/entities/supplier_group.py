@@ -14,9 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities.base import EntitySpec, OpenApiRoute, Record, Refs
-from tasks.settings import get_settings
-from tasks.sync.validation import FieldRule
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    MappingContext,
+    OpenApiRoute,
+    RackbeatSide,
+    Record,
+)
 
 KIND = "supplier_group"
 NUMBER_MAX = 999_999_999
@@ -43,22 +50,23 @@ def supplier_group_payload(record: Record, creditor_account: int) -> dict[str, A
     }
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
-    return supplier_group_payload(record, get_settings().supplier_group_creditor_account)
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
+    return supplier_group_payload(record, context.defaults.supplier_group_creditor_account)
 
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="supplier-groups",
-    rackbeat_singular="supplier_group",
-    rackbeat_key_field="number",
-    economic_writer=OpenApiRoute(service="suppliersapi", version="v2.0.0", route="Groups"),
-    economic_key_field="number",
-    to_economic=to_economic,
-    economic_key=economic_key,
-    events=frozenset({"supplier_group.created", "supplier_group.updated"}),
-    delete_events=frozenset({"supplier_group.deleted"}),
-    barrable=False,
-    keep_on_update=("accountNumber",),
-    constraints=WRITABLE_FIELDS,
+    rackbeat=RackbeatSide(
+        resource="supplier-groups",
+        singular="supplier_group",
+        events=frozenset({"supplier_group.created", "supplier_group.updated"}),
+        delete_events=frozenset({"supplier_group.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=OpenApiRoute(service="suppliersapi", version="v2.0.0", route="Groups"),
+        key_field="number",
+        writable_fields=WRITABLE_FIELDS,
+        keep_on_update=("accountNumber",),
+    ),
+    exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
 )

@@ -10,7 +10,7 @@ the bound number. A unit has no `barred` in e-conomic: a unit deleted in Rackbea
 (products there may still be counted in it) and the engine logs the event as ignored.
 
 Limits (`units.post` / `units.unitNumber.put`, draft-03): `name` is the only writable property,
-required, at most 100 characters. The spec carries them (`constraints`); an empty name is refused too
+required, at most 100 characters. The spec carries them (`writable_fields`); an empty name is refused too
 (e-conomic would store a nameless unit that nobody can pick).
 """
 
@@ -18,32 +18,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities.base import EntitySpec, LegacyResource, Record, Refs
-from tasks.sync.validation import FieldRule
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ExportRules,
+    FieldRule,
+    LegacyResource,
+    MappingContext,
+    RackbeatSide,
+    Record,
+)
 
 KIND = "unit"
 ECONOMIC_RESOURCE = "units"
 NAME_MAX_LENGTH = 100
 
-UNIT_RULES = (FieldRule("name", "string", required=True, min_length=1, max_length=NAME_MAX_LENGTH),)
+WRITABLE_FIELDS = (FieldRule("name", "string", required=True, min_length=1, max_length=NAME_MAX_LENGTH),)
 
 
-def to_economic(record: Record, refs: Refs) -> dict[str, Any]:
+def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     """The legacy unit document: the name only (e-conomic's number is never sent, it is in the address)."""
     return {"name": str(record.get("name") or "").strip()}
 
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat_resource="units",
-    rackbeat_singular="unit",
-    rackbeat_key_field="number",
-    economic_writer=LegacyResource(path=ECONOMIC_RESOURCE),
-    economic_key_field="unitNumber",
-    to_economic=to_economic,
-    events=frozenset({"unit.created", "unit.updated"}),
-    delete_events=frozenset({"unit.deleted"}),
-    barrable=False,
-    constraints=UNIT_RULES,
-    adopt_by=("name",),
+    rackbeat=RackbeatSide(
+        resource="units",
+        singular="unit",
+        events=frozenset({"unit.created", "unit.updated"}),
+        delete_events=frozenset({"unit.deleted"}),
+    ),
+    economic=EconomicSide(
+        target=LegacyResource(path=ECONOMIC_RESOURCE),
+        key_field="unitNumber",
+        writable_fields=WRITABLE_FIELDS,
+    ),
+    exports=ExportRules(to_economic=to_economic, adopt_by=("name",)),
 )

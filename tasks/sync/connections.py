@@ -15,7 +15,7 @@ from clients.rackbeat import RackbeatClient
 from clients.ratelimit import RedisTokenBucket
 from tasks.redis import get_redis
 from tasks.settings import Settings, get_settings
-from tasks.sync.export import ExportClients
+from tasks.sync.ports import ApiClients
 
 _local = threading.local()
 
@@ -25,7 +25,7 @@ def usable_budget(published: int, headroom: float) -> int:
     return max(1, int(published * (1 - headroom)))
 
 
-def build_clients(settings: Settings) -> ExportClients:
+def build_clients(settings: Settings) -> ApiClients:
     """Fresh clients for these settings, each metered by the shared bucket of its credential."""
     redis = get_redis(settings.redis_url)
     rackbeat_bucket = RedisTokenBucket(
@@ -44,7 +44,7 @@ def build_clients(settings: Settings) -> ExportClients:
         window_seconds=settings.economic_bucket_window_seconds,
         namespace=settings.connection_id,
     )
-    return ExportClients(
+    return ApiClients(
         rackbeat=RackbeatClient(
             settings.rackbeat_base_url,
             settings.rackbeat_token,
@@ -64,10 +64,10 @@ def build_clients(settings: Settings) -> ExportClients:
     )
 
 
-def process_clients() -> ExportClients:
+def process_clients() -> ApiClients:
     """This process's clients, built on first use (again after a fork or a settings reset)."""
     settings = get_settings()
-    cached: tuple[int, Settings, ExportClients] | None = getattr(_local, "cached", None)
+    cached: tuple[int, Settings, ApiClients] | None = getattr(_local, "cached", None)
     if cached is None or cached[0] != os.getpid() or cached[1] is not settings:
         if cached is not None and cached[0] == os.getpid():
             _close(cached[2])
@@ -75,6 +75,6 @@ def process_clients() -> ExportClients:
     return cached[2]
 
 
-def _close(clients: ExportClients) -> None:
+def _close(clients: ApiClients) -> None:
     clients.rackbeat.close()
     clients.economic.close()

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import redis
 
+from tasks.errors import RecordBusy
 from tasks.redis import key as namespaced_key
 from tasks.redis import text
 
@@ -92,12 +93,13 @@ def hold_record(
     wait_seconds: float = 0,
     connection_id: str | None = None,
 ) -> Iterator[RecordLock]:
-    """Run the block holding the record's lock; raises the engine's ``RecordBusy`` (transient) if taken."""
-    from tasks.sync.errors import RecordBusy  # the engine's error; imported late to keep this module leaf
-
+    """Run the block holding the record's lock; raises the engine's ``RecordBusy`` (transient) if taken,
+    saying how long the holder's lock can last at most."""
     lock = RecordLock(client, kind, key, ttl_seconds=ttl_seconds, connection_id=connection_id)
     if not lock.acquire(wait_seconds=wait_seconds):
-        raise RecordBusy(kind, key)
+        remaining_ms = client.pttl(lock.name)
+        held_for = remaining_ms / 1000 if isinstance(remaining_ms, int) and remaining_ms > 0 else None
+        raise RecordBusy(kind, key, held_for_seconds=held_for)
     try:
         yield lock
     finally:

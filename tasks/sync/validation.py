@@ -1,75 +1,21 @@
-"""Check a mapped payload against e-conomic's published limits before calling the API.
+"""Check a mapped document against its target's published limits before calling the API.
 
-The table below was read from e-conomic's own schemas (legacy `products.productNumber.put` /
-`products.post`, draft-03, and the `ProductGroup` component of the Products OpenAPI spec v2.0.0);
-the reference folder is not shipped with the service, so the facts live here as constants. Only
-writable properties are listed: the same table tells which fields of a document read back from
-e-conomic may be sent in a replace (`writable_projection`).
+The limits live with each kind (`EconomicSide.writable_fields`, read from e-conomic's own schemas); this
+module only applies them. The same rules tell which fields of a document read back from e-conomic may be
+sent in a replace (`writable_projection`).
 
 One rule is not in the schemas but was observed live: ids of 0 are refused ("Integer 0 is less than
-minimum value of 1"), so referenced numbers carry a minimum of 1.
+minimum value of 1"), so kinds give referenced numbers a minimum of 1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from tasks.sync.errors import MappingError
-
-JsonType = Literal["string", "integer", "number", "boolean", "object"]
-INT32_MAX = 2_147_483_647
-
-
-@dataclass(frozen=True)
-class FieldRule:
-    """One property of a writable e-conomic document. `path` is dotted; `required` applies when the
-    parent object is present."""
-
-    path: str
-    type: JsonType
-    required: bool = False
-    min_length: int | None = None
-    max_length: int | None = None
-    minimum: int | None = None
-    maximum: int | None = None
-    max_decimals: int | None = None
-
-
-_LEGACY_PRODUCT = (
-    FieldRule("productNumber", "string", required=True, min_length=1, max_length=25),
-    FieldRule("name", "string", required=True, min_length=1, max_length=300),
-    FieldRule("description", "string", max_length=500),
-    FieldRule("costPrice", "number"),
-    FieldRule("recommendedPrice", "number"),
-    FieldRule("salesPrice", "number"),
-    FieldRule("barCode", "string", max_length=50),
-    FieldRule("barred", "boolean"),
-    FieldRule("inventory", "object"),
-    FieldRule("inventory.packageVolume", "number", max_decimals=2),
-    FieldRule("inventory.recommendedCostPrice", "number", max_decimals=2),
-    FieldRule("unit", "object"),
-    FieldRule("unit.unitNumber", "integer", required=True, minimum=1),
-    FieldRule("productGroup", "object", required=True),
-    FieldRule("productGroup.productGroupNumber", "integer", required=True, minimum=1),
-    FieldRule("departmentalDistribution", "object"),
-    FieldRule("departmentalDistribution.departmentalDistributionNumber", "integer", required=True, minimum=1),
-    FieldRule("departmentalDistribution.distributionType", "string"),
-)
-
-_OPENAPI_PRODUCT_GROUP = (
-    FieldRule("id", "integer", required=True, minimum=1, maximum=INT32_MAX),
-    FieldRule("name", "string", required=True, min_length=0, max_length=50),
-    FieldRule("domesticAccountId", "integer", required=True, minimum=1, maximum=INT32_MAX),
-)
-
-CONSTRAINTS: dict[str, tuple[FieldRule, ...]] = {
-    "products": _LEGACY_PRODUCT,
-    "productsapi/productgroups": _OPENAPI_PRODUCT_GROUP,
-}
-"""Writable properties by `EntitySpec.economic_resource`."""
+from tasks.entities.base import EconomicSide, FieldRule, JsonType
+from tasks.errors import MappingError
 
 
 def _lookup(payload: Mapping[str, Any], path: str) -> tuple[bool, Any]:
@@ -137,37 +83,42 @@ def _find_null(payload: Any, prefix: str = "") -> str | None:
     return None
 
 
-def is_writable(resource: str, field_name: str) -> bool:
-    """Whether e-conomic takes `field_name` in a write body of `resource` (per the limits table)."""
-    return any(rule.path == field_name for rule in CONSTRAINTS.get(resource, ()))
+def is_writable(side: EconomicSide, field_name: str) -> bool:
+    """Whether e-conomic takes `field_name` in a write body of the kind (per its limits)."""
+    return any(rule.path == field_name for rule in side.writable_fields)
 
 
-def validate_payload(resource: str, payload: Mapping[str, Any], *, method: str = "PUT") -> None:
-    """Raise MappingError naming the first field e-conomic would refuse; resources without rules pass."""
+def validate_payload(side: EconomicSide, payload: Mapping[str, Any]) -> None:
+    """Raise MappingError naming the first field e-conomic would refuse; kinds without limits pass."""
+    check_document(side.writable_fields, payload, resource=side.resource)
+
+
+def check_document(rules: Sequence[FieldRule], payload: Mapping[str, Any], *, resource: str) -> None:
+    """`validate_payload` for a bare table of e-conomic rules (documents that are not a kind's)."""
     null_field = _find_null(payload)
     if null_field is not None:
         raise MappingError(
-            null_field, "must not be null (leave it out to clear it)", resource=resource, method=method
+            null_field, "must not be null (leave it out to clear it)", api="economic", resource=resource
         )
-    for rule in CONSTRAINTS.get(resource, ()):
+    for rule in rules:
         parent_present, value = _lookup(payload, rule.path)
         if not parent_present:
             continue
         if value is _MISSING:
             if rule.required:
-                raise MappingError(rule.path, "is required", resource=resource, method=method)
+                raise MappingError(rule.path, "is required", api="economic", resource=resource)
             continue
         problem = _problem(rule, value)
         if problem is not None:
-            raise MappingError(rule.path, problem, resource=resource, method=method)
+            raise MappingError(rule.path, problem, api="economic", resource=resource)
 
 
-def writable_projection(resource: str, document: Mapping[str, Any]) -> dict[str, Any]:
+def writable_projection(side: EconomicSide, document: Mapping[str, Any]) -> dict[str, Any]:
     """Only the writable properties of a document read from e-conomic (read-only, expanded and
     unknown properties dropped), fit to be sent back in a full replace."""
-    rules = CONSTRAINTS.get(resource)
-    if rules is None:
-        raise KeyError(f"no writable-field table for e-conomic resource {resource!r}")
+    rules = side.writable_fields
+    if not rules:
+        raise KeyError(f"no writable-field table for e-conomic resource {side.resource!r}")
     result: dict[str, Any] = {}
     for rule in rules:
         if rule.type == "object":

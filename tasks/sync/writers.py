@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from clients.economic import EconomicClient
 from clients.errors import NotFoundError, PermanentError
-from tasks.entities.base import EntitySpec, LegacyResource, OpenApiRoute
+from tasks.entities.base import EconomicSide, LegacyResource, OpenApiRoute
 from tasks.sync.validation import is_writable
 
 # A stale objectVersion (someone edited the record between our read and our write) is answered 409;
@@ -45,12 +45,12 @@ class EconomicWriter(Protocol):
         keep_current: bool = True,
     ) -> WriteOutcome:
         """Create or replace; `key` is None only for server-assigned keys of unbound records.
-        `keep_current=False` sends the payload as it is, without the spec's `keep_on_update` fields."""
+        `keep_current=False` sends the payload as it is, without the kind's `keep_on_update` fields."""
 
 
 class LegacyWriter:
-    def __init__(self, spec: EntitySpec, resource: LegacyResource, economic: EconomicClient) -> None:
-        self.spec = spec
+    def __init__(self, side: EconomicSide, resource: LegacyResource, economic: EconomicClient) -> None:
+        self.side = side
         self.path = resource.path
         self.economic = economic
 
@@ -77,7 +77,7 @@ class LegacyWriter:
             self.economic.replace(self.path, key, body, idempotency_key=idempotency_key)
             return WriteOutcome(economic_key=key, created=not bound)
         created = self.economic.create(self.path, payload, idempotency_key=idempotency_key)
-        return WriteOutcome(economic_key=created[self.spec.economic_key_field], created=True)
+        return WriteOutcome(economic_key=created[self.side.key_field], created=True)
 
     def _replacement(self, key: Any, payload: dict[str, Any], *, keep_current: bool) -> dict[str, Any]:
         """The full document a PUT sends: the mapped payload; the record's own key where e-conomic takes
@@ -86,18 +86,18 @@ class LegacyWriter:
         what it leaves out, so keeping a bookkeeper's setting costs one read first; kinds without such
         fields spend nothing."""
         body = dict(payload)
-        if is_writable(self.spec.economic_resource, self.spec.economic_key_field):
-            body.setdefault(self.spec.economic_key_field, key)
-        if keep_current and self.spec.keep_on_update:
+        if is_writable(self.side, self.side.key_field):
+            body.setdefault(self.side.key_field, key)
+        if keep_current and self.side.keep_on_update:
             current = self.read(key)
             if current is not None:
-                body.update({name: current[name] for name in self.spec.keep_on_update if name in current})
+                body.update({name: current[name] for name in self.side.keep_on_update if name in current})
         return body
 
 
 class OpenApiWriter:
-    def __init__(self, spec: EntitySpec, route: OpenApiRoute, economic: EconomicClient) -> None:
-        self.spec = spec
+    def __init__(self, side: EconomicSide, route: OpenApiRoute, economic: EconomicClient) -> None:
+        self.side = side
         self.service_path = f"{route.service}/{route.version}"
         self.route = route.route
         self.economic = economic
@@ -136,10 +136,10 @@ class OpenApiWriter:
                     )
                     new_key = key
                     if new_key is None and isinstance(answer, dict):
-                        new_key = answer.get(self.spec.economic_key_field)
+                        new_key = answer.get(self.side.key_field)
                     return WriteOutcome(economic_key=new_key, created=True)
                 kept = (
-                    {name: existing[name] for name in self.spec.keep_on_update if name in existing}
+                    {name: existing[name] for name in self.side.keep_on_update if name in existing}
                     if keep_current
                     else {}
                 )
@@ -156,11 +156,11 @@ class OpenApiWriter:
         raise last_conflict
 
 
-def writer_for(spec: EntitySpec, economic: EconomicClient) -> EconomicWriter:
-    """The write strategy the spec declares."""
-    target = spec.economic_writer
+def writer_for(side: EconomicSide, economic: EconomicClient) -> EconomicWriter:
+    """The write strategy of the surface the kind is written through."""
+    target = side.target
     if isinstance(target, LegacyResource):
-        return LegacyWriter(spec, target, economic)
+        return LegacyWriter(side, target, economic)
     if isinstance(target, OpenApiRoute):
-        return OpenApiWriter(spec, target, economic)
-    raise TypeError(f"{spec.kind}: unknown e-conomic writer {target!r}")
+        return OpenApiWriter(side, target, economic)
+    raise TypeError(f"{side.resource}: unknown e-conomic writer {target!r}")

@@ -122,7 +122,7 @@ def export_log() -> Iterator[list[logging.LogRecord]]:
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.INFO)
     handler.emit = records.append  # type: ignore[method-assign]
-    logger = logging.getLogger("tasks.sync.export")
+    logger = logging.getLogger("tasks.sync")
     previous = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
@@ -151,7 +151,7 @@ def test_a_number_e_conomic_refuses_is_replaced_bound_and_logged(
     )
     assert enqueue_export(kind, number)
     expected = product.economic_product_number(number)
-    assert expected != number and REGISTRY[kind].economic_key({"number": number}) == expected
+    assert expected != number and REGISTRY[kind].export_rules.economic_key({"number": number}) == expected
 
     assert e2e.wait_outcome(kind, number) == ["created"]
     binding = BindingStore(e2e.redis, e2e.settings.connection_id).get(kind, number)

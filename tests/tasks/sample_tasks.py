@@ -19,8 +19,8 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from clients.errors import PermanentError, RateLimitedError, TransientError, ValidationFailed
 from tasks.base import SyncTask
 from tasks.celery import app
+from tasks.errors import RecordBusy
 from tasks.redis import get_redis, key
-from tasks.sync.errors import RecordBusy
 
 SCRIPTED = "rbsync.test.scripted"
 

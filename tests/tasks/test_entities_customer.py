@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tasks.entities import REGISTRY, spec_for_event
+from tasks.entities import REGISTRY, get_spec, spec_for_event
+from tasks.entities.base import MappingDefaults
 from tasks.entities.customer import (
-    CustomerDefaults,
     customer_payload,
     depends_on,
     economic_key,
@@ -19,7 +19,7 @@ from tasks.entities.customer import (
 )
 from tasks.entities.customer_group import economic_key as group_key
 from tasks.entities.customer_group import group_payload
-from tasks.sync.errors import MappingError
+from tasks.errors import MappingError
 from tasks.sync.validation import validate_payload, writable_projection
 
 REFS = {("customer_group", "3"): 3, ("payment_term", "2"): 17}
@@ -63,7 +63,9 @@ def payload(record: dict[str, Any], refs: dict[Any, Any] | None = None, **defaul
     return customer_payload(
         record,
         REFS if refs is None else refs,
-        CustomerDefaults(**{"home_country": "DK", "default_group": 1, "default_layout": None, **defaults}),
+        MappingDefaults(
+            **{"home_country": "DK", "customer_default_group": 1, "customer_default_layout": None, **defaults}
+        ),
     )
 
 
@@ -87,7 +89,7 @@ def test_a_typical_customer_maps_to_a_valid_e_conomic_document() -> None:
         "creditLimit": 50000.0,
         "barred": False,
     }
-    validate_payload("customers", mapped)
+    validate_payload(get_spec("customer").economic, mapped)
 
 
 # --- only the primary e-mail ------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def test_the_embedded_payment_terms_are_offered_to_spare_a_fetch() -> None:
 def test_a_customer_without_group_goes_to_the_default_group() -> None:
     record = rackbeat_customer(customer_group_id=None)
     assert ("customer_group", "3") not in depends_on(record)
-    assert payload(record, default_group=5)["customerGroup"] == {"customerGroupNumber": 5}
+    assert payload(record, customer_default_group=5)["customerGroup"] == {"customerGroupNumber": 5}
 
 
 def test_an_unresolved_group_is_refused_not_defaulted() -> None:
@@ -221,8 +223,10 @@ def test_an_unknown_country_without_a_zone_is_refused_naming_the_field() -> None
 
 def test_layout_is_the_same_number_else_the_default_else_none() -> None:
     assert payload(rackbeat_customer(layout_id=22))["layout"] == {"layoutNumber": 22}
-    assert payload(rackbeat_customer(layout_id=22), default_layout=19)["layout"] == {"layoutNumber": 22}
-    assert payload(rackbeat_customer(), default_layout=19)["layout"] == {"layoutNumber": 19}
+    assert payload(rackbeat_customer(layout_id=22), customer_default_layout=19)["layout"] == {
+        "layoutNumber": 22
+    }
+    assert payload(rackbeat_customer(), customer_default_layout=19)["layout"] == {"layoutNumber": 19}
     assert "layout" not in payload(rackbeat_customer())
 
 
@@ -230,7 +234,7 @@ def test_currency_is_upper_case_and_required() -> None:
     assert payload(rackbeat_customer(currency="eur"))["currency"] == "EUR"
     mapped = payload(rackbeat_customer(currency=None))
     with pytest.raises(MappingError) as caught:
-        validate_payload("customers", mapped)
+        validate_payload(get_spec("customer").economic, mapped)
     assert caught.value.field == "currency"
 
 
@@ -263,7 +267,7 @@ def test_two_address_lines_become_one_field() -> None:
 def test_a_name_e_conomic_would_refuse_fails_before_the_call() -> None:
     mapped = payload(rackbeat_customer(company_name="x" * 256))
     with pytest.raises(MappingError) as caught:
-        validate_payload("customers", mapped)
+        validate_payload(get_spec("customer").economic, mapped)
     assert caught.value.field == "name"
 
 
@@ -281,7 +285,7 @@ def test_barring_resends_every_writable_field_of_the_e_conomic_customer() -> Non
         "lastUpdated": "2026-01-01T00:00:00Z",
         "contacts": "...",
     }
-    projected = writable_projection("customers", document)
+    projected = writable_projection(get_spec("customer").economic, document)
     assert projected["customerGroup"] == {"customerGroupNumber": 3}
     assert projected["attention"] == {"customerContactNumber": 9}
     assert projected["email"] == "info@nordvik-byg.dk faktura@nordvik-byg.dk"
@@ -295,12 +299,14 @@ def test_a_group_keeps_its_number_and_gets_the_debtor_account() -> None:
     group = {"number": 7, "name": " Byggemarkeder ", "is_draft": False}
     assert group_key(group) == 7
     assert group_payload(group, 5600) == {"name": "Byggemarkeder", "account": {"accountNumber": 5600}}
-    validate_payload("customer-groups", group_payload(group, 5600))
+    validate_payload(get_spec("customer_group").economic, group_payload(group, 5600))
 
 
 def test_a_group_name_over_fifty_characters_fails_before_the_call() -> None:
     with pytest.raises(MappingError) as caught:
-        validate_payload("customer-groups", group_payload({"number": 7, "name": "g" * 51}, 5600))
+        validate_payload(
+            get_spec("customer_group").economic, group_payload({"number": 7, "name": "g" * 51}, 5600)
+        )
     assert caught.value.field == "name"
 
 
@@ -309,8 +315,8 @@ def test_a_group_name_over_fifty_characters_fails_before_the_call() -> None:
 
 def test_customer_kinds_are_registered_with_their_webhooks() -> None:
     customer, action = spec_for_event("customer.deleted")  # type: ignore[misc]
-    assert (customer.kind, action, customer.barrable) == ("customer", "delete", True)
+    assert (customer.kind, action, customer.economic.barrable) == ("customer", "delete", True)
     group, action = spec_for_event("customer_group.updated")  # type: ignore[misc]
-    assert (group.kind, action, group.barrable) == ("customer_group", "upsert", False)
-    assert REGISTRY["customer"].economic_resource == "customers"
-    assert REGISTRY["customer_group"].economic_resource == "customer-groups"
+    assert (group.kind, action, group.economic.barrable) == ("customer_group", "upsert", False)
+    assert REGISTRY["customer"].economic.resource == "customers"
+    assert REGISTRY["customer_group"].economic.resource == "customer-groups"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tasks.entities import REGISTRY, employee, spec_for_event
-from tasks.sync.errors import MappingError
+from tasks.entities.base import MappingContext
+from tasks.errors import MappingError
 from tasks.sync.validation import validate_payload
 
 RESOURCE = "projectsapi/Employees"
@@ -59,12 +60,15 @@ def test_the_number_follows_rackbeat_where_e_conomic_can_take_it() -> None:
 
 def test_group_and_bar_belong_to_e_conomic_once_the_employee_exists() -> None:
     spec = REGISTRY["employee"]
-    assert set(spec.keep_on_update) == {"groupNumber", "isBarred"}
-    assert (spec.barrable, spec.barred_field) == (True, "isBarred")  # a deleted employee is barred there
+    assert set(spec.economic.keep_on_update) == {"groupNumber", "isBarred"}
+    assert (spec.economic.barrable, spec.economic.barred_field) == (
+        True,
+        "isBarred",
+    )  # a deleted employee is barred there
 
 
 def test_the_payload_satisfies_e_conomic_s_employee_schema() -> None:
-    validate_payload(RESOURCE, employee.employee_payload(rackbeat_employee(), 1), method="POST")
+    validate_payload(employee.SPEC.economic, employee.employee_payload(rackbeat_employee(), 1))
 
 
 @pytest.mark.parametrize(
@@ -73,23 +77,23 @@ def test_the_payload_satisfies_e_conomic_s_employee_schema() -> None:
 def test_contact_details_longer_than_e_conomic_allows_fail_before_the_call(field: str, value: str) -> None:
     payload = employee.employee_payload(rackbeat_employee(**{field: value}), 1)
     with pytest.raises(MappingError) as raised:
-        validate_payload(RESOURCE, payload, method="POST")
+        validate_payload(employee.SPEC.economic, payload)
     assert raised.value.field == {"contact_email": "email", "contact_phone": "phone"}[field]
 
 
 def test_an_employee_without_a_name_fails_before_the_call() -> None:
     with pytest.raises(MappingError) as raised:
-        validate_payload(RESOURCE, employee.employee_payload(rackbeat_employee(name=" "), 1), method="POST")
+        validate_payload(employee.SPEC.economic, employee.employee_payload(rackbeat_employee(name=" "), 1))
     assert raised.value.field == "name"
 
 
 def test_the_group_comes_from_the_settings(service_settings) -> None:
     assert service_settings.employee_group == 1
-    assert employee.to_economic(rackbeat_employee(), {})["groupNumber"] == 1
+    assert employee.to_economic(rackbeat_employee(), MappingContext())["groupNumber"] == 1
 
 
 def test_employee_events() -> None:
     spec = REGISTRY["employee"]
-    assert spec.economic_resource == RESOURCE
+    assert spec.economic.resource == RESOURCE
     assert spec_for_event("employee.created") == (spec, "upsert")
     assert spec_for_event("employee.deleted") == (spec, "delete")

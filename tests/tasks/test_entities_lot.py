@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sandbox.seed import generate
-from tasks.entities import REGISTRY, lot, product, spec_for_event
-from tasks.sync.errors import MappingError
+from tasks.entities import REGISTRY, get_spec, lot, product, spec_for_event
+from tasks.entities.base import MappingContext
+from tasks.errors import MappingError
 from tasks.sync.validation import validate_payload
 
 REFS = {("product_group", "7"): 7, ("unit", "2"): 4}
@@ -62,7 +63,7 @@ def rackbeat_lot(**overrides):
 
 
 def test_a_lot_maps_like_a_product_with_its_own_cost() -> None:
-    assert lot.to_economic(rackbeat_lot(), REFS) == {
+    assert lot.to_economic(rackbeat_lot(), MappingContext(refs=REFS)) == {
         "productNumber": "KIT-1000",
         "name": "Bolt kit",
         "description": "Bolts and nuts",
@@ -78,39 +79,52 @@ def test_a_lot_maps_like_a_product_with_its_own_cost() -> None:
 
 def test_the_cost_follows_the_component_lines_not_the_lot_s_expected_cost() -> None:
     cheaper = rackbeat_lot(lines=[{"product_id": "BOLT", "quantity": 3, "unit_price": 2.0}])
-    assert lot.to_economic(cheaper, REFS)["costPrice"] == 6.0
+    assert lot.to_economic(cheaper, MappingContext(refs=REFS))["costPrice"] == 6.0
     assert lot.lot_cost_price(rackbeat_lot(cost_price=500.0)) == 13.02
 
 
 def test_a_locked_cost_is_the_lot_s_own() -> None:
-    assert lot.to_economic(rackbeat_lot(cost_is_locked=True, cost_price=17.499), REFS)["costPrice"] == 17.5
+    assert (
+        lot.to_economic(rackbeat_lot(cost_is_locked=True, cost_price=17.499), MappingContext(refs=REFS))[
+            "costPrice"
+        ]
+        == 17.5
+    )
 
 
 def test_a_lot_without_lines_keeps_its_own_cost() -> None:
-    assert lot.to_economic(rackbeat_lot(lines=[]), REFS)["costPrice"] == 10.0
-    assert "costPrice" not in lot.to_economic(rackbeat_lot(lines=[], cost_price=None), REFS)
+    assert lot.to_economic(rackbeat_lot(lines=[]), MappingContext(refs=REFS))["costPrice"] == 10.0
+    assert "costPrice" not in lot.to_economic(
+        rackbeat_lot(lines=[], cost_price=None), MappingContext(refs=REFS)
+    )
 
 
 def test_no_stock_quantity_is_ever_sent() -> None:
-    payload = lot.to_economic(rackbeat_lot(**STOCK_FIELDS), REFS)
-    assert payload == lot.to_economic(rackbeat_lot(), REFS)
+    payload = lot.to_economic(rackbeat_lot(**STOCK_FIELDS), MappingContext(refs=REFS))
+    assert payload == lot.to_economic(rackbeat_lot(), MappingContext(refs=REFS))
     assert "inventory" not in payload
     for value in STOCK_FIELDS.values():
         assert str(value) not in repr(payload)
 
 
 def test_the_structure_never_reaches_e_conomic() -> None:
-    payload = lot.to_economic(rackbeat_lot(), REFS)
+    payload = lot.to_economic(rackbeat_lot(), MappingContext(refs=REFS))
     assert "BOLT" not in repr(payload) and "lines" not in payload
 
 
 def test_numbers_follow_rackbeat_and_are_derived_exactly_like_a_product_s() -> None:
-    assert lot.SPEC.economic_key(rackbeat_lot()) == "KIT-1000"
+    assert lot.SPEC.exports.economic_key(rackbeat_lot()) == "KIT-1000"
     long_number = "KIT-" + "9" * 30
-    derived = lot.SPEC.economic_key(rackbeat_lot(number=long_number))
-    assert derived == product.SPEC.economic_key({"number": long_number}) != long_number
-    assert lot.to_economic(rackbeat_lot(number=long_number), REFS)["productNumber"] == derived
-    validate_payload("products", lot.to_economic(rackbeat_lot(number=long_number), REFS))
+    derived = lot.SPEC.exports.economic_key(rackbeat_lot(number=long_number))
+    assert derived == product.SPEC.exports.economic_key({"number": long_number}) != long_number
+    assert (
+        lot.to_economic(rackbeat_lot(number=long_number), MappingContext(refs=REFS))["productNumber"]
+        == derived
+    )
+    validate_payload(
+        get_spec("product").economic,
+        lot.to_economic(rackbeat_lot(number=long_number), MappingContext(refs=REFS)),
+    )
 
 
 def test_a_product_with_the_same_number_is_named_as_a_dependency() -> None:
@@ -119,7 +133,7 @@ def test_a_product_with_the_same_number_is_named_as_a_dependency() -> None:
 
 def test_a_lot_refuses_the_number_of_a_bound_product() -> None:
     with pytest.raises(MappingError) as caught:
-        lot.to_economic(rackbeat_lot(), {**REFS, ("product", "KIT-1000"): "KIT-1000"})
+        lot.to_economic(rackbeat_lot(), MappingContext(refs={**REFS, ("product", "KIT-1000"): "KIT-1000"}))
     assert caught.value.field == "productNumber"
     assert "Rackbeat product 'KIT-1000'" in caught.value.problem
 
@@ -127,8 +141,8 @@ def test_a_lot_refuses_the_number_of_a_bound_product() -> None:
 def test_spec_shares_the_product_resource_and_is_barrable() -> None:
     spec = REGISTRY["lot"]
     assert spec is lot.SPEC
-    assert spec.economic_resource == "products" == product.SPEC.economic_resource
-    assert spec.barrable
+    assert spec.economic.resource == "products" == product.SPEC.economic.resource
+    assert spec.economic.barrable
     assert spec_for_event("lot.created") == (spec, "upsert")
     assert spec_for_event("lot.deleted") == (spec, "delete")
 
@@ -140,8 +154,8 @@ def test_seed_lots_map_to_valid_products_with_the_summed_cost() -> None:
     for seeded in lots:
         record = {**seeded, "group": seeded["group_id"], "unit": seeded["unit_id"]}
         refs = {(kind, key): int(key) for kind, key in lot.depends_on(record)[:-1]}
-        payload = lot.to_economic(record, refs)
-        validate_payload("products", payload)
+        payload = lot.to_economic(record, MappingContext(refs=refs))
+        validate_payload(get_spec("product").economic, payload)
         expected = round(sum(line["quantity"] * line["unit_price"] for line in record["lines"]), 2)
         assert payload["costPrice"] == pytest.approx(expected)
         assert payload["costPrice"] == pytest.approx(record["cost_price"], abs=0.01 * len(record["lines"]))
@@ -162,13 +176,13 @@ def test_the_components_are_the_lot_s_related_records_each_once() -> None:
         ]
     )
     assert lot.components(record) == [("product", "BOLT"), ("lot", "SUBKIT"), ("product", "77")]
-    assert lot.SPEC.related_refs(record) == lot.components(record)
+    assert lot.SPEC.exports.related_refs(record) == lot.components(record)
 
 
 def test_the_cost_follows_the_components_current_cost_not_the_line_prices() -> None:
     related = {("product", "BOLT"): component("BOLT", 3.0), ("product", "NUT"): component("NUT", 1.1)}
     assert lot.lot_cost_price(rackbeat_lot(), related) == 16.4  # 4 x 3.00 + 4 x 1.10
-    assert lot.to_economic(rackbeat_lot(), REFS, related)["costPrice"] == 16.4
+    assert lot.to_economic(rackbeat_lot(), MappingContext(refs=REFS, related=related))["costPrice"] == 16.4
 
 
 def test_a_component_rackbeat_no_longer_has_counts_at_its_line_price() -> None:
@@ -191,14 +205,22 @@ def test_a_nested_lot_counts_at_its_own_cost_from_its_lines() -> None:
 def test_a_locked_cost_ignores_the_components() -> None:
     related = {("product", "BOLT"): component("BOLT", 300.0)}
     record = rackbeat_lot(cost_is_locked=True, cost_price=17.5)
-    assert lot.to_economic(record, REFS, related)["costPrice"] == 17.5
+    assert lot.to_economic(record, MappingContext(refs=REFS, related=related))["costPrice"] == 17.5
 
 
 def test_the_spec_maps_a_lot_with_its_related_records_and_a_product_without() -> None:
     related = {("product", "BOLT"): component("BOLT", 3.0), ("product", "NUT"): component("NUT", 1.1)}
-    assert lot.SPEC.map(rackbeat_lot(), REFS, related) == lot.to_economic(rackbeat_lot(), REFS, related)
-    assert lot.SPEC.map(rackbeat_lot(), REFS)["costPrice"] == 13.02  # nothing fetched: the line prices
+    maps = lot.SPEC.export_rules.to_economic
+    assert maps(rackbeat_lot(), MappingContext(refs=REFS, related=related)) == lot.to_economic(
+        rackbeat_lot(), MappingContext(refs=REFS, related=related)
+    )
+    assert (
+        maps(rackbeat_lot(), MappingContext(refs=REFS))["costPrice"] == 13.02
+    )  # nothing fetched: line prices
     item = {"number": "BOLT", "name": "Bolt", "cost_price": 2.5, "group": {"number": 7}}
-    assert product.SPEC.related is None and product.SPEC.related_refs(item) == []
-    # a kind without `related` is called with (record, refs) only, whatever the engine has at hand
-    assert product.SPEC.map(item, REFS, related) == product.to_economic(item, REFS)
+    assert product.SPEC.export_rules.related is None and product.SPEC.export_rules.related_refs(item) == []
+    # a kind without `related` ignores what the engine has at hand
+    product_maps = product.SPEC.export_rules.to_economic
+    assert product_maps(item, MappingContext(refs=REFS, related=related)) == product.to_economic(
+        item, MappingContext(refs=REFS)
+    )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.entities import REGISTRY, spec_for_event
+from tasks.entities import REGISTRY, get_spec, spec_for_event
+from tasks.entities.base import MappingContext
 from tasks.entities.payment_term import ECONOMIC_TYPES, economic_type, to_economic
-from tasks.sync.errors import MappingError
+from tasks.errors import MappingError
 from tasks.sync.validation import validate_payload
 
 SEED_TERMS = [  # sandbox/seed/reference.py: what Rackbeat holds in the generated company
@@ -19,11 +20,11 @@ SEED_TERMS = [  # sandbox/seed/reference.py: what Rackbeat holds in the generate
 
 @pytest.mark.parametrize(("record", "expected_type"), SEED_TERMS)
 def test_seed_terms_map_type_and_days(record: dict, expected_type: str) -> None:
-    mapped = to_economic(record, {})
+    mapped = to_economic(record, MappingContext())
     assert mapped["paymentTermsType"] == expected_type
     assert mapped["daysOfCredit"] == record["maturity_days"]
     assert mapped["name"] == record["name"]
-    validate_payload("payment-terms", mapped)
+    validate_payload(get_spec("payment_term").economic, mapped)
 
 
 @pytest.mark.parametrize(
@@ -50,14 +51,17 @@ def test_every_e_conomic_type_maps_to_itself() -> None:
 @pytest.mark.parametrize("unknown", ["weekly", "", None])
 def test_an_unknown_type_is_refused_naming_the_field(unknown: str | None) -> None:
     with pytest.raises(MappingError) as caught:
-        to_economic({"number": 9, "name": "Odd", "type": unknown, "maturity_days": 7}, {})
+        to_economic({"number": 9, "name": "Odd", "type": unknown, "maturity_days": 7}, MappingContext())
     assert caught.value.field == "paymentTermsType"
 
 
 def test_description_only_when_there_is_one() -> None:
     base = {"number": 2, "name": "Netto 14", "type": "net", "maturity_days": 14}
-    assert "description" not in to_economic({**base, "description": ""}, {})
-    assert to_economic({**base, "description": " Senest 14 dage "}, {})["description"] == "Senest 14 dage"
+    assert "description" not in to_economic({**base, "description": ""}, MappingContext())
+    assert (
+        to_economic({**base, "description": " Senest 14 dage "}, MappingContext())["description"]
+        == "Senest 14 dage"
+    )
 
 
 def test_the_embedded_view_of_a_term_without_description_maps_like_the_full_record() -> None:
@@ -72,19 +76,20 @@ def test_the_embedded_view_of_a_term_without_description_maps_like_the_full_reco
         "created_at": "2026-01-01T00:00:00+00:00",
     }
     view = {key: full[key] for key in ("number", "name", "type", "maturity_days")}
-    assert to_economic(view, {}) == to_economic(full, {})
+    assert to_economic(view, MappingContext()) == to_economic(full, MappingContext())
 
 
 def test_limits_are_checked_before_the_call() -> None:
     with pytest.raises(MappingError) as caught:
         validate_payload(
-            "payment-terms",
-            to_economic({"number": 2, "name": "n" * 51, "type": "net", "maturity_days": 1}, {}),
+            get_spec("payment_term").economic,
+            to_economic({"number": 2, "name": "n" * 51, "type": "net", "maturity_days": 1}, MappingContext()),
         )
     assert caught.value.field == "name"
     with pytest.raises(MappingError) as caught:
         validate_payload(
-            "payment-terms", to_economic({"number": 2, "name": "", "type": "net", "maturity_days": 1}, {})
+            get_spec("payment_term").economic,
+            to_economic({"number": 2, "name": "", "type": "net", "maturity_days": 1}, MappingContext()),
         )
     assert caught.value.field == "name"
 
@@ -93,5 +98,7 @@ def test_registered_under_rackbeats_event_spelling_and_not_barrable() -> None:
     spec, action = spec_for_event("payment_terms.updated")  # type: ignore[misc]
     assert (spec.kind, action) == ("payment_term", "upsert")
     assert spec_for_event("payment_terms.deleted")[1] == "delete"  # type: ignore[index]
-    assert REGISTRY["payment_term"].barrable is False
-    assert REGISTRY["payment_term"].economic_key({"number": 2}) is None  # e-conomic assigns the number
+    assert REGISTRY["payment_term"].economic.barrable is False
+    assert (
+        REGISTRY["payment_term"].export_rules.economic_key({"number": 2}) is None
+    )  # e-conomic assigns the number

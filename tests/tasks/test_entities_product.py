@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sandbox.seed import generate
-from tasks.entities import REGISTRY, product
-from tasks.sync.errors import MappingError
+from tasks.entities import REGISTRY, get_spec, product
+from tasks.entities.base import MappingContext
+from tasks.errors import MappingError
 from tasks.sync.validation import validate_payload
 
 GROUP_REF = {("product_group", "7"): 7}
@@ -41,7 +42,7 @@ def rackbeat_product(**overrides):
 
 
 def test_maps_every_owned_field() -> None:
-    payload = product.to_economic(rackbeat_product(), {**GROUP_REF, ("unit", "2"): 4})
+    payload = product.to_economic(rackbeat_product(), MappingContext(refs={**GROUP_REF, ("unit", "2"): 4}))
     assert payload == {
         "productNumber": "P-100",
         "name": "Steel bracket",
@@ -58,18 +59,18 @@ def test_maps_every_owned_field() -> None:
 
 def test_no_stock_quantity_is_ever_sent() -> None:
     record = rackbeat_product(**STOCK_FIELDS)
-    payload = product.to_economic(record, GROUP_REF)
+    payload = product.to_economic(record, MappingContext(refs=GROUP_REF))
     flat = repr(payload)
     for value in ("12.0", "40.0"):
         assert value not in flat
     assert "inventory" not in payload
     assert not {"inStock", "available", "orderedByCustomers", "orderedFromSuppliers"} & set(payload)
     # The stock fields change nothing: the payload equals the one of the record without them.
-    assert payload == product.to_economic(rackbeat_product(), GROUP_REF)
+    assert payload == product.to_economic(rackbeat_product(), MappingContext(refs=GROUP_REF))
 
 
 def test_unit_is_left_out_until_the_unit_is_bound() -> None:
-    payload = product.to_economic(rackbeat_product(), GROUP_REF)
+    payload = product.to_economic(rackbeat_product(), MappingContext(refs=GROUP_REF))
     assert "unit" not in payload
     assert product.depends_on(rackbeat_product()) == [("product_group", "7"), ("unit", "2")]
 
@@ -77,24 +78,31 @@ def test_unit_is_left_out_until_the_unit_is_bound() -> None:
 def test_bare_references_are_understood() -> None:
     record = rackbeat_product(group=7, unit=None)
     assert product.depends_on(record) == [("product_group", "7")]
-    assert product.to_economic(record, GROUP_REF)["productGroup"] == {"productGroupNumber": 7}
+    assert product.to_economic(record, MappingContext(refs=GROUP_REF))["productGroup"] == {
+        "productGroupNumber": 7
+    }
 
 
 def test_empty_values_are_left_out_not_sent_as_null() -> None:
     record = rackbeat_product(description="  ", barcode=None, recommended_sales_price=None, cost_price="")
-    payload = product.to_economic(record, GROUP_REF)
+    payload = product.to_economic(record, MappingContext(refs=GROUP_REF))
     assert not {"description", "barCode", "recommendedPrice", "costPrice"} & set(payload)
     assert None not in payload.values()
 
 
 def test_prices_are_rounded_to_two_decimals() -> None:
-    payload = product.to_economic(rackbeat_product(sales_price=10.12345, cost_price="3.999"), GROUP_REF)
+    payload = product.to_economic(
+        rackbeat_product(sales_price=10.12345, cost_price="3.999"), MappingContext(refs=GROUP_REF)
+    )
     assert payload["salesPrice"] == 10.12
     assert payload["costPrice"] == 4.0
 
 
 def test_barred_follows_rackbeat() -> None:
-    assert product.to_economic(rackbeat_product(is_barred=True), GROUP_REF)["barred"] is True
+    assert (
+        product.to_economic(rackbeat_product(is_barred=True), MappingContext(refs=GROUP_REF))["barred"]
+        is True
+    )
 
 
 def test_valid_numbers_are_kept() -> None:
@@ -121,28 +129,30 @@ def test_replacements_of_similar_numbers_differ() -> None:
 
 def test_mapped_payload_uses_the_replacement_number() -> None:
     record = rackbeat_product(number="N" * 30)
-    payload = product.to_economic(record, GROUP_REF)
-    assert payload["productNumber"] == product.SPEC.economic_key(record)
-    validate_payload("products", payload)
+    payload = product.to_economic(record, MappingContext(refs=GROUP_REF))
+    assert payload["productNumber"] == product.SPEC.exports.economic_key(record)
+    validate_payload(get_spec("product").economic, payload)
 
 
 def test_a_mapped_product_passes_validation() -> None:
-    validate_payload("products", product.to_economic(rackbeat_product(), GROUP_REF))
+    validate_payload(
+        get_spec("product").economic, product.to_economic(rackbeat_product(), MappingContext(refs=GROUP_REF))
+    )
 
 
 def test_a_product_without_a_resolved_group_is_refused_before_the_call() -> None:
-    payload = product.to_economic(rackbeat_product(), {})
+    payload = product.to_economic(rackbeat_product(), MappingContext())
     with pytest.raises(MappingError) as caught:
-        validate_payload("products", payload)
+        validate_payload(get_spec("product").economic, payload)
     assert caught.value.field == "productGroup"
 
 
 def test_spec_is_registered_and_barrable() -> None:
     spec = REGISTRY["product"]
     assert spec is product.SPEC
-    assert spec.barrable
-    assert spec.economic_resource == "products"
-    assert spec.rackbeat_key({"number": 12}) == "12"
+    assert spec.economic.barrable
+    assert spec.economic.resource == "products"
+    assert spec.rackbeat.key_of({"number": 12}) == "12"
 
 
 def test_the_embedded_group_and_unit_are_offered_as_the_dependencies_views() -> None:
@@ -173,7 +183,7 @@ def test_nothing_the_mapper_does_not_map_is_sent() -> None:
     }
     for field in set(record) - mapped_from:
         record[field] = f"UNMAPPED-{field}"
-    payload = product.to_economic(record, {**GROUP_REF, ("unit", "2"): 4})
+    payload = product.to_economic(record, MappingContext(refs={**GROUP_REF, ("unit", "2"): 4}))
     assert "UNMAPPED" not in repr(payload)
     assert set(payload) <= {
         "productNumber",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tasks.entities import REGISTRY, get_spec, product_group, spec_for_event
-from tasks.entities.base import LegacyResource, OpenApiRoute
-from tasks.sync.errors import DependencyCycle, MappingError
+from tasks.entities.base import LegacyResource, MappingContext, OpenApiRoute
+from tasks.errors import DependencyCycle, MappingError
 from tasks.sync.refs import idempotency_key, payload_hash
 from tasks.sync.validation import validate_payload, writable_projection
 
@@ -15,8 +15,8 @@ def test_every_registered_kind_is_complete() -> None:
     assert {"product", "product_group"} <= set(REGISTRY)
     for kind, spec in REGISTRY.items():
         assert spec.kind == kind
-        assert isinstance(spec.economic_writer, LegacyResource | OpenApiRoute)
-        assert spec.events, kind
+        assert isinstance(spec.economic.target, LegacyResource | OpenApiRoute)
+        assert spec.rackbeat.events, kind
 
 
 @pytest.mark.parametrize(
@@ -46,22 +46,24 @@ def test_unknown_kind_names_the_known_ones() -> None:
 
 def test_product_group_goes_through_the_products_openapi_service() -> None:
     spec = REGISTRY["product_group"]
-    assert spec.economic_writer == OpenApiRoute("productsapi", "v2.0.0", "productgroups")
-    assert spec.economic_resource == "productsapi/productgroups"
-    assert not spec.barrable
+    assert spec.economic.target == OpenApiRoute("productsapi", "v2.0.0", "productgroups")
+    assert spec.economic.resource == "productsapi/productgroups"
+    assert not spec.economic.barrable
 
 
 def test_product_group_mapping() -> None:
-    payload = product_group.to_economic({"number": 12, "name": " Hardware ", "has_inventory": True}, {})
+    payload = product_group.to_economic(
+        {"number": 12, "name": " Hardware ", "has_inventory": True}, MappingContext()
+    )
     account = product_group.DOMESTIC_SALES_ACCOUNT
     assert payload == {"id": 12, "name": "Hardware", "domesticAccountId": account}
-    validate_payload("productsapi/productgroups", payload)
+    validate_payload(get_spec("product_group").economic, payload)
 
 
 def test_a_group_name_over_50_characters_is_refused_naming_the_field() -> None:
-    payload = product_group.to_economic({"number": 3, "name": "G" * 51}, {})
+    payload = product_group.to_economic({"number": 3, "name": "G" * 51}, MappingContext())
     with pytest.raises(MappingError) as caught:
-        validate_payload("productsapi/productgroups", payload)
+        validate_payload(get_spec("product_group").economic, payload)
     error = caught.value
     assert error.field == "name"
     assert error.field_errors == {"name": ["is 51 characters long; e-conomic allows at most 50"]}
@@ -119,13 +121,13 @@ def test_a_group_name_over_50_characters_is_refused_naming_the_field() -> None:
 )
 def test_validator_names_the_field_e_conomic_would_refuse(payload: dict, field: str) -> None:
     with pytest.raises(MappingError) as caught:
-        validate_payload("products", payload)
+        validate_payload(get_spec("product").economic, payload)
     assert caught.value.field == field
 
 
 def test_validator_accepts_the_limits_themselves() -> None:
     validate_payload(
-        "products",
+        get_spec("product").economic,
         {
             "productNumber": "A" * 25,
             "name": "x" * 300,
@@ -137,11 +139,15 @@ def test_validator_accepts_the_limits_themselves() -> None:
 
 
 def test_mapping_errors_are_permanent_and_json_safe() -> None:
-    from clients.errors import PermanentError
+    import json
 
-    error = DependencyCycle([("a", "1"), ("b", "2"), ("a", "1")], resource="products")
-    assert isinstance(error, PermanentError)
-    assert error.to_dict()["field_errors"] == {"dependencies": ["dependency cycle a:1 -> b:2 -> a:1"]}
+    from tasks.base import classify, failure_details
+
+    error = DependencyCycle([("a", "1"), ("b", "2"), ("a", "1")], api="economic", resource="products")
+    assert error.permanent and classify(error) == "permanent"
+    details = json.loads(json.dumps(failure_details(error)))
+    assert details["field_errors"] == {"dependencies": ["dependency cycle a:1 -> b:2 -> a:1"]}
+    assert (details["api"], details["error_class"]) == ("economic", "DependencyCycle")
 
 
 def test_writable_projection_keeps_only_what_a_replace_may_send() -> None:
@@ -156,7 +162,7 @@ def test_writable_projection_keeps_only_what_a_replace_may_send() -> None:
         "productGroup": {"productGroupNumber": 7, "name": "Hardware", "self": "x", "salesAccounts": "y"},
         "unit": {"unitNumber": 2, "name": "pcs", "self": "z"},
     }
-    assert writable_projection("products", document) == {
+    assert writable_projection(get_spec("product").economic, document) == {
         "productNumber": "P-1",
         "name": "Bolt",
         "salesPrice": 2.5,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from sandbox.economic.schemas import write_schema
-from tasks.entities import REGISTRY, spec_for_event, supplier, supplier_group
+from tasks.entities import REGISTRY, get_spec, spec_for_event, supplier, supplier_group
 from tasks.entities._vat_zone import UnknownCountry, VatZone, country_code, vat_zone
-from tasks.sync.errors import MappingError
+from tasks.entities.base import MappingContext, MappingDefaults
+from tasks.errors import MappingError
 from tasks.sync.validation import validate_payload, writable_projection
 
-DEFAULTS = supplier.SupplierDefaults(home_country="DK", supplier_group=9)
+DEFAULTS = MappingDefaults(home_country="DK", default_supplier_group=9)
 REFS = {("supplier_group", "3"): 3, ("payment_term", "2"): 12}
 
 
@@ -67,7 +68,7 @@ def test_the_payload_passes_e_conomics_published_supplier_schema() -> None:
     assert schema is not None
     errors = [error.message for error in Draft3Validator(schema).iter_errors(payload)]
     assert errors == []
-    validate_payload("suppliers", payload)
+    validate_payload(get_spec("supplier").economic, payload)
 
 
 def test_nothing_unmapped_is_sent() -> None:
@@ -160,7 +161,7 @@ def test_both_address_lines_are_kept() -> None:
 def test_a_value_longer_than_e_conomic_allows_fails_before_the_call() -> None:
     payload = supplier.supplier_payload(rackbeat_supplier(address_city="H" * 51), REFS, DEFAULTS)
     with pytest.raises(MappingError) as raised:
-        validate_payload("suppliers", payload)
+        validate_payload(get_spec("supplier").economic, payload)
     assert raised.value.field == "city"
 
 
@@ -172,7 +173,7 @@ def test_barring_sends_back_only_writable_fields() -> None:
         "contacts": "https://restapi/suppliers/40012/contacts",
         "self": "https://restapi/suppliers/40012",
     }
-    projected = writable_projection("suppliers", document)
+    projected = writable_projection(get_spec("supplier").economic, document)
     assert projected["supplierGroup"] == {"supplierGroupNumber": 3}
     assert projected["costAccount"] == {"accountNumber": 1310}  # a bookkeeper's choice survives the bar
     assert "self" not in projected and "contacts" not in projected
@@ -180,8 +181,8 @@ def test_barring_sends_back_only_writable_fields() -> None:
 
 def test_supplier_events_and_spec() -> None:
     spec = REGISTRY["supplier"]
-    assert spec.barrable is True
-    assert spec.economic_resource == "suppliers"
+    assert spec.economic.barrable is True
+    assert spec.economic.resource == "suppliers"
     assert spec_for_event("supplier.deleted") == (spec, "delete")
     assert spec_for_event("supplier_group.updated") == (REGISTRY["supplier_group"], "upsert")
 
@@ -197,21 +198,21 @@ def test_a_supplier_group_keeps_its_number_and_gets_the_creditor_account() -> No
 
 def test_a_supplier_group_update_keeps_the_account_a_bookkeeper_chose() -> None:
     spec = REGISTRY["supplier_group"]
-    assert spec.keep_on_update == ("accountNumber",)
-    assert spec.barrable is False
-    assert spec.economic_resource == "suppliersapi/Groups"
+    assert spec.economic.keep_on_update == ("accountNumber",)
+    assert spec.economic.barrable is False
+    assert spec.economic.resource == "suppliersapi/Groups"
 
 
 def test_a_supplier_group_name_over_50_characters_fails_before_the_call() -> None:
     payload = supplier_group.supplier_group_payload({"number": 2, "name": "G" * 51}, 6800)
     with pytest.raises(MappingError) as raised:
-        validate_payload("suppliersapi/Groups", payload, method="POST")
+        validate_payload(get_spec("supplier_group").economic, payload)
     assert raised.value.field == "name"
 
 
 def test_the_creditor_account_comes_from_the_settings(service_settings) -> None:
     assert service_settings.supplier_group_creditor_account == 6800
-    payload = supplier_group.to_economic({"number": 2, "name": "Dansk"}, {})
+    payload = supplier_group.to_economic({"number": 2, "name": "Dansk"}, MappingContext())
     assert payload["accountNumber"] == 6800
 
 
@@ -267,6 +268,6 @@ def test_without_a_readable_country_rackbeat_s_zone_decides_then_domestic() -> N
 
 def test_the_home_country_is_the_companys_setting_shared_with_customers(service_settings) -> None:
     assert service_settings.company_home_country == "DK"
-    assert supplier.defaults_from_settings().home_country == "DK"
+    assert MappingDefaults.from_settings(service_settings).home_country == "DK"
     record = rackbeat_supplier(address_country="Danmark", vat_zone=None)
-    assert supplier.to_economic(record, REFS)["vatZone"] == {"vatZoneNumber": 1}
+    assert supplier.to_economic(record, MappingContext(refs=REFS))["vatZone"] == {"vatZoneNumber": 1}

@@ -11,13 +11,15 @@ import redis
 
 from clients.errors import TransientError, ValidationFailed
 from tasks.entities import REGISTRY, product_group
-from tasks.entities.base import EntitySpec, LegacyResource
+from tasks.entities.base import EconomicSide, EntitySpec, ExportRules, LegacyResource, RackbeatSide
+from tasks.errors import DependencyCycle, MappingError, RecordBusy
 from tasks.settings import Settings, get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
-from tasks.sync.errors import DependencyCycle, MappingError, RecordBusy
-from tasks.sync.export import ExportResult, ExportStore, export_record
+from tasks.sync.exporter import export_record
 from tasks.sync.locks import RecordLock
+from tasks.sync.ports import SyncStore
+from tasks.sync.results import TransferResult
 from tasks.transfer import build_store
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -54,7 +56,7 @@ def economic_writes(economic: Any) -> list[dict[str, Any]]:
     return [entry for entry in economic.sandbox.request_log.entries() if entry["method"] in WRITES]
 
 
-def export(kind: str, key: str) -> ExportResult:
+def export(kind: str, key: str) -> TransferResult:
     return export_record(kind, key, clients=process_clients(), store=build_store())
 
 
@@ -271,7 +273,7 @@ def test_a_number_e_conomic_cannot_hold_is_replaced_and_bound(
         }
     )
 
-    with caplog.at_level("INFO", logger="tasks.sync.export"):
+    with caplog.at_level("INFO", logger="tasks.sync"):
         result = export("product", number)
 
     assert result.outcome == "created"
@@ -403,13 +405,12 @@ def test_a_dependency_cycle_is_refused(sandboxes: tuple[Any, Any], monkeypatch: 
         kind = "ring_a" if other == "ring_b" else "ring_b"
         return EntitySpec(
             kind=kind,
-            rackbeat_resource="product-groups",
-            rackbeat_singular="product_group",
-            rackbeat_key_field="number",
-            economic_writer=LegacyResource("products"),
-            economic_key_field="productNumber",
-            to_economic=lambda record, refs: {},
-            depends_on=lambda record: [(other, str(record["number"]))],
+            rackbeat=RackbeatSide(resource="product-groups", singular="product_group"),
+            economic=EconomicSide(target=LegacyResource("products"), key_field="productNumber"),
+            exports=ExportRules(
+                to_economic=lambda record, context: {},
+                depends_on=lambda record: [(other, str(record["number"]))],
+            ),
         )
 
     monkeypatch.setitem(REGISTRY, "ring_a", ring("ring_b"))
@@ -439,8 +440,8 @@ def queue() -> QueueRecorder:
     return QueueRecorder()
 
 
-def export_to(queue: QueueRecorder, kind: str, key: str) -> ExportResult:
-    store: ExportStore = replace(build_store(), enqueue=queue)
+def export_to(queue: QueueRecorder, kind: str, key: str) -> TransferResult:
+    store: SyncStore = replace(build_store(), enqueue=queue)
     return export_record(kind, key, clients=process_clients(), store=store)
 
 

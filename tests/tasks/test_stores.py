@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
+from tasks.errors import RecordBusy
 from tasks.events import follow_events, read_events, record_event
 from tasks.redis import key
 from tasks.sync.bindings import BindingStore
-from tasks.sync.errors import RecordBusy
 from tasks.sync.locks import RecordLock, hold_record
 from tasks.sync.pending import PendingMarkers
 from tasks.sync.refs import payload_hash

@@ -1,0 +1,64 @@
+"""Records a mapper reads without transferring them, and the records to queue again when one changes.
+
+A kind that declares `ExportRules.related` (a lot reads its components' cost prices) is handed the
+current version of those records. The reader is marked as their watcher BEFORE they are read, so a change
+written to e-conomic between a read and the bookkeeping still queues it again; right after the reads it
+is recorded as having seen exactly those versions (and stops watching what it no longer reads). When a
+transfer writes a record, every watcher that did not map this version of it is queued (`notify`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from clients.rackbeat import RackbeatClient
+from tasks.entities import REGISTRY
+from tasks.entities.base import EntitySpec, Record, RecordRef, Related
+from tasks.sync.ports import SyncStore
+from tasks.sync.sources import current_rackbeat
+from tasks.sync.watchers import fingerprint
+
+logger = logging.getLogger(__name__)
+
+
+def read_related(
+    spec: EntitySpec, ref: RecordRef, record: Record, rackbeat: RackbeatClient, store: SyncStore
+) -> Related:
+    """The current Rackbeat version of every record the mapper reads (one GET each; gone ones absent)."""
+    rules = spec.export_rules
+    if rules.related is None:
+        return {}
+    wanted = rules.related_refs(record)
+    store.watchers.begin(ref, wanted)
+    related: dict[RecordRef, Record] = {}
+    for kind, key in wanted:
+        related_spec = REGISTRY.get(kind)
+        if related_spec is None:
+            logger.debug("%s %r reads %s %r, a kind nobody transfers: passed as absent", *ref, kind, key)
+            continue
+        current = current_rackbeat(related_spec, key, rackbeat)
+        if current is not None:
+            related[(kind, key)] = current
+    store.watchers.confirm(ref, {r: fingerprint(related.get(r)) for r in wanted})
+    return related
+
+
+def notify_watchers(
+    ref: RecordRef, current: str, store: SyncStore, chain: tuple[RecordRef, ...]
+) -> list[RecordRef]:
+    """Queue the transfer of every record that reads this one and did not map this version of it.
+
+    Records higher up in this very transfer are left out: they read their related records after their
+    dependencies were transferred, so they map this version anyway.
+    """
+    notified = [w for w in store.watchers.stale_watchers(ref, current) if w not in chain]
+    for kind, key in notified:
+        queued = store.enqueue(kind, key)
+        logger.info(
+            "%s %r was written to e-conomic: %s %r, which reads it, %s",
+            *ref,
+            kind,
+            key,
+            "is queued for transfer" if queued else "already has a transfer queued",
+        )
+    return notified
