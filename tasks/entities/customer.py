@@ -1,6 +1,6 @@
 """Customers, Rackbeat -> e-conomic (legacy REST `/customers`).
 
-Rules that live here (each has a test in tests/tasks/test_entities_customer.py):
+Rules that live here (each has a test in tests/entities/test_customer.py):
 - Number: e-conomic takes caller-chosen customer numbers 1..999 999 999, so Rackbeat's number is used
   and every write is a PUT at it (an upsert: a lost binding cannot create a duplicate). A Rackbeat
   number outside that range gets a number from e-conomic (POST); the binding keeps the pair and the
@@ -226,12 +226,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="customers",
-        singular="customer",
-        events=frozenset({"customer.created", "customer.updated"}),
-        delete_events=frozenset({"customer.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("customers", "customer"),
     economic=EconomicSide(
         target=LegacyResource(path=ECONOMIC_RESOURCE),
         key_field="customerNumber",

@@ -20,7 +20,7 @@ from tasks.entities import REGISTRY
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
 from tasks.webhooks import WebhookTokenStore, handled_events, register_webhooks
-from tests.tasks.test_export_engine import WRITES
+from tests.engine.test_exporter import WRITES
 from web.app import create_app
 
 CUSTOMER_RESOURCES = ("/customer-groups", "/payment-terms", "/customers")

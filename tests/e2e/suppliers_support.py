@@ -16,7 +16,7 @@ from tasks.entities import REGISTRY
 from tasks.settings import Settings
 from tasks.sync.bindings import BindingStore
 from tests.e2e.test_products_e2e import Flow
-from tests.tasks.test_export_engine import WRITES
+from tests.engine.test_exporter import WRITES
 
 SANDBOX_PAYMENT_TERMS = 1
 """The payment terms every fresh e-conomic sandbox has ("Net 8 days")."""

@@ -25,8 +25,8 @@ from tasks.credentials import CredentialStatus
 from tasks.deadletter import DeadLetterStore
 from tasks.settings import Settings
 from tasks.transfer import ExportTask, enqueue_export
+from tests.engine.test_exporter import forget_records
 from tests.fixtures.service import PROJECT_ROOT, apply_settings, settings_env, wait_for
-from tests.tasks.test_export_engine import forget_records
 from web.app import create_app
 
 

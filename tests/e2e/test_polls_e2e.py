@@ -17,8 +17,8 @@ import redis
 
 from tasks.settings import Settings
 from tasks.sync.pending import DEFAULT_TTL_SECONDS, PendingMarkers
+from tests.engine.test_exporter import forget_records
 from tests.fixtures.service import wait_for
-from tests.tasks.test_export_engine import forget_records
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 

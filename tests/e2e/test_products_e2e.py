@@ -23,8 +23,8 @@ from tasks.redis import key as namespaced_key
 from tasks.settings import Settings
 from tasks.transfer import enqueue_export
 from tasks.webhooks import WebhookTokenStore, handled_events, register_webhooks
+from tests.engine.test_exporter import WRITES, forget_records
 from tests.fixtures.service import apply_settings, wait_for
-from tests.tasks.test_export_engine import WRITES, forget_records
 from web.app import create_app
 
 pytestmark = pytest.mark.usefixtures("celery_worker")

@@ -12,8 +12,8 @@ import pytest
 
 from tasks.celery import build_config
 from tasks.cli.healthcheck import beat_lock_key
+from tests.cli.test_healthcheck_cost import HEAVY, compose_probe, imported_modules
 from tests.fixtures.service import build_test_settings
-from tests.ops.test_healthcheck_cost import HEAVY, compose_probe, imported_modules
 
 
 def probe(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

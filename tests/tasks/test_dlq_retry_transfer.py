@@ -20,8 +20,8 @@ from tasks.entities import product_group
 from tasks.events import read_events, stream_key
 from tasks.settings import Settings
 from tasks.transfer import enqueue_export
+from tests.engine.test_exporter import forget_records
 from tests.fixtures.service import wait_for
-from tests.tasks.test_export_engine import forget_records
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
 

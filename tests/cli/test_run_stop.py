@@ -19,7 +19,7 @@ import pytest
 
 from tasks.harness.localredis import free_port
 from tasks.harness.processes import children_of
-from tests.ops.test_run import RBSYNC, Output
+from tests.cli.test_run import RBSYNC, Output
 
 
 def alive(pid: int) -> bool:

@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from tasks.cli import main
 from tasks.settings import Settings
+from tests.engine.test_exporter import forget_records
 from tests.fixtures.service import wait_for
-from tests.tasks.test_export_engine import forget_records
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tasks.cli.run import credential_changes
 from tasks.harness.localredis import free_port
-from tests.ops.test_run import RBSYNC
+from tests.cli.test_run import RBSYNC
 
 
 def test_real_mode_with_a_token_the_api_refuses_stops_with_one_line(
