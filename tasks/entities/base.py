@@ -148,6 +148,18 @@ class RackbeatSide:
     events: frozenset[str] = frozenset()
     delete_events: frozenset[str] = frozenset()
 
+    @classmethod
+    def with_events(cls, resource: str, singular: str, event_prefix: str | None = None) -> RackbeatSide:
+        """The usual shape: `<prefix>.created` and `<prefix>.updated` announce a change, `<prefix>.deleted` a
+        deletion; the prefix is the singular unless Rackbeat spells its events otherwise."""
+        prefix = event_prefix or singular
+        return cls(
+            resource=resource,
+            singular=singular,
+            events=frozenset({f"{prefix}.created", f"{prefix}.updated"}),
+            delete_events=frozenset({f"{prefix}.deleted"}),
+        )
+
     def key_of(self, record: Record) -> str:
         """The record's Rackbeat key as a string (Rackbeat sends numbers as ints or strings)."""
         return str(record[self.key_field])

@@ -60,12 +60,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="customer-groups",
-        singular="customer_group",
-        events=frozenset({"customer_group.created", "customer_group.updated"}),
-        delete_events=frozenset({"customer_group.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("customer-groups", "customer_group"),
     economic=EconomicSide(
         target=LegacyResource(path=ECONOMIC_RESOURCE),
         key_field="customerGroupNumber",

@@ -73,12 +73,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="employees",
-        singular="employee",
-        events=frozenset({"employee.created", "employee.updated"}),
-        delete_events=frozenset({"employee.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("employees", "employee"),
     economic=EconomicSide(
         target=OpenApiRoute(service="projectsapi", version="v1.1.0", route="Employees"),
         key_field="number",

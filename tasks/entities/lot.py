@@ -130,12 +130,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="lots",
-        singular="lot",
-        events=frozenset({"lot.created", "lot.updated"}),
-        delete_events=frozenset({"lot.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("lots", "lot"),
     economic=product.SPEC.economic,
     exports=ExportRules(
         to_economic=to_economic,

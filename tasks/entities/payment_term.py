@@ -118,14 +118,9 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="payment-terms",
-        singular="payment_term",
-        # Rackbeat fires `payment_terms.*` (its documented spelling); hooks registered under the singular
-        # would receive the same change a second time.
-        events=frozenset({"payment_terms.created", "payment_terms.updated"}),
-        delete_events=frozenset({"payment_terms.deleted"}),
-    ),
+    # Rackbeat fires `payment_terms.*` (its documented spelling); hooks registered under the singular
+    # would receive the same change a second time.
+    rackbeat=RackbeatSide.with_events("payment-terms", "payment_term", event_prefix="payment_terms"),
     economic=EconomicSide(
         target=LegacyResource(path=ECONOMIC_RESOURCE),
         key_field="paymentTermsNumber",

@@ -144,12 +144,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="products",
-        singular="product",
-        events=frozenset({"product.created", "product.updated"}),
-        delete_events=frozenset({"product.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("products", "product"),
     economic=EconomicSide(
         target=LegacyResource(path=ECONOMIC_RESOURCE),
         key_field="productNumber",

@@ -54,12 +54,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="product-groups",
-        singular="product_group",
-        events=frozenset({"product_group.created", "product_group.updated"}),
-        delete_events=frozenset({"product_group.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("product-groups", "product_group"),
     economic=EconomicSide(
         target=OpenApiRoute(service="productsapi", version="v2.0.0", route="productgroups"),
         key_field="id",

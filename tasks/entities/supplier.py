@@ -169,12 +169,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="suppliers",
-        singular="supplier",
-        events=frozenset({"supplier.created", "supplier.updated"}),
-        delete_events=frozenset({"supplier.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("suppliers", "supplier"),
     economic=EconomicSide(
         target=LegacyResource(path=ECONOMIC_RESOURCE),
         key_field="supplierNumber",

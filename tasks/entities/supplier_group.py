@@ -56,12 +56,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="supplier-groups",
-        singular="supplier_group",
-        events=frozenset({"supplier_group.created", "supplier_group.updated"}),
-        delete_events=frozenset({"supplier_group.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("supplier-groups", "supplier_group"),
     economic=EconomicSide(
         target=OpenApiRoute(service="suppliersapi", version="v2.0.0", route="Groups"),
         key_field="number",

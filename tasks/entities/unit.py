@@ -43,12 +43,7 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
 
 SPEC = EntitySpec(
     kind=KIND,
-    rackbeat=RackbeatSide(
-        resource="units",
-        singular="unit",
-        events=frozenset({"unit.created", "unit.updated"}),
-        delete_events=frozenset({"unit.deleted"}),
-    ),
+    rackbeat=RackbeatSide.with_events("units", "unit"),
     economic=EconomicSide(
         target=LegacyResource(path=ECONOMIC_RESOURCE),
         key_field="unitNumber",
