@@ -27,6 +27,7 @@ from tasks.redis import get_redis
 from tasks.settings import get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
+from tasks.sync.direction import Directions
 from tasks.sync.exporter import export_record as run_export
 from tasks.sync.locks import RecordLock, hold_record
 from tasks.sync.pending import MarkState, PendingMarkers
@@ -92,13 +93,15 @@ class ExportTask(SyncTask):
 def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
     """Bring e-conomic in step with one Rackbeat record; the result is the transfer's event fields."""
     store = build_store()
+    settings = get_settings()
     read_at = datetime.now(UTC)  # before the read: what we read is at least this recent
     result = run_export(
         kind,
         key,
         clients=process_clients(),
         store=store,
-        defaults=MappingDefaults.from_settings(get_settings()),
+        defaults=MappingDefaults.from_settings(settings),
+        directions=Directions.of(settings),
     )
     # The polls (tasks.polls) compare Rackbeat's updated_at with the version seen here, so a record that
     # is in step is not queued again by every poll, even when its change mapped to no write.

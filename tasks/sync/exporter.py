@@ -19,6 +19,7 @@ from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, Rec
 from tasks.errors import MappingError
 from tasks.sync.adoption import matching_record, refuse_a_record_another_owns
 from tasks.sync.dependencies import resolve_dependencies
+from tasks.sync.direction import Directions
 from tasks.sync.ports import ApiClients, SyncStore
 from tasks.sync.refs import idempotency_key, payload_hash
 from tasks.sync.related import notify_watchers, read_related
@@ -40,6 +41,9 @@ class Exporter(Synchronizer):
 
     def writer(self, spec: EntitySpec) -> EconomicWriter:
         return writer_for(spec.economic, self.clients.economic)
+
+    def moves(self, spec: EntitySpec) -> bool:
+        return spec.exports is not None and (self.directions is None or self.directions.exports(spec.kind))
 
     def target_resource(self, spec: EntitySpec) -> str:
         return spec.economic.resource
@@ -156,6 +160,7 @@ def export_record(
     clients: ApiClients,
     store: SyncStore,
     defaults: MappingDefaults | None = None,
+    directions: Directions | None = None,
 ) -> TransferResult:
     """Bring e-conomic in step with the Rackbeat record `kind`/`rackbeat_key` as it is now."""
-    return Exporter(clients, store, defaults).transfer(kind, rackbeat_key)
+    return Exporter(clients, store, defaults, directions).transfer(kind, rackbeat_key)

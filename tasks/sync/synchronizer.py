@@ -1,6 +1,6 @@
 """The steps every transfer of one record takes, whichever way it moves (OCA connector's synchronizer).
 
-    lock -> read the source as it is now -> gone? retire it on the other side
+    may this direction move the kind? -> lock -> read the source as it is now -> gone? retire it
          -> resolve dependencies -> map -> choose the target key -> validate
          -> unchanged? stop -> write -> bind -> (lock released) after the write
 
@@ -12,6 +12,7 @@ dependencies are transferred inside the lock, each under its own.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +21,11 @@ from clients.errors import Api
 from tasks.entities import get_spec
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, Record, RecordRef
 from tasks.errors import DependencyCycle
+from tasks.sync.direction import Directions
 from tasks.sync.ports import ApiClients, SyncStore
 from tasks.sync.results import TransferResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,11 +53,18 @@ class Synchronizer(ABC):
     target_api: Api
 
     def __init__(
-        self, clients: ApiClients, store: SyncStore, defaults: MappingDefaults | None = None
+        self,
+        clients: ApiClients,
+        store: SyncStore,
+        defaults: MappingDefaults | None = None,
+        directions: Directions | None = None,
     ) -> None:
+        """`defaults` and `directions` come from the settings (`MappingDefaults.from_settings`,
+        `Directions.of`); left out, the settings' own defaults apply and every kind may move."""
         self.clients = clients
         self.store = store
         self.defaults = defaults if defaults is not None else MappingDefaults()
+        self.directions = directions
 
     def transfer(self, kind: str, key: str, chain: tuple[RecordRef, ...] = ()) -> TransferResult:
         """Bring the other side in step with the source record `kind`/`key` as it is now."""
@@ -62,6 +73,11 @@ class Synchronizer(ABC):
         ref = (kind, key)
         if ref in chain:
             raise DependencyCycle([*chain, ref], api=self.target_api, resource=self.target_resource(spec))
+        if not self.moves(spec):
+            logger.info(
+                "%s %r: the settings give this kind to the other side; nothing is transferred", kind, key
+            )
+            return TransferResult(kind, key, "ignored")
         calls_before = self.clients.call_count()
         with self.store.lock(kind, key):
             source = self.read(spec, key)
@@ -91,6 +107,10 @@ class Synchronizer(ABC):
         return result
 
     # --- the steps --------------------------------------------------------------------------------
+
+    @abstractmethod
+    def moves(self, spec: EntitySpec) -> bool:
+        """Whether this direction may move the kind under the settings (`tasks.sync.direction`)."""
 
     @abstractmethod
     def target_resource(self, spec: EntitySpec) -> str:

@@ -16,6 +16,7 @@ from tasks.errors import DependencyCycle, MappingError, RecordBusy
 from tasks.settings import Settings, get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
+from tasks.sync.direction import Directions
 from tasks.sync.exporter import export_record
 from tasks.sync.locks import RecordLock
 from tasks.sync.ports import SyncStore
@@ -315,6 +316,23 @@ def test_a_deleted_product_is_barred_not_deleted(sandboxes: tuple[Any, Any]) -> 
     assert again.outcome == "unchanged"
     stored = economic_product(economic, "OLD-1")
     assert stored is not None and stored["barred"] is True and stored["salesPrice"] == 5.0
+
+
+def test_a_kind_the_settings_give_to_e_conomic_is_not_exported(
+    sandboxes: tuple[Any, Any], export_settings: Settings
+) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat)
+    make_product(rackbeat, "MINE-1", group)
+    economic_master = Directions.of(export_settings.model_copy(update={"products_master": "economic"}))
+
+    result = export_record(
+        "product", "MINE-1", clients=process_clients(), store=build_store(), directions=economic_master
+    )
+
+    assert (result.outcome, result.api_calls) == ("ignored", 0)
+    assert economic_writes(economic) == []
+    assert export("product", "MINE-1").outcome == "created"  # with Rackbeat as the master it goes
 
 
 def test_a_record_that_never_reached_e_conomic_is_ignored_when_deleted(sandboxes: tuple[Any, Any]) -> None:
