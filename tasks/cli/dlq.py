@@ -16,10 +16,9 @@ settings; 3 ``retry --wait``: the transfer had not finished within the wait.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,23 +27,25 @@ import redis
 from kombu.exceptions import OperationalError
 
 from tasks.deadletter import STATUSES, DeadLetterStore, parse_iso
+from tasks.dlq_actions import (
+    NON_API_ERROR_CLASSES,  # noqa: F401  (re-exported: the CLI's names stay valid)
+    ActionRefused,
+    celery_app,
+    discard_entry,
+    entry_facts,
+    format_age,
+    known_error_classes,
+    known_kinds,
+    matching_new_ids,
+    parse_duration,
+    reason_of,
+    retry_entry,
+    send_paced_retries,
+    transfer_outcome,  # noqa: F401
+)
 
 EXIT_FAILED = 1
 EXIT_NOT_FINISHED = 3
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> float:
-    """``90s``, ``15m``, ``2h``, ``1h30m``, ``3d``, ``1w`` (or plain seconds) -> seconds."""
-    text = text.strip().lower()
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return float(text)
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(f"{n}{u}" for n, u in parts) != text:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 2h, 1h30m, 3d)")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
 class Duration(click.ParamType):
@@ -57,18 +58,6 @@ class Duration(click.ParamType):
             return parse_duration(str(value))
         except ValueError as error:
             self.fail(str(error), param, ctx)
-
-
-def format_age(seconds: float) -> str:
-    """Compact age: 42s, 5m07s, 3h12m, 2d04h."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def _where(url: str) -> str:
@@ -137,47 +126,6 @@ class DlqGroup(click.Group):
         sys.exit(EXIT_FAILED)
 
 
-def known_kinds() -> list[str]:
-    """Kinds a dead letter can have: every kind of the entity registry (so a kind is valid the day its
-    module exists), and ``unknown`` (a message that could not even be read)."""
-    from tasks.entities import REGISTRY
-
-    return sorted({*REGISTRY, "unknown"})
-
-
-# Final failures that are not ApiError subclasses (tasks/base.py, tasks/dlq_tasks.py): a redelivery past
-# the cap, a time limit, our Redis gone for good, a message no worker can run.
-NON_API_ERROR_CLASSES = (
-    "RedeliveryLimitExceeded",
-    "SoftTimeLimitExceeded",
-    "TimeLimitExceeded",
-    "ConnectionError",
-    "TimeoutError",
-    "NotRegistered",
-    "ContentDisallowed",
-    "UnknownMessage",
-)
-
-
-def known_error_classes() -> list[str]:
-    """Error classes a dead letter can carry: the API error taxonomy (every ``ApiError`` subclass) and the
-    engine's own (every ``SyncError`` subclass), found by walking the classes so a new one is valid the day
-    it exists, minus those that never end a transfer (``RecordBusy``: re-queued without spending a retry),
-    plus :data:`NON_API_ERROR_CLASSES`. An ``unprocessable`` entry may carry any exception's name; those are
-    accepted when an entry has them (see :func:`_check_filters`)."""
-    from clients.errors import ApiError
-    from tasks.errors import SyncError
-
-    names: set[str] = set()
-    pending: list[type] = [ApiError, SyncError]
-    while pending:
-        cls = pending.pop()
-        if getattr(cls, "spends_retry", True):
-            names.add(cls.__name__)
-        pending.extend(cls.__subclasses__())
-    return sorted(names | set(NON_API_ERROR_CLASSES))
-
-
 def _check_filters(store: DeadLetterStore, kind: str | None, error_class: str | None) -> None:
     """Refuse a --kind or --error-class no entry could ever have (a typo would otherwise list 0 entries).
 
@@ -226,15 +174,6 @@ TABLE_COLUMNS = (
     ("AGE", 7),
     ("ERROR", 50),
 )
-
-
-def reason_of(entry: Mapping[str, Any]) -> str:
-    """The failure in the API's own words: its first field error when it gave one (e-conomic's message is
-    the same "Validation error." for every 400), else its message."""
-    for field, messages in (entry.get("field_errors") or {}).items():
-        if messages:
-            return f"{field}: {messages[0]}" if field else str(messages[0])
-    return str(entry.get("error") or "")
 
 
 def table_rows(entries: Iterable[dict[str, Any]], now: float) -> Iterator[str]:
@@ -328,29 +267,8 @@ def show_command(entry_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(entry, indent=2, ensure_ascii=False))
         return
-    for label, name in (
-        ("Entry", "id"),
-        ("Status", "status"),
-        ("Classification", "classification"),
-        ("Task", "task_name"),
-        ("Task id", "task_id"),
-        ("Queue", "queue"),
-        ("Record", None),
-        ("Error class", "error_class"),
-        ("HTTP status", "status_code"),
-        ("API", "api"),
-        ("Error", "error"),
-        ("Error code", "error_code"),
-        ("Attempts", "attempts"),
-        ("Failures", "failures"),
-        ("First failed", "first_failed_at"),
-        ("Last failed", "last_failed_at"),
-        ("Worker", "worker"),
-        ("Discard reason", "discard_reason"),
-    ):
-        value = f"{entry['kind']} {entry['key']}" if name is None else entry.get(name)
-        if value not in (None, ""):
-            click.echo(f"{label + ':':<16}{value}")
+    for label, value in entry_facts(entry):
+        click.echo(f"{label + ':':<16}{value}")
     click.echo(f"{'Arguments:':<16}{json.dumps(entry['args'])} {json.dumps(entry['kwargs'])}")
     if entry.get("field_errors"):
         click.echo("Field errors:")
@@ -371,62 +289,8 @@ def show_command(entry_id: str, as_json: bool) -> None:
 
 
 def _celery_app() -> Any:
-    """The Celery app, configured from the store settings when nothing configured it yet: sending a retry
-    request needs the broker, not the API tokens."""
-    from tasks.celery import app, configure
-
-    if not app.configured:
-        configure(app, _store_settings())
-    return app
-
-
-def _send_retry(entry_id: str) -> Any:
-    from tasks.dlq_tasks import RETRY_TASK_NAME
-
-    return _celery_app().send_task(RETRY_TASK_NAME, args=[entry_id], queue="dlq")
-
-
-def transfer_outcome(store: DeadLetterStore, entry: dict[str, Any], task_id: str) -> dict[str, Any] | None:
-    """How the replay ``task_id`` of ``entry`` ended, or None while it has not.
-
-    ``failed``: a dead letter of the record now carries that task id (the failure folds into the same
-    entry, which is ``new`` again, with the API's new error text); ``succeeded``: the entry was closed by
-    the replay (``resolved``) or by another successful transfer of the record (``superseded``)."""
-    for candidate in reversed(store.entries_for_record(entry["kind"], entry["key"])):
-        if candidate["task_id"] == task_id and candidate["status"] == "new":
-            return {
-                "outcome": "failed",
-                "entry_id": candidate["id"],
-                "error_class": candidate["error_class"],
-                "error": candidate["error"],
-                "field_errors": candidate.get("field_errors") or {},
-                "status_code": candidate.get("status_code"),
-                "api": candidate.get("api"),
-                "classification": candidate["classification"],
-            }
-    current = store.get(entry["id"]) or entry
-    if current["status"] in ("resolved", "superseded"):
-        return {"outcome": "succeeded", "status": current["status"]}
-    if current["status"] == "discarded":
-        return {"outcome": "discarded", "status": "discarded"}
-    return None
-
-
-def _wait_for_transfer(
-    store: DeadLetterStore, entry: dict[str, Any], task_id: str, deadline: float
-) -> dict[str, Any]:
-    while True:
-        outcome = transfer_outcome(store, entry, task_id)
-        if outcome is not None:
-            break
-        if time.monotonic() >= deadline:
-            return {"outcome": "pending"}
-        time.sleep(0.1)
-    if outcome["outcome"] == "succeeded":
-        result = _celery_app().AsyncResult(task_id)
-        if result.ready() and isinstance(result.result, dict) and result.result.get("outcome"):
-            outcome["result"] = result.result["outcome"]
-    return outcome
+    """The Celery app, configured from the store settings when nothing configured it yet."""
+    return celery_app(_store_settings())
 
 
 def _say_transfer(entry: dict[str, Any], answer: dict[str, Any]) -> int:
@@ -505,23 +369,11 @@ def retry_command(
         _retry_batch(store, kind, error_class, older_than, limit, per_second, as_json)
         return
     assert entry_id is not None
-    entry = store.get(entry_id)
-    if entry is None:
-        raise click.ClickException(f"no dead-letter entry {entry_id}")
-    if entry["status"] != "new":
-        raise click.ClickException(f"entry {entry_id} is {entry['status']}: not retried")
-    deadline = time.monotonic() + wait_seconds
-    request = _send_retry(entry_id)
-    answer: dict[str, Any] = {"entry_id": entry_id, "retry_request": request.id, "retried": None}
-    if wait_seconds > 0:
-        try:
-            answer.update(request.get(timeout=wait_seconds, propagate=True, disable_sync_subtasks=False))
-        except redis.RedisError:
-            raise
-        except Exception as error:  # timeout or the retry task failed: say so, do not crash the CLI
-            answer["note"] = f"no answer from a worker yet ({type(error).__name__}); the request stays queued"
-        if answer["retried"] is True:
-            answer["transfer"] = _wait_for_transfer(store, entry, answer["task_id"], deadline)
+    try:
+        entry, answer = retry_entry(store, _celery_app(), entry_id, wait_seconds)
+    except ActionRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    request_id = answer["retry_request"]
     status = 0
     if as_json:
         click.echo(json.dumps(answer))
@@ -531,11 +383,11 @@ def retry_command(
         click.echo(f"entry {entry_id}: not retried ({answer.get('reason')})")
     elif wait_seconds == 0:
         click.echo(
-            f"entry {entry_id}: retry queued ({request.id}); not waiting, so the transfer's outcome "
+            f"entry {entry_id}: retry queued ({request_id}); not waiting, so the transfer's outcome "
             f"is unknown: see `rbsync dlq show {entry_id}`"
         )
     else:
-        click.echo(f"entry {entry_id}: retry requested ({request.id}); {answer.get('note', '')}".rstrip("; "))
+        click.echo(f"entry {entry_id}: retry requested ({request_id}); {answer.get('note', '')}".rstrip("; "))
     if answer["retried"] is False:
         status = EXIT_FAILED
     elif as_json and answer.get("transfer"):
@@ -558,18 +410,9 @@ def _retry_batch(
 ) -> None:
     if kind is None and error_class is None and older_than is None:
         raise click.UsageError("--all-matching needs a filter (--kind, --error-class or --older-than)")
-    ids = []
-    for entry in store.list(kind=kind, error_class=error_class, status="new", older_than=older_than):
-        ids.append(entry["id"])
-        if limit is not None and len(ids) >= limit:
-            break
-    sent = []
-    interval = 1.0 / per_second
+    ids = matching_new_ids(store, kind=kind, error_class=error_class, older_than=older_than, limit=limit)
     with click.progressbar(ids, label=f"retrying {len(ids)} entries", file=sys.stderr) as bar:
-        for index, entry_id in enumerate(bar):
-            if index:
-                time.sleep(interval)
-            sent.append({"entry_id": entry_id, "retry_request": _send_retry(entry_id).id})
+        sent = send_paced_retries(_celery_app(), bar, per_second)
     if as_json:
         click.echo(json.dumps(sent))
     else:
@@ -584,13 +427,11 @@ def discard_command(entry_id: str, reason: str) -> None:
     store = _store()
     if not reason.strip():
         raise click.UsageError("--reason must say something")
-    if store.discard(entry_id, reason):
-        click.echo(f"entry {entry_id} discarded")
-        return
-    entry = store.get(entry_id)
-    if entry is None:
-        raise click.ClickException(f"no dead-letter entry {entry_id}")
-    raise click.ClickException(f"entry {entry_id} is {entry['status']}: not discarded")
+    try:
+        discard_entry(store, entry_id, reason)
+    except ActionRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(f"entry {entry_id} discarded")
 
 
 @dlq.command("stats")
