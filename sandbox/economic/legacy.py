@@ -169,32 +169,41 @@ def list_resource(
     *,
     view: Callable[[dict[str, Any]], Any] | None = None,
     view_name: str = "",
+    where: Callable[[dict[str, Any]], bool] | None = None,
+    path: str | None = None,
+    fields: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """A page of a stored table. The hot path: keys kept sorted, items served from the per-record text
-    cache, so an unfiltered page costs a slice and a join."""
+    cache, so an unfiltered page costs a slice and a join.
+
+    A view over the table (``/invoices/paid``, ``/customers/{n}/invoices/booked``) passes ``where`` (the
+    records it holds), its own ``path`` for the links and its own ``fields`` (filterable, sortable) from its
+    schema; ``resultsWithoutFilter`` then counts the view, and no ``metaData.create`` is offered."""
     page = parse_page(params)
-    path = resource.path
-    table = store.table(path)
-    ordered = store.sorted_keys(path)
+    table = store.table(resource.path)
+    ordered = store.sorted_keys(resource.path)
+    if where is not None:
+        ordered = [key for key in ordered if where(table[key])]
+    total = len(table) if where is None else len(ordered)
     if params.get("filter") or params.get("sort"):
-        filterable, sortable = resource.fields()
+        filterable, sortable = fields or resource.fields()
         rows = select((table[key] for key in ordered), params, filterable, sortable, None)
         keys = [row[resource.key] for row in rows]
     else:
         keys = ordered
     start = page.skip_pages * page.page_size
     items = RawItems(
-        store.text(path, key, base, view, view_name) for key in keys[start : start + page.page_size]
+        store.text(resource.path, key, base, view, view_name) for key in keys[start : start + page.page_size]
     )
     return collection_body(
-        path,
+        path or resource.path,
         [],
-        len(table),
+        total,
         params,
         page,
         items=items,
         results=len(keys),
-        create_description=resource.create_description,
+        create_description=resource.create_description if path is None else "",
     )
 
 
