@@ -18,6 +18,13 @@ Choices made where the reference (``shared/reference/economic-api.md``) marks a 
 - Webhook bodies on create/delete and the invoice template: see ``webhooks.py``.
 - ``GET /projects`` answers (the reference leaves it open) with a legacy view of the Projects API's
   projects.
+- The invoice family (``invoices.py``): ``/invoices/not-due`` lists every booked invoice due today or later,
+  paid or not (no source restricts it to unpaid ones); "today" is the sandbox's clock (``/_sandbox/clock``);
+  a booked invoice's remainder changes only through ``PUT /_sandbox/invoices/booked/{n}/remainder``; the
+  period totals number calendar months within the accounting year holding today; totals link only to the
+  totals that have a published schema. ``/invoices/sent`` records (``documents.sent_record``) carry status
+  ``sent``, ``createdBy`` ``sandbox`` and ``sendBy`` ``ean`` for EAN (none for Email, which the schema's
+  enum lacks); a booked invoice's ``sent`` link lists its sent records.
 
 """
 

@@ -11,13 +11,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.economic import documents, journals, legacy
+from sandbox.economic import documents, invoices, journals, legacy
 from sandbox.economic.errors import EconomicError, ProblemError, not_found, problem_body
 from sandbox.economic.openapi import API_COLLECTIONS, ApiCollection, legacy_project
 from sandbox.economic.resources import PROJECTS, SIMPLE_RESOURCES, Resource
@@ -67,10 +66,17 @@ def method_not_allowed() -> EconomicError:
 class EconomicApi:
     """The callable the Starlette route hands every non-admin request to."""
 
-    def __init__(self, store: Store, webhooks: WebhookDispatcher, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        webhooks: WebhookDispatcher,
+        on_change: Callable[[], None],
+        clock: invoices.Clock | None = None,
+    ) -> None:
         self.store = store
         self.webhooks = webhooks
         self.on_change = on_change
+        self.clock = clock or invoices.Clock()
 
     async def handle(self, request: Request) -> Response:
         base = str(request.base_url)
@@ -141,6 +147,10 @@ class EconomicApi:
             raise method_not_allowed()
         if head == "customers" and len(parts) >= 3 and parts[2] == "templates" and method == "GET":
             return self._customer_templates(parts, params)
+        if head == "customers" and len(parts) >= 3 and parts[2] == "invoices":
+            if method != "GET":
+                raise method_not_allowed()
+            return Answer(200, invoices.customer_invoices(self.store, parts, params, str(request.base_url)))
         if len(parts) == 3 and method == "GET":
             return self._sub_collection(resource, parts[1], parts[2], params)
         raise not_found("The resource")
@@ -162,7 +172,9 @@ class EconomicApi:
         if len(parts) == 3:
             return Answer(200, documents.customer_templates(customer["customerNumber"]))
         if len(parts) == 4 and parts[3] == "invoice":
-            return Answer(200, documents.invoice_template(self.store, customer, date.today().isoformat()))
+            return Answer(
+                200, documents.invoice_template(self.store, customer, self.clock.today().isoformat())
+            )
         if len(parts) == 5 and parts[3] == "invoiceline":
             product = legacy.get_item(self.store, _RESOURCES["products"], parts[4])
             try:
@@ -202,6 +214,8 @@ class EconomicApi:
             if method != "GET":
                 raise method_not_allowed()
             return Answer(200, _document_root(parts[0]))
+        if parts[0] == "invoices" and (parts[1] == "totals" or parts[1] in invoices.VIEWS):
+            return self._invoice_views(request, method, parts, params)
         resource = _DOCUMENTS.get(f"{parts[0]}/{parts[1]}")
         if resource is None:
             raise not_found("The resource")
@@ -234,7 +248,9 @@ class EconomicApi:
                 return self._write(resource, await _json_body(request), segment)
             if method == "PUT" and resource is documents.BOOKED_INVOICES:
                 number = _int_or_404(segment)
-                booked = documents.book_draft(store, await _json_body(request), url_number=number)
+                booked = documents.book_draft(
+                    store, await _json_body(request), url_number=number, today=self.clock.today()
+                )
                 self._notify("invoice", invoice=number)
                 return Answer(201, booked, location=booked["self"])
             if method == "DELETE" and resource is documents.DRAFT_INVOICES:
@@ -245,6 +261,11 @@ class EconomicApi:
                 self._notify("order", old=old.get("orderNumber"), new="")
                 return Answer(204)
             raise method_not_allowed()
+        if len(parts) == 4 and parts[3] == "sent" and resource is documents.BOOKED_INVOICES:
+            if method != "GET":
+                raise method_not_allowed()
+            legacy.get_item(store, resource, segment)
+            return Answer(200, invoices.sent_of(store, int(segment), params, str(request.base_url)))
         if len(parts) == 4 and parts[3] == "lines" and resource is documents.DRAFT_INVOICES:
             if method != "POST":
                 raise method_not_allowed()
@@ -255,7 +276,7 @@ class EconomicApi:
     async def _document_post(self, request: Request, resource: Resource) -> Answer:
         body = await _json_body(request)
         if resource is documents.BOOKED_INVOICES:
-            booked = documents.book_draft(self.store, body)
+            booked = documents.book_draft(self.store, body, today=self.clock.today())
             self._notify("invoice", invoice=booked["bookedInvoiceNumber"])
             return Answer(201, booked, location=booked["self"])
         if resource is documents.SENT_ORDERS:
@@ -273,6 +294,20 @@ class EconomicApi:
         if not resource.writable:
             raise method_not_allowed()
         return self._write(resource, body, None)
+
+    def _invoice_views(
+        self, request: Request, method: str, parts: list[str], params: dict[str, str]
+    ) -> Answer:
+        """``/invoices/{paid|unpaid|overdue|not-due}`` and ``/invoices/totals[/...]``: read-only."""
+        if method != "GET":
+            raise method_not_allowed()
+        today = self.clock.today()
+        if parts[1] == "totals":
+            with self.store.lock:
+                return Answer(200, invoices.Totals(self.store, today).answer(parts[2:]))
+        if len(parts) != 2:
+            raise not_found("The resource")
+        return Answer(200, invoices.list_view(self.store, parts[1], params, str(request.base_url), today))
 
     # ------------------------------------------------------------------------------------------ journals
     async def _journal_parts(
@@ -478,7 +513,9 @@ def _root() -> dict[str, Any]:
 
 
 def _document_root(kind: str) -> dict[str, Any]:
-    names = ("drafts", "booked") if kind == "invoices" else ("drafts", "sent", "archived")
+    if kind == "invoices":
+        return invoices.invoices_index()
+    names = ("drafts", "sent", "archived")
     return {**{name: link(f"{kind}/{name}") for name in names}, "self": link(kind)}
 
 

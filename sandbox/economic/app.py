@@ -4,11 +4,17 @@ Middleware order, outermost first (see ``sandbox.common.base``): request log, ra
 headers), fault injection, auth, idempotency cache, then the routes (admin routes under ``/_sandbox/`` and the
 API).
 
+e-conomic's own admin routes, beside the common ones: ``/_sandbox/webhooks`` (subscriptions, deliveries),
+``/_sandbox/clock`` (the sandbox's today, which decides overdue and not-due invoices) and
+``PUT /_sandbox/invoices/booked/{n}/remainder`` (a test-only knob for what is left to pay on a booked invoice;
+the real API records payments through journals). A reset lets the clock follow the machine's date again.
+
 """
 
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +23,7 @@ from starlette.routing import Route
 
 from sandbox.common.base import BaseSandbox
 from sandbox.common.ratelimit import TokenBuckets
-from sandbox.economic import documents, journals, legacy
+from sandbox.economic import documents, invoices, journals, legacy
 from sandbox.economic.api import EconomicApi
 from sandbox.economic.middleware import AuthMiddleware, RateLimitMiddleware
 from sandbox.economic.openapi import API_COLLECTIONS
@@ -66,10 +72,15 @@ class EconomicSandbox(BaseSandbox):
         self._tokens = (app_secret_token, agreement_grant_token)
         self.buckets = TokenBuckets(bucket_size, bucket_window_seconds)
         self.webhooks = WebhookDispatcher(webhook_urls)
-        api = EconomicApi(self.store, self.webhooks, self.data_changed)
+        self.clock = invoices.Clock()
+        api = EconomicApi(self.store, self.webhooks, self.data_changed, self.clock)
         self._finish_init(
             [Route("/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])],
-            admin_routes=[Route("/webhooks", self._webhooks_endpoint, methods=["GET", "PUT"])],
+            admin_routes=[
+                Route("/webhooks", self._webhooks_endpoint, methods=["GET", "PUT"]),
+                Route("/clock", self._clock_endpoint, methods=["GET", "PUT"]),
+                Route("/invoices/booked/{number:int}/remainder", self._remainder_endpoint, methods=["PUT"]),
+            ],
         )
 
     def _auth_middleware(self, app: Any) -> Any:
@@ -97,10 +108,46 @@ class EconomicSandbox(BaseSandbox):
             {"subscriptions": self.webhooks.as_dict(), "deliveries": self.webhooks.deliveries}
         )
 
+    async def _clock_endpoint(self, request: Request) -> JSONResponse:
+        """``GET``/``PUT /_sandbox/clock``: the sandbox's today (which booked invoices are overdue or not
+        due, the date of a sent invoice). PUT ``{"today": "YYYY-MM-DD"}`` fixes it, ``{"today": null}``
+        follows the machine's date again; a reset does that too."""
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+                text = body["today"] if isinstance(body, dict) else ""
+                self.clock.fix(None if text is None else date.fromisoformat(str(text)))
+            except (ValueError, KeyError):
+                return JSONResponse(
+                    {"message": 'body must be {"today": "YYYY-MM-DD" or null}'}, status_code=422
+                )
+        return JSONResponse({"today": self.clock.today().isoformat(), "fixed": self.clock.fixed is not None})
+
+    async def _remainder_endpoint(self, request: Request) -> JSONResponse:
+        """``PUT /_sandbox/invoices/booked/{n}/remainder``: a test-only knob that sets what is left to pay on
+        a booked invoice (the real API has no such route; see ``invoices.set_remainder``)."""
+        number = request.path_params["number"]
+        try:
+            body = await request.json()
+            updated = invoices.set_remainder(self.store, number, body)
+        except KeyError:
+            return JSONResponse({"message": f"booked invoice {number} does not exist"}, status_code=404)
+        except ValueError as exc:
+            return JSONResponse({"message": str(exc)}, status_code=422)
+        self.data_changed()
+        return JSONResponse(
+            {
+                "bookedInvoiceNumber": number,
+                "remainder": updated["remainder"],
+                "remainderInBaseCurrency": updated["remainderInBaseCurrency"],
+            }
+        )
+
     # ------------------------------------------------------------------------------------------ admin
     def _clear_data(self) -> None:
         self.store.clear()
         self.webhooks.reset()
+        self.clock.fix(None)
 
     def _fresh_data(self) -> None:
         """A fresh agreement (see ``seed.py``)."""
@@ -146,6 +193,9 @@ class EconomicSandbox(BaseSandbox):
         )
         if resource in documents_with_totals and "netAmount" not in item:
             documents.price_document(self.store, item, None)  # loaded documents keep the totals they bring
+        if resource is documents.BOOKED_INVOICES and "remainder" not in item:  # nothing paid yet, as booked
+            item["remainder"] = item.get("grossAmount", 0.0)
+            item["remainderInBaseCurrency"] = item.get("grossAmountInBaseCurrency", item["remainder"])
         given_timestamp = item.get("lastUpdated")
         legacy.finish_record(resource, item, key)
         if given_timestamp:

@@ -91,7 +91,16 @@ SENT_ORDERS = Resource(
 ARCHIVED_ORDERS = Resource(
     "orders/archived", "orderNumber", schema_base="orders.archived", item_segment="orderNumber"
 )
-DOCUMENT_RESOURCES = (DRAFT_INVOICES, BOOKED_INVOICES, DRAFT_ORDERS, SENT_ORDERS, ARCHIVED_ORDERS)
+# Read-only: one record per booked invoice that was sent when it was booked (see ``sent_record``).
+SENT_INVOICES = Resource("invoices/sent", "id", schema_base="invoices.sent", item_segment="id")
+DOCUMENT_RESOURCES = (
+    DRAFT_INVOICES,
+    BOOKED_INVOICES,
+    SENT_INVOICES,
+    DRAFT_ORDERS,
+    SENT_ORDERS,
+    ARCHIVED_ORDERS,
+)
 
 
 def without_lines(record: dict[str, Any]) -> dict[str, Any]:
@@ -253,8 +262,13 @@ DOCUMENT_HOOKS = WriteHooks(prepare=price_document)
 # ------------------------------------------------------------------------------------------------ booking
 
 
-def book_draft(store: Store, body: Any, *, url_number: int | None = None) -> dict[str, Any]:
-    """``POST /invoices/booked`` (or ``PUT /invoices/booked/{n}``): turn a draft into a booked invoice."""
+def book_draft(
+    store: Store, body: Any, *, url_number: int | None = None, today: date | None = None
+) -> dict[str, Any]:
+    """``POST /invoices/booked`` (or ``PUT /invoices/booked/{n}``): turn a draft into a booked invoice.
+
+    A ``sendBy`` other than ``none`` also records the invoice under ``/invoices/sent`` (``sent_record``),
+    dated ``today`` (the sandbox's clock)."""
     request, found = check_body(body, "invoices.booked.post")
     if "draftInvoice" not in request:  # the schema leaves it optional; booking without it cannot work
         found.setdefault(
@@ -310,7 +324,38 @@ def book_draft(store: Store, body: Any, *, url_number: int | None = None) -> dic
         draft = store.delete("invoices/drafts", draft_number) or {}
         booked = _booked_from_draft(store, draft, number)
         store.put("invoices/booked", number, booked)
+        send_by = request.get("sendBy")
+        if send_by not in (None, "none"):
+            sent_id = store.next_number(SENT_INVOICES.path)
+            sent = sent_record(sent_id, booked, str(send_by), (today or date.today()).isoformat())
+            store.put(SENT_INVOICES.path, sent_id, sent)
     return booked
+
+
+def sent_record(sent_id: int, booked: dict[str, Any], send_by: str, creation_date: str) -> dict[str, Any]:
+    """The ``/invoices/sent/{id}`` record of a booked invoice sent at booking (``invoices.sent.id.get``).
+
+    §12.12 gives the booking's ``sendBy`` values (``none``, ``EAN``, ``Email``) and the sent resource's shape
+    ``{id, invoice{self}, ...}``; the schema gives the rest. Its ``sendBy`` enum names only the e-invoicing
+    channels ``mobilePay`` and ``ean``, so an invoice sent by ``EAN`` shows ``"ean"`` and one sent by
+    ``Email`` (not an e-invoicing channel) shows no ``sendBy``. ``status`` is ``"sent"`` and ``createdBy``
+    the sandbox's user (``GET /self``): the sandbox's choices, no source gives the values."""
+    number = booked["bookedInvoiceNumber"]
+    record: dict[str, Any] = {
+        "id": sent_id,
+        "invoice": {"bookedInvoiceNumber": number, "self": self_link("invoices/booked", number)},
+        "status": "sent",
+    }
+    if send_by == "EAN":
+        record["sendBy"] = "ean"
+    record["creationDate"] = creation_date
+    record["createdBy"] = "sandbox"
+    source = booked.get("recipient") or {}
+    recipient = {name: source[name] for name in ("name", "mobilePhone", "ean") if name in source}
+    if recipient:
+        record["recipient"] = recipient
+    record["self"] = self_link(SENT_INVOICES.path, sent_id)
+    return record
 
 
 def _booked_from_draft(store: Store, draft: dict[str, Any], number: int) -> dict[str, Any]:
