@@ -110,3 +110,14 @@ class OutcomeUnknown(SyncError):
 class PostedDocumentChanged(SyncError):
     """A document already posted in the books no longer matches its source. Accounting documents are
     never rewritten by the service; an operator decides (a credit note, a correction)."""
+
+
+class TotalsDiffer(SyncError):
+    """The target priced the document differently from its source; nothing is booked and the draft written
+    is taken back, so the books never hold a silently different invoice."""
+
+    def __init__(self, source_total: str, target_total: str, *, api: Api, resource: str, field: str) -> None:
+        problem = f"Rackbeat's total is {source_total}, e-conomic priced it {target_total}"
+        super().__init__(f"{field}: {problem}", api=api, resource=resource, field_errors={field: [problem]})
+        self.source_total = source_total
+        self.target_total = target_total

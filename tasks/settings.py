@@ -194,6 +194,12 @@ class Settings(StoreSettings):
     default_supplier_group: int = Field(default=1, ge=1, description="for suppliers without a group")
     employee_group: int = Field(default=1, ge=1, description="e-conomic employee group of new employees")
 
+    # Customer invoices (issue 10, rackbeat-api.md 4.4): a draft in e-conomic, or booked there too; booked
+    # under Rackbeat's invoice number where e-conomic takes it; EAN invoices can be kept drafts regardless.
+    customer_invoices_booked: bool = False
+    customer_invoices_book_with_rackbeat_number: bool = True
+    never_book_ean_invoices: bool = False
+
     @field_validator(
         "rackbeat_token", "economic_app_secret_token", "economic_agreement_grant_token", "webhook_token"
     )

@@ -28,11 +28,13 @@ from tasks.settings import get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.connections import process_clients
 from tasks.sync.direction import Directions
-from tasks.sync.exporter import export_record as run_export
+from tasks.sync.exporter import Exporter
 from tasks.sync.locks import RecordLock, hold_record
 from tasks.sync.pending import MarkState, PendingMarkers
 from tasks.sync.ports import SyncStore
+from tasks.sync.poster import Poster, PostingPolicy
 from tasks.sync.results import TransferResult
+from tasks.sync.synchronizer import Synchronizer
 from tasks.sync.watchers import WatcherStore
 
 logger = logging.getLogger(__name__)
@@ -68,6 +70,18 @@ def build_store() -> SyncStore:
     )
 
 
+def synchronizer_for(kind: str, store: SyncStore) -> Synchronizer:
+    """The direction's synchronizer for a kind, wired to this process's clients and settings: documents are
+    posted once (`Poster`), master data is exported (`Exporter`)."""
+    settings = get_settings()
+    clients = process_clients()
+    defaults = MappingDefaults.from_settings(settings)
+    directions = Directions.of(settings)
+    if get_spec(kind).posting is not None:
+        return Poster(clients, store, defaults, directions, PostingPolicy.from_settings(settings))
+    return Exporter(clients, store, defaults, directions)
+
+
 def _record_dependency_events(result: TransferResult, task_id: str) -> None:
     """Dependencies exported inside this transfer get their own events (the task's own is SyncTask's)."""
     client = get_redis()
@@ -93,16 +107,8 @@ class ExportTask(SyncTask):
 def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
     """Bring e-conomic in step with one Rackbeat record; the result is the transfer's event fields."""
     store = build_store()
-    settings = get_settings()
     read_at = datetime.now(UTC)  # before the read: what we read is at least this recent
-    result = run_export(
-        kind,
-        key,
-        clients=process_clients(),
-        store=store,
-        defaults=MappingDefaults.from_settings(settings),
-        directions=Directions.of(settings),
-    )
+    result = synchronizer_for(kind, store).transfer(kind, key)
     # The polls (tasks.polls) compare Rackbeat's updated_at with the version seen here, so a record that
     # is in step is not queued again by every poll, even when its change mapped to no write.
     for done in result.all_results():

@@ -52,6 +52,8 @@ def check_registry(registry: dict[str, EntitySpec]) -> None:
             if event in events:
                 raise SpecError(f"event {event!r} is claimed by both {events[event]} and {spec.kind}")
             events[event] = spec.kind
+        if spec.posting is not None and spec.exports is None:
+            raise SpecError(f"{spec.kind}: a posted document needs export rules (its mapper)")
         economic = spec.economic
         if economic.barrable and not economic.writable_fields:
             raise SpecError(f"{spec.kind}: a barrable kind needs writable_fields for the barring replace")

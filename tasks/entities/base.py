@@ -261,6 +261,28 @@ class ImportRules:
 
 
 @dataclass(frozen=True)
+class PostingRules:
+    """How a Rackbeat document becomes an accounting document in e-conomic, exactly once.
+
+    `ready(record)`: whether the document is final in Rackbeat (booked) and may be posted.
+    `reference(record)`: the identity the e-conomic document carries in a field that survives booking; a
+    transfer whose outcome was lost finds the document by it instead of posting it again.
+    `fingerprint(record)`: the Rackbeat document's own content; a posted document whose fingerprint
+    changes is refused (`PostedDocumentChanged`), never posted again.
+    `gross_total(record)`: Rackbeat's total, compared to the øre with e-conomic's own pricing.
+    `number(record)`: Rackbeat's document number, to book under when e-conomic takes it.
+    `electronic(record, context)`: whether it is an e-invoice (EAN), which a setting may keep a draft.
+    """
+
+    ready: Callable[[Record], bool]
+    reference: Callable[[Record], str]
+    fingerprint: Callable[[Record], Mapping[str, Any]]
+    gross_total: Callable[[Record], Any]
+    number: Callable[[Record], int | None]
+    electronic: Callable[[Record, MappingContext], bool]
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """One kind: its two sides, its ways across, and whose it is.
 
@@ -274,6 +296,8 @@ class EntitySpec:
     exports: ExportRules | None = None
     imports: ImportRules | None = None
     master: MasterData | None = None
+    posting: PostingRules | None = None
+    """Set for accounting documents: posted once by `tasks.sync.poster`, never replaced or barred."""
 
     @property
     def export_rules(self) -> ExportRules:

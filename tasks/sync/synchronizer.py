@@ -1,6 +1,7 @@
 """The steps every transfer of one record takes, whichever way it moves (OCA connector's synchronizer).
 
-    may this direction move the kind? -> lock -> read the source as it is now -> gone? retire it
+    may this direction move the kind? -> lock -> read the source as it is now -> gone? retire it;
+         not final yet (an unbooked document)? leave it
          -> resolve dependencies -> map -> choose the target key -> validate
          -> unchanged? stop -> write -> bind -> (lock released) after the write
 
@@ -83,6 +84,9 @@ class Synchronizer(ABC):
             source = self.read(spec, key)
             if source is None:
                 result = self.retire(spec, key)
+            elif not self.ready(spec, source):
+                logger.info("%s %r is not final at its source yet; nothing is transferred", kind, key)
+                result = TransferResult(kind, key, "ignored")
             else:
                 result = self.bring_across(spec, key, source, (*chain, ref))
                 result.source_version = str(source["updated_at"]) if source.get("updated_at") else None
@@ -119,6 +123,10 @@ class Synchronizer(ABC):
     @abstractmethod
     def read(self, spec: EntitySpec, key: str) -> Record | None:
         """The source record as it is now; None when the source no longer has it."""
+
+    def ready(self, spec: EntitySpec, source: Record) -> bool:
+        """Whether the source record may move now (a document only once it is booked); master data always."""
+        return True
 
     @abstractmethod
     def retire(self, spec: EntitySpec, key: str) -> TransferResult:

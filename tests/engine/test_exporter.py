@@ -37,6 +37,7 @@ def forget_records(client: redis.Redis, namespace: str) -> None:
         "pending:*",
         "watchers:*",
         "watching:*",
+        "posting:*",
     )
     for pattern in patterns:
         stale = list(client.scan_iter(match=f"rbsync:{namespace}:{pattern}", count=1000))

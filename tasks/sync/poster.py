@@ -1,0 +1,361 @@
+"""The poster: a booked Rackbeat document into the books, exactly once (customer invoices today).
+
+It fills in the synchronizer's steps for documents, which are posted, never replaced or barred:
+
+- `unchanged`: the binding says the document is posted (as a draft, or booked when booking is wanted)
+  and its fingerprint is the one posted: nothing is sent. A different fingerprint means the Rackbeat
+  document changed after posting: `PostedDocumentChanged`, dead-lettered, never posted again.
+- `write`, the exactly-once protocol:
+  1. A claim is written BEFORE the draft is sent (`tasks.sync.claims`); the POST carries an
+     Idempotency-Key derived from the document and the claim's generation, so a retry within e-conomic's
+     replay hour gets the first answer back.
+  2. An attempt that finds a claim but no binding does not know whether the earlier POST happened (the
+     answer was lost, the worker was killed): it looks for the document by the reference it carries
+     (`references.other`, filterable on drafts and booked invoices) and adopts what it finds.
+  3. The draft is bound at once; then e-conomic's pricing is compared with Rackbeat's total to the øre.
+     On a difference the draft is deleted, the claim's generation raised, and `TotalsDiffer` names both.
+  4. When booking is wanted (the setting, and not an EAN invoice the "never book EAN invoices" setting
+     keeps a draft), the draft is booked under Rackbeat's number where e-conomic takes it, else under
+     e-conomic's next number. A booking whose answer was lost is found the same way: the draft is gone
+     and a booked invoice carries the reference.
+  5. A bound draft that is gone from e-conomic and booked under no invoice with our reference was deleted
+     by someone there: it is not recreated behind their back (`PostedDocumentChanged`, dead-lettered).
+- `retire`: a posted document is never deleted; a Rackbeat document gone before posting is ignored.
+
+Dependencies (customer, payment terms, the items of the lines) are master data: they are exported by an
+`Exporter` first, each under its own lock, as any export would. The records a mapping reads (the
+customer's name and EAN) are read once, at posting, and not watched: a later change to the customer must
+not touch a posted invoice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from clients.errors import NotFoundError, ValidationFailed
+from tasks.entities import REGISTRY
+from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, PostingRules, Record, RecordRef
+from tasks.errors import PostedDocumentChanged, TotalsDiffer
+from tasks.settings import Settings
+from tasks.sync.claims import PostingClaims
+from tasks.sync.dependencies import resolve_dependencies
+from tasks.sync.direction import Directions
+from tasks.sync.exporter import Exporter
+from tasks.sync.ports import ApiClients, SyncStore
+from tasks.sync.refs import payload_hash
+from tasks.sync.results import TransferResult
+from tasks.sync.sources import current_rackbeat
+from tasks.sync.synchronizer import Synchronizer, Target, Written
+from tasks.sync.validation import validate_payload
+
+logger = logging.getLogger(__name__)
+
+DRAFTS = "invoices/drafts"
+BOOKED = "invoices/booked"
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class PostingPolicy:
+    """What the settings decide about posting (rackbeat-api.md 4.4 and 4.9)."""
+
+    book: bool = False
+    book_with_source_number: bool = True
+    never_book_electronic: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PostingPolicy:
+        return cls(
+            book=settings.customer_invoices_booked,
+            book_with_source_number=settings.customer_invoices_book_with_rackbeat_number,
+            never_book_electronic=settings.never_book_ean_invoices,
+        )
+
+
+@dataclass
+class Posting(Target):
+    """The target of a document: the binding's key plus the facts of the source the protocol needs."""
+
+    reference: str = ""
+    fingerprint: str = ""
+    gross_total: Decimal = Decimal(0)
+    number: int | None = None
+    book: bool = False
+
+
+def document_key(connection_id: str, kind: str, key: str, step: str, generation: int) -> str:
+    """The Idempotency-Key of one step of posting one document: the same for every retry of that step."""
+    material = "\x1f".join((connection_id, kind, key, step, str(generation))).encode("utf-8")
+    return hashlib.sha256(material).hexdigest()
+
+
+class Poster(Synchronizer):
+    """Rackbeat document -> e-conomic accounting document, exactly once."""
+
+    target_api = "economic"
+
+    def __init__(
+        self,
+        clients: ApiClients,
+        store: SyncStore,
+        defaults: MappingDefaults | None = None,
+        directions: Directions | None = None,
+        policy: PostingPolicy | None = None,
+    ) -> None:
+        super().__init__(clients, store, defaults, directions)
+        self.policy = policy if policy is not None else PostingPolicy()
+        self.claims = PostingClaims(store.bindings.client, store.connection_id)
+        self._electronic = False  # set by map() for the document being posted, read by target()
+
+    @staticmethod
+    def rules(spec: EntitySpec) -> PostingRules:
+        if spec.posting is None:
+            raise LookupError(f"{spec.kind} is not a posted document")
+        return spec.posting
+
+    def moves(self, spec: EntitySpec) -> bool:
+        exported = self.directions is None or self.directions.exports(spec.kind)
+        return spec.posting is not None and spec.exports is not None and exported
+
+    def target_resource(self, spec: EntitySpec) -> str:
+        return spec.economic.resource
+
+    def read(self, spec: EntitySpec, key: str) -> Record | None:
+        return current_rackbeat(spec, key, self.clients.rackbeat)
+
+    def ready(self, spec: EntitySpec, source: Record) -> bool:
+        return self.rules(spec).ready(source)
+
+    def retire(self, spec: EntitySpec, key: str) -> TransferResult:
+        binding = self.store.bindings.get(spec.kind, key)
+        where = f"e-conomic {binding.economic_resource} {binding.economic_key!r}" if binding else "nowhere"
+        logger.info(
+            "%s %r is gone from Rackbeat; posted %s, never deleted from the books", spec.kind, key, where
+        )
+        return TransferResult(spec.kind, key, "ignored", binding.economic_key if binding else None)
+
+    def resolve(
+        self, spec: EntitySpec, key: str, source: Record, chain: tuple[RecordRef, ...]
+    ) -> tuple[list[TransferResult], MappingContext]:
+        exporter = Exporter(self.clients, self.store, self.defaults, self.directions)
+        dependencies, refs = resolve_dependencies(
+            spec, source, self.store, self.defaults, exporter.transfer, chain
+        )
+        related: dict[RecordRef, Record] = {}
+        for kind, related_key in spec.export_rules.related_refs(source):
+            related_spec = REGISTRY.get(kind)
+            found = (
+                current_rackbeat(related_spec, related_key, self.clients.rackbeat) if related_spec else None
+            )
+            if found is not None:
+                related[(kind, related_key)] = found
+        return dependencies, MappingContext(refs=refs, related=related, defaults=self.defaults)
+
+    def map(self, spec: EntitySpec, source: Record, context: MappingContext) -> dict[str, Any]:
+        document = spec.export_rules.to_economic(source, context)
+        self._electronic = self.rules(spec).electronic(source, context)
+        return document
+
+    def target(self, spec: EntitySpec, key: str, source: Record, document: dict[str, Any]) -> Target:
+        rules = self.rules(spec)
+        binding = self.store.bindings.get(spec.kind, key)
+        book = self.policy.book and not (self.policy.never_book_electronic and self._electronic)
+        return Posting(
+            key=binding.economic_key if binding else None,
+            binding=binding,
+            reference=rules.reference(source),
+            fingerprint=payload_hash(rules.fingerprint(source)),
+            gross_total=Decimal(str(rules.gross_total(source))).quantize(CENT),
+            number=rules.number(source) if self.policy.book_with_source_number else None,
+            book=book,
+        )
+
+    def validate(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> None:
+        validate_payload(spec.economic, document)
+
+    def unchanged(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> bool:
+        posting = _posting(target)
+        binding = posting.binding
+        if binding is None:
+            return False
+        if binding.hash != posting.fingerprint:
+            raise PostedDocumentChanged(
+                f"Rackbeat {spec.kind.replace('_', ' ')} {key} changed after it was posted as e-conomic "
+                f"{binding.economic_resource} {binding.economic_key!r}; the books are not changed behind the "
+                "accountant's back",
+                api="economic",
+                resource=binding.economic_resource or spec.economic.resource,
+            )
+        return binding.economic_resource == BOOKED or not posting.book
+
+    def write(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> Written:
+        posting = _posting(target)
+        binding = posting.binding
+        if binding is None:
+            draft, created = self._post_draft(spec, key, document, posting)
+            if draft["resource"] == BOOKED:
+                return Written(draft["key"], created)
+            draft_number = draft["key"]
+        else:
+            draft_number, created = binding.economic_key, False
+        if not posting.book:
+            return Written(draft_number, created)
+        return Written(self._book(spec, key, draft_number, posting), True)
+
+    def bind(self, spec: EntitySpec, key: str, document: dict[str, Any], written: Written) -> None:
+        """Bound inside `write`, stage by stage: a draft the moment it exists, the booked invoice after."""
+
+    def after(
+        self,
+        spec: EntitySpec,
+        ref: RecordRef,
+        source: Record | None,
+        result: TransferResult,
+        chain: tuple[RecordRef, ...],
+    ) -> None:
+        """Nothing reads a posted document, so nothing is queued after it."""
+
+    # --- the protocol ------------------------------------------------------------------------------
+
+    def _bind(self, spec: EntitySpec, key: str, economic_key: Any, resource: str, posting: Posting) -> None:
+        self.store.bindings.put(
+            spec.kind,
+            key,
+            economic_key=economic_key,
+            payload_hash=posting.fingerprint,
+            economic_resource=resource,
+        )
+
+    def _post_draft(
+        self, spec: EntitySpec, key: str, document: dict[str, Any], posting: Posting
+    ) -> tuple[dict[str, Any], bool]:
+        economic = self.clients.economic
+        earlier = self.claims.get(spec.kind, key)
+        if earlier is not None and earlier.stage:
+            found = self._find(posting.reference)
+            if found is not None:
+                resource, found_key, found_document = found
+                logger.info(
+                    "%s %r: an earlier attempt's outcome was unknown; found e-conomic %s %r by its reference",
+                    spec.kind,
+                    key,
+                    resource,
+                    found_key,
+                )
+                self._bind(spec, key, found_key, resource, posting)
+                if resource == DRAFTS:
+                    self._check_totals(spec, key, found_key, found_document, posting)
+                return {"resource": resource, "key": found_key}, True  # created, by the attempt we lost
+        claim = self.claims.mark(spec.kind, key, "draft")
+        answer = economic.create(
+            DRAFTS,
+            document,
+            idempotency_key=document_key(self.store.connection_id, spec.kind, key, "draft", claim.generation),
+        )
+        number = answer["draftInvoiceNumber"]
+        self._bind(spec, key, number, DRAFTS, posting)
+        self._check_totals(spec, key, number, answer, posting)
+        return {"resource": DRAFTS, "key": number}, True
+
+    def _check_totals(
+        self, spec: EntitySpec, key: str, draft_number: Any, draft: dict[str, Any], posting: Posting
+    ) -> None:
+        priced = Decimal(str(draft.get("grossAmount", 0))).quantize(CENT)
+        if priced == posting.gross_total:
+            return
+        claim = self.claims.get(spec.kind, key)
+        generation = claim.generation if claim else 0
+        self.clients.economic.delete(
+            DRAFTS,
+            draft_number,
+            idempotency_key=document_key(self.store.connection_id, spec.kind, key, "withdraw", generation),
+        )
+        self.claims.withdraw(spec.kind, key)
+        self.store.bindings.delete(spec.kind, key)
+        raise TotalsDiffer(
+            str(posting.gross_total), str(priced), api="economic", resource=DRAFTS, field="grossAmount"
+        )
+
+    def _book(self, spec: EntitySpec, key: str, draft_number: Any, posting: Posting) -> Any:
+        economic = self.clients.economic
+        earlier = self.claims.get(spec.kind, key)
+        if earlier is not None and earlier.stage == "book" and self._draft(draft_number) is None:
+            found = self._find(posting.reference, booked_only=True)
+            if found is None:
+                raise PostedDocumentChanged(
+                    f"e-conomic draft invoice {draft_number} of Rackbeat {spec.kind.replace('_', ' ')} "
+                    f"{key} is gone and no booked invoice carries its reference: deleted in e-conomic, "
+                    "not recreated",
+                    api="economic",
+                    resource=DRAFTS,
+                )
+            self._bind(spec, key, found[1], BOOKED, posting)
+            return found[1]
+        claim = self.claims.mark(spec.kind, key, "book")
+        request: dict[str, Any] = {"draftInvoice": {"draftInvoiceNumber": draft_number}}
+        step = "book"
+        if posting.number is not None:
+            request["bookWithNumber"] = posting.number
+            step = "book-with-number"
+        try:
+            booked = economic.create(
+                BOOKED,
+                request,
+                idempotency_key=document_key(
+                    self.store.connection_id, spec.kind, key, step, claim.generation
+                ),
+            )
+        except ValidationFailed as refused:
+            if "bookWithNumber" not in refused.field_errors:
+                raise
+            logger.info(
+                "%s %r: e-conomic does not take number %s (%s); booked under its next number",
+                spec.kind,
+                key,
+                posting.number,
+                "; ".join(refused.field_errors["bookWithNumber"]),
+            )
+            request.pop("bookWithNumber")
+            booked = economic.create(
+                BOOKED,
+                request,
+                idempotency_key=document_key(
+                    self.store.connection_id, spec.kind, key, "book", claim.generation
+                ),
+            )
+        number = booked["bookedInvoiceNumber"]
+        self._bind(spec, key, number, BOOKED, posting)
+        return number
+
+    def _draft(self, number: Any) -> dict[str, Any] | None:
+        try:
+            return self.clients.economic.get_item(DRAFTS, number)
+        except NotFoundError:
+            return None
+
+    def _find(self, reference: str, *, booked_only: bool = False) -> tuple[str, Any, dict[str, Any]] | None:
+        """The e-conomic invoice carrying `reference` (drafts first, then booked), or None."""
+        wanted = f"references.other$eq:{reference}"
+        resources = (
+            ((BOOKED, "bookedInvoiceNumber"),)
+            if booked_only
+            else (
+                (DRAFTS, "draftInvoiceNumber"),
+                (BOOKED, "bookedInvoiceNumber"),
+            )
+        )
+        for resource, key_field in resources:
+            for document in self.clients.economic.iter_collection(resource, filter=wanted):
+                if (document.get("references") or {}).get("other") == reference:
+                    return resource, document[key_field], document
+        return None
+
+
+def _posting(target: Target) -> Posting:
+    if not isinstance(target, Posting):
+        raise TypeError("the poster's steps take the Posting its own target() built")
+    return target

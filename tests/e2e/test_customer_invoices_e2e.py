@@ -1,0 +1,133 @@
+"""Customer invoices into e-conomic exactly once, through a real prefork worker (issue 10).
+
+Every invoice is delivered three times in shuffled order, the e-conomic sandbox answers 20 % of requests
+with a 5xx, drops 5 % of connections and commits writes whose answers it then loses, and the worker's
+pool process is SIGKILLed in the middle of the run. Counted at the end in e-conomic: every invoice once,
+booked, at Rackbeat's total, and nothing else. The larger run of the same scenario is bench/invoices_chaos.py.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tasks.deadletter import DeadLetterStore
+from tests.e2e.test_products_e2e import Flow, e2e  # noqa: F401  (fixture)
+from tests.fixtures.service import wait_for
+
+pytestmark = pytest.mark.usefixtures("celery_worker")
+
+INVOICES = 6
+REFERENCE = "Rackbeat invoice {}"
+
+
+def company(flow: Flow) -> dict[str, Any]:
+    """A customer, its payment terms and two products, created quietly (no webhooks)."""
+    sandbox = flow.rackbeat.sandbox
+    terms = sandbox.create(
+        "payment-terms", {"name": "Netto 8", "type": "net", "maturity_days": 8}, suppress=True
+    )
+    group = sandbox.create("product-groups", {"name": "Varer"}, suppress=True)
+    for number, price in (("KIT-A", 100.0), ("KIT-B", 12.5)):
+        body = {
+            "number": flow.number(number),
+            "name": number,
+            "group_id": group["number"],
+            "sales_price": price,
+        }
+        sandbox.create("products", body, suppress=True)
+    customer = {
+        "company_name": "Kunde A/S",
+        "payment_terms_id": terms["number"],
+        "address_country": "Danmark",
+    }
+    return sandbox.create("customers", {**customer, "currency": "DKK"}, suppress=True)
+
+
+def booked_invoices(flow: Flow, customer: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    invoices = []
+    for i in range(count):
+        lines = [
+            {"item_id": flow.number("KIT-A"), "quantity": 1 + i},
+            {"item_id": flow.number("KIT-B"), "quantity": 3, "discount_percentage": 5 * (i % 3)},
+        ]
+        body = {"customer_id": customer["number"], "invoice_date": "2026-11-30", "lines": lines}
+        invoices.append(flow.rackbeat.sandbox.create("customer-invoices", body, booked=True, suppress=True))
+    return invoices
+
+
+def documents_by_reference(flow: Flow) -> Counter[str]:
+    found: Counter[str] = Counter()
+    for resource in ("invoices/drafts", "invoices/booked"):
+        for document in flow.economic.sandbox.dump(resource):
+            found[(document.get("references") or {}).get("other", "")] += 1
+    return found
+
+
+def test_every_invoice_is_booked_once_through_duplicates_faults_and_a_killed_worker(
+    e2e: Flow,  # noqa: F811
+    worker_process: Any,
+) -> None:
+    invoices = booked_invoices(e2e, company(e2e), INVOICES)
+    worker = worker_process(
+        start=False,
+        customer_default_layout=19,
+        customer_invoices_booked=True,
+        transfer_max_retries=30,
+        retry_backoff_base_seconds=0.1,
+        retry_backoff_max_seconds=1,
+        transfer_time_limit_seconds=20,
+    )
+    worker.concurrency = 2
+    worker.start().wait_ready()
+    e2e.economic.sandbox.faults.set(error_rate=0.2, drop_rate=0.05, commit_then_fail=3)
+    deliveries = [str(invoice["number"]) for invoice in invoices for _ in range(3)]
+    random.Random(10).shuffle(deliveries)
+
+    for key in deliveries:
+        worker.app.send_task("rbsync.export_record", args=["customer_invoice", key], queue="transfers")
+    wait_for(
+        lambda: any(w["path"].startswith("/invoices") for w in e2e.economic.sandbox.request_log.entries()),
+        timeout=60,
+        message="a first invoice write",
+    )
+    worker.wait_for_new_child(worker.kill_child())
+
+    wanted = {REFERENCE.format(invoice["number"]) for invoice in invoices}
+
+    def all_booked() -> bool:
+        booked = {
+            (d.get("references") or {}).get("other") for d in e2e.economic.sandbox.dump("invoices/booked")
+        }
+        return wanted <= booked
+
+    wait_for(
+        all_booked, timeout=120, interval=0.2, message=f"{INVOICES} booked invoices\n{worker.log()[-3000:]}"
+    )
+    faults = dict(e2e.economic.sandbox.faults.counters)
+    e2e.economic.sandbox.faults.reset()
+    time.sleep(1)  # the duplicates still queued find every invoice posted
+
+    assert {reference: documents_by_reference(e2e)[reference] for reference in wanted} == dict.fromkeys(
+        wanted, 1
+    )
+    assert e2e.economic.sandbox.dump("invoices/drafts") == []
+    totals = {
+        d["references"]["other"]: f"{d['grossAmount']:.2f}"
+        for d in e2e.economic.sandbox.dump("invoices/booked")
+    }
+    assert totals == {REFERENCE.format(i["number"]): f"{i['total_total']:.2f}" for i in invoices}
+    open_letters = [
+        entry
+        for entry in DeadLetterStore(e2e.redis, e2e.settings.connection_id).list(kind="customer_invoice")
+        if entry["status"] in ("new", "retrying")
+    ]
+    assert open_letters == []
+    assert faults.get("errors_5xx", 0) and faults.get("dropped", 0) and faults.get("commit_then_fail", 0), (
+        faults
+    )
+    assert "WorkerLostError" in worker.log() or "SIGKILL" in worker.log()

@@ -1,0 +1,219 @@
+"""The poster (tasks.sync.poster): a booked Rackbeat customer invoice into e-conomic exactly once, against
+both sandboxes over loopback HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients.errors import TransientError
+from tasks.entities.base import MappingDefaults
+from tasks.errors import MappingError, TotalsDiffer
+from tasks.settings import get_settings
+from tasks.sync.bindings import BindingStore
+from tasks.sync.connections import process_clients
+from tasks.sync.exporter import Exporter
+from tasks.sync.poster import Poster, PostingPolicy
+from tasks.sync.results import TransferResult
+from tasks.transfer import build_store
+from tests.engine.test_exporter import economic_writes, export_settings, make_group, make_product, sandboxes  # noqa: F401  (fixtures)
+
+DEFAULTS = MappingDefaults(customer_default_layout=19)
+
+
+def post(key: Any, **policy: Any) -> TransferResult:
+    poster = Poster(process_clients(), build_store(), DEFAULTS, policy=PostingPolicy(**policy))
+    return poster.transfer("customer_invoice", str(key))
+
+
+def booked_invoice(
+    rackbeat: Any, *, booked: bool = True, customer: dict[str, Any] | None = None, **fields: Any
+) -> dict[str, Any]:
+    terms = rackbeat.sandbox.create("payment-terms", {"name": "Netto 8", "type": "net", "maturity_days": 8})
+    group = make_group(rackbeat)
+    make_product(rackbeat, "INV-1", group, sales_price=100.0)
+    make_product(rackbeat, "INV-2", group, sales_price=12.5)
+    party = rackbeat.sandbox.create(
+        "customers",
+        {
+            "company_name": "Kunde A/S",
+            "payment_terms_id": terms["number"],
+            "address_country": "Danmark",
+            "currency": "DKK",
+            **(customer or {}),
+        },
+    )
+    body = {
+        "customer_id": party["number"],
+        "invoice_date": "2026-11-30",
+        "heading": "Levering uge 48",
+        "lines": [
+            {"item_id": "INV-1", "quantity": 2},
+            {"item_id": "INV-2", "quantity": 3, "discount_percentage": 10},
+        ],
+        **fields,
+    }
+    return rackbeat.sandbox.create("customer-invoices", body, booked=booked)
+
+
+def another_invoice(rackbeat: Any, like: dict[str, Any], item: str) -> dict[str, Any]:
+    body = {
+        "customer_id": like["customer_id"],
+        "invoice_date": "2026-11-30",
+        "lines": [{"item_id": item, "quantity": 1}],
+    }
+    return rackbeat.sandbox.create("customer-invoices", body, booked=True)
+
+
+def drafts(economic: Any) -> list[dict[str, Any]]:
+    return economic.sandbox.dump("invoices/drafts")
+
+
+def booked(economic: Any) -> list[dict[str, Any]]:
+    return economic.sandbox.dump("invoices/booked")
+
+
+def invoice_writes(economic: Any) -> list[dict[str, Any]]:
+    return [w for w in economic_writes(economic) if w["path"].startswith("/invoices")]
+
+
+def test_a_booked_invoice_becomes_one_priced_draft_carrying_its_rackbeat_number(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+    bindings: BindingStore,
+) -> None:
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat)
+
+    result = post(invoice["number"])
+
+    [draft] = drafts(economic)
+    assert result.outcome == "created" and result.economic_key == draft["draftInvoiceNumber"]
+    assert draft["references"]["other"] == f"Rackbeat invoice {invoice['number']}"
+    assert draft["notes"]["heading"] == "Levering uge 48"
+    assert [(line["product"]["productNumber"], line["quantity"]) for line in draft["lines"]] == [
+        ("INV-1", 2),
+        ("INV-2", 3),
+    ]
+    assert f"{draft['grossAmount']:.2f}" == f"{invoice['total_total']:.2f}"
+    binding = bindings.get("customer_invoice", str(invoice["number"]))
+    assert binding is not None and binding.economic_resource == "invoices/drafts"
+
+    writes = len(invoice_writes(economic))
+    assert post(invoice["number"]).outcome == "unchanged"
+    assert len(invoice_writes(economic)) == writes
+
+
+def test_booking_uses_the_rackbeat_number_and_a_taken_one_falls_back_to_e_conomic_s(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    first = booked_invoice(rackbeat)
+    second = rackbeat.sandbox.create(
+        "customer-invoices",
+        {
+            "customer_id": first["customer_id"],
+            "invoice_date": "2026-11-30",
+            "lines": [{"item_id": "INV-1", "quantity": 1}],
+        },
+        booked=True,
+    )
+    # e-conomic already holds a booked invoice under the second one's number
+    taken = post(first["number"], book=True, book_with_source_number=True)
+    assert [b["bookedInvoiceNumber"] for b in booked(economic)] == [first["number"]] == [taken.economic_key]
+    clash = rackbeat.sandbox.create(
+        "customer-invoices",
+        {
+            "customer_id": first["customer_id"],
+            "invoice_date": "2026-11-30",
+            "lines": [{"item_id": "INV-2", "quantity": 1}],
+        },
+        booked=True,
+    )
+    assert post(second["number"], book=True).economic_key == second["number"]
+
+    result = post(clash["number"], book=True)
+
+    numbers = sorted(b["bookedInvoiceNumber"] for b in booked(economic))
+    assert len(numbers) == 3 and len(set(numbers)) == 3
+    assert result.outcome == "created" and result.economic_key in numbers
+    assert drafts(economic) == []
+    assert post(clash["number"], book=True).outcome == "unchanged"
+
+
+def test_an_unbooked_invoice_is_never_sent(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat, booked=False)
+
+    assert post(invoice["number"]).outcome == "ignored"
+    assert invoice_writes(economic) == []
+
+
+def test_a_lost_answer_is_found_by_its_reference_not_posted_twice(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat)
+    reference = f"Rackbeat invoice {invoice['number']}"
+    exporter = Exporter(process_clients(), build_store(), DEFAULTS)
+    for kind, key in [("customer", invoice["customer_id"]), ("product", "INV-1"), ("product", "INV-2")]:
+        exporter.transfer(kind, str(key))  # so the faults below meet the invoice's own write
+    # every attempt of the call-level retry commits the draft and loses the answer
+    economic.sandbox.faults.set(commit_then_fail=1 + get_settings().http_call_retries)
+    with pytest.raises(TransientError):
+        post(invoice["number"])
+    assert [d["references"]["other"] for d in drafts(economic)] == [reference]  # written, never heard of
+    economic.sandbox.idempotency.clear()  # past e-conomic's replay hour: only the reference can tell
+
+    result = post(invoice["number"])
+
+    [draft] = drafts(economic)
+    assert (result.outcome, result.economic_key) == ("created", draft["draftInvoiceNumber"])
+    assert post(invoice["number"]).outcome == "unchanged"
+
+
+def test_a_different_price_in_e_conomic_takes_the_draft_back_and_names_both_totals(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+    bindings: BindingStore,
+) -> None:
+    rackbeat, economic = sandboxes
+    # Rackbeat charged no VAT (EU zone) to a customer e-conomic sees in Denmark, which charges 25 %
+    invoice = booked_invoice(rackbeat, customer={"vat_zone": "eu"})
+
+    with pytest.raises(TotalsDiffer) as refused:
+        post(invoice["number"], book=True)
+
+    assert refused.value.source_total == f"{invoice['total_total']:.2f}"
+    assert "grossAmount" in refused.value.field_errors
+    assert drafts(economic) == [] and booked(economic) == []
+    assert bindings.get("customer_invoice", str(invoice["number"])) is None
+
+
+def test_an_ean_invoice_without_their_reference_is_refused_naming_it(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat, customer={"ean": "5790000000001"})
+
+    with pytest.raises(MappingError) as refused:
+        post(invoice["number"], book=True)
+
+    assert refused.value.field == "references.other"
+    assert invoice_writes(economic) == []
+
+
+def test_never_book_ean_keeps_an_ean_invoice_a_draft(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat, customer={"ean": "5790000000001"}, their_reference="Indkøb, Jens")
+
+    result = post(invoice["number"], book=True, never_book_electronic=True)
+
+    [draft] = drafts(economic)
+    assert result.economic_key == draft["draftInvoiceNumber"] and draft["recipient"]["ean"] == "5790000000001"
+    assert booked(economic) == []
+
+
+def test_a_credit_note_goes_as_negative_quantities(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat, lines=[{"item_id": "INV-1", "quantity": -1}])
+
+    post(invoice["number"], book=True)
+
+    [credit] = booked(economic)
+    assert credit["grossAmount"] < 0 and f"{credit['grossAmount']:.2f}" == f"{invoice['total_total']:.2f}"
