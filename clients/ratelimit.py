@@ -9,6 +9,12 @@ The bucket is stored as ``tokens`` (the count at time ``ts``) and ``ts`` (Redis 
 all processes share one clock). A penalty after a 429 empties the bucket and moves ``ts`` into the
 future: no process refills until the server's ``Retry-After`` has passed.
 
+Every bucket also counts, in the same script call (no extra round trip), what ``/metrics`` reports: the
+requests it let out and the 429s it was told of, per API, in the hash ``usage_key(namespace)`` (fields
+``<api>|requests`` and ``<api>|rate_limited``, added up across processes and hosts), and it keeps its
+``capacity`` and ``window`` beside its tokens and its key in the set ``buckets_key(namespace)``, so the
+share of each budget in use can be read without a scan. Neither holds a credential.
+
 Redis is this module's business alone: a bucket whose Redis fails raises the clients' own
 ``TransientError`` (``request_sent`` False), never a ``redis`` exception, so ``clients.http`` needs to
 know nothing about the store behind its limiter.
@@ -32,12 +38,17 @@ __all__ = [
     "RateLimitStatus",
     "RedisTokenBucket",
     "bucket_key",
+    "buckets_key",
     "credential_fingerprint",
     "parse_rate_limiting_header",
+    "usage_key",
 ]
 
 _BUCKET_LUA = """
 local key = KEYS[1]
+local usage = KEYS[2]
+local buckets = KEYS[3]
+local api = ARGV[6]
 local capacity = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local op = ARGV[3]
@@ -62,16 +73,19 @@ if op == 'reserve' then
   if max_wait < 0 or wait <= max_wait then
     tokens = tokens - arg
     result = wait
+    redis.call('HINCRBY', usage, api .. '|requests', 1)
   else
     result = -wait
   end
 elseif op == 'acquire' then
   if ts <= now and tokens >= arg then
     tokens = tokens - arg
+    redis.call('HINCRBY', usage, api .. '|requests', 1)
   else
     result = (ts - now) + math.max(0, arg - tokens) / rate
   end
 elseif op == 'penalize' then
+  redis.call('HINCRBY', usage, api .. '|rate_limited', 1)
   tokens = 0
   ts = math.max(ts, now + arg)
 elseif op == 'cap_used' then
@@ -80,6 +94,8 @@ elseif op == 'peek' then
   result = tokens
 end
 redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('HSET', key, 'capacity', ARGV[1], 'window', ARGV[2])
+redis.call('SADD', buckets, key)
 redis.call('PEXPIRE', key, math.ceil((window + math.max(0, ts - now)) * 2000))
 return tostring(result)
 """
@@ -128,6 +144,16 @@ def bucket_key(namespace: str, api: str, credential: Secret) -> str:
     return f"rbsync:{namespace}:ratelimit:{api}:{credential_fingerprint(credential)}"
 
 
+def usage_key(namespace: str) -> str:
+    """Hash of the request and 429 counters of every bucket of ``namespace`` (``<api>|requests``...)."""
+    return f"rbsync:{namespace}:metrics:api"
+
+
+def buckets_key(namespace: str) -> str:
+    """Set of the bucket keys of ``namespace`` that have been used (for the budget gauge)."""
+    return f"rbsync:{namespace}:metrics:ratelimit-buckets"
+
+
 _TAKES_TOKENS = frozenset({"reserve", "acquire"})
 """Script operations run before a call goes out: when they fail, the call is not sent."""
 
@@ -155,6 +181,7 @@ class RedisTokenBucket:
         self.capacity = capacity
         self.window_seconds = float(window_seconds)
         self.key = bucket_key(namespace, api, credential)
+        self._keys = [self.key, usage_key(namespace), buckets_key(namespace)]
         self._redis = redis
         self._script = redis.register_script(_BUCKET_LUA)
         self.script_calls = 0
@@ -186,9 +213,16 @@ class RedisTokenBucket:
 
     def _run(self, op: str, arg: float, max_wait: float = -1.0) -> float:
         self.script_calls += 1
-        args: list[str | int | float] = [self.capacity, self.window_seconds, op, float(arg), float(max_wait)]
+        args: list[str | int | float] = [
+            self.capacity,
+            self.window_seconds,
+            op,
+            float(arg),
+            float(max_wait),
+            self.api,
+        ]
         with self._map_redis_errors(op):
-            return float(self._script(keys=[self.key], args=args))
+            return float(self._script(keys=self._keys, args=args))
 
     def try_acquire(self, cost: int = 1) -> float:
         """Take ``cost`` tokens only if they are there now: 0.0 when taken, else the seconds to wait."""

@@ -3,6 +3,7 @@
 ``rbsync run`` prints it, benchmarks read latencies from it, tests wait on it. Entries are flat string
 maps (a Redis stream stores strings): ``kind, key, outcome, economic_key, api_calls, task_id, at``
 (epoch seconds), plus ``retry_in`` (seconds) on ``retrying`` and ``entry_id`` on ``dead-lettered``.
+Each event also adds to the counters of tasks.metrics (``/metrics``), in the same round trip.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import redis
 
+from tasks.metrics import count_event
 from tasks.redis import field_map, read_entries, stream_entries, text
 from tasks.redis import key as namespaced_key
 
@@ -48,9 +50,18 @@ def record_event(
         "at": repr(time.time() if at is None else at),
     }
     fields.update({name: "" if value is None else str(value) for name, value in extra.items()})
-    return text(
-        client.xadd(stream_key(connection_id), field_map(fields), maxlen=STREAM_MAXLEN, approximate=True)
+    pipe = client.pipeline(transaction=False)  # the event and its counters (tasks.metrics): one round trip
+    pipe.xadd(stream_key(connection_id), field_map(fields), maxlen=STREAM_MAXLEN, approximate=True)
+    count_event(
+        pipe,
+        kind=kind,
+        outcome=outcome,
+        task_id=task_id,
+        error_class=extra.get("error_class"),
+        timed=extra.get("via") is None,
+        connection_id=connection_id,
     )
+    return text(pipe.execute()[0])
 
 
 def parse_event(fields: dict[str, str]) -> dict[str, Any]:

@@ -18,6 +18,9 @@ its task id is in no queue and in no worker's hands (the broker's unacked set, w
 countdowns a worker is waiting out). The sweep clears such markers, so the next event or poll queues a
 transfer again.
 
+Each of the three (change poll, deletion sweep, stale-marker sweep) notes when it last ran to its end
+(``tasks.metrics.record_poll_success``), for ``/metrics``.
+
 Whether a listed record needs a transfer is decided by its version: each transfer keeps Rackbeat's
 ``updated_at`` of what it read on the binding (and when it read it), and a listed record whose
 ``updated_at`` differs is queued (see ``needs_transfer`` for the same-second case). The watermark only
@@ -41,6 +44,7 @@ import redis
 from clients.rackbeat import RackbeatClient
 from tasks.celery import QUEUES, app
 from tasks.entities import EntitySpec
+from tasks.metrics import record_poll_success
 from tasks.redis import get_redis, text, texts
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
@@ -279,19 +283,22 @@ def poll_rackbeat_changes() -> dict[str, Any]:
     now = datetime.now(UTC)
     report = PollReport()
     report.stale_markers_cleared = clear_stale_markers(store, _broker_client(settings), settings)
+    record_poll_success(store, "stale-pending-markers")
     for spec in Directions.of(settings).exported_specs():
         kind_report = poll_changes(spec, rackbeat, bindings, watermarks, enqueue_export, settings, now)
         report.kinds.append(kind_report)
     summary = report.as_dict()
     if summary["queued"] or report.stale_markers_cleared:
         logger.info("poll: %s", summary)
+    record_poll_success(store, "poll-rackbeat-changes")
     return summary
 
 
 @app.task(name="rbsync.poll_rackbeat_deletions", acks_late=True, ignore_result=False)
 def poll_rackbeat_deletions() -> dict[str, Any]:
     settings = get_settings()
-    bindings = BindingStore(get_redis())
+    store = get_redis()
+    bindings = BindingStore(store)
     rackbeat = process_clients().rackbeat
     report = PollReport()
     for spec in Directions.of(settings).exported_specs():
@@ -299,4 +306,5 @@ def poll_rackbeat_deletions() -> dict[str, Any]:
     summary = report.as_dict()
     if summary["queued"]:
         logger.info("deletion sweep: %s", summary)
+    record_poll_success(store, "poll-rackbeat-deletions")
     return summary
