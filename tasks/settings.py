@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +26,8 @@ ENV_PREFIX = "RBSYNC_"
 # Margin between the visibility timeout and the longest a message may legitimately stay unacked
 # (longest retry countdown + hard time limit): a message is only restored when its worker is really gone.
 VISIBILITY_MARGIN_SECONDS = 60
+# The web console's password (RBSYNC_CONSOLE_PASSWORD): anything shorter is refused at start-up.
+CONSOLE_PASSWORD_MIN_LENGTH = 12
 
 MasterSide = Literal["rackbeat", "economic"]
 
@@ -170,6 +172,11 @@ class Settings(StoreSettings):
     # Web
     public_url: str = "http://127.0.0.1:8000"
     webhook_token: SecretStr | None = None
+    # The operator console at /console/ (web/console.py): its own login, both or neither; with neither the
+    # console answers 503 and is never open. flower_url is where its task links point (<flower>/task/<id>).
+    console_username: SecretStr | None = None
+    console_password: SecretStr | None = Field(default=None, validate_default=True)
+    flower_url: str = "http://127.0.0.1:5555"
 
     # Calls to the APIs
     http_timeout_seconds: float = Field(default=30, gt=0)
@@ -208,6 +215,42 @@ class Settings(StoreSettings):
         if value is not None and not value.get_secret_value().strip():
             raise PydanticCustomError("empty_token", "empty (an unset or blank token is not a token)")
         return value
+
+    @field_validator("console_username")
+    @classmethod
+    def _console_username_says_something(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise PydanticCustomError("empty_login", "empty (unset it to turn the console off)")
+        return value
+
+    @field_validator("console_password")
+    @classmethod
+    def _console_login_is_both_or_neither(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        """Runs also when unset (validate_default), so a username without a password is refused."""
+        username = info.data.get("console_username")
+        if value is None:
+            if username is not None:
+                raise PydanticCustomError("console_login", "unset while RBSYNC_CONSOLE_USERNAME is set")
+            return value
+        if username is None and "console_username" not in info.data:
+            return value  # the username itself was refused; that error names it
+        if username is None:
+            raise PydanticCustomError("console_login", "set, but RBSYNC_CONSOLE_USERNAME is not")
+        if len(value.get_secret_value()) < CONSOLE_PASSWORD_MIN_LENGTH:
+            raise PydanticCustomError(
+                "console_login", f"shorter than {CONSOLE_PASSWORD_MIN_LENGTH} characters"
+            )
+        return value
+
+    @field_validator("flower_url")
+    @classmethod
+    def _flower_url_is_http(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise PydanticCustomError("flower_url", "not an http(s) URL (e.g. http://127.0.0.1:5555)")
+        return value.strip().rstrip("/")
 
 
 @lru_cache(maxsize=1)
