@@ -5,6 +5,7 @@ Routes:
 - ``GET /healthz``: Redis store and broker PINGs (web.health)
 - ``GET /metrics``: webhook counters and each API's credential gauge as Prometheus text (web.metrics)
 - ``GET /status``: each API's credential state and since when (tasks.credentials)
+- ``/console/``: the operator console behind its own login (web.console)
 
 Nothing here reads global state at import; ``create_app(settings)`` builds everything from the settings
 it is given (the cached process settings by default), so tests can run several apps side by side.
@@ -30,6 +31,7 @@ from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from tasks.webhooks import RECEIVER_PATH, WebhookTokenStore
+from web.console import console_routes
 from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
 from web.metrics import WebhookMetrics, render_credentials, render_prometheus
 from web.rackbeat_webhooks import RackbeatWebhookReceiver, RouteTarget
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
             Route("/healthz", health.endpoint, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
             Route("/status", status_page, methods=["GET"]),
+            *console_routes(settings),  # the operator console, /console/ (web/console.py)
         ],
         lifespan=lifespan,
     )
