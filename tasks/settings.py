@@ -172,6 +172,9 @@ class Settings(StoreSettings):
     # Web
     public_url: str = "http://127.0.0.1:8000"
     webhook_token: SecretStr | None = None
+    # GET /metrics: HTTP basic auth with these when set (both or neither); without them only loopback
+    metrics_username: SecretStr | None = None
+    metrics_password: SecretStr | None = None
     # The operator console at /console/ (web/console.py): its own login, both or neither; with neither the
     # console answers 503 and is never open. flower_url is where its task links point (<flower>/task/<id>).
     console_username: SecretStr | None = None

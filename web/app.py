@@ -3,7 +3,8 @@
 Routes:
 - ``POST /webhooks/rackbeat``: Rackbeat deliveries (web.rackbeat_webhooks)
 - ``GET /healthz``: Redis store and broker PINGs (web.health)
-- ``GET /metrics``: webhook counters and each API's credential gauge as Prometheus text (web.metrics)
+- ``GET /metrics``: Prometheus text of the webhook counters, credential gauges and service metrics
+  (web.metrics, tasks.metrics); basic auth with its own credentials, else loopback only
 - ``GET /status``: each API's credential state and since when (tasks.credentials)
 - ``/console/``: the operator console behind its own login (web.console)
 
@@ -23,23 +24,28 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tasks.credentials import CredentialStatus
+from tasks.metrics import ServiceCollector
 from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from tasks.webhooks import RECEIVER_PATH, WebhookTokenStore
 from web.console import console_routes
 from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
-from web.metrics import WebhookMetrics, render_credentials, render_prometheus
+from web.metrics import (
+    MetricsAccess,
+    MetricsEndpoint,
+    WebhookCollector,
+    WebhookMetrics,
+    metrics_registry,
+)
 from web.rackbeat_webhooks import RackbeatWebhookReceiver, RouteTarget
 from web.startup import StartupRegistration
 
 log = logging.getLogger(__name__)
-
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def route_event(event: str) -> RouteTarget | None:
@@ -96,6 +102,7 @@ def register_on_startup(settings: Settings, override: bool | None) -> bool:
 def create_app(settings: Settings | None = None, *, register_webhooks: bool | None = None) -> Starlette:
     """The web app for ``settings``. ``register_webhooks`` overrides the start-up registration setting."""
     settings = settings or get_settings()
+    metrics_access = MetricsAccess(settings.metrics_username, settings.metrics_password)
     store = get_redis(settings.redis_url)
 
     def key(*parts: object) -> str:
@@ -120,13 +127,18 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
 
     credentials = CredentialStatus(store, settings.connection_id)
 
-    async def metrics_page(request: Request) -> PlainTextResponse:
-        def read() -> str:
-            return render_prometheus(metrics.snapshot(), metrics.ignored_events()) + render_credentials(
-                credentials.all()
-            )
-
-        return PlainTextResponse(await run_in_threadpool(read), media_type=PROMETHEUS_CONTENT_TYPE)
+    metrics_page = MetricsEndpoint(
+        metrics_registry(
+            WebhookCollector(metrics, credentials.all),
+            ServiceCollector(
+                store,
+                get_redis(settings.broker_url or settings.redis_url),
+                connection_id=settings.connection_id,
+                broker_prefix=settings.broker_key_prefix,
+            ),
+        ),
+        metrics_access,
+    )
 
     async def status_page(request: Request) -> JSONResponse:
         """Each API's credential state and since when (not liveness: a refused token is no reason to
@@ -149,7 +161,7 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
         routes=[
             Route(RECEIVER_PATH, receiver.endpoint, methods=["POST"]),
             Route("/healthz", health.endpoint, methods=["GET"]),
-            Route("/metrics", metrics_page, methods=["GET"]),
+            Route("/metrics", metrics_page.endpoint, methods=["GET"]),
             Route("/status", status_page, methods=["GET"]),
             *console_routes(settings),  # the operator console, /console/ (web/console.py)
         ],

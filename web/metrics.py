@@ -1,23 +1,45 @@
-"""Webhook counters kept in Redis and rendered as Prometheus text.
+"""``GET /metrics``: webhook counters, the credential gauge and the service's metrics, and who may read them.
 
-Counters live in Redis (hash ``stats:webhooks``) rather than in process memory so they survive restarts and
-add up across several receiver processes; every request updates them in one pipeline round trip.
-Field names are ``<counter>`` or ``<counter>|<reason>``.
+Webhook counters live in Redis (hash ``stats:webhooks``) rather than in process memory so they survive
+restarts and add up across several receiver processes; every request updates them in one pipeline round
+trip. Field names are ``<counter>`` or ``<counter>|<reason>``.
+
+The page is ``prometheus_client``'s text exposition (version 0.0.4) of a private ``CollectorRegistry``
+holding two custom collectors that read Redis at each scrape: ``WebhookCollector`` here (webhooks, and
+``rbsync_api_credentials_ok``) and ``tasks.metrics.ServiceCollector`` (transfers, latency, queues, APIs,
+dead letters, polls).
+
+Access (``MetricsAccess``): with ``RBSYNC_METRICS_USERNAME`` and ``RBSYNC_METRICS_PASSWORD`` set, HTTP basic
+auth with those (compared in constant time; 401 with ``WWW-Authenticate`` otherwise). With neither set, only
+a request made from this machine (a loopback peer, and no ``Forwarded``/``X-Forwarded-For``/``X-Real-IP``
+header, which a reverse proxy on this host would add) is answered; any other gets 403. Setting only one of
+the two stops the receiver at start with one line. The credentials never reach a log, a metric or a label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import base64
+import binascii
+import hmac
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import redis
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from pydantic import SecretStr
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 KeyFn = Callable[..., str]
 
 METRICS_HASH = ("stats", "webhooks")
 IGNORED_EVENTS_HASH = ("stats", "ignored-events")
 
-# name -> help text; the order is the order of the /metrics page.
+# name -> help text; the order is the order of the webhook part of the /metrics page.
 COUNTERS: dict[str, str] = {
     "received": "Webhook deliveries received from Rackbeat.",
     "accepted": "Deliveries accepted for a transfer (enqueued or coalesced).",
@@ -66,40 +88,6 @@ class WebhookMetrics:
         }
 
 
-def render_prometheus(snapshot: Mapping[str, int], ignored_events: Mapping[str, int] | None = None) -> str:
-    """Prometheus text exposition (version 0.0.4) of the counters; counters never seen are reported as 0.
-
-    `ignored_events` (from `stats:ignored-events`) adds one series per ignored event name, so an operator
-    sees which Rackbeat events arrive that nothing handles.
-    """
-    lines: list[str] = []
-    for counter, help_text in COUNTERS.items():
-        name = f"{PREFIX}_{counter}_total"
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} counter")
-        by_reason = {
-            field.partition("|")[2]: value
-            for field, value in snapshot.items()
-            if field.startswith(f"{counter}|")
-        }
-        if by_reason:
-            for reason, value in sorted(by_reason.items()):
-                lines.append(f'{name}{{reason="{_escape_label(reason)}"}} {value}')
-        else:
-            lines.append(f"{name} {snapshot.get(counter, 0)}")
-    if ignored_events:
-        name = f"{PREFIX}_ignored_by_event_total"
-        lines.append(f"# HELP {name} Authentic deliveries answered 2xx without a transfer, by event.")
-        lines.append(f"# TYPE {name} counter")
-        for event, value in sorted(ignored_events.items()):
-            lines.append(f'{name}{{event="{_escape_label(event)}"}} {value}')
-    return "\n".join(lines) + "\n"
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def _decoded(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
     def text(value: bytes | str) -> str:
         return value.decode() if isinstance(value, bytes) else value
@@ -107,13 +95,147 @@ def _decoded(raw: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
     return {text(k): text(v) for k, v in raw.items()}
 
 
-def render_credentials(states: Mapping[str, Mapping[str, object]]) -> str:
-    """One gauge per API: 1 while its credentials work (or were never refused), 0 while it refuses them."""
-    name = "rbsync_api_credentials_ok"
-    lines = [
-        f"# HELP {name} 1 when the API accepts our credentials, 0 while it refuses them (see /status).",
-        f"# TYPE {name} gauge",
-    ]
-    for api, state in sorted(states.items()):
-        lines.append(f'{name}{{api="{_escape_label(api)}"}} {0 if state.get("state") == "refused" else 1}')
-    return "\n".join(lines) + "\n"
+class WebhookCollector(Collector):
+    """``rbsync_webhooks_<counter>_total`` (``{reason}`` where the counter has reasons; a counter never seen
+    is 0), ``rbsync_webhooks_ignored_by_event_total{event}`` (once an event was ignored) and
+    ``rbsync_api_credentials_ok{api}`` (1 while the API accepts our credentials or never refused them)."""
+
+    def __init__(
+        self, metrics: WebhookMetrics, credentials: Callable[[], Mapping[str, Mapping[str, object]]]
+    ):
+        self.metrics = metrics
+        self.credentials = credentials
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.metrics.snapshot()
+        for counter, help_text in COUNTERS.items():
+            name = f"{PREFIX}_{counter}"
+            by_reason = {
+                field.partition("|")[2]: value
+                for field, value in snapshot.items()
+                if field.startswith(f"{counter}|")
+            }
+            if by_reason:
+                family = CounterMetricFamily(name, help_text, labels=["reason"])
+                for reason, value in sorted(by_reason.items()):
+                    family.add_metric([reason], value)
+                yield family
+            else:
+                yield CounterMetricFamily(name, help_text, value=snapshot.get(counter, 0))
+        ignored_events = self.metrics.ignored_events()
+        if ignored_events:
+            family = CounterMetricFamily(
+                f"{PREFIX}_ignored_by_event",
+                "Authentic deliveries answered 2xx without a transfer, by event.",
+                labels=["event"],
+            )
+            for event, value in sorted(ignored_events.items()):
+                family.add_metric([event], value)
+            yield family
+        gauge = GaugeMetricFamily(
+            "rbsync_api_credentials_ok",
+            "1 when the API accepts our credentials, 0 while it refuses them (see /status).",
+            labels=["api"],
+        )
+        for api, state in sorted(self.credentials().items()):
+            gauge.add_metric([api], 0 if state.get("state") == "refused" else 1)
+        yield gauge
+
+
+def metrics_registry(*collectors: Collector) -> CollectorRegistry:
+    """A private registry (not prometheus_client's global one) holding ``collectors``."""
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        registry.register(collector)
+    return registry
+
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+REALM = 'Basic realm="rbsync metrics", charset="UTF-8"'
+
+
+class MetricsAccess:
+    """Who may read ``/metrics`` (see the module docstring)."""
+
+    def __init__(self, username: SecretStr | None, password: SecretStr | None) -> None:
+        given = [secret for secret in (username, password) if secret is not None]
+        if len(given) == 1:
+            missing = "RBSYNC_METRICS_PASSWORD" if password is None else "RBSYNC_METRICS_USERNAME"
+            raise SystemExit(
+                f"rbsync: setting {missing}: not set, while the other /metrics credential is "
+                "(set both, or neither to serve /metrics on loopback only)"
+            )
+        for name, secret in (("RBSYNC_METRICS_USERNAME", username), ("RBSYNC_METRICS_PASSWORD", password)):
+            if secret is not None and not secret.get_secret_value().strip():
+                raise SystemExit(f"rbsync: setting {name}: empty (an unset or blank credential is none)")
+        self._expected = (
+            None
+            if username is None or password is None
+            else (username.get_secret_value().encode(), password.get_secret_value().encode())
+        )
+
+    @property
+    def needs_credentials(self) -> bool:
+        return self._expected is not None
+
+    def refusal(self, request: Request) -> Response | None:
+        """None when ``request`` may read the metrics, else the answer to give it (403 or 401)."""
+        if self._expected is None:
+            if is_local(request):
+                return None
+            return PlainTextResponse(
+                "/metrics answers only on this machine while RBSYNC_METRICS_USERNAME/PASSWORD are unset\n",
+                status_code=403,
+            )
+        if self._matches(request.headers.get("authorization")):
+            return None
+        return PlainTextResponse(
+            "authentication required\n", status_code=401, headers={"WWW-Authenticate": REALM}
+        )
+
+    def _matches(self, header: str | None) -> bool:
+        assert self._expected is not None
+        scheme, _, encoded = (header or "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        username, separator, password = decoded.partition(b":")
+        user_ok = hmac.compare_digest(username, self._expected[0])
+        password_ok = hmac.compare_digest(password, self._expected[1])
+        return bool(separator) and user_ok and password_ok
+
+
+def is_local(request: Request) -> bool:
+    """Whether ``request`` comes from this machine directly: a loopback peer that no proxy forwarded."""
+    if any(request.headers.get(name) for name in FORWARDING_HEADERS):
+        return False
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+class MetricsEndpoint:
+    """``GET /metrics``: the access rule, then the registry's exposition (read in a worker thread)."""
+
+    def __init__(self, registry: CollectorRegistry, access: MetricsAccess) -> None:
+        self.registry = registry
+        self.access = access
+
+    async def endpoint(self, request: Request) -> Response:
+        refused = self.access.refusal(request)
+        if refused is not None:
+            return refused
+        body = await run_in_threadpool(generate_latest, self.registry)
+        return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)

@@ -340,3 +340,16 @@ def test_dockerfile_installs_the_pinned_dependencies_before_it_copies_the_code()
     assert project_installs and all("--no-deps" in line for line in project_installs), project_installs
     for name in ("clients", "tasks", "web", "sandbox"):
         assert any(re.fullmatch(rf"COPY {name} \./{name}", line) for line in instructions[first_code_copy:])
+
+
+def test_the_receiver_requires_its_own_metrics_credentials_with_no_default(services):
+    """/metrics answers only loopback without credentials, and a published container port is not loopback:
+    Compose refuses to start the receiver without a metrics login, and only the receiver gets one."""
+    environment = services["web"]["environment"]
+    for variable in ("RBSYNC_METRICS_USERNAME", "RBSYNC_METRICS_PASSWORD"):
+        value = environment[variable]
+        assert re.fullmatch(r"\$\{" + variable + r":\?[^}]+\}", value), f"{variable} must be required"
+        assert variable in env_example_names()
+    assert environment["RBSYNC_REDIS_URL"] == services["worker"]["environment"]["RBSYNC_REDIS_URL"]
+    for name in ("worker", "beat", "flower", "redis"):
+        assert not any("METRICS" in variable for variable in services[name].get("environment") or {}), name

@@ -6,10 +6,11 @@ import uuid
 
 import pytest
 import redis
+from prometheus_client import generate_latest
 from pydantic import SecretStr
 
 from tasks.webhooks import WebhookTokenStore
-from web.metrics import Increment, WebhookMetrics, render_prometheus
+from web.metrics import Increment, WebhookCollector, WebhookMetrics, metrics_registry
 from web.tokens import is_authentic
 
 
@@ -59,15 +60,14 @@ def test_metrics_count_in_redis_and_render_as_prometheus(redis_client: redis.Red
     metrics.record([Increment("received"), Increment("ignored", "unhandled-event")], ignored_event="x.y")
     assert metrics.snapshot() == {"received": 3, "refused|bad-token": 1, "ignored|unhandled-event": 2}
     assert metrics.ignored_events() == {"x.y": 2}
-    text = render_prometheus(metrics.snapshot())
-    assert "rbsync_webhooks_received_total 3\n" in text
-    assert 'rbsync_webhooks_refused_total{reason="bad-token"} 1\n' in text
-    assert 'rbsync_webhooks_ignored_total{reason="unhandled-event"} 2\n' in text
-    assert "rbsync_webhooks_enqueued_total 0\n" in text
+    # prometheus_client's exposition (web.metrics.WebhookCollector): the same names, values as floats
+    text = generate_latest(metrics_registry(WebhookCollector(metrics, dict))).decode()
+    assert "rbsync_webhooks_received_total 3.0\n" in text
+    assert 'rbsync_webhooks_refused_total{reason="bad-token"} 1.0\n' in text
+    assert 'rbsync_webhooks_ignored_total{reason="unhandled-event"} 2.0\n' in text
+    assert "rbsync_webhooks_enqueued_total 0.0\n" in text
     assert "# TYPE rbsync_webhooks_coalesced_total counter" in text
-    assert "ignored_by_event" not in text
-    by_event = render_prometheus(metrics.snapshot(), metrics.ignored_events())
-    assert 'rbsync_webhooks_ignored_by_event_total{event="x.y"} 2\n' in by_event
+    assert 'rbsync_webhooks_ignored_by_event_total{event="x.y"} 2.0\n' in text
 
 
 def test_unknown_counter_is_a_programming_error(redis_client: redis.Redis, key) -> None:
