@@ -20,6 +20,25 @@
   dead-lettered as ``worker-lost`` instead of run again (the loop ``task_reject_on_worker_lost`` warns of).
 - A success appends the transfer event (when the task returns a result with an ``outcome``) and closes
   the record's open dead-letter entries (``resolved`` for the entry this run retried, else ``superseded``).
+- What Celery records for a dead-lettered failure (the result, the worker log, Flower's exception and
+  traceback) is :class:`DeadLettered`: the original class, the reason in the API's words as ``rbsync dlq
+  list`` shows it, and the entry, e.g. ``ValidationFailed: currency: currency does not exist. (dead
+  letter 194ade84cf43)``. The entry is written from the original exception first, so its class,
+  classification, field errors and whole traceback are the original's. ``DeadLettered`` carries the
+  original's traceback but not its chain, so the worker's report is no larger than the original's would
+  be (see ``_requeue``); it pickles and JSON-serialises as itself, where Celery could only rebuild an API
+  error from a stand-in holding its generic message (``ValidationFailed('Validation error.')``).
+- Resolved, in Flower: Flower knows tasks only from Celery's events, and a FAILURE stays one. When a
+  success closes a dead-letter entry, a custom ``task-resolved`` event is sent for the entry's failed
+  task (its last failure), as the worker that ran it. Celery's event state, which Flower keeps, merges it
+  into that task without changing the state, and the task's ``result`` (empty for a failure) becomes
+  ``resolved: product P-1 transferred by task <id> (dead letter <entry>)``, or ``superseded: ...`` when
+  a later transfer rather than a retry of the entry did it: Flower's Result column, task page and search
+  show it. ``rbsync.retry_dead_letter`` notes ``retried: ...`` on the failed task the same way
+  (tasks/dlq_tasks.py). The entry's history names the task that closed it; a Flower that was not running
+  then never learns it, and the dead-letter list stays the record.
+- Each retry and dead-letter event carries ``api_calls``: the calls the failed attempt made, counted by
+  this thread's API clients (:meth:`SyncTask.api_call_counter`); ``rbsync run`` prints them.
 - Nothing is dropped when Redis (broker and store) is unreachable: a retry that cannot be published, a
   final failure that cannot be dead-lettered and a busy record that cannot be re-queued all end in
   ``Reject(requeue=True)``. Celery would otherwise turn the failed publish into ``Reject(requeue=False)``
@@ -49,6 +68,7 @@ from clients.errors import ApiError, AuthError, PermanentError, RateLimitedError
 from tasks.celery import queue_for
 from tasks.credentials import LABEL_OF, CredentialStatus
 from tasks.deadletter import Classification, DeadLetterStore, Failure
+from tasks.dlq_actions import reason_of
 from tasks.errors import SyncError
 from tasks.events import record_event
 from tasks.redis import get_redis
@@ -60,10 +80,39 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_COUNTER_TTL_SECONDS = 86400
 RETRYABLE = (TransientError, SoftTimeLimitExceeded, redis.ConnectionError, redis.TimeoutError)
+#: Characters of the reason kept in a :class:`DeadLettered` text (the entry keeps all of it).
+REPORT_REASON_LIMIT = 300
+#: The custom task event that tells Flower a failed task's dead letter was closed (module docstring).
+RESOLVED_EVENT = "task-resolved"
 
 
 class RedeliveryLimitExceeded(Exception):
     """The task's message came back more often than ``max_redeliveries`` after its worker died."""
+
+
+class DeadLettered(Exception):
+    """What Celery records for a failure ``SyncTask`` dead-lettered (see the module docstring).
+
+    One text argument (``str()`` is it), so it pickles and JSON-serialises as itself; ``error_class`` and
+    ``entry_id`` travel beside it when pickled.
+    """
+
+    def __init__(self, text: str, *, error_class: str | None = None, entry_id: str | None = None) -> None:
+        super().__init__(text)
+        self.error_class = error_class
+        self.entry_id = entry_id
+
+    @classmethod
+    def of(cls, exc: BaseException, entry_id: str) -> DeadLettered:
+        """``<class>: <reason in the API's words> (dead letter <entry id>)`` for ``exc``."""
+        details = failure_details(exc)
+        reason = " ".join(reason_of(details).split()) or str(details["error_class"])
+        if len(reason) > REPORT_REASON_LIMIT:
+            reason = reason[: REPORT_REASON_LIMIT - 1] + "…"
+        error_class = str(details["error_class"])
+        return cls(
+            f"{error_class}: {reason} (dead letter {entry_id})", error_class=error_class, entry_id=entry_id
+        )
 
 
 def retry_countdown(
@@ -157,6 +206,10 @@ def failure_details(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _no_calls() -> int:
+    return 0
+
+
 def result_fields(result: Any) -> dict[str, Any] | None:
     """``outcome``/``economic_key``/``api_calls`` of a task result (a mapping or an object), if it has one."""
     if isinstance(result, Mapping):
@@ -206,8 +259,10 @@ class SyncTask(Task):
         client = get_redis()
         kind, key = self.record_of(args, kwargs)
         counter = namespaced_key("deliveries", self.request.id)
+        calls: Callable[[], int] = _no_calls
         try:
             try:
+                calls = self.api_call_counter()
                 deliveries = self._count_delivery(client, counter)
                 if deliveries - 1 > settings.max_redeliveries:
                     raise RedeliveryLimitExceeded(
@@ -222,25 +277,21 @@ class SyncTask(Task):
             except SyncError as exc:
                 if not exc.spends_retry:
                     raise self._retry_uncounted(exc, random.uniform(*self.busy_retry_seconds)) from exc
-                retry = None if exc.permanent else self._retry_unless_spent(exc, kind, key)
-                if retry is None:
-                    self._dead_letter_or_requeue(exc, args, kwargs)
-                    raise  # permanent, or retries spent: dead-lettered
+                retry = None if exc.permanent else self._retry_unless_spent(exc, kind, key, calls())
+                if retry is None:  # permanent, or retries spent
+                    raise self._dead_letter_or_requeue(exc, args, kwargs, calls()) from None
                 raise retry from exc
             except AuthError as exc:
-                if not self._credentials_refused(exc):
-                    self._dead_letter_or_requeue(exc, args, kwargs)
-                    raise  # the credential works: this one resource is refused to us
+                if not self._credentials_refused(exc):  # the credential works: this one resource is refused
+                    raise self._dead_letter_or_requeue(exc, args, kwargs, calls()) from None
                 raise self._retry_uncounted(exc, random.uniform(*self.auth_wait_seconds)) from exc
             except RETRYABLE as exc:
-                retry = self._retry_unless_spent(exc, kind, key)
-                if retry is None:
-                    self._dead_letter_or_requeue(exc, args, kwargs)
-                    raise  # retries spent: dead-lettered
+                retry = self._retry_unless_spent(exc, kind, key, calls())
+                if retry is None:  # retries spent
+                    raise self._dead_letter_or_requeue(exc, args, kwargs, calls()) from None
                 raise retry from exc
             except Exception as exc:
-                self._dead_letter_or_requeue(exc, args, kwargs)
-                raise
+                raise self._dead_letter_or_requeue(exc, args, kwargs, calls()) from None
         finally:
             self._end_delivery(client, counter)
         try:
@@ -251,6 +302,19 @@ class SyncTask(Task):
 
     def effective_max_retries(self) -> int:
         return self.max_retries if self.max_retries is not None else get_settings().transfer_max_retries
+
+    def api_call_counter(self) -> Callable[[], int]:
+        """Start counting an attempt's API calls: the returned function gives the calls made since.
+
+        Counted by this thread's API clients (``process_clients``: one set per process and thread, so a
+        threads pool never mixes two transfers' calls), the ones every transfer uses; every request sent
+        counts, the call-level retries of a 5xx included. A task that calls an API some other way
+        overrides this."""
+        from tasks.sync.connections import process_clients  # the engine's clients, built on first use
+
+        clients = process_clients()
+        start = clients.call_count()
+        return lambda: max(0, clients.call_count() - start)
 
     def _count_delivery(self, client: redis.Redis, counter: str) -> int:
         with client.pipeline(transaction=True) as pipe:
@@ -266,8 +330,9 @@ class SyncTask(Task):
         except redis.RedisError:  # the counter expires on its own; never mask the task's own outcome
             logger.warning("could not clear the delivery counter %s", counter)
 
-    def _retry_unless_spent(self, exc: BaseException, kind: str, key: str) -> Retry | None:
-        """Schedule the next attempt and return the Retry to raise; None when the retries are spent."""
+    def _retry_unless_spent(self, exc: BaseException, kind: str, key: str, api_calls: int) -> Retry | None:
+        """Schedule the next attempt and return the Retry to raise; None when the retries are spent.
+        ``api_calls``: the calls the failed attempt made (for the retry event)."""
         settings = get_settings()
         max_retries = self.effective_max_retries()
         retries = self.request.retries
@@ -297,6 +362,7 @@ class SyncTask(Task):
                 key=key,
                 outcome="retrying",
                 task_id=self.request.id,
+                api_calls=api_calls,
                 retry_in=f"{countdown:.3f}",
                 attempt=retries + 1,
                 error_class=type(exc).__name__,
@@ -349,9 +415,10 @@ class SyncTask(Task):
         return Reject(f"{what}: {type(cause).__name__}", requeue=True)
 
     def _dead_letter_or_requeue(
-        self, exc: BaseException, args: Sequence[Any], kwargs: Mapping[str, Any]
-    ) -> None:
-        """Dead-letter a final failure now, while the original exception is at hand.
+        self, exc: BaseException, args: Sequence[Any], kwargs: Mapping[str, Any], api_calls: int
+    ) -> DeadLettered:
+        """Dead-letter a final failure now, while the original exception is at hand; returns the
+        :class:`DeadLettered` to raise in its place (with its traceback: see the module docstring).
 
         Done here rather than in ``on_failure`` because only here can a store that is down still change
         the message's fate: Celery acks a failed task's message whatever ``on_failure`` manages, so a
@@ -359,10 +426,13 @@ class SyncTask(Task):
         """
         self.request.sync_failure = exc
         try:
-            entry_id = self._record_failure(exc, self.request.id, args, kwargs, traceback.format_exc())
+            entry_id = self._record_failure(
+                exc, self.request.id, args, kwargs, traceback.format_exc(), api_calls=api_calls
+            )
         except redis.RedisError as store_error:
             raise self._requeue("could not dead-letter the failure", store_error, exc) from None
         self.request.sync_dead_letter = entry_id
+        return DeadLettered.of(exc, entry_id).with_traceback(exc.__traceback__)
 
     def _credentials_refused(self, error: AuthError) -> bool:
         """Whether ``error`` means our credentials for its API are bad (one probe call decides), recorded
@@ -391,11 +461,27 @@ class SyncTask(Task):
         fields = result_fields(result)
         if fields is not None:
             record_event(client, kind=kind, key=key, task_id=self.request.id, **fields)
-        closed = DeadLetterStore(client).resolve_for_record(
-            kind, key, task_name=self.name, task_id=self.request.id
-        )
+        store = DeadLetterStore(client)
+        closed = store.resolve_for_record(kind, key, task_name=self.name, task_id=self.request.id)
         if closed:
             logger.info("%s %s succeeded: closed dead-letter entries %s", kind, key, ", ".join(closed))
+            self._note_resolved(store, closed, kind, key)
+
+    def _note_resolved(self, store: DeadLetterStore, closed: Sequence[str], kind: str, key: str) -> None:
+        """Mark the last failed task of each entry this success closed as such in Flower (module docstring).
+        Earlier failures folded into the entry were replayed, and their note says as what (dlq_tasks)."""
+        for entry_id in closed:
+            entry = store.get(entry_id)
+            if entry is None or entry["task_id"] == self.request.id:
+                continue
+            note = f"{entry['status']}: {kind} {key} transferred by task {self.request.id}"
+            note_on_task(
+                self.app,
+                entry["task_id"],
+                RESOLVED_EVENT,
+                f"{note} (dead letter {entry_id})",
+                hostname=entry.get("worker"),
+            )
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Final failure: dead-letter what ``__call__`` has not (a hard time limit, reported by the
@@ -412,7 +498,14 @@ class SyncTask(Task):
             )
 
     def _record_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, traceback_text: str | None
+        self,
+        exc: BaseException,
+        task_id: str,
+        args: Any,
+        kwargs: Any,
+        traceback_text: str | None,
+        *,
+        api_calls: int = 0,
     ) -> str:
         """Write the dead-letter entry (and its event) for a final failure; returns the entry id."""
         request = self.request
@@ -446,6 +539,7 @@ class SyncTask(Task):
                 key=key,
                 outcome="dead-lettered",
                 task_id=task_id,
+                api_calls=api_calls,
                 entry_id=entry["id"],
                 error_class=failure.error_class,
             )
@@ -463,3 +557,17 @@ class SyncTask(Task):
             failure.error,
         )
         return str(entry["id"])
+
+
+def note_on_task(app: Any, task_id: str, event: str, note: str, *, hostname: str | None = None) -> None:
+    """Show ``note`` as the ``result`` of task ``task_id`` in Flower, without changing its state.
+
+    A custom task event (``event``, e.g. ``task-resolved``): Celery's event state (which Flower keeps)
+    merges the fields of an event whose state ranks below the task's, FAILURE's included, and keeps the
+    state. ``hostname`` is the worker the event is sent as, which Flower shows as the task's worker: the
+    one that ran it, when known. Best effort: a broker that cannot take the event only loses the note."""
+    try:
+        with app.events.default_dispatcher(hostname=hostname) as dispatcher:
+            dispatcher.send(event, uuid=task_id, result=note)
+    except Exception as error:  # the task's own outcome never depends on a note for Flower
+        logger.warning("could not send %s for task %s: %s: %s", event, task_id, type(error).__name__, error)

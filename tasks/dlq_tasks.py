@@ -6,6 +6,13 @@ the same entry is refused), then sends the original task by name with the stored
 task id, which is recorded on the entry first, so the task's success resolves exactly this entry and
 the replay can be followed in Flower. The replay goes through the normal task: locks, hashes and
 idempotency keys apply as on any transfer.
+
+In Flower: this task's argument is the entry id and its result names the replay's task id; the replay is
+its child (``parent_id``), with the original ``(kind, key)`` as arguments. The failed task of the entry
+gets the note ``retried: sent again as task <id> (dead letter <entry>)`` as its result (a custom
+``task-replayed`` event, the mechanism of ``tasks.base.note_on_task``); the replay's success replaces it
+with ``resolved: ...`` (tasks/base.py), and a replay that fails again is the entry's new failed task,
+whose exception names the same entry.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 import redis
 from celery import signals
 
+from tasks.base import note_on_task
 from tasks.celery import app, queue_for
 from tasks.deadletter import DeadLetterStore, Failure
 from tasks.redis import get_redis
@@ -25,6 +33,8 @@ from tasks.redis import get_redis
 logger = logging.getLogger(__name__)
 
 RETRY_TASK_NAME = "rbsync.retry_dead_letter"
+#: The custom task event that notes on an entry's failed task that it was sent again (module docstring).
+REPLAYED_EVENT = "task-replayed"
 # Replay ids derive from (entry, retry request): a redelivered retry request re-sends the same id.
 _REPLAY_NAMESPACE = uuid.UUID("6f1c8f44-3a51-4f0e-9a43-5a3f0b7c2d10")
 
@@ -62,6 +72,14 @@ def retry_dead_letter(self: Any, entry_id: str) -> dict[str, Any]:
         store.reopen(entry_id, "the retry could not be sent")
         raise
     logger.info("dead-letter entry %s: %s sent again as %s", entry_id, entry["task_name"], task_id)
+    if entry["task_id"] != task_id:
+        note_on_task(
+            self.app,
+            entry["task_id"],
+            REPLAYED_EVENT,
+            f"retried: sent again as task {task_id} (dead letter {entry_id})",
+            hostname=entry.get("worker"),
+        )
     return {"entry_id": entry_id, "retried": True, "task_id": task_id, "task_name": entry["task_name"]}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import uuid
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 from billiard.exceptions import TimeLimitExceeded
 
 from clients.errors import PermanentError, RateLimitedError, ValidationFailed
-from tasks.base import RedeliveryLimitExceeded, classify, retry_countdown
+from tasks.base import REPORT_REASON_LIMIT, DeadLettered, RedeliveryLimitExceeded, classify, retry_countdown
+from tasks.errors import MappingError
 from tasks.events import read_events
 from tests.fixtures.service import wait_for
 from tests.tasks.sample_tasks import SCRIPTED, runs, script
@@ -44,6 +46,33 @@ def test_failures_are_classified_for_the_dead_letter_queue():
     assert classify(KeyError("x")) == "unprocessable"
 
 
+def test_what_celery_records_for_a_dead_letter_names_the_class_the_apis_words_and_the_entry():
+    refused = ValidationFailed(
+        "Validation error.",
+        api="economic",
+        method="PUT",
+        url="/customers/1",
+        status=400,
+        field_errors={"currency": ["currency does not exist."]},
+    )
+    assert str(DeadLettered.of(refused, "194ade84cf43")) == (
+        "ValidationFailed: currency: currency does not exist. (dead letter 194ade84cf43)"
+    )
+    mapping = MappingError("currency", "currency does not exist.", api="economic", resource="customers")
+    assert (
+        str(DeadLettered.of(mapping, "e1"))
+        == "MappingError: currency: currency does not exist. (dead letter e1)"
+    )
+    assert str(DeadLettered.of(KeyError("surprise"), "e2")) == "KeyError: 'surprise' (dead letter e2)"
+    # one line, and bounded: the worker's report to its parent must stay small
+    long = DeadLettered.of(PermanentError("x\n" * 5000, api="rackbeat", method="GET", url="/x"), "e3")
+    assert "\n" not in str(long) and len(str(long)) < REPORT_REASON_LIMIT + 60
+    # it pickles as itself (an ApiError does not: Celery would rebuild it from a stand-in)
+    copy = pickle.loads(pickle.dumps(DeadLettered.of(refused, "e4")))
+    assert type(copy) is DeadLettered and str(copy).endswith("(dead letter e4)")
+    assert (copy.error_class, copy.entry_id) == ("ValidationFailed", "e4")
+
+
 # --- with a worker ------------------------------------------------------------------------------
 
 
@@ -61,6 +90,14 @@ def outcome_of(client: Any, task_id: str, outcome: str) -> list[dict[str, Any]]:
 
 def send(celery_app: Any, kind: str, key: str) -> str:
     return celery_app.send_task(SCRIPTED, args=[kind, key]).id
+
+
+def failure_recorded(celery_app: Any, task_id: str) -> BaseException:
+    """The exception Celery's result backend holds for a failed task (as any client reads it back)."""
+    result = celery_app.AsyncResult(task_id)
+    wait_for(lambda: result.state == "FAILURE", message="the failure to be recorded")
+    assert isinstance(result.result, BaseException)
+    return result.result
 
 
 def test_transient_errors_are_retried_until_the_task_succeeds(celery_app, service_redis, dlq_store):
@@ -81,6 +118,9 @@ def test_transient_errors_are_retried_until_the_task_succeeds(celery_app, servic
         ("e-conomic 503", "1", "3"),
         ("e-conomic 503", "2", "3"),
     ]
+    # the scripted task calls no API: each failed attempt made 0 calls (tests/tasks/test_retry_api_calls.py
+    # counts real ones)
+    assert [r["api_calls"] for r in retrying] == [0, 0]
     assert dlq_store.entries_for_record(kind, key) == []
 
 
@@ -107,6 +147,8 @@ def test_exhausted_retries_are_dead_lettered_once_with_args_and_the_api_text(
     assert entry["attempts"] == expected_attempts
     assert entry["status"] == "new"
     assert len(outcome_of(service_redis, task_id, "dead-lettered")) == 1
+    recorded = failure_recorded(celery_app, task_id)
+    assert str(recorded) == f"TransientError: Service Unavailable (dead letter {entry['id']})"
 
 
 def test_permanent_errors_are_dead_lettered_at_once_without_retry(celery_app, service_redis, dlq_store):
@@ -126,6 +168,10 @@ def test_permanent_errors_are_dead_lettered_at_once_without_retry(celery_app, se
     assert entry["status_code"] == 400
     assert entry["api"] == "economic"
     assert entry["attempts"] == 1
+    # what Celery records (and Flower shows) says why in the API's words, and where to look
+    recorded = failure_recorded(celery_app, task_id)
+    assert type(recorded) is DeadLettered
+    assert str(recorded) == f"ValidationFailed: salesPrice: Must be a number. (dead letter {entry['id']})"
 
 
 def test_unexpected_exceptions_are_dead_lettered_as_unprocessable_without_retry(
@@ -143,6 +189,7 @@ def test_unexpected_exceptions_are_dead_lettered_as_unprocessable_without_retry(
     assert entry["error_class"] == "KeyError"
     assert "surprise" in entry["error"]
     assert "sample_tasks.py" in entry["traceback"]
+    assert str(failure_recorded(celery_app, task_id)) == f"KeyError: 'surprise' (dead letter {entry['id']})"
 
 
 def test_rate_limited_retry_waits_at_least_retry_after(celery_app, service_redis, service_settings):
