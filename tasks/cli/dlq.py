@@ -167,7 +167,7 @@ TABLE_COLUMNS = (
     ("ID", 12),
     ("STATUS", 10),
     ("CLASS", 19),
-    ("KIND", 14),
+    ("KIND", 16),  # the longest kind names (customer_invoice) whole
     ("KEY", 14),
     ("ERROR CLASS", 16),
     ("TRIES", 5),
