@@ -50,6 +50,30 @@ TASK_MODULES = (
 )
 
 
+# Flower's task list (``celery -A tasks flower``), passed by every start of Flower: tasks/harness/stack.py,
+# docker-compose.yml (its copy checked by tests/tasks/test_worker_flower.py). A transfer task's arguments are
+# exactly ``(kind, key)``, so ``args`` is the record; ``exception`` is a dead-lettered failure's reason and
+# entry, and ``result`` a transfer's outcome or, on a failed task whose dead letter was closed since,
+# ``resolved: ...`` (tasks/base.py). Flower's default shows neither args nor exception nor result.
+FLOWER_TASKS_COLUMNS = (
+    "name",
+    "args",
+    "state",
+    "exception",
+    "result",
+    "retries",
+    "received",
+    "runtime",
+    "worker",
+    "uuid",
+)
+
+
+def flower_options() -> list[str]:
+    """The Flower command-line options of this service (after ``celery -A tasks flower``)."""
+    return [f"--tasks_columns={','.join(FLOWER_TASKS_COLUMNS)}"]
+
+
 def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
     """Periodic tasks, run by RedBeat (one active beat per connection thanks to its Redis lock).
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from tasks.celery import flower_options
 from tasks.harness.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
 from tasks.harness.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
 from tasks.settings import Settings
@@ -306,7 +307,17 @@ class Stack:
         flower = self.processes.start(
             ManagedProcess(
                 "flower",
-                ["python", "-m", "celery", "-A", "tasks", "flower", "--address=127.0.0.1", f"--port={port}"],
+                [
+                    "python",
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tasks",
+                    "flower",
+                    "--address=127.0.0.1",
+                    f"--port={port}",
+                    *flower_options(),
+                ],
                 {**self.env, "FLOWER_BASIC_AUTH": basic_auth},
                 log_dir / "flower.log",
             )
