@@ -35,12 +35,17 @@ OUTCOME_COLOURS = {
 
 
 def format_event(event: Mapping[str, Any]) -> str:
-    """One line per finished transfer: time, kind, key, outcome, e-conomic number, API calls."""
+    """One line per finished transfer: time, kind, key, outcome, e-conomic number, API calls.
+
+    A retry says why, how far along and what the failed attempt cost: ``e-conomic 503, retry 3 of 8 in
+    16 s, 4 API calls`` (the calls it made, each call-level resend of a 5xx included)."""
     at = event.get("at")
     clock = time.strftime("%H:%M:%S", time.localtime(at)) if at else "--:--:--"
     outcome = str(event.get("outcome") or "?")
     economic = event.get("economic_key")
+    calls = int(event.get("api_calls") or 0)
     target = f"e-conomic {economic}" if economic else ""
+    cost = f"{calls} calls"
     if outcome == "dead-lettered" and event.get("entry_id"):
         target = f"dead letter {event['entry_id']}"
     elif outcome == "retrying" and event.get("retry_in") is not None:
@@ -50,9 +55,10 @@ def format_event(event: Mapping[str, Any]) -> str:
                 f"{event['reason']}, retry {event.get('attempt')} of {event['max_retries']} "
                 f"in {float(event['retry_in']):.0f} s"
             )
-    calls = int(event.get("api_calls") or 0)
+        target += f", {calls} API call{'' if calls == 1 else 's'}"
+        cost = ""
     kind, key = str(event.get("kind", "?")), str(event.get("key", "?"))
-    line = f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {calls} calls"
+    line = f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {cost}".rstrip()
     if event.get("via"):
         line += f" (needed by {str(event['via']).replace(':', ' ', 1)})"
     return line
