@@ -12,8 +12,9 @@ dead letters, polls).
 Access (``MetricsAccess``): with ``RBSYNC_METRICS_USERNAME`` and ``RBSYNC_METRICS_PASSWORD`` set, HTTP basic
 auth with those (compared in constant time; 401 with ``WWW-Authenticate`` otherwise). With neither set, only
 a request made from this machine (a loopback peer, and no ``Forwarded``/``X-Forwarded-For``/``X-Real-IP``
-header, which a reverse proxy on this host would add) is answered; any other gets 403. Setting only one of
-the two stops the receiver at start with one line. The credentials never reach a log, a metric or a label.
+header, which a reverse proxy on this host would add) is answered; any other gets 403. A blank one counts
+as unset; setting only one of the two stops the receiver at start with one line. The credentials never
+reach a log, a metric or a label.
 """
 
 from __future__ import annotations
@@ -162,16 +163,14 @@ class MetricsAccess:
     """Who may read ``/metrics`` (see the module docstring)."""
 
     def __init__(self, username: SecretStr | None, password: SecretStr | None) -> None:
-        given = [secret for secret in (username, password) if secret is not None]
-        if len(given) == 1:
+        # Blank is unset (.env.example lists both empty), so a copied .env serves loopback only.
+        username, password = (_given(username), _given(password))
+        if (username is None) != (password is None):
             missing = "RBSYNC_METRICS_PASSWORD" if password is None else "RBSYNC_METRICS_USERNAME"
             raise SystemExit(
-                f"rbsync: setting {missing}: not set, while the other /metrics credential is "
+                f"rbsync: setting {missing}: unset or blank while the other /metrics credential is set "
                 "(set both, or neither to serve /metrics on loopback only)"
             )
-        for name, secret in (("RBSYNC_METRICS_USERNAME", username), ("RBSYNC_METRICS_PASSWORD", password)):
-            if secret is not None and not secret.get_secret_value().strip():
-                raise SystemExit(f"rbsync: setting {name}: empty (an unset or blank credential is none)")
         self._expected = (
             None
             if username is None or password is None
@@ -210,6 +209,10 @@ class MetricsAccess:
         user_ok = hmac.compare_digest(username, self._expected[0])
         password_ok = hmac.compare_digest(password, self._expected[1])
         return bool(separator) and user_ok and password_ok
+
+
+def _given(secret: SecretStr | None) -> SecretStr | None:
+    return secret if secret is not None and secret.get_secret_value().strip() else None
 
 
 def is_local(request: Request) -> bool:

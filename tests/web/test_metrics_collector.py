@@ -74,7 +74,7 @@ def test_events_count_transfers_by_kind_and_outcome_and_retries_by_error_class(
     redis_client: redis.Redis, namespace: str
 ) -> None:
     for outcome in ("created", "created", "replaced", "retrying", "dead-lettered"):
-        extra = {"error_class": "ServerError"} if outcome in {"retrying", "dead-lettered"} else {}
+        failed = outcome in {"retrying", "dead-lettered"}
         record_event(
             redis_client,
             kind="product",
@@ -82,7 +82,7 @@ def test_events_count_transfers_by_kind_and_outcome_and_retries_by_error_class(
             outcome=outcome,
             task_id=uuid.uuid4().hex,
             connection_id=namespace,
-            **extra,
+            error_class="TransientError" if failed else None,
         )
     record_event(redis_client, kind="unit", key="3", outcome="retrying", task_id="t", connection_id=namespace)
 
@@ -92,7 +92,7 @@ def test_events_count_transfers_by_kind_and_outcome_and_retries_by_error_class(
     assert at(found, "rbsync_transfers_total", kind="product", outcome="replaced") == 1
     assert at(found, "rbsync_transfers_total", kind="product", outcome="dead-lettered") == 1
     assert at(found, "rbsync_transfers_total", kind="unit", outcome="retrying") == 1
-    assert at(found, "rbsync_transfer_retries_total", error_class="ServerError") == 1
+    assert at(found, "rbsync_transfer_retries_total", error_class="TransientError") == 1
     assert at(found, "rbsync_transfer_retries_total", error_class="unknown") == 1
     # outside a worker no message stamped the queueing time: counted, not timed
     assert at(found, "rbsync_transfer_latency_seconds_count", kind="product") is None
@@ -183,11 +183,11 @@ def test_open_dead_letters_by_kind_and_error_class_and_the_oldest_age(
     # closed ones leave (and leave the index); a late writer within the overlap is still found
     assert store.discard(old["id"], "test")
     store.resolve_for_record("customer", "C1")
-    store.record_failure(failure("unit", "U1", "ServerError", now - DLQ_OVERLAP_SECONDS / 2))
+    store.record_failure(failure("unit", "U1", "TransientError", now - DLQ_OVERLAP_SECONDS / 2))
     _, found = scrape(redis_client, namespace)
     assert at(found, "rbsync_dead_letters_open", kind="product", error_class="ValidationFailed") == 1
     assert at(found, "rbsync_dead_letters_open", kind="customer", error_class="MappingError") is None
-    assert at(found, "rbsync_dead_letters_open", kind="unit", error_class="ServerError") == 1
+    assert at(found, "rbsync_dead_letters_open", kind="unit", error_class="TransientError") == 1
     age = at(found, "rbsync_dead_letter_oldest_open_age_seconds")
     assert age is not None and DLQ_OVERLAP_SECONDS / 2 - 1 <= age <= DLQ_OVERLAP_SECONDS
     index = f"rbsync:{namespace}:metrics:dlq-open"
