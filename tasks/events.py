@@ -59,6 +59,7 @@ def record_event(
         task_id=task_id,
         error_class=extra.get("error_class"),
         timed=extra.get("via") is None,
+        at=at,
         connection_id=connection_id,
     )
     return text(pipe.execute()[0])

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -118,12 +117,12 @@ def _remember_queued_at(task_id: str | None = None, task: Any = None, **_: Any) 
     request = getattr(task, "request", None)
     if task_id is None or request is None:
         return
-    stamp = (getattr(request, "headers", None) or {}).get(QUEUED_AT_HEADER)
+    stamp: Any = (getattr(request, "headers", None) or {}).get(QUEUED_AT_HEADER)
     if stamp is None:
         stamp = getattr(request, QUEUED_AT_HEADER, None)
     try:
-        _queued_at[task_id] = float(stamp) if stamp is not None else math.nan
-    except (TypeError, ValueError):
+        _queued_at[task_id] = float(stamp)
+    except (TypeError, ValueError):  # no stamp (published by an older version) or not a number
         _queued_at.pop(task_id, None)
 
 
@@ -135,8 +134,7 @@ def _forget_queued_at(task_id: str | None = None, **_: Any) -> None:
 
 def queued_at(task_id: str) -> float | None:
     """When the message of ``task_id``, running in this process, was first queued (None if unknown)."""
-    stamp = _queued_at.get(task_id)
-    return None if stamp is None or math.isnan(stamp) else stamp
+    return _queued_at.get(task_id)
 
 
 def count_event(
