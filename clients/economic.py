@@ -217,7 +217,8 @@ class EconomicClient(BaseClient):
     def openapi_post(self, service_path: str, path: str, body: Any, *, idempotency_key: str) -> Any:
         headers = _require_idempotency_key(idempotency_key)
         url = self.openapi_url(service_path, path)
-        return self.request_json("POST", url, json=body, headers=headers, expected=(200, 201))
+        # 204: actions such as journalsapi's bookdraftentries answer without a body
+        return self.request_json("POST", url, json=body, headers=headers, expected=(200, 201, 204))
 
     def openapi_put(self, service_path: str, path: str, body: Any, *, idempotency_key: str) -> Any:
         headers = _require_idempotency_key(idempotency_key)

@@ -210,6 +210,13 @@ class Settings(StoreSettings):
     customer_invoices_book_with_rackbeat_number: bool = True
     never_book_ean_invoices: bool = False
 
+    # Supplier invoices (issue 10, rackbeat-api.md 4.5): one voucher per invoice in this journal, one entry
+    # per expense account; the account per product group and VAT zone, as JSON:
+    # {"<group number or *>": {"domestic": 1310, "eu": 1320, "abroad": 1330}}; booked at once when auto-book.
+    supplier_invoice_journal: int | None = Field(default=None, ge=1)
+    supplier_invoice_accounts: dict[str, dict[str, int]] = Field(default_factory=dict)
+    supplier_invoices_auto_book: bool = False
+
     @field_validator(
         "rackbeat_token", "economic_app_secret_token", "economic_agreement_grant_token", "webhook_token"
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from tasks.settings import MasterSide, Settings
@@ -73,6 +74,10 @@ class MappingDefaults:
     supplier_group_creditor_account: int = _setting_default("supplier_group_creditor_account")
     default_supplier_group: int = _setting_default("default_supplier_group")
     employee_group: int = _setting_default("employee_group")
+    supplier_invoice_journal: int | None = _setting_default("supplier_invoice_journal")
+    supplier_invoice_accounts: Mapping[str, Mapping[str, int]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MappingDefaults:
@@ -84,6 +89,13 @@ class MappingDefaults:
             supplier_group_creditor_account=settings.supplier_group_creditor_account,
             default_supplier_group=settings.default_supplier_group,
             employee_group=settings.employee_group,
+            supplier_invoice_journal=settings.supplier_invoice_journal,
+            supplier_invoice_accounts=MappingProxyType(
+                {
+                    group: MappingProxyType(dict(zones))
+                    for group, zones in settings.supplier_invoice_accounts.items()
+                }
+            ),
         )
 
 
@@ -265,6 +277,8 @@ class PostingRules:
     """How a Rackbeat document becomes an accounting document in e-conomic, exactly once.
 
     `ready(record)`: whether the document is final in Rackbeat (booked) and may be posted.
+    `channel`: how e-conomic holds it: `invoice` (a draft invoice it prices, booked as an invoice) or
+    `voucher` (a journal voucher of entries we price, booked from the journal).
     `reference(record)`: the identity the e-conomic document carries in a field that survives booking; a
     transfer whose outcome was lost finds the document by it instead of posting it again.
     `fingerprint(record)`: the Rackbeat document's own content; a posted document whose fingerprint
@@ -275,6 +289,7 @@ class PostingRules:
     """
 
     ready: Callable[[Record], bool]
+    channel: Literal["invoice", "voucher"]
     reference: Callable[[Record], str]
     fingerprint: Callable[[Record], Mapping[str, Any]]
     gross_total: Callable[[Record], Any]

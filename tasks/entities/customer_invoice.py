@@ -317,6 +317,7 @@ SPEC = EntitySpec(
     exports=ExportRules(to_economic=to_economic, depends_on=depends_on, related=read_at_posting),
     posting=PostingRules(
         ready=is_ready,
+        channel="invoice",
         reference=reference,
         fingerprint=fingerprint,
         gross_total=gross_total,

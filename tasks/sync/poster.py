@@ -1,4 +1,4 @@
-"""The poster: a booked Rackbeat document into the books, exactly once (customer invoices today).
+"""The poster: a booked Rackbeat document into the books, exactly once (customer and supplier invoices).
 
 It fills in the synchronizer's steps for documents, which are posted, never replaced or barred:
 
@@ -10,16 +10,18 @@ It fills in the synchronizer's steps for documents, which are posted, never repl
      Idempotency-Key derived from the document and the claim's generation, so a retry within e-conomic's
      replay hour gets the first answer back.
   2. An attempt that finds a claim but no binding does not know whether the earlier POST happened (the
-     answer was lost, the worker was killed): it looks for the document by the reference it carries
-     (`references.other`, filterable on drafts and booked invoices) and adopts what it finds.
-  3. The draft is bound at once; then e-conomic's pricing is compared with Rackbeat's total to the øre.
-     On a difference the draft is deleted, the claim's generation raised, and `TotalsDiffer` names both.
-  4. When booking is wanted (the setting, and not an EAN invoice the "never book EAN invoices" setting
-     keeps a draft), the draft is booked under Rackbeat's number where e-conomic takes it, else under
-     e-conomic's next number. A booking whose answer was lost is found the same way: the draft is gone
-     and a booked invoice carries the reference.
-  5. A bound draft that is gone from e-conomic and booked under no invoice with our reference was deleted
-     by someone there: it is not recreated behind their back (`PostedDocumentChanged`, dead-lettered).
+     answer was lost, the worker was killed): it looks for the document by the reference it carries and
+     adopts what it finds. Where e-conomic holds it is the channel's business (`tasks.sync.channels`:
+     a priced draft invoice, or a journal voucher of our own amounts).
+  3. The unbooked document is bound at once; an invoice's pricing is then compared with Rackbeat's total
+     to the øre. On a difference the draft is deleted, the claim's generation raised, and `TotalsDiffer`
+     names both.
+  4. When booking is wanted (by the settings: customer invoices unless an EAN invoice is kept a draft;
+     supplier vouchers when auto-booking is on), the document is booked; an invoice under Rackbeat's number
+     where e-conomic takes it, else under e-conomic's next number. A booking whose answer was lost is
+     found the same way: the unbooked document is gone and a booked one carries the reference.
+  5. A bound unbooked document that is gone from e-conomic and booked under nothing with our reference
+     was deleted by someone there: it is not recreated behind their back (`PostedDocumentChanged`).
 - `retire`: a posted document is never deleted; a Rackbeat document gone before posting is ignored.
 
 Dependencies (customer, payment terms, the items of the lines) are master data: they are exported by an
@@ -36,11 +38,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from clients.errors import NotFoundError, ValidationFailed
+from clients.errors import ValidationFailed
 from tasks.entities import REGISTRY
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, PostingRules, Record, RecordRef
 from tasks.errors import PostedDocumentChanged, TotalsDiffer
 from tasks.settings import Settings
+from tasks.sync.channels import CHANNELS, Channel, Found
 from tasks.sync.claims import PostingClaims
 from tasks.sync.dependencies import resolve_dependencies
 from tasks.sync.direction import Directions
@@ -54,8 +57,6 @@ from tasks.sync.validation import validate_payload
 
 logger = logging.getLogger(__name__)
 
-DRAFTS = "invoices/drafts"
-BOOKED = "invoices/booked"
 CENT = Decimal("0.01")
 
 
@@ -66,6 +67,7 @@ class PostingPolicy:
     book: bool = False
     book_with_source_number: bool = True
     never_book_electronic: bool = False
+    book_vouchers: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PostingPolicy:
@@ -73,6 +75,7 @@ class PostingPolicy:
             book=settings.customer_invoices_booked,
             book_with_source_number=settings.customer_invoices_book_with_rackbeat_number,
             never_book_electronic=settings.never_book_ean_invoices,
+            book_vouchers=settings.supplier_invoices_auto_book,
         )
 
 
@@ -85,6 +88,7 @@ class Posting(Target):
     gross_total: Decimal = Decimal(0)
     number: int | None = None
     book: bool = False
+    channel: Channel | None = None
 
 
 def document_key(connection_id: str, kind: str, key: str, step: str, generation: int) -> str:
@@ -163,7 +167,10 @@ class Poster(Synchronizer):
     def target(self, spec: EntitySpec, key: str, source: Record, document: dict[str, Any]) -> Target:
         rules = self.rules(spec)
         binding = self.store.bindings.get(spec.kind, key)
-        book = self.policy.book and not (self.policy.never_book_electronic and self._electronic)
+        if rules.channel == "voucher":
+            book = self.policy.book_vouchers
+        else:
+            book = self.policy.book and not (self.policy.never_book_electronic and self._electronic)
         return Posting(
             key=binding.economic_key if binding else None,
             binding=binding,
@@ -172,6 +179,7 @@ class Poster(Synchronizer):
             gross_total=Decimal(str(rules.gross_total(source))).quantize(CENT),
             number=rules.number(source) if self.policy.book_with_source_number else None,
             book=book,
+            channel=CHANNELS[rules.channel](self.clients.economic),
         )
 
     def validate(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> None:
@@ -190,21 +198,21 @@ class Poster(Synchronizer):
                 api="economic",
                 resource=binding.economic_resource or spec.economic.resource,
             )
-        return binding.economic_resource == BOOKED or not posting.book
+        return binding.economic_resource == _channel(posting).booked or not posting.book
 
     def write(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> Written:
         posting = _posting(target)
         binding = posting.binding
         if binding is None:
-            draft, created = self._post_draft(spec, key, document, posting)
-            if draft["resource"] == BOOKED:
-                return Written(draft["key"], created)
-            draft_number = draft["key"]
+            posted = self._post(spec, key, document, posting)
+            if posted.resource == _channel(posting).booked:
+                return Written(posted.key, True)
+            unbooked, created = posted.key, True
         else:
-            draft_number, created = binding.economic_key, False
+            unbooked, created = binding.economic_key, False
         if not posting.book:
-            return Written(draft_number, created)
-        return Written(self._book(spec, key, draft_number, posting), True)
+            return Written(unbooked, created)
+        return Written(self._book(spec, key, unbooked, document, posting), True)
 
     def bind(self, spec: EntitySpec, key: str, document: dict[str, Any], written: Written) -> None:
         """Bound inside `write`, stage by stage: a draft the moment it exists, the booked invoice after."""
@@ -230,87 +238,75 @@ class Poster(Synchronizer):
             economic_resource=resource,
         )
 
-    def _post_draft(
-        self, spec: EntitySpec, key: str, document: dict[str, Any], posting: Posting
-    ) -> tuple[dict[str, Any], bool]:
-        economic = self.clients.economic
+    def _post(self, spec: EntitySpec, key: str, document: dict[str, Any], posting: Posting) -> Found:
+        channel = _channel(posting)
         earlier = self.claims.get(spec.kind, key)
         if earlier is not None and earlier.stage:
-            found = self._find(posting.reference)
+            found = channel.find(posting.reference, document)
             if found is not None:
-                resource, found_key, found_document = found
                 logger.info(
                     "%s %r: an earlier attempt's outcome was unknown; found e-conomic %s %r by its reference",
                     spec.kind,
                     key,
-                    resource,
-                    found_key,
+                    found.resource,
+                    found.key,
                 )
-                self._bind(spec, key, found_key, resource, posting)
-                if resource == DRAFTS:
-                    self._check_totals(spec, key, found_key, found_document, posting)
-                return {"resource": resource, "key": found_key}, True  # created, by the attempt we lost
-        claim = self.claims.mark(spec.kind, key, "draft")
-        answer = economic.create(
-            DRAFTS,
-            document,
-            idempotency_key=document_key(self.store.connection_id, spec.kind, key, "draft", claim.generation),
+                self._bind(spec, key, found.key, found.resource, posting)
+                if found.resource == channel.posted:
+                    self._check(spec, key, found, posting)
+                return found
+        claim = self.claims.mark(spec.kind, key, "post")
+        posted = channel.post(
+            document, document_key(self.store.connection_id, spec.kind, key, "post", claim.generation)
         )
-        number = answer["draftInvoiceNumber"]
-        self._bind(spec, key, number, DRAFTS, posting)
-        self._check_totals(spec, key, number, answer, posting)
-        return {"resource": DRAFTS, "key": number}, True
+        self._bind(spec, key, posted.key, posted.resource, posting)
+        self._check(spec, key, posted, posting)
+        return posted
 
-    def _check_totals(
-        self, spec: EntitySpec, key: str, draft_number: Any, draft: dict[str, Any], posting: Posting
-    ) -> None:
-        priced = Decimal(str(draft.get("grossAmount", 0))).quantize(CENT)
-        if priced == posting.gross_total:
-            return
+    def _check(self, spec: EntitySpec, key: str, found: Found, posting: Posting) -> None:
         claim = self.claims.get(spec.kind, key)
         generation = claim.generation if claim else 0
-        self.clients.economic.delete(
-            DRAFTS,
-            draft_number,
-            idempotency_key=document_key(self.store.connection_id, spec.kind, key, "withdraw", generation),
-        )
-        self.claims.withdraw(spec.kind, key)
-        self.store.bindings.delete(spec.kind, key)
-        raise TotalsDiffer(
-            str(posting.gross_total), str(priced), api="economic", resource=DRAFTS, field="grossAmount"
-        )
+        withdraw_key = document_key(self.store.connection_id, spec.kind, key, "withdraw", generation)
+        try:
+            _channel(posting).check(found, posting.gross_total, withdraw_key)
+        except TotalsDiffer:
+            self.claims.withdraw(spec.kind, key)
+            self.store.bindings.delete(spec.kind, key)
+            raise
 
-    def _book(self, spec: EntitySpec, key: str, draft_number: Any, posting: Posting) -> Any:
-        economic = self.clients.economic
+    def _book(
+        self, spec: EntitySpec, key: str, unbooked: Any, document: dict[str, Any], posting: Posting
+    ) -> Any:
+        channel = _channel(posting)
         earlier = self.claims.get(spec.kind, key)
-        if earlier is not None and earlier.stage == "book" and self._draft(draft_number) is None:
-            found = self._find(posting.reference, booked_only=True)
+        if (
+            earlier is not None
+            and earlier.stage == "book"
+            and not channel.still_unbooked(unbooked, posting.reference, document)
+        ):
+            found = channel.find(posting.reference, document, booked_only=True)
             if found is None:
                 raise PostedDocumentChanged(
-                    f"e-conomic draft invoice {draft_number} of Rackbeat {spec.kind.replace('_', ' ')} "
-                    f"{key} is gone and no booked invoice carries its reference: deleted in e-conomic, "
+                    f"e-conomic {channel.posted} {unbooked!r} of Rackbeat {spec.kind.replace('_', ' ')} "
+                    f"{key} is gone and nothing booked carries its reference: deleted in e-conomic, "
                     "not recreated",
                     api="economic",
-                    resource=DRAFTS,
+                    resource=channel.posted,
                 )
-            self._bind(spec, key, found[1], BOOKED, posting)
-            return found[1]
+            self._bind(spec, key, found.key, channel.booked, posting)
+            return found.key
         claim = self.claims.mark(spec.kind, key, "book")
-        request: dict[str, Any] = {"draftInvoice": {"draftInvoiceNumber": draft_number}}
-        step = "book"
-        if posting.number is not None:
-            request["bookWithNumber"] = posting.number
-            step = "book-with-number"
+        step = "book-with-number" if posting.number is not None else "book"
         try:
-            booked = economic.create(
-                BOOKED,
-                request,
-                idempotency_key=document_key(
-                    self.store.connection_id, spec.kind, key, step, claim.generation
-                ),
+            booked = channel.book(
+                unbooked,
+                posting.reference,
+                document,
+                posting.number,
+                document_key(self.store.connection_id, spec.kind, key, step, claim.generation),
             )
         except ValidationFailed as refused:
-            if "bookWithNumber" not in refused.field_errors:
+            if posting.number is None or "bookWithNumber" not in refused.field_errors:
                 raise
             logger.info(
                 "%s %r: e-conomic does not take number %s (%s); booked under its next number",
@@ -319,40 +315,21 @@ class Poster(Synchronizer):
                 posting.number,
                 "; ".join(refused.field_errors["bookWithNumber"]),
             )
-            request.pop("bookWithNumber")
-            booked = economic.create(
-                BOOKED,
-                request,
-                idempotency_key=document_key(
-                    self.store.connection_id, spec.kind, key, "book", claim.generation
-                ),
+            booked = channel.book(
+                unbooked,
+                posting.reference,
+                document,
+                None,
+                document_key(self.store.connection_id, spec.kind, key, "book", claim.generation),
             )
-        number = booked["bookedInvoiceNumber"]
-        self._bind(spec, key, number, BOOKED, posting)
-        return number
+        self._bind(spec, key, booked, channel.booked, posting)
+        return booked
 
-    def _draft(self, number: Any) -> dict[str, Any] | None:
-        try:
-            return self.clients.economic.get_item(DRAFTS, number)
-        except NotFoundError:
-            return None
 
-    def _find(self, reference: str, *, booked_only: bool = False) -> tuple[str, Any, dict[str, Any]] | None:
-        """The e-conomic invoice carrying `reference` (drafts first, then booked), or None."""
-        wanted = f"references.other$eq:{reference}"
-        resources = (
-            ((BOOKED, "bookedInvoiceNumber"),)
-            if booked_only
-            else (
-                (DRAFTS, "draftInvoiceNumber"),
-                (BOOKED, "bookedInvoiceNumber"),
-            )
-        )
-        for resource, key_field in resources:
-            for document in self.clients.economic.iter_collection(resource, filter=wanted):
-                if (document.get("references") or {}).get("other") == reference:
-                    return resource, document[key_field], document
-        return None
+def _channel(posting: Posting) -> Channel:
+    if posting.channel is None:
+        raise TypeError("a posting without its channel")
+    return posting.channel
 
 
 def _posting(target: Target) -> Posting:

@@ -184,3 +184,77 @@ def test_a_refused_invoice_waits_with_its_reason_and_is_posted_once_after_the_fi
     enqueue_export("customer_invoice", key)  # Rackbeat delivers the booked event once more
     assert e2e.wait_outcome("customer_invoice", key, count=3) == ["dead-lettered", "created", "unchanged"]
     assert documents_by_reference(e2e)[REFERENCE.format(key)] == 1
+
+
+def test_every_supplier_invoice_is_one_booked_voucher_through_duplicates_faults_and_a_killed_worker(
+    e2e: Flow,  # noqa: F811
+    worker_process: Any,
+) -> None:
+    sandbox = e2e.rackbeat.sandbox
+    terms = sandbox.create(
+        "payment-terms", {"name": "Netto 30", "type": "net", "maturity_days": 30}, suppress=True
+    )
+    group = sandbox.create("product-groups", {"name": "Varer"}, suppress=True)
+    item = e2e.number("RAW")
+    product = {"number": item, "name": "Råvare", "group_id": group["number"], "sales_price": 12.0}
+    sandbox.create("products", product, suppress=True)
+    party = {
+        "company_name": "Leverandør A/S",
+        "payment_terms_id": terms["number"],
+        "address_country": "Danmark",
+    }
+    supplier = sandbox.create("suppliers", {**party, "currency": "DKK"}, suppress=True)
+    invoices = [
+        sandbox.create(
+            "supplier-invoices",
+            {
+                "supplier_id": supplier["number"],
+                "invoice_date": "2026-11-30",
+                "supplier_invoice_number": f"F-{i}",
+                "lines": [{"item_id": item, "quantity": 10 + i, "line_price": 7.5}],
+            },
+            booked=True,
+            suppress=True,
+        )
+        for i in range(4)
+    ]
+    worker = worker_process(
+        supplier_invoice_journal=2,
+        supplier_invoice_accounts={"*": {"domestic": 1310}},
+        supplier_invoices_auto_book=True,
+        transfer_max_retries=30,
+        retry_backoff_base_seconds=0.1,
+        retry_backoff_max_seconds=1,
+        transfer_time_limit_seconds=20,
+    )
+    e2e.economic.sandbox.faults.set(error_rate=0.2, commit_then_fail=3)
+    deliveries = [str(invoice["number"]) for invoice in invoices for _ in range(3)]
+    random.Random(11).shuffle(deliveries)
+
+    for key in deliveries:
+        worker.app.send_task("rbsync.export_record", args=["supplier_invoice", key], queue="transfers")
+    wait_for(
+        lambda: any(w["path"].startswith("/journals") for w in e2e.economic.sandbox.request_log.entries()),
+        timeout=60,
+        message="a first voucher",
+    )
+    worker.wait_for_new_child(worker.kill_child())
+    wanted = {f"Rackbeat supplier invoice {invoice['number']}": invoice for invoice in invoices}
+
+    def booked() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in e2e.economic.sandbox.dump("booked-entries")
+            if e.get("text") in wanted and "supplier" in e
+        ]
+
+    wait_for(
+        lambda: {e["text"] for e in booked()} == set(wanted), timeout=120, interval=0.2, message="4 vouchers"
+    )
+    e2e.economic.sandbox.faults.reset()
+    time.sleep(1)  # the duplicates still queued find every voucher posted
+
+    supplier_sides = Counter(e["text"] for e in booked())
+    assert supplier_sides == dict.fromkeys(wanted, 1)  # one supplier entry per invoice: no voucher twice
+    assert {e["text"]: -e["amount"] for e in booked()} == {t: i["total_total"] for t, i in wanted.items()}
+    assert [e for e in e2e.economic.sandbox.dump("journal-entries") if e.get("text") in wanted] == []

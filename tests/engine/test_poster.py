@@ -217,3 +217,126 @@ def test_a_credit_note_goes_as_negative_quantities(sandboxes: tuple[Any, Any]) -
 
     [credit] = booked(economic)
     assert credit["grossAmount"] < 0 and f"{credit['grossAmount']:.2f}" == f"{invoice['total_total']:.2f}"
+
+
+# --- supplier invoices: journal vouchers ----------------------------------------------------------------
+
+VOUCHERS = MappingDefaults(
+    supplier_invoice_journal=2,
+    supplier_invoice_accounts={"*": {"domestic": 1310, "eu": 1320, "abroad": 1320}},
+)
+
+
+def post_voucher(key: Any, defaults: MappingDefaults = VOUCHERS, **policy: Any) -> TransferResult:
+    poster = Poster(process_clients(), build_store(), defaults, policy=PostingPolicy(**policy))
+    return poster.transfer("supplier_invoice", str(key))
+
+
+def booked_supplier_invoice(rackbeat: Any, **fields: Any) -> dict[str, Any]:
+    terms = rackbeat.sandbox.create("payment-terms", {"name": "Netto 30", "type": "net", "maturity_days": 30})
+    office = make_group(rackbeat, "Kontor")
+    goods = make_group(rackbeat, "Varer")
+    make_product(rackbeat, "PAPER", office, cost_price=40.0)
+    make_product(rackbeat, "BOLT", goods, cost_price=2.0)
+    supplier = rackbeat.sandbox.create(
+        "suppliers",
+        {
+            "company_name": "Leverandør A/S",
+            "payment_terms_id": terms["number"],
+            "address_country": "Danmark",
+            "currency": "DKK",
+        },
+    )
+    body = {
+        "supplier_id": supplier["number"],
+        "invoice_date": "2026-11-30",
+        "supplier_invoice_number": "F-1001",
+        "lines": [
+            {"item_id": "PAPER", "quantity": 3, "line_price": 40.0},
+            {"item_id": "BOLT", "quantity": 100, "line_price": 2.0},
+        ],
+        **fields,
+    }
+    invoice = rackbeat.sandbox.create("supplier-invoices", body, booked=True)
+    return {**invoice, "office_group": office["number"], "goods_group": goods["number"]}
+
+
+def journal_entries(economic: Any) -> list[dict[str, Any]]:
+    return economic.sandbox.dump("journal-entries")
+
+
+def test_a_booked_supplier_invoice_becomes_one_voucher_one_entry_per_expense_account(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+    bindings: BindingStore,
+) -> None:
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+    accounts = {"*": {"domestic": 1310}, str(invoice["office_group"]): {"domestic": 3600}}
+    defaults = MappingDefaults(supplier_invoice_journal=2, supplier_invoice_accounts=accounts)
+
+    result = post_voucher(invoice["number"], defaults)
+
+    entries = journal_entries(economic)
+    assert {e["contraAccount"]["accountNumber"]: e["amount"] for e in entries} == {3600: 150.0, 1310: 250.0}
+    assert sum(e["amount"] for e in entries) == invoice["total_total"]
+    assert {e["text"] for e in entries} == {f"Rackbeat supplier invoice {invoice['number']}"}
+    assert {e["supplierInvoiceNumber"] for e in entries} == {"F-1001"}
+    assert {e["contraVatAccount"]["vatCode"] for e in entries} == {"I25"}  # each account's own VAT code
+    assert result.outcome == "created"
+    binding = bindings.get("supplier_invoice", str(invoice["number"]))
+    assert binding is not None and binding.economic_resource == "journals/vouchers"
+    assert post_voucher(invoice["number"], defaults).outcome == "unchanged"
+    assert len(journal_entries(economic)) == 2
+
+
+def test_auto_booking_books_exactly_the_voucher_it_wrote(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+    exporter = Exporter(process_clients(), build_store(), VOUCHERS)
+    supplier = exporter.transfer("supplier", str(invoice["supplier_id"]))
+    by_hand = {  # an entry a bookkeeper keeps in the same journal: it stays a draft
+        "supplier": {"supplierNumber": supplier.economic_key},
+        "amount": 10.0,
+        "date": "2026-11-30",
+        "contraAccount": {"accountNumber": 3600},
+        "text": "by hand",
+    }
+    process_clients().economic.create(
+        "journals/2/vouchers",
+        {"accountingYear": {"year": "2026"}, "entries": {"supplierInvoices": [by_hand]}},
+        idempotency_key="by-hand",
+    )
+
+    result = post_voucher(invoice["number"], book_vouchers=True)
+
+    assert [e["text"] for e in journal_entries(economic)] == ["by hand"]
+    year_entries = economic.sandbox.dump("booked-entries")
+    booked = [e for e in year_entries if e.get("text", "").startswith("Rackbeat")]
+    assert booked and result.economic_key.startswith("2026-")
+    assert post_voucher(invoice["number"], book_vouchers=True).outcome == "unchanged"
+
+
+def test_a_voucher_without_its_settings_is_refused_naming_them(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+
+    with pytest.raises(MappingError, match="RBSYNC_SUPPLIER_INVOICE_JOURNAL"):
+        post_voucher(invoice["number"], MappingDefaults())
+    with pytest.raises(MappingError, match="RBSYNC_SUPPLIER_INVOICE_ACCOUNTS"):
+        post_voucher(invoice["number"], MappingDefaults(supplier_invoice_journal=2))
+    assert journal_entries(economic) == []
+
+
+def test_a_lost_voucher_answer_is_found_by_its_text_not_posted_twice(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+    Exporter(process_clients(), build_store(), VOUCHERS).transfer("supplier", str(invoice["supplier_id"]))
+    economic.sandbox.faults.set(commit_then_fail=1 + get_settings().http_call_retries)
+    with pytest.raises(TransientError):
+        post_voucher(invoice["number"])
+    economic.sandbox.idempotency.clear()
+
+    result = post_voucher(invoice["number"])
+
+    assert result.outcome == "created"
+    assert len(journal_entries(economic)) == 1  # one account for both lines: one entry, posted once
