@@ -21,7 +21,13 @@ Rules that live here:
 - EAN (rackbeat-api.md 4.4): a customer with an EAN makes it an e-invoice; it then needs the 13-digit EAN,
   a country and "their reference", each refused before any call when missing.
 - Amounts: Rackbeat's `total_total` must equal e-conomic's `grossAmount` to the øre (checked by the poster
-  once e-conomic has priced the draft).
+  once e-conomic has priced the draft). Each line's unit is its product's (e-conomic fills a line's unit
+  from the product when the line leaves it out); no exchange rate is sent, so e-conomic's rate of the day
+  applies (Rackbeat's `currency_rate` is not documented in a unit e-conomic takes).
+- Project (rackbeat-api.md 4.3: projects come from e-conomic, with their number): an invoice's `project_id`
+  is the e-conomic project number; the poster refuses the invoice before writing it when e-conomic has no
+  such project, naming it. Rackbeat's "their reference" goes on the first note line, its heading on the
+  heading, a delivery address where the invoice has one.
 """
 
 from __future__ import annotations
@@ -77,6 +83,13 @@ WRITABLE_FIELDS = (
     FieldRule("notes", "object"),
     FieldRule("notes.heading", "string", max_length=250),
     FieldRule("notes.textLine1", "string", max_length=1000),
+    FieldRule("project", "object"),
+    FieldRule("project.projectNumber", "integer", required=True, minimum=1),
+    FieldRule("delivery", "object"),
+    FieldRule("delivery.address", "string", max_length=255),
+    FieldRule("delivery.zip", "string", max_length=30),
+    FieldRule("delivery.city", "string", max_length=50),
+    FieldRule("delivery.country", "string", max_length=50),
 )
 """Writable properties of e-conomic's `invoices.drafts.post` schema that the mapping uses (draft-03)."""
 
@@ -260,10 +273,30 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
         "references": {"other": reference(record)},
         "lines": _lines(record, context),
     }
-    heading = text(record.get("heading"))
-    if heading is not None:
-        body["notes"] = {"heading": heading[:250]}
+    notes = {"heading": text(record.get("heading")), "textLine1": text(record.get("their_reference"))}
+    if any(notes.values()):
+        body["notes"] = {name: value[:250] for name, value in notes.items() if value is not None}
+    project = record.get("project_id")
+    if project:
+        body["project"] = {"projectNumber": int(project)}
+    delivery = _delivery(record.get("delivery_address"))
+    if delivery:
+        body["delivery"] = delivery
     return body
+
+
+def _delivery(address: Any) -> dict[str, Any]:
+    """The delivery address on the document, where Rackbeat has one ({street, zipcode, city, country})."""
+    if not isinstance(address, dict):
+        return {}
+    street = [text(address.get(name)) for name in ("street", "street2")]
+    fields = {
+        "address": "\n".join(part for part in street if part) or None,
+        "zip": text(address.get("zipcode")),
+        "city": text(address.get("city")),
+        "country": text(address.get("country")),
+    }
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def is_ready(record: Record) -> bool:

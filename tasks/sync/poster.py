@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from clients.errors import ValidationFailed
+from clients.errors import NotFoundError, ValidationFailed
 from tasks.entities import REGISTRY
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, PostingRules, Record, RecordRef
-from tasks.errors import PostedDocumentChanged, TotalsDiffer
+from tasks.errors import MappingError, PostedDocumentChanged, TotalsDiffer
 from tasks.settings import Settings
 from tasks.sync.channels import CHANNELS, Channel, Found
 from tasks.sync.claims import PostingClaims
@@ -184,6 +184,22 @@ class Poster(Synchronizer):
 
     def validate(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> None:
         validate_payload(spec.economic, document)
+        project = (document.get("project") or {}).get("projectNumber")
+        if project is not None and target.binding is None and not self._project_exists(project):
+            raise MappingError(
+                "project",
+                f"e-conomic has no project {project} (projects come from e-conomic; is it copied to Rackbeat "
+                "under another number, or was it deleted?)",
+                api="economic",
+                resource=spec.economic.resource,
+            )
+
+    def _project_exists(self, number: int) -> bool:
+        try:
+            self.clients.economic.get_item("projects", number)
+        except NotFoundError:
+            return False
+        return True
 
     def unchanged(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> bool:
         posting = _posting(target)

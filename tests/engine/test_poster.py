@@ -340,3 +340,29 @@ def test_a_lost_voucher_answer_is_found_by_its_text_not_posted_twice(sandboxes: 
 
     assert result.outcome == "created"
     assert len(journal_entries(economic)) == 1  # one account for both lines: one entry, posted once
+
+
+def test_an_invoice_carries_its_e_conomic_project_and_one_e_conomic_lacks_is_refused_naming_it(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    for number in (7, 8):  # projects come from e-conomic and are copied to Rackbeat with their number
+        rackbeat.sandbox.create("projects", {"number": number, "name": f"Projekt {number}"})
+    economic.sandbox.store.put("projects", 7, {"number": 7, "name": "Projekt 7", "projectGroupNumber": 2})
+    linked = booked_invoice(rackbeat, project_id=7, their_reference="Indkøb, Jens")
+    lines = [{"item_id": "INV-1", "quantity": 1}]
+    body = {
+        "customer_id": linked["customer_id"],
+        "invoice_date": "2026-11-30",
+        "lines": lines,
+        "project_id": 8,
+    }
+    missing = rackbeat.sandbox.create("customer-invoices", body, booked=True)
+
+    post(linked["number"])
+    with pytest.raises(MappingError) as refused:
+        post(missing["number"])
+
+    [draft] = drafts(economic)
+    assert draft["project"]["projectNumber"] == 7 and draft["notes"]["textLine1"] == "Indkøb, Jens"
+    assert refused.value.field == "project" and "no project 8" in str(refused.value)
