@@ -58,7 +58,7 @@ def format_event(event: Mapping[str, Any]) -> str:
         target += f", {calls} API call{'' if calls == 1 else 's'}"
         cost = ""
     kind, key = str(event.get("kind", "?")), str(event.get("key", "?"))
-    line = f"{clock}  {kind:<15} {key:<20} {outcome:<13} {target:<24} {cost}".rstrip()
+    line = f"{clock}  {kind:<16} {key:<20} {outcome:<13} {target:<24} {cost}".rstrip()
     if event.get("via"):
         line += f" (needed by {str(event['via']).replace(':', ' ', 1)})"
     return line
