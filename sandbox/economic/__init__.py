@@ -25,6 +25,9 @@ Choices made where the reference (``shared/reference/economic-api.md``) marks a 
   totals that have a published schema. ``/invoices/sent`` records (``documents.sent_record``) carry status
   ``sent``, ``createdBy`` ``sandbox`` and ``sendBy`` ``ean`` for EAN (none for Email, which the schema's
   enum lacks); a booked invoice's ``sent`` link lists its sent records.
+- Voucher attachments (``attachments.py``): 413 over 9 000 000 bytes per request, 415 for other file types,
+  one attachment per voucher (400 on a second POST), kept (read-only) when the voucher is booked, PATCH
+  answered 501; images are served as a placeholder PDF. Its error codes E08010-E08050 are the sandbox's own.
 
 """
 

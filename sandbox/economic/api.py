@@ -16,8 +16,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.economic import documents, invoices, journals, legacy
+from sandbox.economic import attachments, documents, invoices, journals, legacy
 from sandbox.economic.errors import EconomicError, ProblemError, not_found, problem_body
+from sandbox.economic.ids import decode_key
 from sandbox.economic.openapi import API_COLLECTIONS, ApiCollection, legacy_project
 from sandbox.economic.resources import PROJECTS, SIMPLE_RESOURCES, Resource
 from sandbox.economic.store import CANONICAL_BASE, Store, link
@@ -26,6 +27,14 @@ from sandbox.economic.webhooks import WebhookDispatcher
 JSON = "application/json; charset=utf-8"
 _RESOURCES: dict[str, Resource] = {resource.path: resource for resource in SIMPLE_RESOURCES}
 _DOCUMENTS: dict[str, Resource] = {resource.path: resource for resource in documents.DOCUMENT_RESOURCES}
+
+
+@dataclass(frozen=True)
+class RawBytes:
+    """A body served as it is (a voucher attachment's file)."""
+
+    content: bytes
+    media_type: str
 
 
 @dataclass
@@ -43,6 +52,8 @@ def render(answer: Answer, base: str) -> Response:
     body = answer.body
     if body is None:
         return Response(status_code=answer.status, headers=headers)
+    if isinstance(body, RawBytes):
+        return Response(body.content, status_code=answer.status, headers=headers, media_type=body.media_type)
     if isinstance(body, legacy.RawJson):
         text = str(body)
     elif isinstance(body, dict) and isinstance(body.get("collection"), legacy.RawItems):
@@ -326,6 +337,8 @@ class EconomicApi:
             rows = journals.journal_vouchers(self.store, number)
             page = legacy.parse_page(params)
             return Answer(200, legacy.collection_body(base_path, rows, len(rows), params, page))
+        if kind == "vouchers" and len(parts) in (5, 6) and parts[4] == "attachment":
+            return await self._attachment(request, method, number, decode_key(parts[3]), parts[5:])
         if kind == "vouchers" and len(parts) == 4 and method == "GET":
             found = self.store.get(journals.VOUCHERS_TABLE, f"{number}/{parts[3]}")
             if found is None:
@@ -350,6 +363,33 @@ class EconomicApi:
                 return Answer(204)
             raise method_not_allowed()
         raise not_found("The resource")
+
+    async def _attachment(
+        self, request: Request, method: str, journal_number: int, voucher_key: str, rest: list[str]
+    ) -> Answer:
+        """``…/vouchers/{year-number}/attachment[/file]`` (see ``sandbox.economic.attachments``)."""
+        if not rest:
+            if method != "GET":
+                raise method_not_allowed()
+            return Answer(200, attachments.metadata(self.store, journal_number, voucher_key))
+        if rest != ["file"]:
+            raise not_found("The resource")
+        if method == "GET":
+            content = attachments.file_content(self.store, journal_number, voucher_key)
+            return Answer(200, RawBytes(content, "application/pdf"))
+        if method == "POST":
+            body, too_large = await _limited_body(request, attachments.MAX_REQUEST_BYTES)
+            content_type = request.headers.get("content-type", "")
+            record = attachments.store_file(
+                self.store, journal_number, voucher_key, content_type, body, too_large
+            )
+            return Answer(201, record, location=record["self"])
+        if method == "DELETE":
+            attachments.delete_file(self.store, journal_number, voucher_key)
+            return Answer(204)
+        if method == "PATCH":
+            raise attachments.not_implemented()
+        raise method_not_allowed()
 
     def _year_entries(self, parts: list[str], params: dict[str, str]) -> Answer:
         year = legacy.get_item(self.store, _RESOURCES["accounting-years"], parts[1])["year"]
@@ -484,6 +524,18 @@ async def _json_body(request: Request, *, problem: bool = False) -> Any:
         raise EconomicError(
             400, "Could not parse the JSON body.", developer_hint="Send a valid JSON document."
         ) from None
+
+
+async def _limited_body(request: Request, limit: int) -> tuple[bytes, bool]:
+    """The body, read whole; past ``limit`` bytes the rest is read and dropped and the flag is True."""
+    kept = bytearray()
+    too_large = False
+    async for chunk in request.stream():
+        if too_large or len(kept) + len(chunk) > limit:
+            too_large = True
+            continue
+        kept += chunk
+    return (b"" if too_large else bytes(kept)), too_large
 
 
 def _int_or_404(segment: str) -> int:

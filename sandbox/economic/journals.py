@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox.economic import attachments
 from sandbox.economic import errors as codes
 from sandbox.economic.errors import EconomicError, field_error, not_found, validation_error
 from sandbox.economic.legacy import check_body, merge_errors
@@ -177,9 +178,11 @@ def _store_voucher(store: Store, journal: dict[str, Any], voucher: dict[str, Any
     number = voucher.get("voucherNumber")
     if number is None:
         minimum = journal.get("settings", {}).get("voucherNumbers", {}).get("minimumVoucherNumber", 1)
+        # Booked vouchers keep their numbers (and their attachments): a new voucher never takes one.
         used = [
             v["voucherNumber"]
-            for v in store.table(VOUCHERS_TABLE).values()
+            for table in (VOUCHERS_TABLE, attachments.BOOKED_VOUCHERS_TABLE)
+            for v in store.table(table).values()
             if v["journal"]["journalNumber"] == journal_number and v["accountingYear"]["year"] == year
         ]
         number = max([minimum - 1, *used]) + 1
@@ -241,7 +244,9 @@ def journal_entries(store: Store, journal_number: int) -> list[dict[str, Any]]:
     return [e for e in store.table(ENTRIES.path).values() if e["journal"]["journalNumber"] == journal_number]
 
 
-def delete_entry(store: Store, journal_number: int, segment: str) -> None:
+def delete_entry(store: Store, journal_number: int, segment: str, *, booked: bool = False) -> None:
+    """Remove a draft entry; its voucher goes with its last entry, and, unless the entry was ``booked``, so
+    does the voucher's attachment."""
     try:
         entry_number = int(segment)
     except ValueError:
@@ -265,6 +270,8 @@ def delete_entry(store: Store, journal_number: int, segment: str) -> None:
                 store.put(VOUCHERS_TABLE, key, {**voucher, "entries": remaining})
             else:
                 store.delete(VOUCHERS_TABLE, key)
+                if not booked and not store.exists(attachments.BOOKED_VOUCHERS_TABLE, key):
+                    attachments.drop(store, key)
 
 
 # ------------------------------------------------------------------------------------------------ booking
@@ -294,8 +301,27 @@ def book_journal(store: Store, journal_number: int, entry_numbers: list[int] | N
         booked: list[int] = []
         for entry in sorted(drafts, key=lambda e: e["journalEntryNumber"]):
             booked += _book_entry(store, entry)
-            delete_entry(store, journal_number, str(entry["journalEntryNumber"]))
+            _mark_voucher_booked(store, entry)
+            delete_entry(store, journal_number, str(entry["journalEntryNumber"]), booked=True)
     return booked
+
+
+def _mark_voucher_booked(store: Store, entry: dict[str, Any]) -> None:
+    """Remember the entry's voucher as booked: it keeps its number and its attachment."""
+    voucher = entry["voucher"]
+    year = voucher["accountingYear"]["year"]
+    key = f"{entry['journal']['journalNumber']}/{voucher_key(year, voucher['voucherNumber'])}"
+    if not store.exists(attachments.BOOKED_VOUCHERS_TABLE, key):
+        store.put(
+            attachments.BOOKED_VOUCHERS_TABLE,
+            key,
+            {
+                "journal": entry["journal"],
+                "accountingYear": voucher["accountingYear"],
+                "voucherNumber": voucher["voucherNumber"],
+                "self": voucher["self"],
+            },
+        )
 
 
 def _book_entry(store: Store, entry: dict[str, Any]) -> list[int]:
