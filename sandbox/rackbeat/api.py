@@ -19,6 +19,8 @@ from starlette.types import Receive, Scope, Send
 from sandbox.common.base import Counters
 from sandbox.common.ratelimit import RateLimiter
 from sandbox.rackbeat import reports
+from sandbox.rackbeat.attachments import ATTACHABLE, FileBody
+from sandbox.rackbeat.attachments import public_view as attachment_view
 from sandbox.rackbeat.errors import Invalid, NotFound, RackbeatError, invalid
 from sandbox.rackbeat.present import present
 from sandbox.rackbeat.query import ListQuery, pages_for, parse_list_query, select_fields
@@ -102,6 +104,16 @@ class RackbeatApi:
             body, status = error.body(), error.status
         if request.method != "GET" and 200 <= status < 300:
             self.on_change()
+        if isinstance(body, FileBody):
+            disposition = body.filename.replace("\\", "_").replace('"', "_")
+            response = Response(
+                body.content,
+                status_code=status,
+                media_type=body.media_type,
+                headers={"Content-Disposition": f'attachment; filename="{disposition}"'},
+            )
+            response.headers.update(limit_headers)
+            return response
         response = json_response(body, status)
         response.headers.update(limit_headers)
         return response
@@ -150,6 +162,8 @@ class RackbeatApi:
             book = _flag(request.query_params.get("book", payload.get("book", True)))
             invoice = self.store.convert_order_to_invoice(key, book=book, suppress=suppress)
             return {"invoice_id": invoice["number"]}, 200
+        if spec.path in ATTACHABLE and rest[1] == "attachments":
+            return self._attachments(request, spec, key, rest[2:])
         if spec.path == "lots" and rest[1:] == ["lines"]:
             _allow(method, "GET")
             return {"lines": self._existing(spec, key).get("lines", [])}, 200
@@ -253,6 +267,37 @@ class RackbeatApi:
         elif query.descending:
             records = records[::-1]
         return records[query.offset : query.offset + query.limit], len(records)
+
+    def _attachments(
+        self, request: Request, spec: ResourceSpec, key: Any, rest: list[str]
+    ) -> tuple[Any, int]:
+        """A record's attached files (``sandbox.rackbeat.attachments``): list, one, its bytes."""
+        _allow(request.method, "GET")
+        record = self._existing(spec, key)
+        record_url = f"{self._base(request)}{spec.path}/{record['number']}"
+        stored = self.store.attachments.of(spec.path, record["number"])
+        if not rest:
+            query = parse_list_query(request.query_params, search_fields=("filename",))
+            if query.errors:
+                raise Invalid(query.errors)
+            page = stored[query.offset : query.offset + query.limit]
+            return {
+                "attachments": [attachment_view(a, record_url) for a in page],
+                "total": len(stored),
+                "pages": pages_for(len(stored), query.limit),
+                "limit": query.limit,
+                "page": query.page,
+            }, 206
+        try:
+            attachment_id = int(unquote(rest[0]))
+        except ValueError:
+            raise NotFound() from None
+        found = next((a for a in stored if a["id"] == attachment_id), None)
+        if found is None or len(rest) > 2 or (len(rest) == 2 and rest[1] != "download"):
+            raise NotFound()
+        if len(rest) == 1:
+            return {"attachment": attachment_view(found, record_url)}, 200
+        return FileBody(found["content"], found["mime_type"], found["filename"]), 200
 
     # -- the odd ones --
     def _self(self, method: str) -> dict:

@@ -14,6 +14,7 @@ from sandbox.common.base import BaseSandbox
 from sandbox.common.faults import FaultConfig
 from sandbox.common.ratelimit import FixedWindows, RateLimiter, TokenBuckets
 from sandbox.rackbeat.api import RackbeatApi
+from sandbox.rackbeat.errors import NotFound
 from sandbox.rackbeat.resources import ResourceSpec, event_names
 from sandbox.rackbeat.store import Store
 from sandbox.rackbeat.webhooks import WebhookDispatcher, WebhookRegistry
@@ -77,7 +78,10 @@ class RackbeatSandbox(BaseSandbox):
         self._finish_init(
             [Mount("/api", app=api)],
             use_idempotency=False,  # Rackbeat has no Idempotency-Key support
-            admin_routes=[Route("/webhook-deliveries", self._deliveries_endpoint, methods=["GET"])],
+            admin_routes=[
+                Route("/webhook-deliveries", self._deliveries_endpoint, methods=["GET"]),
+                Route("/attachments/{resource}/{key}", self._attach_endpoint, methods=["POST"]),
+            ],
         )
 
     def __repr__(self) -> str:
@@ -118,6 +122,37 @@ class RackbeatSandbox(BaseSandbox):
         record = self.store.book(resource, key, options, suppress=suppress)
         self.data_changed()
         return record
+
+    def attach(
+        self, resource: str, key: Any, filename: str, content: bytes, mime_type: str = "application/pdf"
+    ) -> dict:
+        """Attach a user's file to a record, as a user would in Rackbeat's UI (no webhook); the stored
+        attachment (``id``, ``filename``, ``mime_type``, ``size``, ``created_at``...). Only supplier
+        invoices take files (``sandbox.rackbeat.attachments``); ``NotFound`` for an unknown record."""
+        stored = self.store.attach(resource, key, filename, content, mime_type)
+        self.data_changed()
+        return {k: v for k, v in stored.items() if k != "content"}
+
+    async def _attach_endpoint(self, request: Request) -> JSONResponse:
+        """``POST /_sandbox/attachments/{resource}/{n}?filename=…``: the raw body is the file, its
+        Content-Type the file's type (default ``application/pdf``); 201 ``{"attachment": {...}}``."""
+        filename = request.query_params.get("filename", "")
+        mime_type = request.headers.get("content-type") or "application/pdf"
+        try:
+            stored = self.attach(
+                request.path_params["resource"],
+                request.path_params["key"],
+                filename,
+                await request.body(),
+                mime_type,
+            )
+        except KeyError:
+            return JSONResponse({"message": "unknown resource"}, status_code=404)
+        except NotFound:
+            return JSONResponse({"message": "Resource not found."}, status_code=404)
+        except ValueError as exc:
+            return JSONResponse({"message": str(exc)}, status_code=422)
+        return JSONResponse({"attachment": stored}, status_code=201)
 
     # -- webhooks --
     def _fire(self, spec: ResourceSpec, action: str, key: Any, suppress: bool) -> None:

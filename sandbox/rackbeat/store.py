@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.rackbeat import records as rec
+from sandbox.rackbeat.attachments import ATTACHABLE, Attachments
 from sandbox.rackbeat.errors import Invalid, NotFound, invalid
 from sandbox.rackbeat.present import PRESENTATION_ONLY
 from sandbox.rackbeat.records import urlfriendly_number
@@ -144,6 +145,7 @@ class Store:
         self.lock = threading.RLock()
         self.collections: dict[str, Collection] = {p: Collection(s.key_type) for p, s in RESOURCES.items()}
         self.webhooks = WebhookRegistry()
+        self.attachments = Attachments()
         self._notify = notify
 
     # -- look-ups --
@@ -220,6 +222,7 @@ class Store:
             if spec.bookable and record.get("is_booked") and spec.path != "orders":
                 raise invalid("is_booked", "A booked invoice cannot be deleted.")
             self.collections[spec.path].delete(record["number"])
+            self.attachments.drop(spec.path, record["number"])
         self._notify(spec, "deleted", record["number"], suppress)
         return record
 
@@ -288,6 +291,19 @@ class Store:
         if number is not None and self.exists("projects", number):
             return self.update("projects", number, payload, suppress=suppress), False
         return self.create("projects", payload, suppress=suppress), True
+
+    def attach(self, resource: str, key: Any, filename: str, content: bytes, mime_type: str) -> dict:
+        """A user's file on a record (see ``sandbox.rackbeat.attachments``): the stored attachment."""
+        spec = self.spec(resource)
+        if spec.path not in ATTACHABLE:
+            raise ValueError(f"{spec.path} records take no attachments (only {sorted(ATTACHABLE)})")
+        if not filename or not isinstance(content, bytes) or not mime_type:
+            raise ValueError("an attachment needs a filename, bytes and a mime type")
+        with self.lock:
+            record = self.get(spec.path, key)
+            if record is None:
+                raise NotFound()
+            return self.attachments.add(spec.path, record["number"], filename, content, mime_type)
 
     # -- write helpers --
     def _existing(self, spec: ResourceSpec, key: Any) -> dict:
@@ -378,6 +394,7 @@ class Store:
             for collection in self.collections.values():
                 collection.clear()
             self.webhooks.clear()
+            self.attachments.clear()
 
     def counts(self) -> dict[str, int]:
         with self.lock:
@@ -445,6 +462,7 @@ class Store:
             return {
                 "collections": {path: list(c.records.values()) for path, c in self.collections.items()},
                 "webhooks": self.webhooks.snapshot(),
+                "attachments": self.attachments.snapshot(),
             }
 
     def restore(self, state: dict) -> None:
@@ -455,3 +473,4 @@ class Store:
                 for row in rows:
                     collection.put(row)
             self.webhooks.restore(state.get("webhooks", []))
+            self.attachments.restore(state.get("attachments", []))
