@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
-from clients.errors import TransientError, economic_error_details, parse_economic_error
+from clients.errors import NotFoundError, TransientError, economic_error_details, parse_economic_error
 from clients.http import (
     DEFAULT_CALL_RETRIES,
     DEFAULT_CALL_RETRY_BACKOFF,
@@ -187,6 +187,45 @@ class EconomicClient(BaseClient):
         headers = _require_idempotency_key(idempotency_key)
         path = self.item_path(resource, key)
         return self.request_json("DELETE", path, headers=headers, expected=(200, 204))
+
+    # --- voucher attachments (economic-api.md §12.13) ------------------------------------------
+
+    def attach_voucher_file(
+        self,
+        journal_number: int,
+        voucher_key: str,
+        filename: str,
+        content: bytes,
+        *,
+        idempotency_key: str,
+        content_type: str = "application/pdf",
+    ) -> Any:
+        """Upload a voucher's attachment: ``POST journals/{n}/vouchers/{year-number}/attachment/file``.
+
+        One multipart/form-data part named ``file``. ``voucher_key`` is ``"{accountingYear}-{voucherNumber}"``
+        (``"2026-2"``). e-conomic takes jpg, jpeg, pdf, gif and png up to 9.0 MB per request; a refusal is a
+        ``PermanentError`` (413, 415 or ``ValidationFailed``, e.g. when the voucher already has one). Like
+        every write it carries the idempotency key, so a retry after a lost answer is replayed, not
+        uploaded twice. Returns e-conomic's answer (the attachment's metadata).
+        """
+        if not isinstance(content, bytes):
+            raise TypeError("content must be bytes")
+        headers = _require_idempotency_key(idempotency_key)
+        path = f"{self.voucher_attachment_path(journal_number, voucher_key)}/file"
+        files = {"file": (filename, content, content_type)}
+        return self.request_json("POST", path, headers=headers, files=files, expected=(200, 201, 204))
+
+    def voucher_attachment(self, journal_number: int, voucher_key: str) -> dict[str, Any] | None:
+        """A voucher's attachment metadata (``createdAt``, ``pages``, ``file``, ``self``), None on a 404 (no
+        attachment, or no such voucher)."""
+        try:
+            return self.get(self.voucher_attachment_path(journal_number, voucher_key))
+        except NotFoundError:
+            return None
+
+    @staticmethod
+    def voucher_attachment_path(journal_number: int, voucher_key: str) -> str:
+        return f"journals/{int(journal_number)}/vouchers/{encode_key(voucher_key)}/attachment"
 
     @staticmethod
     def item_path(resource: str, key: str | int) -> str:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import secrets
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -26,6 +27,7 @@ import httpx
 from clients.errors import (
     Api,
     ApiError,
+    PermanentError,
     RateLimitedError,
     TransientError,
     error_class_for_status,
@@ -40,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_RATE_WAIT",
     "BaseClient",
     "Limiter",
+    "ResponseTooLarge",
     "display_url",
     "is_repeatable",
     "parse_retry_after",
@@ -79,6 +82,26 @@ def is_repeatable(request: httpx.Request) -> bool:
     it writes again, so those are left to it.
     """
     return request.method in SAFE_METHODS or bool(request.headers.get("Idempotency-Key", "").strip())
+
+
+class ResponseTooLarge(PermanentError):
+    """A file bigger than the caller's ``max_bytes``: it was not read whole (``request_bytes``).
+
+    ``size`` is the file's size in bytes when the server named it (``Content-Length``), else None: then
+    more than ``limit`` bytes arrived before reading stopped. Permanent: the same file stays too big.
+    """
+
+    def __init__(self, message: str, *, size: int | None, limit: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.size = size
+        self.limit = limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "size": self.size, "limit": self.limit}
+
+
+Attempt = Callable[[httpx.Request, str, str, frozenset[int]], tuple[httpx.Response, Any]]
+"""One attempt at a call: (request, method, shown URL, success statuses) -> (response, its payload)."""
 
 
 @runtime_checkable
@@ -201,14 +224,16 @@ class BaseClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         expected: Iterable[int] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """Send one call and return the successful response; raise the matching ``ApiError`` otherwise.
 
         A repeatable call (``is_repeatable``) that fails transiently is sent again, at most
         ``call_retries`` times, after a short pause. Every attempt takes a rate-limit token and is
-        counted in ``calls``.
+        counted in ``calls``. ``files`` (field -> (file name, bytes, media type)) sends a
+        multipart/form-data body instead of JSON; bytes, so every attempt sends the same body again.
         """
-        response, _ = self._call(method, url, params, json, headers, expected, decode=False)
+        response, _ = self._call(method, url, params, json, headers, expected, decode=False, files=files)
         return response
 
     def request_json(
@@ -220,10 +245,41 @@ class BaseClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         expected: Iterable[int] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:
         """``request`` then ``decode_json``, as one call: an unreadable success body is retried like a 5xx."""
-        _, payload = self._call(method, url, params, json, headers, expected, decode=True)
+        _, payload = self._call(method, url, params, json, headers, expected, decode=True, files=files)
         return payload
+
+    def request_bytes(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expected: Iterable[int] | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """The body of a successful answer as bytes, streamed: a file is never held beyond ``max_bytes``.
+
+        Past ``max_bytes`` (by ``Content-Length`` before any of it is read, else while reading) the
+        answer is closed and ``ResponseTooLarge`` raised, naming the size when the server gave it. The
+        same retries, rate budget and error mapping as ``request``; a connection lost mid-body is a
+        ``TransientError`` (and a GET is tried again).
+        """
+        if max_bytes is not None and max_bytes < 0:
+            raise ValueError("max_bytes must not be negative")
+
+        def attempt(
+            request: httpx.Request, method: str, shown_url: str, ok: frozenset[int]
+        ) -> tuple[httpx.Response, Any]:
+            return self._send_streamed(request, method, shown_url, ok, max_bytes)
+
+        _, content = self._call(
+            method, url, params, None, headers, expected, decode=False, send_attempt=attempt
+        )
+        return bytes(content)
 
     def _call(
         self,
@@ -234,10 +290,20 @@ class BaseClient:
         headers: Mapping[str, str] | None,
         expected: Iterable[int] | None,
         decode: bool,
+        *,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        send_attempt: Attempt | None = None,
     ) -> tuple[httpx.Response, Any]:
         method = method.upper()
         ok = frozenset(expected) if expected is not None else self.success_statuses
-        request = self._http.build_request(method, url, params=params, json=json, headers=headers)
+        if files:
+            # Named here, so a client-wide ``Content-Type: application/json`` cannot hide the boundary
+            # (httpx takes the boundary from this header).
+            boundary = secrets.token_hex(16)
+            headers = {**(headers or {}), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        request = self._http.build_request(
+            method, url, params=params, json=json, headers=headers, files=dict(files) if files else None
+        )
         shown_url = display_url(request.url)
         attempts = 1 + (self.call_retries if is_repeatable(request) else 0)
         started = time.monotonic()
@@ -246,6 +312,8 @@ class BaseClient:
             # Outside the try: a limiter that is down or would make us wait too long is final here.
             self._wait_for_rate_budget(method, shown_url)
             try:
+                if send_attempt is not None:
+                    return send_attempt(request, method, shown_url, ok)
                 response = self._send(request, method, shown_url, ok)
                 return response, (self.decode_json(response) if decode else None)
             except TransientError as error:
@@ -305,6 +373,50 @@ class BaseClient:
         if response.status_code in ok:
             return response
         raise self._status_error(response, method, shown_url)
+
+    def _send_streamed(
+        self, request: httpx.Request, method: str, shown_url: str, ok: frozenset[int], max_bytes: int | None
+    ) -> tuple[httpx.Response, bytes]:
+        """One attempt of ``request_bytes``: like ``_send``, but the body is read in chunks up to a limit."""
+        self.calls[method] += 1
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, method, shown_url) from None
+        try:
+            self._on_response(response)
+            if response.status_code not in ok:
+                response.read()  # an error body: small, and the mapping needs it
+                raise self._status_error(response, method, shown_url)
+            declared = response.headers.get("Content-Length", "")
+            size = int(declared) if declared.strip().isdigit() else None
+            if max_bytes is not None and size is not None and size > max_bytes:
+                raise self._too_large(method, shown_url, response.status_code, size, max_bytes)
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if max_bytes is not None and len(content) > max_bytes:
+                    raise self._too_large(method, shown_url, response.status_code, size, max_bytes)
+            return response, bytes(content)
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, method, shown_url) from None
+        finally:
+            response.close()
+
+    def _too_large(
+        self, method: str, url: str, status: int, size: int | None, limit: int
+    ) -> ResponseTooLarge:
+        told = f"is {size} bytes" if size is not None else f"is more than {limit} bytes"
+        logger.info("%s %s %s: the file %s; not read", self.api, method, url, told)
+        return ResponseTooLarge(
+            f"The file {told}, over the limit of {limit} bytes; it was not downloaded.",
+            api=self.api,
+            method=method,
+            url=url,
+            status=status,
+            size=size,
+            limit=limit,
+        )
 
     def _wait_for_rate_budget(self, method: str, url: str) -> None:
         """Take a token from the shared bucket, or give up without sending when the wait is too long.

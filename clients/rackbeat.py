@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -63,6 +63,18 @@ def item_key(record: Mapping[str, Any]) -> str | UrlFriendly:
     if friendly and not _is_dots(friendly) and not any(c in friendly for c in "/?#"):
         return UrlFriendly(friendly)
     return str(record["number"])
+
+
+def _under(url: str, base_url: str) -> bool:
+    """Whether ``url`` lies under ``base_url``: same scheme, host and port, and within its path."""
+    target, base = urlsplit(url), urlsplit(base_url)
+    return (
+        target.scheme.lower() == base.scheme.lower()
+        and (target.hostname, target.port) == (base.hostname, base.port)
+        and target.path.startswith(base.path)
+        and not target.username
+        and "/../" not in f"{target.path}/"
+    )
 
 
 def _is_dots(value: str) -> bool:
@@ -147,6 +159,27 @@ class RackbeatClient(BaseClient):
             if page >= pages or not records:
                 return
             page += 1
+
+    # --- attachments --------------------------------------------------------------------------
+
+    def attachments(self, resource: str, key: str | int) -> list[dict[str, Any]]:
+        """The files a user attached to a record (``GET {resource}/{key}/attachments``; the shape is the
+        sandbox's reading of an undocumented endpoint, ``sandbox/rackbeat/attachments.py``): each with
+        ``id``, ``filename``, ``mime_type``, ``size`` (bytes), ``created_at``, ``self``, ``download_url``."""
+        return list(self.iter(f"{self._item_path(resource, key)}/attachments", "attachments"))
+
+    def download(self, url_or_path: str, *, max_bytes: int | None = None) -> bytes:
+        """A file's bytes (an attachment's ``download_url``, or a path under the base URL), streamed.
+
+        A file larger than ``max_bytes`` is not read whole: ``clients.http.ResponseTooLarge`` (a
+        ``PermanentError``) with its ``size`` (from ``Content-Length``; None when the server did not say)
+        and ``limit``. None: no limit. An absolute URL must lie under the client's base URL, else
+        ``ValueError``: the bearer token is never sent anywhere else.
+        """
+        absolute = bool(urlsplit(url_or_path).scheme) or url_or_path.startswith("//")
+        if absolute and not _under(url_or_path, self.base_url):
+            raise ValueError("refusing a download from outside the Rackbeat base URL (the token goes along)")
+        return self.request_bytes("GET", url_or_path, headers={"Accept": "*/*"}, max_bytes=max_bytes)
 
     # --- writes -------------------------------------------------------------------------------
 
