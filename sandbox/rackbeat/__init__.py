@@ -33,6 +33,10 @@ sandbox makes the choice below (each is easy to change in one place):
   (the real service retries for about a day).
 - ``suppress_webhooks=true`` in the query or the JSON body of any write suppresses its events.
 - ``fields=`` selects top-level fields; ``expand=`` is accepted and ignored (relations are always embedded).
+- A user's files on a supplier invoice (the reference documents no endpoint): ``GET
+  supplier-invoices/{n}/attachments`` (206 list), ``…/attachments/{id}`` and ``…/attachments/{id}/download``
+  (the bytes); attached by tests with ``RackbeatSandbox.attach`` or ``POST /_sandbox/attachments/…``. The
+  shape and why: ``attachments.py``.
 """
 
 from sandbox.rackbeat.app import RackbeatSandbox
