@@ -356,13 +356,14 @@ class BaseClient:
         return pause
 
     def _send(
-        self, request: httpx.Request, method: str, shown_url: str, ok: frozenset[int]
+        self, request: httpx.Request, method: str, shown_url: str, ok: frozenset[int], *, stream: bool = False
     ) -> httpx.Response:
-        """One attempt: send, count, map any failure into the taxonomy."""
+        """One attempt: send, count, map any failure into the taxonomy. With ``stream`` a successful
+        answer's body is left unread, for the caller to read and close."""
         self.calls[method] += 1
         started = time.perf_counter()
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=stream)
         except httpx.TransportError as exc:
             raise self._transport_error(exc, method, shown_url) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -372,22 +373,21 @@ class BaseClient:
         self._on_response(response)
         if response.status_code in ok:
             return response
+        if stream:
+            try:
+                response.read()  # the error body, which the mapping reads
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, method, shown_url) from None
+            finally:
+                response.close()
         raise self._status_error(response, method, shown_url)
 
     def _send_streamed(
         self, request: httpx.Request, method: str, shown_url: str, ok: frozenset[int], max_bytes: int | None
     ) -> tuple[httpx.Response, bytes]:
-        """One attempt of ``request_bytes``: like ``_send``, but the body is read in chunks up to a limit."""
-        self.calls[method] += 1
+        """One attempt of ``request_bytes``: ``_send``, then the body read in chunks up to the limit."""
+        response = self._send(request, method, shown_url, ok, stream=True)
         try:
-            response = self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc, method, shown_url) from None
-        try:
-            self._on_response(response)
-            if response.status_code not in ok:
-                response.read()  # an error body: small, and the mapping needs it
-                raise self._status_error(response, method, shown_url)
             declared = response.headers.get("Content-Length", "")
             size = int(declared) if declared.strip().isdigit() else None
             if max_bytes is not None and size is not None and size > max_bytes:

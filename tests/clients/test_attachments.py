@@ -203,3 +203,24 @@ def test_refusals_are_permanent_and_name_no_token(
 
 def _big_answer() -> httpx.MockTransport:
     return httpx.MockTransport(lambda request: httpx.Response(200, content=b"y" * 100))
+
+
+def test_a_download_rides_out_a_503_and_maps_errors_like_any_call() -> None:
+    answers = [httpx.Response(503, json={"message": "busy"}), httpx.Response(200, content=PDF)]
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path.endswith("/gone"):
+            return httpx.Response(404, json={"message": "Resource not found."})
+        return answers.pop(0)
+
+    transport = httpx.MockTransport(handler)
+    with RackbeatClient("http://rackbeat.test/api/", "tok", transport=transport) as client:
+        client.call_retry_backoff = 0.01
+        assert client.download("supplier-invoices/1/attachments/1/download", max_bytes=len(PDF)) == PDF
+        with pytest.raises(NotFoundError) as caught:
+            client.download("supplier-invoices/1/attachments/gone")
+        assert caught.value.message == "Resource not found."
+        assert client.calls == {"GET": 3}
+    assert seen[0] == seen[1] == "/api/supplier-invoices/1/attachments/1/download"
