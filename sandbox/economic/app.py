@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from sandbox.common.base import BaseSandbox
 from sandbox.common.ratelimit import TokenBuckets
-from sandbox.economic import documents, invoices, journals, legacy
+from sandbox.economic import attachments, documents, invoices, journals, legacy
 from sandbox.economic.api import EconomicApi
 from sandbox.economic.middleware import AuthMiddleware, RateLimitMiddleware
 from sandbox.economic.openapi import API_COLLECTIONS
@@ -40,6 +40,15 @@ _PLAIN_TABLES = {
     "project-groups": "number",
     "employee-groups": "number",
     journals.ENTRIES.path: "journalEntryNumber",
+}
+
+# Tables the sandbox fills itself (dumpable, empty until the first write, not loadable).
+_INTERNAL_TABLES = {
+    journals.VOUCHERS_TABLE,
+    journals.BOOKED_ENTRIES.path,
+    attachments.ATTACHMENTS_TABLE,
+    attachments.FILES_TABLE,
+    attachments.BOOKED_VOUCHERS_TABLE,
 }
 
 
@@ -208,7 +217,8 @@ class EconomicSandbox(BaseSandbox):
 
     def dump(self, resource: str) -> list[dict]:
         table = table_name(resource)
-        if table not in self.store.tables and table not in _LOADABLE and table not in _PLAIN_TABLES:
+        known = (self.store.tables, _LOADABLE, _PLAIN_TABLES, _INTERNAL_TABLES)
+        if not any(table in names for names in known):
             raise KeyError(resource)
         return self.store.copy_of(table)
 

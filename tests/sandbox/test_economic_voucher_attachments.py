@@ -156,3 +156,13 @@ def test_a_draft_voucher_deleted_takes_its_attachment_along(http: httpx.Client) 
     again = new_voucher(http)
     assert again == key  # an unbooked number is free again, and carries nothing over
     assert http.get(f"journals/2/vouchers/{again}/attachment").status_code == 404
+
+
+def test_the_tables_it_fills_itself_dump_empty_before_the_first_write(
+    server: tuple[EconomicSandbox, str],
+) -> None:
+    server[0].reset()
+    for table in ("booked-entries", "vouchers", "voucher-attachments", "booked-vouchers"):
+        assert server[0].dump(table) == []
+    with pytest.raises(KeyError):
+        server[0].dump("no-such-table")
