@@ -121,3 +121,17 @@ class TotalsDiffer(SyncError):
         super().__init__(f"{field}: {problem}", api=api, resource=resource, field_errors={field: [problem]})
         self.source_total = source_total
         self.target_total = target_total
+
+
+class AttachmentTooLarge(SyncError):
+    """A file attached to a document in Rackbeat is larger than the service sends along; the document went
+    without it, and this error is the file's own dead letter, with the size named."""
+
+    def __init__(self, filename: str, size: int, limit: int, *, api: Api, resource: str) -> None:
+        problem = f"{filename} is {size:,} bytes, over the {limit:,} bytes a voucher attachment may have here"
+        super().__init__(
+            f"attachment: {problem}", api=api, resource=resource, field_errors={"attachment": [problem]}
+        )
+        self.filename = filename
+        self.size = size
+        self.limit = limit

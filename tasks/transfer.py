@@ -17,11 +17,13 @@ from typing import Any
 import redis
 from celery.signals import worker_init
 
-from tasks.base import SyncTask
-from tasks.celery import app
+from tasks.base import SyncTask, failure_details
+from tasks.celery import app, queue_for
 from tasks.credentials import check_credentials_or_exit
+from tasks.deadletter import DeadLetterStore, Failure
 from tasks.entities import get_spec
 from tasks.entities.base import MappingDefaults
+from tasks.errors import SyncError
 from tasks.events import record_event
 from tasks.redis import get_redis
 from tasks.settings import get_settings
@@ -67,6 +69,27 @@ def build_store() -> SyncStore:
         lock=lock,
         watchers=WatcherStore(client),
         enqueue=enqueue_export,
+        dead_letter_part=dead_letter_part,
+    )
+
+
+def dead_letter_part(kind: str, part_key: str, error: SyncError) -> None:
+    """A dead letter for a part of a record that could not go along while the record did (a too large
+    attachment). Its key names the part (`<record key>:attachment:<id>`), so the record's own success never
+    closes it; a retry of it transfers the record again."""
+    record_key = part_key.split(":", 1)[0]
+    DeadLetterStore(get_redis()).record_failure(
+        Failure(
+            task_name=export_record.name,
+            task_id=str(uuid.uuid4()),
+            args=[kind, record_key],
+            kwargs={},
+            queue=queue_for(export_record.name),
+            kind=kind,
+            key=part_key,
+            classification="permanent",
+            **failure_details(error),
+        )
     )
 
 

@@ -295,6 +295,8 @@ class PostingRules:
     gross_total: Callable[[Record], Any]
     number: Callable[[Record], int | None]
     electronic: Callable[[Record, MappingContext], bool]
+    attachments: bool = False
+    """Whether a PDF the user attached in Rackbeat goes along (a supplier invoice's, rackbeat-api.md 4.5)."""
 
 
 @dataclass(frozen=True)

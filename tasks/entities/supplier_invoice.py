@@ -17,6 +17,10 @@ Rules that live here:
 - The account: the setting `RBSYNC_SUPPLIER_INVOICE_ACCOUNTS`, by the line item's product group, else its
   `*` row, in the supplier's VAT zone (the rule shared with customers and suppliers, `_vat_zone`). A missing
   account or journal is refused before any call, naming the setting.
+- A PDF the user attached in Rackbeat goes along as the voucher's attachment (the first one; e-conomic keeps
+  one file per voucher) when it is at most 5 MB; a larger one does not stop the voucher and gets a dead
+  letter of its own with its size (rackbeat-api.md 4.5). The poster attaches before it books, since a
+  booked voucher's attachment cannot change.
 - Identity: every entry's `text` = "Rackbeat supplier invoice <number>" (filterable on journal entries and on
   the accounting year's entries, so it survives booking); `supplierInvoiceNumber` carries the supplier's own
   invoice number where Rackbeat has it, else Rackbeat's.
@@ -253,5 +257,6 @@ SPEC = EntitySpec(
         gross_total=gross_total,
         number=number,
         electronic=never_electronic,
+        attachments=True,
     ),
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 from clients.economic import EconomicClient
 from clients.rackbeat import RackbeatClient
+from tasks.errors import SyncError
 from tasks.sync.bindings import BindingStore
 from tasks.sync.watchers import WatcherStore
 
@@ -34,7 +35,9 @@ class SyncStore:
 
     `lock(kind, key)` is a context manager that holds the record's lock or raises `RecordBusy`.
     `enqueue(kind, key)` queues a transfer of the record (coalesced; True when this call queued it); the
-    task module passes the Celery one.
+    task module passes the Celery one. `dead_letter_part(kind, part_key, error)` records a dead letter for
+    a part of a record that could not go along (a too large attachment) while the record itself did; None
+    where nobody keeps dead letters (the part is then only logged).
     """
 
     connection_id: str
@@ -42,3 +45,4 @@ class SyncStore:
     lock: Callable[[str, str], AbstractContextManager[Any]]
     watchers: WatcherStore
     enqueue: Callable[[str, str], bool]
+    dead_letter_part: Callable[[str, str, SyncError], None] | None = None

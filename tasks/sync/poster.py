@@ -39,9 +39,10 @@ from decimal import Decimal
 from typing import Any
 
 from clients.errors import NotFoundError, ValidationFailed
+from clients.http import ResponseTooLarge
 from tasks.entities import REGISTRY
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, PostingRules, Record, RecordRef
-from tasks.errors import MappingError, PostedDocumentChanged, TotalsDiffer
+from tasks.errors import AttachmentTooLarge, MappingError, PostedDocumentChanged, TotalsDiffer
 from tasks.settings import Settings
 from tasks.sync.channels import CHANNELS, Channel, Found
 from tasks.sync.claims import PostingClaims
@@ -58,6 +59,8 @@ from tasks.sync.validation import validate_payload
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+ATTACHMENT_LIMIT_BYTES = 5 * 1024 * 1024
+"""Rackbeat sends a user's PDF along when it is at most 5 MB (rackbeat-api.md 4.5)."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,8 @@ class Poster(Synchronizer):
             if posted.resource == _channel(posting).booked:
                 return Written(posted.key, True)
             unbooked, created = posted.key, True
+            if self.rules(spec).attachments:
+                self._attach(spec, key, unbooked, document)
         else:
             unbooked, created = binding.economic_key, False
         if not posting.book:
@@ -278,6 +283,53 @@ class Poster(Synchronizer):
         self._bind(spec, key, posted.key, posted.resource, posting)
         self._check(spec, key, posted, posting)
         return posted
+
+    def _attach(self, spec: EntitySpec, key: str, voucher: Any, document: dict[str, Any]) -> None:
+        """The first PDF the user attached in Rackbeat, onto the unbooked voucher, once; a larger file than
+        e-conomic is sent gets a dead letter of its own while the voucher goes on without it."""
+        files = self.clients.rackbeat.attachments(spec.rackbeat.resource, key)
+        pdfs = [f for f in files if f.get("mime_type") == "application/pdf"]
+        if not pdfs:
+            return
+        if len(pdfs) > 1:
+            logger.info(
+                "%s %r has %d PDFs; e-conomic keeps one per voucher: the first goes along",
+                spec.kind,
+                key,
+                len(pdfs),
+            )
+        pdf = pdfs[0]
+        journal = int(document["journal"]["journalNumber"])
+        if self.clients.economic.voucher_attachment(journal, voucher) is not None:
+            return  # an earlier attempt attached it
+        name = str(pdf.get("filename") or "attachment.pdf")
+        size = int(pdf.get("size") or 0)
+        content: bytes | None = None
+        if size <= ATTACHMENT_LIMIT_BYTES:
+            try:
+                content = self.clients.rackbeat.download(
+                    pdf["download_url"], max_bytes=ATTACHMENT_LIMIT_BYTES
+                )
+            except ResponseTooLarge as too_large:  # the listing's size was wrong or missing
+                size = too_large.size or too_large.limit + 1
+        if content is None:
+            error = AttachmentTooLarge(
+                name, size, ATTACHMENT_LIMIT_BYTES, api="economic", resource="journals/vouchers"
+            )
+            logger.warning("%s %r: %s; the voucher goes without it", spec.kind, key, error)
+            if self.store.dead_letter_part is not None:
+                self.store.dead_letter_part(spec.kind, f"{key}:attachment:{pdf.get('id')}", error)
+            return
+        claim = self.claims.get(spec.kind, key)
+        self.clients.economic.attach_voucher_file(
+            journal,
+            voucher,
+            name,
+            content,
+            idempotency_key=document_key(
+                self.store.connection_id, spec.kind, key, "attach", claim.generation if claim else 0
+            ),
+        )
 
     def _check(self, spec: EntitySpec, key: str, found: Found, posting: Posting) -> None:
         claim = self.claims.get(spec.kind, key)

@@ -366,3 +366,42 @@ def test_an_invoice_carries_its_e_conomic_project_and_one_e_conomic_lacks_is_ref
     [draft] = drafts(economic)
     assert draft["project"]["projectNumber"] == 7 and draft["notes"]["textLine1"] == "Indkøb, Jens"
     assert refused.value.field == "project" and "no project 8" in str(refused.value)
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_the_users_pdf_goes_along_once_and_before_booking(sandboxes: tuple[Any, Any]) -> None:  # noqa: F811
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+    rackbeat.sandbox.attach(
+        "supplier-invoices", invoice["number"], "faktura-F-1001.pdf", PDF, "application/pdf"
+    )
+
+    result = post_voucher(invoice["number"], book_vouchers=True)
+    again = post_voucher(invoice["number"], book_vouchers=True)
+
+    attached = process_clients().economic.voucher_attachment(2, result.economic_key)
+    assert attached is not None and again.outcome == "unchanged"
+    uploads = [w for w in economic_writes(economic) if w["path"].endswith("/attachment/file")]
+    assert len(uploads) == 1
+
+
+def test_a_pdf_over_5_mb_stays_behind_with_a_dead_letter_of_its_own_naming_its_size(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+    dlq_store: Any,
+) -> None:
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+    big = PDF + b"0" * (5 * 1024 * 1024)
+    rackbeat.sandbox.attach("supplier-invoices", invoice["number"], "scan.pdf", big, "application/pdf")
+
+    result = post_voucher(invoice["number"])
+
+    assert result.outcome == "created" and len(journal_entries(economic)) == 1  # the voucher went
+    assert process_clients().economic.voucher_attachment(2, result.economic_key) is None
+    [letter] = [
+        e for e in dlq_store.list(kind="supplier_invoice") if e["key"].startswith(f"{invoice['number']}:")
+    ]
+    assert letter["error_class"] == "AttachmentTooLarge" and f"{len(big):,} bytes" in letter["error"]
+    assert letter["args"] == ["supplier_invoice", str(invoice["number"])]
