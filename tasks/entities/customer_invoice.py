@@ -32,9 +32,9 @@ Rules that live here:
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
+from tasks.entities._documents import gross_total, is_booked, line_item
 from tasks.entities._fields import reference_key, text
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
@@ -55,8 +55,6 @@ KIND = "customer_invoice"
 ECONOMIC_RESOURCE = "invoices/drafts"
 CUSTOMER_KIND = "customer"
 PAYMENT_TERM_KIND = "payment_term"
-PRODUCT_KIND = "product"
-LOT_KIND = "lot"
 REFERENCE_PREFIX = "Rackbeat invoice "
 EAN_LENGTH = 13
 
@@ -97,14 +95,6 @@ WRITABLE_FIELDS = (
 def reference(record: Record) -> str:
     """The identity the e-conomic document carries (`references.other`)."""
     return f"{REFERENCE_PREFIX}{record['number']}"
-
-
-def line_item(line: Record) -> RecordRef | None:
-    """The item a line sells, as (kind, number): a product, or a lot."""
-    number = line.get("child_id", line.get("item_id"))
-    if number is None or number == "":
-        return None
-    return (LOT_KIND if line.get("child_type") == LOT_KIND else PRODUCT_KIND, str(number))
 
 
 def depends_on(record: Record) -> list[RecordRef]:
@@ -299,10 +289,6 @@ def _delivery(address: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def is_ready(record: Record) -> bool:
-    return bool(record.get("is_booked"))
-
-
 def fingerprint(record: Record) -> dict[str, Any]:
     """What makes the Rackbeat invoice this invoice: a change here after posting is refused."""
     return {
@@ -321,10 +307,6 @@ def fingerprint(record: Record) -> dict[str, Any]:
             for line in record.get("lines") or []
         ],
     }
-
-
-def gross_total(record: Record) -> Decimal:
-    return Decimal(str(record.get("total_total") or 0)).quantize(Decimal("0.01"))
 
 
 def number(record: Record) -> int | None:
@@ -349,7 +331,7 @@ SPEC = EntitySpec(
     ),
     exports=ExportRules(to_economic=to_economic, depends_on=depends_on, related=read_at_posting),
     posting=PostingRules(
-        ready=is_ready,
+        ready=is_booked,
         channel="invoice",
         reference=reference,
         fingerprint=fingerprint,

@@ -31,6 +31,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tasks.entities._documents import gross_total, is_booked, line_item
 from tasks.entities._fields import reference_key, text
 from tasks.entities._vat_zone import UnknownCountry, VatZone, vat_zone
 from tasks.entities.base import (
@@ -50,8 +51,6 @@ from tasks.errors import MappingError
 KIND = "supplier_invoice"
 ECONOMIC_RESOURCE = "journals"
 SUPPLIER_KIND = "supplier"
-PRODUCT_KIND = "product"
-LOT_KIND = "lot"
 REFERENCE_PREFIX = "Rackbeat supplier invoice "
 ACCOUNTS_SETTING = "RBSYNC_SUPPLIER_INVOICE_ACCOUNTS"
 JOURNAL_SETTING = "RBSYNC_SUPPLIER_INVOICE_JOURNAL"
@@ -75,13 +74,6 @@ WRITABLE_FIELDS = (
 
 def reference(record: Record) -> str:
     return f"{REFERENCE_PREFIX}{record['number']}"
-
-
-def line_item(line: Record) -> RecordRef | None:
-    number = line.get("child_id", line.get("item_id"))
-    if number is None or number == "":
-        return None
-    return (LOT_KIND if line.get("child_type") == LOT_KIND else PRODUCT_KIND, str(number))
 
 
 def depends_on(record: Record) -> list[RecordRef]:
@@ -204,14 +196,6 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     }
 
 
-def is_ready(record: Record) -> bool:
-    return bool(record.get("is_booked"))
-
-
-def gross_total(record: Record) -> Decimal:
-    return Decimal(str(record.get("total_total") or 0)).quantize(CENT)
-
-
 def fingerprint(record: Record) -> dict[str, Any]:
     """What makes the Rackbeat supplier invoice this invoice: a change here after posting is refused."""
     return {
@@ -250,7 +234,7 @@ SPEC = EntitySpec(
     ),
     exports=ExportRules(to_economic=to_economic, depends_on=depends_on, related=read_at_posting),
     posting=PostingRules(
-        ready=is_ready,
+        ready=is_booked,
         channel="voucher",
         reference=reference,
         fingerprint=fingerprint,
