@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# bench.invoices, small: 4 invoices x 3 deliveries, e-conomic faulted, one pool process SIGKILLed a second
+# in (mid-transfer); a 6 s time limit, so the killed transfer's record lock (limit + 5 s) frees soon.
+SMALL_CHAOS = ("--invoices", "4", "--kill-every", "1", "--kills", "1", "--transfer-time-limit", "6")
 
 
 def test_the_runner_lists_every_benchmark_module() -> None:
@@ -43,3 +46,24 @@ def test_e2e_benchmark_transfers_every_product_and_prints_its_table(
     # run, N, transferred, visible in e-conomic: all eight made it across.
     assert row.split()[1:4] == ["8", "8", "8"]
     assert "p99 s" in answer.stdout
+
+
+@pytest.mark.slow
+def test_invoice_benchmark_books_every_invoice_once_through_its_chaos(tmp_path: Path) -> None:
+    """bench.invoices, small: a few invoices delivered 3 times through the receiver, e-conomic faulted, a
+    pool process SIGKILLed; the run's own Redis and sandboxes (nothing of the session's is used)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("RBSYNC_")}
+    env["PYTHONPATH"] = str(ROOT)
+    answer = subprocess.run(
+        [sys.executable, "-m", "bench.invoices", "--only", "chaos", *SMALL_CHAOS],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    row = next(line for line in answer.stdout.splitlines() if line.startswith("chaos "))
+    # run, invoices, deliveries, booked once, duplicates, lost, totals mismatched
+    assert row.split()[1:7] == ["4", "12", "4", "0", "0", "0"], answer.stdout + answer.stderr
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert "supplier invoices: not in this bench" in answer.stdout
