@@ -13,9 +13,10 @@ It fills in the synchronizer's steps for documents, which are posted, never repl
      answer was lost, the worker was killed): it looks for the document by the reference it carries and
      adopts what it finds. Where e-conomic holds it is the channel's business (`tasks.sync.channels`:
      a priced draft invoice, or a journal voucher of our own amounts).
-  3. The unbooked document is bound at once; an invoice's pricing is then compared with Rackbeat's total
-     to the øre. On a difference the draft is deleted, the claim's generation raised, and `TotalsDiffer`
-     names both.
+  3. An invoice's pricing is compared with Rackbeat's total to the øre before the draft is bound (so a bound
+     draft is a right one). On a difference the draft is deleted, the claim's generation raised, and
+     `TotalsDiffer` names both; a delete that did not get through leaves the draft unbound, and the next
+     attempt finds it by its reference, checks it again and takes it back.
   4. When booking is wanted (by the settings: customer invoices unless an EAN invoice is kept a draft;
      supplier vouchers when auto-booking is on), the document is booked; an invoice under Rackbeat's number
      where e-conomic takes it, else under e-conomic's next number. A booking whose answer was lost is
@@ -272,16 +273,19 @@ class Poster(Synchronizer):
                     found.resource,
                     found.key,
                 )
-                self._bind(spec, key, found.key, found.resource, posting)
                 if found.resource == channel.posted:
                     self._check(spec, key, found, posting)
+                self._bind(spec, key, found.key, found.resource, posting)
                 return found
         claim = self.claims.mark(spec.kind, key, "post")
         posted = channel.post(
             document, document_key(self.store.connection_id, spec.kind, key, "post", claim.generation)
         )
-        self._bind(spec, key, posted.key, posted.resource, posting)
+        # Checked before it is bound: a bound draft is one whose total was right. A draft taken back only
+        # halfway (the delete failed, the worker died) stays unbound, so the next attempt finds it by its
+        # reference, checks it again and takes it back, instead of booking it as bound.
         self._check(spec, key, posted, posting)
+        self._bind(spec, key, posted.key, posted.resource, posting)
         return posted
 
     def _attach(self, spec: EntitySpec, key: str, voucher: Any, document: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 Every invoice is delivered three times in shuffled order, the e-conomic sandbox answers 20 % of requests
 with a 5xx, drops 5 % of connections and commits writes whose answers it then loses, and the worker's
 pool process is SIGKILLed in the middle of the run. Counted at the end in e-conomic: every invoice once,
-booked, at Rackbeat's total, and nothing else. The larger run of the same scenario is bench/invoices_chaos.py.
+booked, at Rackbeat's total, and nothing else. The larger run of the same scenario is bench/invoices.py.
 """
 
 from __future__ import annotations
