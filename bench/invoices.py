@@ -1,34 +1,43 @@
-"""Customer invoices into e-conomic exactly once (issue 10): a chaos run and a speed run.
+"""Customer and supplier invoices into e-conomic exactly once (issue 10): a chaos run and a speed run.
 
-    .venv/bin/python -m bench.invoices [--only chaos|speed] [--invoices N] [--rate 10] [--seconds 60]
+    .venv/bin/python -m bench.invoices [--only chaos|speed] [--invoices N] [--supplier-invoices 300]
+                                       [--rate 10] [--seconds 60]
 
 Both runs use the chaos stack (`bench._chaos_stack`): its own `redis-server`, both sandboxes in this
 process, the real receiver (`python -m web`, its webhooks registered with the Rackbeat sandbox) and a
 prefork worker with 2 processes, with `RBSYNC_CUSTOMER_DEFAULT_LAYOUT=19` (a layout the e-conomic sandbox
-has), `RBSYNC_CUSTOMER_INVOICES_BOOKED=true`, a 5 s visibility timeout, and retries with backoff capped at
-2 s. The company (payment terms, a product group, products, customers) is written into Rackbeat quietly
-before each run; its invoices' dependencies are exported by the invoices themselves.
+has), `RBSYNC_CUSTOMER_INVOICES_BOOKED=true`, the supplier-invoice journal 2 with accounts 1310 (domestic)
+and 1320 (EU, abroad) and auto-booking (`RBSYNC_SUPPLIER_INVOICE_JOURNAL`, `..._ACCOUNTS`,
+`RBSYNC_SUPPLIER_INVOICES_AUTO_BOOK`: what the e-conomic sandbox has), a 5 s visibility timeout, and retries
+with backoff capped at 2 s. The company (payment terms, a product group, products, customers; for the chaos
+run also suppliers with their own terms, one of them in the EU, and the products they sell) is written into
+Rackbeat quietly before each run; its invoices' dependencies are exported by the invoices themselves.
 
-- **chaos** (default 1,000 invoices): the invoices are booked in Rackbeat quietly, then every
-  `customer_invoice.booked` delivery is posted to the receiver 3 times, shuffled, with Rackbeat's tokens,
-  paced at `--delivery-rate` (20/s), so an invoice's copies meet its first transfer queued (coalesced by
-  the receiver), running, or finished (the worker then finds it posted). Meanwhile the e-conomic sandbox
+- **chaos** (default 1,000 customer and 300 supplier invoices): the invoices are booked in Rackbeat
+  quietly, then every `customer_invoice.booked` and `supplier_invoice.booked` delivery is posted to the
+  receiver 3 times, both kinds shuffled into one stream, with Rackbeat's tokens, paced at
+  `--delivery-rate` (20/s), so an invoice's copies meet its first transfer queued (coalesced by the
+  receiver), running, or finished (the worker then finds it posted). Meanwhile the e-conomic sandbox
   answers 20 % of requests with a 5xx and drops 5 % of connections, a twentieth of the invoices' count of
   writes is committed and then answered with a 500 (then as many with a dropped connection), and every
   `--kill-every` seconds (3) the pool process running a transfer is SIGKILLed. The faults stay on until
-  the run has settled. The invoices' customers, payment terms, products and group, exported as their
-  dependencies, are counted too: each must be in e-conomic once.
+  the run has settled. The invoices' customers, suppliers, payment terms, products and group, exported as
+  their dependencies, are counted too: each must be in e-conomic once.
 - **speed** (default 10 invoices/s for 60 s): after a warm-up (one invoice per customer, not counted),
   invoices are booked in Rackbeat at `--rate` with its own webhooks firing (one delivery each, no faults,
   sandboxes at zero latency). Latency: from the moment the invoice is booked in Rackbeat to the transfer's
   event in the stream (the invoice is then booked in e-conomic).
 
-Counted at the end, from the e-conomic sandbox: documents per `references.other` (drafts + booked), the
-booked `grossAmount` against Rackbeat's `total_total`, duplicates (documents beyond one per invoice), lost
-(no document and no open dead letter), left as a draft, dead letters (tasks/deadletter.py), 429s, the API
-requests both sandboxes served per invoice (and by route), the transfers' own `api_calls`, wall time.
-Supplier invoices (the issue's 300) are left out of this bench; the output says so.
-Exit status 1 when an invoice was duplicated, lost, left as a draft, booked at another total or
+Counted at the end, from the e-conomic sandbox. Customer invoices: documents per `references.other`
+(drafts + booked), the booked `grossAmount` against Rackbeat's `total_total`. Supplier invoices (journal
+vouchers): entries per `text` ("Rackbeat supplier invoice <n>"), booked ones in `booked-entries` (the
+supplier side of each voucher entry; its amounts summed and negated are the invoice's total, against
+`total_total`) and unbooked ones in `journal-entries`; a voucher is its `voucherNumber`. For both kinds:
+duplicates (documents or vouchers beyond one per invoice), lost (none and no open dead letter), left
+unbooked, dead letters (tasks/deadletter.py), 429s, the API requests both sandboxes served per invoice
+(each request given to the kind whose route or record it names; and by route), the transfers' own
+`api_calls`, wall time.
+Exit status 1 when an invoice was duplicated, lost, left unbooked, booked at another total or
 dead-lettered (the issue expects every invoice in e-conomic), or the run did not settle.
 """
 
@@ -55,21 +64,29 @@ KIND = "customer_invoice"
 EVENT = "customer_invoice.booked"
 REFERENCE = "Rackbeat invoice {}"
 DRAFTS, BOOKED = "invoices/drafts", "invoices/booked"
+SUPPLIER_KIND = "supplier_invoice"
+SUPPLIER_EVENT = "supplier_invoice.booked"
+SUPPLIER_REFERENCE = "Rackbeat supplier invoice {}"
+JOURNAL_ENTRIES, BOOKED_ENTRIES = "journal-entries", "booked-entries"
+KINDS = (KIND, SUPPLIER_KIND)
 FINAL = {"created", "replaced", "unchanged", "dead-lettered", "ignored"}
 VISIBLE = {"created", "replaced", "unchanged"}
 REQUEST_LOG_SIZE = 2_000_000  # every request of a run kept (the sandboxes keep 10,000 by default)
-SUPPLIER_NOTE = (
-    "supplier invoices: not in this bench yet (issue 10's 300 supplier invoices are left out; this bench"
-    " was specified before their poster was built)"
+# routes (of either API) only supplier invoices take: theirs, their suppliers, vouchers, accounts, entries
+SUPPLIER_ROUTES = frozenset(
+    {"supplier-invoices", "suppliers", "supplier-groups", "journals", "accounting-years", "accounts"}
 )
 
 
 @dataclass(frozen=True)
 class InvoiceSettings(ChaosSettings):
-    """The chaos stack's settings plus what posting customer invoices needs."""
+    """The chaos stack's settings plus what posting customer and supplier invoices needs."""
 
     customer_default_layout: int = 19
     customer_invoices_booked: bool = True
+    supplier_invoice_journal: int = 2  # the e-conomic sandbox's supplier-invoice journal
+    supplier_invoice_accounts: str = '{"*": {"domestic": 1310, "eu": 1320, "abroad": 1320}}'
+    supplier_invoices_auto_book: bool = True
     worker_loglevel: str = "INFO"
 
     def env(self) -> dict[str, str]:
@@ -77,6 +94,9 @@ class InvoiceSettings(ChaosSettings):
             **super().env(),
             "RBSYNC_CUSTOMER_DEFAULT_LAYOUT": str(self.customer_default_layout),
             "RBSYNC_CUSTOMER_INVOICES_BOOKED": "true" if self.customer_invoices_booked else "false",
+            "RBSYNC_SUPPLIER_INVOICE_JOURNAL": str(self.supplier_invoice_journal),
+            "RBSYNC_SUPPLIER_INVOICE_ACCOUNTS": self.supplier_invoice_accounts,
+            "RBSYNC_SUPPLIER_INVOICES_AUTO_BOOK": "true" if self.supplier_invoices_auto_book else "false",
         }
 
 
@@ -92,17 +112,34 @@ class Company:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)  # Rackbeat number -> record
     booked_at: dict[str, float] = field(default_factory=dict)  # Rackbeat number -> epoch seconds
     warm_up: set[str] = field(default_factory=set)  # invoices posted before the measurement, not counted
+    suppliers: list[int] = field(default_factory=list)
+    supplier_names: list[str] = field(default_factory=list)
+    supplier_terms: str = ""  # the Rackbeat number of the suppliers' payment terms
+    supplier_products: list[str] = field(default_factory=list)
+    supplier_invoices: dict[str, dict[str, Any]] = field(default_factory=dict)  # Rackbeat number -> record
+    supplier_booked_at: dict[str, float] = field(default_factory=dict)
 
     def reference(self, number: str) -> str:
         return REFERENCE.format(number)
+
+    def supplier_reference(self, number: str) -> str:
+        return SUPPLIER_REFERENCE.format(number)
 
     @property
     def terms_name(self) -> str:
         return f"Netto 8 {self.tag}"
 
     @property
+    def supplier_terms_name(self) -> str:
+        return f"Netto 30 {self.tag}"
+
+    @property
     def group_name(self) -> str:
         return f"Varer {self.tag}"
+
+    @property
+    def supplier_group_name(self) -> str:
+        return f"Raavarer {self.tag}"
 
 
 def create_company(rackbeat: Any, customers: int = 10, products: int = 8) -> Company:
@@ -159,19 +196,84 @@ def book_invoice(rackbeat: Any, company: Company, serial: int, *, quietly: bool)
     return number
 
 
+def create_suppliers(rackbeat: Any, company: Company, suppliers: int = 4, products: int = 6) -> None:
+    """The suppliers (their own payment terms; the last one in Germany, so its invoices carry no VAT and go
+    to the EU account) and the products they sell, in a group of their own, written quietly."""
+    terms = rackbeat.create(
+        "payment-terms",
+        {"name": company.supplier_terms_name, "type": "net", "maturity_days": 30},
+        suppress=True,
+    )
+    company.supplier_terms = str(terms["number"])
+    group = rackbeat.create("product-groups", {"name": company.supplier_group_name}, suppress=True)
+    for index in range(1, products + 1):
+        number = f"SV{company.tag}-{index:03d}"
+        body = {
+            "number": number,
+            "name": f"Raw material {index}",
+            "group_id": group["number"],
+            # the Rackbeat sandbox requires a sales price; a supplier invoice's lines carry their own price
+            "sales_price": float(8 * (2 + index)),
+        }
+        rackbeat.create("products", body, suppress=True)
+        company.supplier_products.append(number)
+    for index in range(1, suppliers + 1):
+        abroad = index == suppliers and suppliers > 1
+        body = {
+            "company_name": f"Leverandoer {company.tag} {index} {'GmbH' if abroad else 'ApS'}",
+            "payment_terms_id": terms["number"],
+            "address_country": "Tyskland" if abroad else "Danmark",
+            "vat_zone": "eu" if abroad else "domestic",
+            "currency": "DKK",
+        }
+        company.suppliers.append(int(rackbeat.create("suppliers", body, suppress=True)["number"]))
+        company.supplier_names.append(body["company_name"])
+
+
+def book_supplier_invoice(rackbeat: Any, company: Company, serial: int, *, quietly: bool) -> str:
+    """One booked supplier invoice of 1-3 lines. Its prices keep VAT a whole øre, as the customer invoices'
+    do: whole kroner in fours, discounts in quarters."""
+    rng = random.Random(100_000 + serial)
+    lines = []
+    for product in rng.sample(company.supplier_products, 1 + serial % 3):
+        line: dict[str, Any] = {
+            "item_id": product,
+            "quantity": rng.randint(1, 40),
+            "line_price": float(4 * rng.randint(1, 60)),
+        }
+        if serial % 4 == 1:
+            line["discount_percentage"] = 25 * rng.randint(1, 2)
+        lines.append(line)
+    body = {
+        "supplier_id": company.suppliers[serial % len(company.suppliers)],
+        "invoice_date": date.today().isoformat(),
+        "supplier_invoice_number": f"F{company.tag}-{serial}",
+        "lines": lines,
+    }
+    started = time.time()
+    record = rackbeat.create("supplier-invoices", body, booked=True, suppress=quietly)
+    number = str(record["number"])
+    company.supplier_invoices[number] = record
+    company.supplier_booked_at[number] = started
+    return number
+
+
 # -------------------------------------------------------------------------------- watching the run
+
+
+Ref = tuple[str, str]  # (kind, Rackbeat number): customer and supplier invoices are numbered apart
 
 
 class EventWatcher:
     """Reads the transfer event stream as the run goes (it is trimmed at about 10,000 entries, which a
-    long run passes): the first final event of each invoice, the invoices' outcomes, dead letters."""
+    long run passes): the first final event of each invoice, the invoices' outcomes (per kind)."""
 
     def __init__(self, stack: ChaosStack) -> None:
         self.stack = stack
-        self.first_final: dict[str, dict[str, Any]] = {}
-        self.first_visible: dict[str, dict[str, Any]] = {}
-        self.outcomes: Counter[str] = Counter()
-        self.visible_calls: list[int] = []
+        self.first_final: dict[Ref, dict[str, Any]] = {}
+        self.first_visible: dict[Ref, dict[str, Any]] = {}
+        self.outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
+        self.visible_calls: dict[str, list[int]] = {kind: [] for kind in KINDS}
         self.last_change = time.monotonic()
         self._after = "0"
         self._stop = threading.Event()
@@ -207,20 +309,26 @@ class EventWatcher:
                 self.last_change = time.monotonic()
                 for stream_id, event in rows:
                     self._after = stream_id
-                    if event.get("kind") != KIND or event.get("via"):
+                    kind = str(event.get("kind"))
+                    if kind not in KINDS or event.get("via"):
                         continue
-                    key, outcome = str(event.get("key")), str(event.get("outcome"))
-                    self.outcomes[outcome] += 1
+                    ref, outcome = (kind, str(event.get("key"))), str(event.get("outcome"))
+                    self.outcomes[kind][outcome] += 1
                     if outcome in FINAL:
-                        self.first_final.setdefault(key, event)
-                    if outcome in VISIBLE and key not in self.first_visible:
-                        self.first_visible[key] = event
+                        self.first_final.setdefault(ref, event)
+                    if outcome in VISIBLE and ref not in self.first_visible:
+                        self.first_visible[ref] = event
                         if outcome != "unchanged":
-                            self.visible_calls.append(int(event.get("api_calls") or 0))
+                            self.visible_calls[kind].append(int(event.get("api_calls") or 0))
 
-    def visible(self, keys: Iterable[str]) -> int:
+    def visible(self, refs: Iterable[Ref]) -> int:
         with self._lock:
-            return sum(1 for key in keys if key in self.first_visible)
+            return sum(1 for ref in refs if ref in self.first_visible)
+
+    def progress(self) -> tuple[int, int]:
+        """What settling watches: invoices with a final event, events read."""
+        with self._lock:
+            return len(self.first_final), sum(sum(c.values()) for c in self.outcomes.values())
 
 
 def enlarge_request_logs(stack: ChaosStack) -> None:
@@ -261,6 +369,60 @@ def routes_since(stack: ChaosStack, marks: dict[str, int]) -> Counter[str]:
     return found
 
 
+@dataclass
+class KindRequests:
+    """The requests both sandboxes served for one kind of invoice (see `request_kind`)."""
+
+    total: int = 0
+    economic_5xx: int = 0  # e-conomic answers >= 500 (drawn at random, or a committed write's answer failed)
+    economic_dropped: int = 0  # e-conomic connections dropped without an answer
+    status_429: int = 0
+    routes: Counter[str] = field(default_factory=Counter)
+
+
+def request_kind(api: str, entry: dict[str, Any], company: Company, economic_terms: set[str]) -> str:
+    """The kind of invoice a request served: supplier invoices' own routes (vouchers, suppliers, accounts,
+    booked entries), their products and their suppliers' payment terms; everything else is the customer
+    invoices' (their own products, customers, terms, group, layouts)."""
+    from urllib.parse import unquote_plus
+
+    parts = [p for p in str(entry.get("path") or "").split("/") if p and p != "api"]
+    if any(part in SUPPLIER_ROUTES for part in parts):
+        return SUPPLIER_KIND
+    if parts[:1] == ["products"] and len(parts) > 1 and unquote_plus(parts[1]) in company.supplier_products:
+        return SUPPLIER_KIND
+    if parts[:1] == ["payment-terms"]:
+        ours = {company.supplier_terms} if api == "rackbeat" else economic_terms
+        body = entry.get("body")
+        if (
+            (len(parts) > 1 and parts[1] in ours)
+            or company.supplier_terms_name in unquote_plus(str(entry.get("query") or ""))
+            or (isinstance(body, dict) and body.get("name") == company.supplier_terms_name)
+        ):
+            return SUPPLIER_KIND
+    return KIND
+
+
+def requests_by_kind(stack: ChaosStack, marks: dict[str, int], company: Company) -> dict[str, KindRequests]:
+    economic_terms = {
+        str(row.get("paymentTermsNumber"))
+        for row in stack.economic.dump("payment-terms")
+        if row.get("name") == company.supplier_terms_name
+    }
+    found = {kind: KindRequests() for kind in KINDS}
+    for api, sandbox in (("rackbeat", stack.rackbeat), ("e-conomic", stack.economic)):
+        for entry in sandbox.request_log.entries()[marks.get(api, 0) :]:
+            figures = found[request_kind(api, entry, company, economic_terms)]
+            figures.total += 1
+            figures.routes[route(api, entry)] += 1
+            status = entry.get("status")
+            figures.status_429 += status == 429
+            if api == "e-conomic":
+                figures.economic_dropped += status is None
+                figures.economic_5xx += isinstance(status, int) and status >= 500
+    return found
+
+
 def log_marks(stack: ChaosStack) -> dict[str, int]:
     return {"rackbeat": len(stack.rackbeat.request_log), "e-conomic": len(stack.economic.request_log)}
 
@@ -275,7 +437,7 @@ def settle(
     last_change = time.monotonic()
     while time.monotonic() < deadline:
         busy = stack.busy()
-        state = (busy, served(stack), len(watcher.first_final), sum(watcher.outcomes.values()))
+        state = (busy, served(stack), watcher.progress())
         now = time.monotonic()
         if state != last_state:
             last_state, last_change = state, now
@@ -298,6 +460,7 @@ class Tally:
     totals_mismatched: int = 0
     dead_lettered: int = 0
     open_dead_letters: int = 0  # every kind
+    kind_dead_letters: int = 0  # of them, this kind of invoice's own
     unexpected_documents: int = 0
     master_duplicates: int = 0  # e-conomic customers, products, terms, groups beyond one per record
     redrafted: int = 0  # invoices whose draft was POSTed under more than one idempotency key
@@ -346,6 +509,7 @@ def tally(stack: ChaosStack, company: Company) -> Tally:
     store = DeadLetterStore(stack.redis, stack.connection_id)
     open_entries = [entry for entry in store.list() if entry.get("status") in OPEN_STATUSES]
     result.open_dead_letters = len(open_entries)
+    result.kind_dead_letters = sum(1 for entry in open_entries if entry.get("kind") == KIND)
     for number, record in company.invoices.items():
         reference = company.reference(number)
         found = documents.get(reference, [])
@@ -394,6 +558,114 @@ def tally(stack: ChaosStack, company: Company) -> Tally:
     return result
 
 
+def supplier_tally(stack: ChaosStack, company: Company) -> Tally:
+    """Supplier invoices as e-conomic holds them: each a journal voucher whose entries carry the invoice's
+    reference as their `text`; booked, the supplier side of each entry is a booked entry naming the
+    supplier (its amounts, negated, add up to the invoice's total); unbooked, journal entries."""
+    from tasks.deadletter import OPEN_STATUSES, DeadLetterStore
+
+    result = Tally(invoices=len(company.supplier_invoices))
+    prefix = SUPPLIER_REFERENCE.format("")
+    booked: dict[str, dict[int, float]] = {}  # reference -> voucher number -> supplier side's amount
+    accounts: Counter[str] = Counter()  # the expense side's booked entries, by account
+    for entry in _dump_or_none(stack, BOOKED_ENTRIES):
+        reference = str(entry.get("text") or "")
+        if reference.startswith(prefix) and "account" in entry:
+            accounts[str((entry.get("account") or {}).get("accountNumber"))] += 1
+        if reference.startswith(prefix) and "supplier" in entry:
+            vouchers = booked.setdefault(reference, {})
+            voucher = int(entry.get("voucherNumber") or 0)
+            vouchers[voucher] = vouchers.get(voucher, 0.0) + float(entry.get("amount") or 0)
+    unbooked: dict[str, set[int]] = {}
+    for entry in _dump_or_none(stack, JOURNAL_ENTRIES):
+        reference = str(entry.get("text") or "")
+        if reference.startswith(prefix):
+            voucher = int((entry.get("voucher") or {}).get("voucherNumber") or 0)
+            unbooked.setdefault(reference, set()).add(voucher)
+    shown = ", ".join(f"{account} {count}" for account, count in sorted(accounts.items()))
+    result.notes.append(f"booked expense entries by account: {shown or 'none'}")
+    ours = {company.supplier_reference(number) for number in company.supplier_invoices}
+    for reference in sorted((booked.keys() | unbooked.keys()) - ours):
+        count = len(booked.get(reference, {}).keys() | unbooked.get(reference, set()))
+        result.unexpected_documents += count
+        result.problems.append(f"{count} e-conomic voucher(s) with text {reference!r}: not ours")
+    store = DeadLetterStore(stack.redis, stack.connection_id)
+    open_entries = [entry for entry in store.list() if entry.get("status") in OPEN_STATUSES]
+    result.open_dead_letters = len(open_entries)
+    result.kind_dead_letters = sum(1 for entry in open_entries if entry.get("kind") == SUPPLIER_KIND)
+    for number, record in company.supplier_invoices.items():
+        reference = company.supplier_reference(number)
+        vouchers = booked.get(reference, {})
+        drafts = unbooked.get(reference, set())
+        every = vouchers.keys() | drafts
+        if len(every) > 1:
+            result.duplicates += len(every) - 1
+            shown = ", ".join(
+                f"{'booked' if voucher in vouchers else 'unbooked'} voucher {voucher}"
+                for voucher in sorted(every)
+            )
+            result.problems.append(f"supplier invoice {number}: {len(every)} vouchers ({shown})")
+        if vouchers:
+            want = f"{float(record['total_total']):.2f}"
+            if all(f"{-amount:.2f}" != want for amount in vouchers.values()):
+                result.totals_mismatched += 1
+                got = ", ".join(f"{-amount:.2f}" for amount in vouchers.values())
+                result.problems.append(
+                    f"supplier invoice {number}: booked at {got}, Rackbeat's total is {want}"
+                )
+            if drafts:
+                result.left_as_draft += 1
+                result.problems.append(
+                    f"supplier invoice {number}: unbooked entries beside its booked voucher"
+                    f" ({sorted(drafts)})"
+                )
+            elif len(every) == 1:
+                result.booked_once += 1
+            continue
+        letters = [
+            e for e in store.entries_for_record(SUPPLIER_KIND, number) if e.get("status") in OPEN_STATUSES
+        ]
+        if drafts:
+            result.left_as_draft += 1
+            result.problems.append(
+                f"supplier invoice {number}: only unbooked journal entries ({len(letters)} open DLQ)"
+            )
+        elif letters:
+            result.dead_lettered += 1
+            entry = letters[0]
+            result.letters.append(
+                f"supplier invoice {number}: dead-lettered ({entry.get('classification')}:"
+                f" {entry.get('error_class')}: {str(entry.get('error'))[:150]})"
+            )
+        else:
+            result.lost += 1
+            result.problems.append(f"supplier invoice {number}: LOST (no e-conomic voucher, no dead letter)")
+    for problem in supplier_master_duplicates(stack, company):
+        result.master_duplicates += 1
+        result.problems.append(problem)
+    return result
+
+
+def _dump_or_none(stack: ChaosStack, table: str) -> list[dict[str, Any]]:
+    try:
+        return list(stack.economic.dump(table))
+    except KeyError:  # the sandbox has no such table until its first row
+        return []
+
+
+def supplier_master_duplicates(stack: ChaosStack, company: Company) -> list[str]:
+    """The supplier invoices' suppliers and their payment terms found more than once in e-conomic."""
+    found: Counter[str] = Counter()
+    for row in stack.economic.dump("payment-terms"):
+        if row.get("name") == company.supplier_terms_name:
+            found[f"payment terms {company.supplier_terms_name!r}"] += 1
+    names = set(company.supplier_names)
+    for row in stack.economic.dump("suppliers"):
+        if row.get("name") in names:
+            found[f"supplier {row.get('name')!r}"] += 1
+    return [f"{what}: {count} records in e-conomic" for what, count in found.items() if count > 1]
+
+
 def master_duplicates(stack: ChaosStack, company: Company) -> list[str]:
     """The invoices' dependencies (exported by the invoices themselves) found more than once in e-conomic."""
     economic = stack.economic
@@ -427,6 +699,58 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 @dataclass
+class Side:
+    """The chaos run's figures for one kind of invoice (customer or supplier)."""
+
+    label: str
+    invoices: int = 0
+    deliveries: int = 0
+    tally: Tally = field(default_factory=Tally)
+    latencies: list[float] = field(default_factory=list)  # booked in Rackbeat -> first visible event
+    from_delivery: list[float] = field(default_factory=list)  # first delivery posted -> first visible event
+    transfer_calls: list[int] = field(default_factory=list)
+    requests: KindRequests = field(default_factory=KindRequests)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    kills: int = 0  # pool processes SIGKILLed while running a transfer of this kind
+    seconds: float = math.nan  # the run's start -> this kind's last invoice visible
+
+    @property
+    def calls_per_invoice(self) -> float:
+        return self.requests.total / self.invoices if self.invoices else math.nan
+
+    def report(self) -> str:
+        t, n = self.tally, self.invoices or 1
+        lines = [
+            f"  {self.label} invoices: {self.invoices}, {t.booked_once} booked once,"
+            f" {t.duplicates} duplicates, {t.lost} lost, {t.left_as_draft} left unbooked,"
+            f" {t.totals_mismatched} totals mismatched,"
+            f" {t.dead_lettered} dead-lettered ({t.kind_dead_letters} open DLQ entries of this kind),"
+            f" last visible {self.seconds:.1f} s into the run",
+            f"    requests served for them: {self.requests.total} = {self.calls_per_invoice:.2f} per invoice"
+            f" (e-conomic 5xx {self.requests.economic_5xx}, dropped {self.requests.economic_dropped},"
+            f" 429s {self.requests.status_429}); a successful transfer's own api_calls: mean"
+            f" {statistics.mean(self.transfer_calls) if self.transfer_calls else math.nan:.2f}",
+            "    requests per invoice by route:",
+        ]
+        lines.extend(
+            f"      {count / n:7.3f}  {name}"
+            for name, count in sorted(self.requests.routes.items(), key=lambda i: -i[1])
+        )
+        shown = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
+        lines.append(f"    transfer events: {shown}")
+        if t.master_duplicates:
+            lines.append(f"    ! {t.master_duplicates} dependency record(s) more than once in e-conomic")
+        lines.extend(f"    {note}" for note in t.notes[:10])
+        lines.extend(f"    ! {problem}" for problem in t.problems[:20])
+        if len(t.problems) > 20:
+            lines.append(f"    ! ... and {len(t.problems) - 20} more")
+        lines.extend(f"    ! {letter}" for letter in t.letters[:10])
+        if len(t.letters) > 10:
+            lines.append(f"    ! ... and {len(t.letters) - 10} more dead-lettered invoices")
+        return "\n".join(lines)
+
+
+@dataclass
 class Run:
     name: str
     invoices: int = 0
@@ -447,15 +771,27 @@ class Run:
     log_dir: str = ""
     notes: list[str] = field(default_factory=list)
     error: str = ""
+    # chaos: the supplier invoices mixed into the run, and each kind's figures (customer, supplier)
+    supplier_invoices: int = 0
+    supplier_tally: Tally = field(default_factory=Tally)
+    sides: list[Side] = field(default_factory=list)
 
     @property
     def calls_per_invoice(self) -> float:
+        """Requests both sandboxes served per invoice of either kind."""
         total = self.requests.get("rackbeat", 0) + self.requests.get("economic", 0)
-        return total / self.invoices if self.invoices else math.nan
+        count = self.invoices + self.supplier_invoices
+        return total / count if count else math.nan
 
     @property
     def ok(self) -> bool:
-        return not self.error and self.settled and self.tally.exact and self.tally.open_dead_letters == 0
+        return (
+            not self.error
+            and self.settled
+            and self.tally.exact
+            and self.tally.open_dead_letters == 0
+            and (self.supplier_invoices == 0 or self.supplier_tally.exact)
+        )
 
     def report(self) -> str:
         t = self.tally
@@ -466,31 +802,48 @@ class Run:
             f" {t.dead_lettered} dead-lettered ({t.open_dead_letters} open DLQ entries of any kind),"
             f" {self.seconds:.1f} s" + ("" if self.settled else " (did NOT settle in time)")
         ]
+        if self.supplier_invoices:
+            s = self.supplier_tally
+            lines.append(
+                f"{self.name}: {self.supplier_invoices} supplier invoices, {s.booked_once} booked once,"
+                f" {s.duplicates} duplicates, {s.lost} lost, {s.left_as_draft} left unbooked,"
+                f" {s.totals_mismatched} totals mismatched, {s.dead_lettered} dead-lettered"
+            )
         if self.error:
             lines.append(f"  ! the run did not finish: {self.error}")
         lines.append(
             f"  requests served: Rackbeat {self.requests.get('rackbeat', 0)}, e-conomic"
-            f" {self.requests.get('economic', 0)} = {self.calls_per_invoice:.2f} per invoice (faulted answers"
-            f" and retries included); a successful transfer's own api_calls: mean"
-            f" {statistics.mean(self.transfer_calls) if self.transfer_calls else math.nan:.2f};"
-            f" 429s {self.requests.get('rackbeat 429', 0) + self.requests.get('economic 429', 0)}"
+            f" {self.requests.get('economic', 0)} = {self.calls_per_invoice:.2f} per invoice"
+            + (" of either kind" if self.supplier_invoices else "")
+            + " (faulted answers and retries included)"
+            + (
+                ""
+                if self.sides
+                else f"; a successful transfer's own api_calls: mean"
+                f" {statistics.mean(self.transfer_calls) if self.transfer_calls else math.nan:.2f}"
+            )
+            + f"; 429s {self.requests.get('rackbeat 429', 0) + self.requests.get('economic 429', 0)}"
         )
-        lines.append("  requests per invoice by route:")
-        lines.extend(
-            f"    {count / n:7.3f}  {name}"
-            for name, count in sorted(self.routes.items(), key=lambda i: -i[1])
-        )
-        shown = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
-        lines.append(f"  invoice transfer events: {shown}")
-        if t.master_duplicates:
-            lines.append(f"  ! {t.master_duplicates} dependency record(s) more than once in e-conomic")
-        lines.extend(f"  {note}" for note in [*t.notes[:10], *self.notes])
-        lines.extend(f"  ! {problem}" for problem in t.problems[:20])
-        if len(t.problems) > 20:
-            lines.append(f"  ! ... and {len(t.problems) - 20} more")
-        lines.extend(f"  ! {letter}" for letter in t.letters[:10])
-        if len(t.letters) > 10:
-            lines.append(f"  ! ... and {len(t.letters) - 10} more dead-lettered invoices")
+        if self.sides:
+            lines.extend(side.report() for side in self.sides)
+        else:
+            lines.append("  requests per invoice by route:")
+            lines.extend(
+                f"    {count / n:7.3f}  {name}"
+                for name, count in sorted(self.routes.items(), key=lambda i: -i[1])
+            )
+            shown = ", ".join(f"{name} {count}" for name, count in sorted(self.outcomes.items()))
+            lines.append(f"  invoice transfer events: {shown}")
+            if t.master_duplicates:
+                lines.append(f"  ! {t.master_duplicates} dependency record(s) more than once in e-conomic")
+            lines.extend(f"  {note}" for note in t.notes[:10])
+            lines.extend(f"  ! {problem}" for problem in t.problems[:20])
+            if len(t.problems) > 20:
+                lines.append(f"  ! ... and {len(t.problems) - 20} more")
+            lines.extend(f"  ! {letter}" for letter in t.letters[:10])
+            if len(t.letters) > 10:
+                lines.append(f"  ! ... and {len(t.letters) - 10} more dead-lettered invoices")
+        lines.extend(f"  {note}" for note in self.notes)
         if self.log_dir:
             lines.append(f"  logs kept in {self.log_dir}")
         return "\n".join(lines)
@@ -502,35 +855,46 @@ def _429s(run: Run) -> int:
 
 def chaos_table(runs: list[Run]) -> str:
     header = (
-        f"{'run':<6} {'invoices':>8} {'deliveries':>10} {'booked 1x':>9} {'dup':>4} {'lost':>4}"
-        f" {'total!=':>7} {'DLQ':>4} {'DLQ total':>9} {'kills':>5} {'5xx':>5} {'drops':>5} {'c-t-f':>5}"
-        f" {'429s':>4} {'calls/inv':>9} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6} {'d p50':>6} {'d p99':>6}"
-        f" {'wall s':>7}"
+        f"{'run':<6} {'kind':<8} {'invoices':>8} {'deliveries':>10} {'booked 1x':>9} {'dup':>4} {'lost':>4}"
+        f" {'total!=':>7} {'DLQ':>4} {'DLQ total':>9} {'kills':>5} {'5xx':>5} {'drops':>5} {'429s':>4}"
+        f" {'calls/inv':>9} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6} {'d p50':>6} {'d p99':>6} {'wall s':>7}"
     )
     lines = [header, "-" * len(header)]
     for run in runs:
-        t = run.tally
+        for side in run.sides:
+            t, r = side.tally, side.requests
+            lines.append(
+                f"{run.name:<6} {side.label:<8} {side.invoices:>8} {side.deliveries:>10} {t.booked_once:>9}"
+                f" {t.duplicates:>4} {t.lost:>4} {t.totals_mismatched:>7} {t.kind_dead_letters:>4}"
+                f" {t.refused_totals:>9} {side.kills:>5} {r.economic_5xx:>5} {r.economic_dropped:>5}"
+                f" {r.status_429:>4} {side.calls_per_invoice:>9.2f} {percentile(side.latencies, 0.5):>6.1f}"
+                f" {percentile(side.latencies, 0.95):>6.1f} {percentile(side.latencies, 0.99):>6.1f}"
+                f" {percentile(side.from_delivery, 0.5):>6.1f} {percentile(side.from_delivery, 0.99):>6.1f}"
+                f" {side.seconds:>7.1f}"
+            )
         lines.append(
-            f"{run.name:<6} {run.invoices:>8} {run.deliveries:>10} {t.booked_once:>9} {t.duplicates:>4}"
-            f" {t.lost:>4} {t.totals_mismatched:>7} {t.open_dead_letters:>4} {t.refused_totals:>9}"
-            f" {run.kills:>5} {run.faults['errors_5xx']:>5} {run.faults['dropped']:>5}"
-            f" {run.faults['commit_then_fail']:>5} {_429s(run):>4} {run.calls_per_invoice:>9.2f}"
-            f" {percentile(run.latencies, 0.5):>6.1f} {percentile(run.latencies, 0.95):>6.1f}"
-            f" {percentile(run.latencies, 0.99):>6.1f} {percentile(run.from_delivery, 0.5):>6.1f}"
-            f" {percentile(run.from_delivery, 0.99):>6.1f} {run.seconds:>7.1f}"
-            + ("" if run.settled else "  (not settled)")
+            f"{run.name:<6} {'both':<8} {run.invoices + run.supplier_invoices:>8} {run.deliveries:>10}"
+            f"  kills {run.kills} ({run.kills_mid_transfer} mid-transfer); e-conomic faults dealt:"
+            f" {run.faults['errors_5xx']} 5xx, {run.faults['dropped']} dropped,"
+            f" {run.faults['commit_then_fail']} writes committed then failed; {run.tally.open_dead_letters}"
+            f" open DLQ entries of any kind; {run.calls_per_invoice:.2f} calls per invoice;"
+            f" settled after {run.seconds:.1f} s" + ("" if run.settled else " (NOT settled)")
         )
     lines += [
         "",
-        "dup: e-conomic documents beyond one per invoice (drafts + booked, by references.other); lost: no",
-        "document and no open dead letter; total!=: booked grossAmount differs from Rackbeat's total_total;",
-        "DLQ: open dead letters (any kind); DLQ total: of them, invoices refused because e-conomic priced",
-        "the draft at another total (TotalsDiffer, the draft withdrawn); kills: pool processes SIGKILLed;",
-        "5xx/drops/c-t-f: e-conomic faults dealt (c-t-f: writes committed, then the answer failed);",
-        "calls/inv: requests both sandboxes served per invoice, faulted ones and retries included;",
+        "dup: e-conomic documents beyond one per invoice (customer: drafts + booked, by references.other;",
+        "supplier: journal vouchers, booked or not, by their entries' text); lost: none and no open dead",
+        "letter; total!=: booked at another total than Rackbeat's total_total (customer: grossAmount;",
+        "supplier: the supplier side of the booked entries, negated); DLQ: open dead letters of the kind;",
+        "DLQ total: of them, invoices refused because e-conomic priced the draft at another total",
+        "(TotalsDiffer); kills: pool processes SIGKILLed while running a transfer of the kind;",
+        "5xx/drops: e-conomic answers >= 500 / connections dropped, on the kind's requests (drawn at random",
+        "or a committed write's answer failed: c-t-f); calls/inv: requests both sandboxes served per",
+        "invoice, each given to the kind whose route or record it names (faulted ones and retries included;",
+        "a listing that names no record, such as GET e-conomic payment-terms, counts as a customer one);",
         "p50-p99: Rackbeat booked -> first transfer event (a burst: every invoice is booked before the",
         "first delivery, so this is mostly queueing); d p50/d p99: the invoice's first delivery posted to",
-        "the receiver -> that event.",
+        "the receiver -> that event; wall s: the run's start -> the kind's last invoice visible.",
     ]
     return "\n".join(lines)
 
@@ -568,13 +932,15 @@ def speed_table(runs: list[Run]) -> str:
 def _finish(run: Run, stack: ChaosStack, company: Company, watcher: EventWatcher) -> None:
     watcher.stop()
     run.tally = tally(stack, company)
-    run.outcomes = watcher.outcomes
-    run.transfer_calls = watcher.visible_calls
+    run.outcomes = watcher.outcomes[KIND]
+    run.transfer_calls = watcher.visible_calls[KIND]
     run.latencies = [
-        float(watcher.first_visible[number]["at"]) - company.booked_at[number]
+        float(watcher.first_visible[(KIND, number)]["at"]) - company.booked_at[number]
         for number in company.invoices
-        if number in watcher.first_visible
+        if (KIND, number) in watcher.first_visible
     ]
+    if company.supplier_invoices:
+        run.supplier_tally = supplier_tally(stack, company)
     run.faults = Counter(stack.economic.faults.counters)
     hooks = stack.redis.hgetall(stack.key("stats", "webhooks"))
     shown = ", ".join(f"{name} {value}" for name, value in sorted(hooks.items()))
@@ -588,6 +954,7 @@ def _finish(run: Run, stack: ChaosStack, company: Company, watcher: EventWatcher
 
 def chaos_run(
     invoices: int,
+    supplier_invoices: int,
     kill_every: float,
     max_kills: int,
     delivery_rate: float,
@@ -595,23 +962,33 @@ def chaos_run(
     settings: InvoiceSettings,
     keep_logs: bool,
 ) -> Run:
-    run = Run(name="chaos", invoices=invoices)
+    run = Run(name="chaos", invoices=invoices, supplier_invoices=supplier_invoices)
     with ChaosStack(settings, label="invoices-chaos") as stack:
         enlarge_request_logs(stack)
         rackbeat, economic = stack.rackbeat, stack.economic
         company = create_company(rackbeat)
-        numbers = [book_invoice(rackbeat, company, serial, quietly=True) for serial in range(1, invoices + 1)]
-        items = [(EVENT, number) for number in numbers for _ in range(3)]
+        refs: list[Ref] = [
+            (KIND, book_invoice(rackbeat, company, serial, quietly=True)) for serial in range(1, invoices + 1)
+        ]
+        if supplier_invoices:
+            create_suppliers(rackbeat, company)
+            refs += [
+                (SUPPLIER_KIND, book_supplier_invoice(rackbeat, company, serial, quietly=True))
+                for serial in range(1, supplier_invoices + 1)
+            ]
+        events = {KIND: EVENT, SUPPLIER_KIND: SUPPLIER_EVENT}
+        items = [(events[kind], number) for kind, number in refs for _ in range(3)]
         random.Random(seed).shuffle(items)
         run.deliveries = len(items)
-        commits = max(3, invoices // 20)
+        kind_of_event = {event: kind for kind, event in events.items()}
+        commits = max(3, (invoices + supplier_invoices) // 20)
         economic.faults.set(error_rate=0.2, drop_rate=0.05, seed=seed, commit_then_fail=commits)
         economic.faults.set(drop_after_commit=False)
         watcher = EventWatcher(stack).start()
         before, marks = served(stack), log_marks(stack)
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         answers: Counter[int | str] = Counter()
-        first_delivered: dict[str, float] = {}
+        first_delivered: dict[Ref, float] = {}
 
         def deliver() -> None:
             # Paced, so an invoice's three deliveries are spread over the run: some meet the first one's
@@ -622,18 +999,18 @@ def chaos_run(
                 batch = items[first : first + step]
                 posted = time.time()
                 answers.update(post_deliveries(stack, batch, threads=2))
-                for _event, number in batch:
-                    first_delivered.setdefault(number, posted)
+                for event, number in batch:
+                    first_delivered.setdefault((kind_of_event[event], number), posted)
 
         poster = threading.Thread(target=deliver, name="invoice-deliveries", daemon=True)
         poster.start()
-        deadline = started + min(1800.0, 60.0 + 1.0 * invoices)
+        deadline = started + min(1800.0, 60.0 + 1.0 * len(refs))
         second_half = False
         next_kill = time.monotonic() + kill_every
         killed: list[str] = []
         try:
             while time.monotonic() < deadline:
-                if not poster.is_alive() and watcher.visible(numbers) + _dead(watcher, numbers) >= invoices:
+                if not poster.is_alive() and watcher.visible(refs) + _dead(watcher, refs) >= len(refs):
                     break
                 if not second_half and economic.faults.config.commit_then_fail == 0:
                     # The first budget is spent (a 500 after each commit): now the connection is dropped.
@@ -659,17 +1036,55 @@ def chaos_run(
         after = served(stack)
         run.requests = {name: after[name] - before.get(name, 0) for name in after}
         run.routes = routes_since(stack, marks)
+        by_kind = requests_by_kind(stack, marks, company)
         faults = Counter(economic.faults.counters)
         _finish(run, stack, company, watcher)
         run.faults = faults
         run.from_delivery = [
-            float(watcher.first_visible[number]["at"]) - first_delivered[number]
-            for number in first_delivered
-            if number in watcher.first_visible
+            float(watcher.first_visible[ref]["at"]) - first_delivered[ref]
+            for ref in first_delivered
+            if ref[0] == KIND and ref in watcher.first_visible
         ]
+        for kind, label, records, booked_at, kind_tally in (
+            (KIND, "customer", company.invoices, company.booked_at, run.tally),
+            (
+                SUPPLIER_KIND,
+                "supplier",
+                company.supplier_invoices,
+                company.supplier_booked_at,
+                run.supplier_tally,
+            ),
+        ):
+            if not records:
+                continue
+            seen = [watcher.first_visible[(kind, n)] for n in records if (kind, n) in watcher.first_visible]
+            run.sides.append(
+                Side(
+                    label=label,
+                    invoices=len(records),
+                    deliveries=3 * len(records),
+                    tally=kind_tally,
+                    latencies=[
+                        float(watcher.first_visible[(kind, n)]["at"]) - booked_at[n]
+                        for n in records
+                        if (kind, n) in watcher.first_visible
+                    ],
+                    from_delivery=[
+                        float(watcher.first_visible[ref]["at"]) - first_delivered[ref]
+                        for ref in first_delivered
+                        if ref[0] == kind and ref in watcher.first_visible
+                    ],
+                    transfer_calls=watcher.visible_calls[kind],
+                    requests=by_kind[kind],
+                    outcomes=watcher.outcomes[kind],
+                    kills=sum(1 for victim in killed if _victim_kind(victim) == kind),
+                    seconds=max((float(event["at"]) for event in seen), default=math.nan) - started_at,
+                )
+            )
         shown = ", ".join(f"{status}: {n}" for status, n in sorted(answers.items(), key=str))
         run.notes.append(
-            f"{len(items)} deliveries posted to the receiver (each invoice's x3, shuffled); {shown}"
+            f"{len(items)} deliveries posted to the receiver (each invoice's x3, both kinds shuffled"
+            f" together); {shown}"
         )
         run.notes.append(
             f"{run.kills} pool processes SIGKILLed, one every {kill_every:g} s,"
@@ -686,8 +1101,16 @@ def chaos_run(
     return run
 
 
-def _dead(watcher: EventWatcher, numbers: list[str]) -> int:
-    return sum(1 for n in numbers if watcher.first_final.get(n, {}).get("outcome") == "dead-lettered")
+def _victim_kind(victim: str) -> str:
+    """The kind of invoice a killed transfer served ("" when the process was idle): a transfer's
+    dependencies run inside it, so its task names the invoice's kind."""
+    if victim in ("", "idle"):
+        return ""
+    return SUPPLIER_KIND if victim.startswith("supplier") else KIND
+
+
+def _dead(watcher: EventWatcher, refs: list[Ref]) -> int:
+    return sum(1 for ref in refs if watcher.first_final.get(ref, {}).get("outcome") == "dead-lettered")
 
 
 def _kill_one(stack: ChaosStack) -> str:
@@ -717,22 +1140,21 @@ def speed_run(invoices: int, rate: float, settings: InvoiceSettings, keep_logs: 
             book_invoice(rackbeat, company, serial, quietly=False)
             for serial in range(len(company.customers) * 3 + 1, len(company.customers) * 4 + 1)
         ]
-        if not wait(lambda: watcher.visible(warm) == len(warm), 120, 0.1):
-            run.error = f"the warm-up did not finish: {watcher.visible(warm)} of {len(warm)} visible"
+        warm_refs = [(KIND, number) for number in warm]
+        if not wait(lambda: watcher.visible(warm_refs) == len(warm), 120, 0.1):
+            run.error = f"the warm-up did not finish: {watcher.visible(warm_refs)} of {len(warm)} visible"
         settle(stack, watcher, timeout=30, quiet=1.0)
         for number in warm:
             del company.invoices[number]
             company.warm_up.add(number)
         before, marks = served(stack), log_marks(stack)
         started = time.monotonic()
-        numbers = []
+        refs: list[Ref] = []
         for index in range(invoices):
             time.sleep(max(0.0, started + index / rate - time.monotonic()))
-            numbers.append(book_invoice(rackbeat, company, 1000 + index, quietly=False))
+            refs.append((KIND, book_invoice(rackbeat, company, 1000 + index, quietly=False)))
         run.deliveries = invoices
-        wait(
-            lambda: watcher.visible(numbers) + _dead(watcher, numbers) >= invoices, 60 + 2.0 * invoices, 0.05
-        )
+        wait(lambda: watcher.visible(refs) + _dead(watcher, refs) >= invoices, 60 + 2.0 * invoices, 0.05)
         run.settled, last_change = settle(stack, watcher, timeout=60, quiet=1.0)
         run.seconds = last_change - started
         after = served(stack)
@@ -754,7 +1176,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.invoices", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["chaos", "speed"], help="run one of the two runs")
     parser.add_argument(
-        "--invoices", type=int, help="invoices per run (default: chaos 1000, speed --rate x --seconds)"
+        "--invoices",
+        type=int,
+        help="customer invoices per run (default: chaos 1000, speed --rate x --seconds)",
+    )
+    parser.add_argument(
+        "--supplier-invoices",
+        type=int,
+        default=300,
+        help="chaos: supplier invoices mixed into the same deliveries (300; 0: none)",
     )
     parser.add_argument("--rate", type=float, default=10.0, help="speed: invoices booked per second (10)")
     parser.add_argument("--seconds", type=float, default=60.0, help="speed: how long to book them (60)")
@@ -776,20 +1206,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.invoices is not None and not 1 <= args.invoices <= 20000:
         parser.error("--invoices must be within 1..20000")
+    if not 0 <= args.supplier_invoices <= 20000:
+        parser.error("--supplier-invoices must be within 0..20000")
     if min(args.rate, args.kill_every, args.delivery_rate) <= 0:
         parser.error("--rate, --kill-every and --delivery-rate must be above 0")
     settings = InvoiceSettings(transfer_time_limit_seconds=args.transfer_time_limit)
-    print(SUPPLIER_NOTE, flush=True)
     runs: list[Run] = []
     if args.only in (None, "chaos"):
         count = args.invoices or 1000
-        print(f"\n--- chaos: {count} invoices, each delivered 3 times, worker concurrency 2 ...", flush=True)
+        suppliers = args.supplier_invoices
+        print(
+            f"\n--- chaos: {count} customer and {suppliers} supplier invoices, each delivered 3 times,"
+            " worker concurrency 2 ...",
+            flush=True,
+        )
         try:
             run = chaos_run(
-                count, args.kill_every, args.kills, args.delivery_rate, args.seed, settings, args.keep_logs
+                count,
+                suppliers,
+                args.kill_every,
+                args.kills,
+                args.delivery_rate,
+                args.seed,
+                settings,
+                args.keep_logs,
             )
         except Exception as error:  # the speed run's figures still count
-            run = Run(name="chaos", invoices=count, error=f"{type(error).__name__}: {error}")
+            run = Run(
+                name="chaos",
+                invoices=count,
+                supplier_invoices=suppliers,
+                error=f"{type(error).__name__}: {error}",
+            )
         print(run.report(), flush=True)
         runs.append(run)
     if args.only in (None, "speed"):
@@ -809,8 +1257,6 @@ def main(argv: list[str] | None = None) -> int:
     if speed:
         print()
         print(speed_table(speed))
-    print()
-    print(SUPPLIER_NOTE)
     return 0 if all(run.ok for run in runs) else 1
 
 
