@@ -309,12 +309,24 @@ class SyncTask(Task):
         Counted by this thread's API clients (``process_clients``: one set per process and thread, so a
         threads pool never mixes two transfers' calls), the ones every transfer uses; every request sent
         counts, the call-level retries of a 5xx included. A task that calls an API some other way
-        overrides this."""
-        from tasks.sync.connections import process_clients  # the engine's clients, built on first use
+        overrides this.
 
-        clients = process_clients()
-        start = clients.call_count()
-        return lambda: max(0, clients.call_count() - start)
+        It only reads clients that exist (``cached_clients``) and never builds them: building them at the
+        start of every delivery moved work ahead of the delivery count, and in the Redis-kill chaos
+        scenario a transfer then ended before it could hand its message back (a record was lost).
+        Clients built during the attempt count from zero."""
+        from tasks.sync.connections import cached_clients  # the engine's clients, if built already
+
+        at_start = cached_clients()
+        start = at_start.call_count() if at_start is not None else 0
+
+        def calls() -> int:
+            now = cached_clients()
+            if now is None:
+                return 0
+            return now.call_count() if now is not at_start else max(0, now.call_count() - start)
+
+        return calls
 
     def _count_delivery(self, client: redis.Redis, counter: str) -> int:
         with client.pipeline(transaction=True) as pipe:

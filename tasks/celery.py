@@ -178,7 +178,13 @@ def build_config(settings: StoreSettings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Off, against Celery's planned default: cancelling a late-ack transfer at a broker connection loss
+        # interrupted it mid-way (inside its retry's publish, before it could hand the message back), and
+        # Celery then acknowledged the message once Redis was back: the record was lost (the redis-kill
+        # chaos scenario lost one in three runs). Left running, the transfer finishes or hands its message
+        # back, and a message it could not acknowledge is redelivered: a transfer may run twice, which
+        # bindings, record locks and idempotency keys make harmless. Losing one is not.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_soft_shutdown_timeout": settings.worker_soft_shutdown_seconds,
         "worker_enable_soft_shutdown_on_idle": settings.worker_soft_shutdown_seconds > 0,
         "task_time_limit": settings.transfer_time_limit_seconds,

@@ -64,6 +64,16 @@ def build_clients(settings: Settings) -> ApiClients:
     )
 
 
+def cached_clients() -> ApiClients | None:
+    """This process's clients if they are built already (for this settings object), else None; never
+    builds them, so it costs nothing and cannot fail."""
+    settings = get_settings()
+    cached: tuple[int, Settings, ApiClients] | None = getattr(_local, "cached", None)
+    if cached is None or cached[0] != os.getpid() or cached[1] is not settings:
+        return None
+    return cached[2]
+
+
 def process_clients() -> ApiClients:
     """This process's clients, built on first use (again after a fork or a settings reset)."""
     settings = get_settings()

@@ -274,7 +274,8 @@ def test_the_celery_configuration_is_reliable_and_json_only():
     assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
     assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
     assert config["worker_prefetch_multiplier"] == 1
-    assert config["worker_cancel_long_running_tasks_on_connection_loss"] is True
+    # off on purpose: a transfer cancelled at a connection loss could lose its message (tasks/celery.py)
+    assert config["worker_cancel_long_running_tasks_on_connection_loss"] is False
     assert config["task_send_sent_event"] and config["worker_send_task_events"]
     assert config["broker_transport_options"]["global_keyprefix"] == "run-1:"
     assert config["result_backend_transport_options"]["global_keyprefix"] == "run-1:"
