@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import redis
-
 from tasks.deadletter import DeadLetterStore
 from tasks.settings import StoreSettings
 
@@ -186,14 +184,21 @@ def retry_entry(
     request = send_retry(app, entry_id)
     answer: dict[str, Any] = {"entry_id": entry_id, "retry_request": request.id, "retried": None}
     if wait_seconds > 0:
-        try:
-            answer.update(request.get(timeout=wait_seconds, propagate=True, disable_sync_subtasks=False))
-        except redis.RedisError:
-            raise
-        except Exception as error:  # timeout or the retry task failed: say so, do not crash the caller
-            answer["note"] = f"no answer from a worker yet ({type(error).__name__}); the request stays queued"
-        if answer["retried"] is True:
-            answer["transfer"] = wait_for_transfer(store, app, entry, answer["task_id"], deadline)
+        # The replay's task id follows from the entry and the request (tasks.dlq_tasks.replay_task_id), and
+        # its outcome is in the store: both are read from Redis, never through the result backend. Celery's
+        # AsyncResult.get() shares one result consumer per process, which hung for a second caller thread
+        # (the console serves each request in its own thread) once another thread had used it.
+        from tasks.dlq_tasks import replay_task_id
+
+        task_id = replay_task_id(entry_id, request.id)
+        transfer = wait_for_transfer(store, app, entry, task_id, deadline)
+        current = store.get(entry_id) or entry
+        if any(retry.get("task_id") == task_id for retry in current.get("retries") or []):
+            answer.update({"retried": True, "task_id": task_id, "transfer": transfer})
+        elif current.get("status") == "new":
+            answer["note"] = "no answer from a worker yet; the request stays queued"
+        else:
+            answer.update({"retried": False, "reason": f"entry is {current.get('status')}"})
     return entry, answer
 
 

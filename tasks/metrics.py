@@ -218,7 +218,9 @@ class OpenDeadLetters:
         fresh = [(text(entry_id), float(score)) for entry_id, score in rows]
         if not fresh:
             return
-        newest = max(score for _, score in fresh)
+        # Never past now: one entry stamped by a clock ahead of ours would otherwise lift the watermark
+        # above every later entry, and they would never be counted.
+        newest = min(max(score for _, score in fresh), time.time())
         pipe = self.client.pipeline(transaction=False)
         for start in range(0, len(fresh), 1000):
             pipe.sadd(self.index, *[entry_id for entry_id, _ in fresh[start : start + 1000]])

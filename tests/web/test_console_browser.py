@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from sandbox.common.server import ServerThread
 from tasks.deadletter import DeadLetterStore
 from tasks.entities import product_group
-from tasks.events import read_events
+from tasks.events import read_events, stream_key
 from tasks.settings import Settings
 from tasks.transfer import enqueue_export
 from tests.engine.test_exporter import forget_records
@@ -206,12 +206,18 @@ def test_an_operator_logs_in_sees_a_refused_transfer_retries_it_after_the_fix_an
 
     # A transfer e-conomic refuses: its agreement has lost account 1010, which new product groups get.
     general = rackbeat.create("product-groups", {"name": "General"})
+    # only this test's events: the sandboxes number groups afresh for every test, so an earlier test's
+    # event for a group with the same number must not count
+    newest = redis_client.xrevrange(stream_key(sandbox_settings.connection_id), count=1)
+    since = newest[0][0] if newest else "0"
     enqueue_export("product_group", str(general["number"]))
     wait_for(
         lambda: any(
-            event["kind"] == "product_group" and event["key"] == str(general["number"])
+            event["kind"] == "product_group"
+            and event["key"] == str(general["number"])
+            and event["outcome"] in ("created", "replaced", "unchanged")
             for _, event in read_events(
-                redis_client, count=100_000, connection_id=sandbox_settings.connection_id
+                redis_client, after=since, count=100_000, connection_id=sandbox_settings.connection_id
             )
         ),
         timeout=30,

@@ -255,6 +255,9 @@ def test_metrics_count_transfers_a_dead_letter_and_a_retry_from_a_real_worker(
     assert value(closed, "rbsync_dead_letters_open", **labels) == value(
         before, "rbsync_dead_letters_open", **labels
     )
+    # the poll above may have queued transfers the shared in-process worker is still busy with: let them
+    # finish, so the next test's transfers do not queue behind them
+    wait_until_quiet(sandbox_settings, redis_client)
 
 
 # --- who may read /metrics ----------------------------------------------------------------------------
