@@ -41,7 +41,6 @@ from typing import Any
 
 from clients.errors import NotFoundError, ValidationFailed
 from clients.http import ResponseTooLarge
-from tasks.entities import REGISTRY
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, PostingRules, Record, RecordRef
 from tasks.errors import AttachmentTooLarge, MappingError, PostedDocumentChanged, TotalsDiffer
 from tasks.settings import Settings
@@ -52,6 +51,7 @@ from tasks.sync.direction import Directions
 from tasks.sync.exporter import Exporter
 from tasks.sync.ports import ApiClients, SyncStore
 from tasks.sync.refs import payload_hash
+from tasks.sync.related import current_records
 from tasks.sync.results import TransferResult
 from tasks.sync.sources import current_rackbeat
 from tasks.sync.synchronizer import Synchronizer, Target, Written
@@ -153,14 +153,8 @@ class Poster(Synchronizer):
         dependencies, refs = resolve_dependencies(
             spec, source, self.store, self.defaults, exporter.transfer, chain
         )
-        related: dict[RecordRef, Record] = {}
-        for kind, related_key in spec.export_rules.related_refs(source):
-            related_spec = REGISTRY.get(kind)
-            found = (
-                current_rackbeat(related_spec, related_key, self.clients.rackbeat) if related_spec else None
-            )
-            if found is not None:
-                related[(kind, related_key)] = found
+        # read once, when posting, and not watched: a later change to them must not touch a posted document
+        related = current_records(spec.export_rules.related_refs(source), self.clients.rackbeat)
         return dependencies, MappingContext(refs=refs, related=related, defaults=self.defaults)
 
     def map(self, spec: EntitySpec, source: Record, context: MappingContext) -> dict[str, Any]:

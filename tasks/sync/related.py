@@ -30,17 +30,23 @@ def read_related(
         return {}
     wanted = rules.related_refs(record)
     store.watchers.begin(ref, wanted)
-    related: dict[RecordRef, Record] = {}
-    for kind, key in wanted:
-        related_spec = REGISTRY.get(kind)
-        if related_spec is None:
-            logger.debug("%s %r reads %s %r, a kind nobody transfers: passed as absent", *ref, kind, key)
-            continue
-        current = current_rackbeat(related_spec, key, rackbeat)
-        if current is not None:
-            related[(kind, key)] = current
+    related = current_records(wanted, rackbeat)
     store.watchers.confirm(ref, {r: fingerprint(related.get(r)) for r in wanted})
     return related
+
+
+def current_records(refs: list[RecordRef], rackbeat: RackbeatClient) -> dict[RecordRef, Record]:
+    """The current Rackbeat version of each record (one GET each); gone ones and unregistered kinds absent."""
+    found: dict[RecordRef, Record] = {}
+    for kind, key in refs:
+        spec = REGISTRY.get(kind)
+        if spec is None:
+            logger.debug("%s %r is a kind nobody transfers: passed as absent", kind, key)
+            continue
+        current = current_rackbeat(spec, key, rackbeat)
+        if current is not None:
+            found[(kind, key)] = current
+    return found
 
 
 def notify_watchers(
