@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -159,6 +160,13 @@ class RackbeatClient(BaseClient):
             if page >= pages or not records:
                 return
             page += 1
+
+    def valuation(self, location: int, date_to: date) -> dict[str, Any]:
+        """The stock valuation of one location (not its sub-locations) as of the end of ``date_to``:
+        ``{"lineables": [{number, quantity, cost_price, value, ...}], "total_value"}`` (rackbeat-api.md
+        §2 Reports and §4 "Stock value"; the keys are inferred there, so callers read them defensively)."""
+        params = {"location": location, "date_to": date_to.isoformat()}
+        return self.request_json("GET", "reports/valuation", params=params) or {}
 
     # --- attachments --------------------------------------------------------------------------
 

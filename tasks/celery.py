@@ -22,10 +22,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Exchange, Queue
 
 from tasks.redis import CONNECT_TIMEOUT_SECONDS, SOCKET_TIMEOUT_SECONDS
 from tasks.settings import StoreSettings, load_settings_or_exit, load_store_settings_or_exit
+from tasks.stock_value.periods import crontab_fields
 
 QUEUES = ("transfers", "polls", "bulk", "dlq")
 
@@ -36,6 +38,7 @@ TASK_ROUTES: dict[str, dict[str, str]] = {
     "rbsync.poll*": {"queue": "polls"},
     "rbsync.bulk*": {"queue": "bulk"},
     "rbsync.startup*": {"queue": "bulk"},
+    "rbsync.stock_value_schedule": {"queue": "polls"},
     "rbsync.*": {"queue": "transfers"},
 }
 
@@ -47,6 +50,7 @@ TASK_MODULES = (
     "tasks.polls",
     "tasks.imports",
     "tasks.startup",
+    "tasks.stock_value.jobs",
 )
 
 
@@ -90,6 +94,13 @@ def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
     ):
         if interval > 0:
             schedule[name] = {"task": task, "schedule": float(interval), "options": {"expires": interval}}
+    if settings.stock_value_enabled:
+        # At 23:59 in the app's time zone (the company's): a crontab, so RedBeat fires it once at start-up
+        # when it was due while beat was down (the missed run, tasks/stock_value/jobs.py).
+        schedule["stock-value"] = {
+            "task": "rbsync.stock_value_schedule",
+            "schedule": crontab(**crontab_fields(settings.stock_value_frequency)),
+        }
     return schedule
 
 
@@ -170,7 +181,8 @@ def build_config(settings: StoreSettings) -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_accept_content": ["json"],
-        "timezone": "UTC",
+        # Crontabs (the stock value's 23:59) are read in this zone; everything else is kept in UTC.
+        "timezone": settings.company_timezone,
         "enable_utc": True,
         "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         "task_default_queue": QUEUES[0],

@@ -101,10 +101,12 @@ def entry_facts(entry: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 def known_kinds() -> list[str]:
     """Kinds a dead letter can have: every kind of the entity registry (so a kind is valid the day its
-    module exists), and ``unknown`` (a message that could not even be read)."""
+    module exists), the stock value's period runs, and ``unknown`` (a message that could not even be
+    read)."""
     from tasks.entities import REGISTRY
 
-    return sorted({*REGISTRY, "unknown"})
+    # stock_value: the period runs of tasks/stock_value (no entity spec; the key is the period)
+    return sorted({*REGISTRY, "stock_value", "unknown"})
 
 
 # Final failures that are not ApiError subclasses (tasks/base.py, tasks/dlq_tasks.py): a redelivery past

@@ -135,3 +135,23 @@ class AttachmentTooLarge(SyncError):
         self.filename = filename
         self.size = size
         self.limit = limit
+
+
+class PeriodOutOfOrder(SyncError):
+    """A stock-value period older than one the books already follow. Its adjustment, dated at its own end,
+    would also move every later balance, so the newer period's value would be counted twice
+    (rackbeat-api.md 4.6: no retroactive transfer; post it by hand from the "Finanslagerværdi" report)."""
+
+    def __init__(self, period: str, newer: str) -> None:
+        problem = (
+            f"period {period} is older than {newer}, whose stock value the books already follow; posting "
+            f"{period} now would count its difference twice from {newer} on (no retroactive transfer)"
+        )
+        super().__init__(
+            f"period: {problem}",
+            api="economic",
+            resource="journals/vouchers",
+            field_errors={"period": [problem]},
+        )
+        self.period = period
+        self.newer = newer

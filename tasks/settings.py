@@ -17,6 +17,7 @@ import sys
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -105,6 +106,12 @@ class StoreSettings(BaseSettings):
     poll_first_lookback_seconds: int = Field(default=3600, ge=0)
     deletion_sweep_interval_seconds: int = Field(default=3600, ge=0, description="0 turns the sweep off")
     beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
+    # The stock value in the books (issue 11, rackbeat-api.md 4.6; tasks/stock_value): the schedule lives
+    # here, beside the polls, because beat builds it without API tokens. The company's time zone is the
+    # one its 23:59 is read in, and Celery's (crontabs are read in the app's time zone).
+    stock_value_enabled: bool = False
+    stock_value_frequency: Literal["daily", "weekly", "monthly"] = "daily"
+    company_timezone: str = "Europe/Copenhagen"
 
     @field_validator("redis_url")
     @classmethod
@@ -122,6 +129,17 @@ class StoreSettings(BaseSettings):
         problem = _redis_url_problem(value, BROKER_SCHEMES)
         if problem:
             raise PydanticCustomError("broker_url", problem)
+        return value
+
+    @field_validator("company_timezone")
+    @classmethod
+    def _a_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "company_timezone", "not an IANA time zone (e.g. Europe/Copenhagen)"
+            ) from None
         return value
 
     @model_validator(mode="after")
@@ -216,6 +234,16 @@ class Settings(StoreSettings):
     supplier_invoice_journal: int | None = Field(default=None, ge=1)
     supplier_invoice_accounts: dict[str, dict[str, int]] = Field(default_factory=dict)
     supplier_invoices_auto_book: bool = False
+
+    # The stock-value adjustment (issue 11, rackbeat-api.md 4.6): a "Rackbeat Justering" finance voucher in
+    # this journal, debit the stock account and credit the offset account (cost of goods) when the value
+    # rose, the reverse when it fell. With no journal nothing is posted (the run says so). Negative item
+    # values count unless turned off; auto-book books exactly the voucher a run wrote.
+    stock_value_journal: int | None = Field(default=None, ge=1)
+    stock_value_stock_account: int | None = Field(default=None, ge=1)
+    stock_value_offset_account: int | None = Field(default=None, ge=1)
+    stock_value_include_negative: bool = True
+    stock_value_auto_book: bool = False
 
     @field_validator(
         "rackbeat_token", "economic_app_secret_token", "economic_agreement_grant_token", "webhook_token"
