@@ -17,7 +17,9 @@ Rules that live here:
 - Customer, payment terms: dependencies (the invoice's own terms, else the customer's). Layout: the
   invoice's, else the setting `customer_default_layout`; none at all is refused before any call, naming it.
 - Recipient: the customer's name and EAN, the invoice's address, the VAT zone by the rule shared with
-  customers (`_vat_zone`).
+  customers (`_vat_zone`). The customer's fields come from the customer the invoice embeds where it carries
+  them (its name); the customer's record is read at posting for the rest (its EAN, which the customer
+  Rackbeat embeds in an invoice does not carry), and only then.
 - EAN (rackbeat-api.md 4.4): a customer with an EAN makes it an e-invoice; it then needs the 13-digit EAN,
   a country and "their reference", each refused before any call when missing.
 - Amounts: Rackbeat's `total_total` must equal e-conomic's `grossAmount` to the øre (checked by the poster
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.entities._documents import gross_total, is_booked, line_item
+from tasks.entities._documents import gross_total, is_booked, line_item, party_field
 from tasks.entities._fields import reference_key, text
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
@@ -112,7 +114,8 @@ def depends_on(record: Record) -> list[RecordRef]:
 
 
 def read_at_posting(record: Record) -> list[RecordRef]:
-    """The customer record the mapping reads (name, EAN), read once when the invoice is posted."""
+    """The customer record the mapping may read, once, when the invoice is posted: for its EAN (and its
+    name or country) where the customer the invoice embeds does not carry them."""
     customer = reference_key(record, "customer_id", "customer")
     return [] if customer is None else [(CUSTOMER_KIND, customer)]
 
@@ -128,20 +131,21 @@ def _required_ref(context: MappingContext, ref: RecordRef, field: str) -> int:
     return int(context.refs[ref])
 
 
-def _customer(record: Record, context: MappingContext) -> Record:
+def _customer(record: Record, context: MappingContext, name: str) -> Any:
+    """A field of the invoice's customer: from the customer the invoice embeds where it carries the field,
+    else from the customer's record (read at posting only then)."""
     customer = reference_key(record, "customer_id", "customer")
-    found = context.related.get((CUSTOMER_KIND, customer)) if customer is not None else None
-    return found or {}
+    ref = None if customer is None else (CUSTOMER_KIND, customer)
+    return party_field(record, context, ref, "customer", name)
 
 
 def is_electronic(record: Record, context: MappingContext) -> bool:
     """An e-invoice: the customer has an EAN."""
-    return text(_customer(record, context).get("ean")) is not None
+    return text(_customer(record, context, "ean")) is not None
 
 
 def _recipient(record: Record, context: MappingContext) -> dict[str, Any]:
-    customer = _customer(record, context)
-    country = text(record.get("address_country")) or text(customer.get("address_country"))
+    country = text(record.get("address_country")) or text(_customer(record, context, "address_country"))
     try:
         zone = vat_zone(country, context.defaults.home_country, record.get("vat_zone"))
     except UnknownCountry as error:
@@ -150,7 +154,7 @@ def _recipient(record: Record, context: MappingContext) -> dict[str, Any]:
         ) from None
     street = [text(record.get(name)) for name in ("address_street", "address_street2")]
     recipient: dict[str, Any] = {
-        "name": text(customer.get("company_name")) or text(record.get("address_name")) or "",
+        "name": text(_customer(record, context, "company_name")) or text(record.get("address_name")) or "",
         "vatZone": {"vatZoneNumber": int(zone)},
     }
     optional = {
@@ -158,7 +162,7 @@ def _recipient(record: Record, context: MappingContext) -> dict[str, Any]:
         "zip": text(record.get("address_zipcode")),
         "city": text(record.get("address_city")),
         "country": country,
-        "ean": text(customer.get("ean")),
+        "ean": text(_customer(record, context, "ean")),
     }
     recipient.update({name: value for name, value in optional.items() if value is not None})
     return recipient

@@ -16,7 +16,9 @@ Rules that live here:
   before any call.
 - The account: the setting `RBSYNC_SUPPLIER_INVOICE_ACCOUNTS`, by the line item's product group, else its
   `*` row, in the supplier's VAT zone (the rule shared with customers and suppliers, `_vat_zone`). A missing
-  account or journal is refused before any call, naming the setting.
+  account or journal is refused before any call, naming the setting. The zone comes from the invoice's own
+  country and VAT zone (Rackbeat copies the supplier's), the supplier's record only where it lacks them; a
+  line's product is read for its group only when the setting has a row for some group in that zone.
 - A PDF the user attached in Rackbeat goes along as the voucher's attachment (the first one; e-conomic keeps
   one file per voucher) when it is at most 5 MB; a larger one does not stop the voucher and gets a dead
   letter of its own with its size (rackbeat-api.md 4.5). The poster attaches before it books, since a
@@ -31,7 +33,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from tasks.entities._documents import gross_total, is_booked, line_item
+from tasks.entities._documents import gross_total, is_booked, line_item, party_field
 from tasks.entities._fields import reference_key, text
 from tasks.entities._vat_zone import UnknownCountry, VatZone, vat_zone
 from tasks.entities.base import (
@@ -83,7 +85,9 @@ def depends_on(record: Record) -> list[RecordRef]:
 
 
 def read_at_posting(record: Record) -> list[RecordRef]:
-    """The supplier (its VAT zone) and every line's item (its product group), read once when posting."""
+    """The records the mapping may read, once, when posting: the supplier (its country and VAT zone, where
+    the invoice lacks its own) and every line's item (its product group, where the setting chooses accounts
+    by group)."""
     refs = list(depends_on(record))
     items = (line_item(line) for line in record.get("lines") or [])
     refs.extend(dict.fromkeys(item for item in items if item is not None))
@@ -94,13 +98,23 @@ def _refused(field: str, problem: str) -> MappingError:
     return MappingError(field, problem, api="economic", resource=ECONOMIC_RESOURCE)
 
 
+def _supplier(record: Record, context: MappingContext, name: str) -> Any:
+    """A field of the invoice's supplier: from the supplier the invoice embeds where it carries the field,
+    else from the supplier's record (read at posting only then)."""
+    supplier = reference_key(record, "supplier_id", "supplier")
+    ref = None if supplier is None else (SUPPLIER_KIND, supplier)
+    return party_field(record, context, ref, "supplier", name)
+
+
 def _zone(record: Record, context: MappingContext) -> str:
-    supplier_key = reference_key(record, "supplier_id", "supplier")
-    supplier = context.related.get((SUPPLIER_KIND, supplier_key), {}) if supplier_key else {}
-    country = text(record.get("address_country")) or text(supplier.get("address_country"))
+    """The supplier's VAT zone: the invoice's own country and zone first (Rackbeat copies them from the
+    supplier), the supplier's only where the invoice lacks them."""
+    country = text(record.get("address_country")) or text(_supplier(record, context, "address_country"))
     try:
         zone = vat_zone(
-            country, context.defaults.home_country, record.get("vat_zone") or supplier.get("vat_zone")
+            country,
+            context.defaults.home_country,
+            record.get("vat_zone") or _supplier(record, context, "vat_zone"),
         )
     except UnknownCountry as error:
         raise _refused("entries.supplierInvoices.contraAccount", str(error)) from None
@@ -128,14 +142,22 @@ def expense_account(group: str | None, zone: str, context: MappingContext) -> in
     )
 
 
+def _by_group(zone: str, context: MappingContext) -> bool:
+    """Whether the setting chooses an account by product group in this zone (a row other than `*` names an
+    account for it): only then is a line's product read for its group."""
+    matrix = context.defaults.supplier_invoice_accounts
+    return any(row != "*" and (zones or {}).get(zone) for row, zones in matrix.items())
+
+
 def _amounts_by_account(record: Record, context: MappingContext) -> dict[int, Decimal]:
     zone = _zone(record, context)
+    by_group = _by_group(zone, context)
     amounts: dict[int, Decimal] = {}
     for number, line in enumerate(record.get("lines") or [], start=1):
         item = line_item(line)
         if item is None:
             raise _refused(f"lines[{number}]", "a line without an item has no product group to book it by")
-        account = expense_account(_group(item, context), zone, context)
+        account = expense_account(_group(item, context) if by_group else None, zone, context)
         net = Decimal(str(line.get("total") or 0))
         vat = Decimal(str(line.get("vat_percentage") or 0))
         amounts[account] = amounts.get(account, Decimal(0)) + net * (1 + vat / 100)

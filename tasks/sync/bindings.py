@@ -111,6 +111,17 @@ class BindingStore:
             pipe.execute()
         return Binding(kind, rackbeat_key, economic_key, payload_hash, stamp, economic_resource)
 
+    def settled_key(self, kind: str, rackbeat_key: str) -> Any | None:
+        """The e-conomic key of a record that a transfer brought across (its binding has a version seen)
+        and that no deletion sweep has found gone from Rackbeat; None otherwise. A document refers to such
+        a record by this key without reading it again: a later change to it comes across by its own
+        webhook, or by the change poll, which compares Rackbeat's version with the one seen."""
+        name = self._name(kind, str(rackbeat_key))
+        economic_key, seen, gone = self.client.hmget(name, "economic_key", SEEN_FIELD, GONE_FIELD)
+        if economic_key is None or not seen or gone:
+            return None
+        return json.loads(economic_key)
+
     def rackbeat_key_for(self, kind: str, economic_key: Any) -> str | None:
         """Reverse lookup: the Rackbeat key bound to an e-conomic key."""
         return text(self.client.get(self._reverse_name(kind, economic_key)))

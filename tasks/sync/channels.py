@@ -4,7 +4,9 @@
   (`/invoices/booked`, under a chosen number where e-conomic takes it: economic-api.md 12.11, 12.12).
 - `VoucherChannel`: a journal voucher whose entries carry our amounts (`/journals/{n}/vouchers`), booked from
   the journal by journalsapi's `bookdraftentries` (economic-api.md 12.13); each entry's VAT code is its
-  account's own (rackbeat-api.md 4.5), read once per account.
+  account's own (rackbeat-api.md 4.5), read once per account. The entries a post created are booked by the
+  numbers e-conomic answered with (its answer's entries carry `journalEntryNumber`, economic-api.md 12.13);
+  a voucher posted by an earlier attempt has its entries found by their text.
 
 Both find a document by the reference it carries, in a field that is filterable before and after booking
 (`references.other` on invoices, `text` on journal and accounting-year entries), so a poster whose answer
@@ -118,6 +120,8 @@ class VoucherChannel(Channel):
     def __init__(self, economic: EconomicClient) -> None:
         super().__init__(economic)
         self._vat_codes: dict[int, str | None] = {}
+        # voucher key -> the journal entry numbers e-conomic answered when this channel posted it
+        self._posted_entries: dict[Any, list[int]] = {}
 
     @staticmethod
     def _journal(document: dict[str, Any]) -> int:
@@ -172,8 +176,12 @@ class VoucherChannel(Channel):
         answer = self.economic.create(
             f"journals/{self._journal(document)}/vouchers", body, idempotency_key=idempotency_key
         )
-        voucher = answer[0] if isinstance(answer, list) else answer
+        vouchers = answer if isinstance(answer, list) else [answer]
+        voucher = vouchers[0]
         key = f"{voucher['accountingYear']['year']}-{voucher['voucherNumber']}"
+        numbers = _entry_numbers(vouchers)
+        if numbers:
+            self._posted_entries[key] = numbers
         return Found(self.posted, key, voucher)
 
     def still_unbooked(self, key: Any, reference: str, document: dict[str, Any]) -> bool:
@@ -182,7 +190,9 @@ class VoucherChannel(Channel):
     def book(
         self, key: Any, reference: str, document: dict[str, Any], number: int | None, idempotency_key: str
     ) -> Any:
-        numbers = [int(entry["journalEntryNumber"]) for entry in self._draft_entries(reference, document)]
+        numbers = self._posted_entries.pop(key, None) or [
+            int(entry["journalEntryNumber"]) for entry in self._draft_entries(reference, document)
+        ]
         self.economic.openapi_post(
             JOURNALS_API,
             f"journals/{self._journal(document)}/bookdraftentries",
@@ -190,6 +200,23 @@ class VoucherChannel(Channel):
             idempotency_key=idempotency_key,
         )
         return key
+
+
+def _entry_numbers(vouchers: list[dict[str, Any]]) -> list[int]:
+    """The journal entry numbers of every entry of the vouchers e-conomic answered a post with (it may split
+    one posted voucher into several); [] when any entry lacks its number (then they are found by text)."""
+    entries = [
+        entry
+        for voucher in vouchers
+        for rows in (voucher.get("entries") or {}).values()
+        if isinstance(rows, list)
+        for entry in rows
+    ]
+    if not entries or any(
+        not isinstance(entry, dict) or "journalEntryNumber" not in entry for entry in entries
+    ):
+        return []
+    return [int(entry["journalEntryNumber"]) for entry in entries]
 
 
 CHANNELS: dict[str, type[Channel]] = {"invoice": InvoiceChannel, "voucher": VoucherChannel}

@@ -3,6 +3,11 @@
 A dependency of a registered kind is transferred first, in the same transfer and under its own lock,
 so it is current and not merely bound; for a kind nobody transfers only its binding is looked up. A
 dependency that cannot be resolved is left out of the refs: the mapper decides whether it was optional.
+
+A posted document only needs the e-conomic keys of what it refers to (it carries its own copy of the rest):
+with `settled=True` a dependency that a transfer already brought across (`BindingStore.settled_key`) is
+referred to by its binding's key, with no call; only one that is not yet bound (or was found gone) is
+transferred first. Its later changes come across by its own webhook and the change poll.
 """
 
 from __future__ import annotations
@@ -27,15 +32,21 @@ def resolve_dependencies(
     defaults: MappingDefaults,
     transfer: Transfer,
     chain: tuple[RecordRef, ...],
+    *,
+    settled: bool = False,
 ) -> tuple[list[TransferResult], dict[RecordRef, Any]]:
-    """The dependencies' own results (in the order they ran) and their e-conomic keys by ref."""
+    """The dependencies' own results (in the order they ran) and their e-conomic keys by ref; with
+    `settled`, a dependency already brought across is taken from its binding (no result, no call)."""
     rules = spec.export_rules
     results: list[TransferResult] = []
     refs: dict[RecordRef, Any] = {}
     views = rules.embedded(record)
     for dep_kind, dep_key in rules.depends_on(record):
         dep_key = str(dep_key)
-        if dep_kind in REGISTRY:
+        known = store.bindings.settled_key(dep_kind, dep_key) if settled else None
+        if known is not None:
+            refs[(dep_kind, dep_key)] = known
+        elif dep_kind in REGISTRY:
             view = views.get((dep_kind, dep_key))
             dep_result = current_by_view(dep_kind, dep_key, view, store, defaults)
             if dep_result is None:

@@ -25,10 +25,13 @@ It fills in the synchronizer's steps for documents, which are posted, never repl
      was deleted by someone there: it is not recreated behind their back (`PostedDocumentChanged`).
 - `retire`: a posted document is never deleted; a Rackbeat document gone before posting is ignored.
 
-Dependencies (customer, payment terms, the items of the lines) are master data: they are exported by an
-`Exporter` first, each under its own lock, as any export would. The records a mapping reads (the
-customer's name and EAN) are read once, at posting, and not watched: a later change to the customer must
-not touch a posted invoice.
+Dependencies (customer, payment terms, the items of the lines) are master data. A document needs only
+their e-conomic keys: one that a transfer already brought across is referred to by its binding's key,
+unread (its own changes come across by its webhook and the change poll); one not yet bound is exported
+by an `Exporter` first, under its own lock, as any export would. The records a mapping reads (the
+customer's EAN, a supplier's VAT zone, a product's group) are read at posting only when the document does
+not carry the fact itself (`ReadWhenAsked`), and not watched: a later change to the customer must not
+touch a posted invoice.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from tasks.sync.direction import Directions
 from tasks.sync.exporter import Exporter
 from tasks.sync.ports import ApiClients, SyncStore
 from tasks.sync.refs import payload_hash
-from tasks.sync.related import current_records
+from tasks.sync.related import ReadWhenAsked
 from tasks.sync.results import TransferResult
 from tasks.sync.sources import current_rackbeat
 from tasks.sync.synchronizer import Synchronizer, Target, Written
@@ -150,11 +153,14 @@ class Poster(Synchronizer):
         self, spec: EntitySpec, key: str, source: Record, chain: tuple[RecordRef, ...]
     ) -> tuple[list[TransferResult], MappingContext]:
         exporter = Exporter(self.clients, self.store, self.defaults, self.directions)
+        # A document needs only the e-conomic keys of what it refers to: one already brought across is
+        # taken from its binding; one that is not is exported first.
         dependencies, refs = resolve_dependencies(
-            spec, source, self.store, self.defaults, exporter.transfer, chain
+            spec, source, self.store, self.defaults, exporter.transfer, chain, settled=True
         )
-        # read once, when posting, and not watched: a later change to them must not touch a posted document
-        related = current_records(spec.export_rules.related_refs(source), self.clients.rackbeat)
+        # read when the mapper asks (for what the document does not carry itself), once, and not watched:
+        # a later change to them must not touch a posted document
+        related = ReadWhenAsked(spec.export_rules.related_refs(source), self.clients.rackbeat)
         return dependencies, MappingContext(refs=refs, related=related, defaults=self.defaults)
 
     def map(self, spec: EntitySpec, source: Record, context: MappingContext) -> dict[str, Any]:

@@ -5,11 +5,15 @@ current version of those records. The reader is marked as their watcher BEFORE t
 written to e-conomic between a read and the bookkeeping still queues it again; right after the reads it
 is recorded as having seen exactly those versions (and stops watching what it no longer reads). When a
 transfer writes a record, every watcher that did not map this version of it is queued (`notify`).
+
+A posted document reads its related records once, when it is posted, and does not watch them (a later
+change must not touch a posted document): `ReadWhenAsked` reads each only if its mapper asks for it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 
 from clients.rackbeat import RackbeatClient
 from tasks.entities import REGISTRY
@@ -47,6 +51,43 @@ def current_records(refs: list[RecordRef], rackbeat: RackbeatClient) -> dict[Rec
         if current is not None:
             found[(kind, key)] = current
     return found
+
+
+class ReadWhenAsked(Mapping[RecordRef, Record]):
+    """The records a posted document's mapper may read, each read from Rackbeat the first time the mapper
+    asks for it and not before (at most once per transfer; a gone one is absent).
+
+    A document's mapper takes what the document itself carries first (the customer Rackbeat embeds in an
+    invoice, the invoice's own address and VAT zone) and asks for the record only for what that lacks, so a
+    record whose facts are all in hand is never read. Only the records `refs` names can be asked for.
+    """
+
+    def __init__(self, refs: list[RecordRef], rackbeat: RackbeatClient) -> None:
+        self._allowed = list(dict.fromkeys(refs))
+        self._rackbeat = rackbeat
+        self._read: dict[RecordRef, Record | None] = {}
+
+    def _current(self, ref: RecordRef) -> Record | None:
+        if ref not in self._read:
+            self._read[ref] = current_records([ref], self._rackbeat).get(ref)
+        return self._read[ref]
+
+    def __getitem__(self, ref: RecordRef) -> Record:
+        found = self._current(ref) if ref in self._allowed else None
+        if found is None:
+            raise KeyError(ref)
+        return found
+
+    def __iter__(self) -> Iterator[RecordRef]:
+        return (ref for ref in self._allowed if self._current(ref) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @property
+    def asked(self) -> list[RecordRef]:
+        """The records read so far, in the order they were asked for."""
+        return list(self._read)
 
 
 def notify_watchers(

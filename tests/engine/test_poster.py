@@ -3,6 +3,7 @@ both sandboxes over loopback HTTP."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +18,13 @@ from tasks.sync.exporter import Exporter
 from tasks.sync.poster import Poster, PostingPolicy
 from tasks.sync.results import TransferResult
 from tasks.transfer import build_store
-from tests.engine.test_exporter import economic_writes, export_settings, make_group, make_product, sandboxes  # noqa: F401  (fixtures)
+from tests.engine.test_exporter import (  # noqa: F401  (fixtures)
+    economic_writes,
+    export_settings,
+    make_group,
+    make_product,
+    sandboxes,
+)
 
 DEFAULTS = MappingDefaults(customer_default_layout=19)
 
@@ -405,3 +412,138 @@ def test_a_pdf_over_5_mb_stays_behind_with_a_dead_letter_of_its_own_naming_its_s
     ]
     assert letter["error_class"] == "AttachmentTooLarge" and f"{len(big):,} bytes" in letter["error"]
     assert letter["args"] == ["supplier_invoice", str(invoice["number"])]
+
+
+# --- calls per document: what the bindings already know is not read again ------------------------------
+
+
+def requests_since(rackbeat: Any, economic: Any, marks: tuple[int, int]) -> list[str]:
+    """`METHOD api path` of each request either sandbox served since `marks` (their logs' lengths)."""
+    served = [("rackbeat", e) for e in rackbeat.sandbox.request_log.entries()[marks[0] :]]
+    served += [("e-conomic", e) for e in economic.sandbox.request_log.entries()[marks[1] :]]
+    return sorted(f"{entry['method']} {api} {entry['path'].removeprefix('/api')}" for api, entry in served)
+
+
+def marks(rackbeat: Any, economic: Any) -> tuple[int, int]:
+    return len(rackbeat.sandbox.request_log), len(economic.sandbox.request_log)
+
+
+def posted_as_the_task_does(kind: str, key: Any, defaults: MappingDefaults, **policy: Any) -> TransferResult:
+    """A posting as `rbsync.export_record` runs it: afterwards every record it brought across (the document
+    and the dependencies it exported) is marked with the Rackbeat version it saw."""
+    store = build_store()
+    result = Poster(process_clients(), store, defaults, policy=PostingPolicy(**policy)).transfer(
+        kind, str(key)
+    )
+    for done in result.all_results():
+        if done.source_version:
+            store.bindings.mark_seen(done.kind, done.key, done.source_version, datetime.now(UTC))
+    return result
+
+
+def test_an_invoice_whose_customer_terms_and_products_were_brought_across_costs_four_calls(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    first = booked_invoice(rackbeat)
+    posted_as_the_task_does("customer_invoice", first["number"], DEFAULTS, book=True)  # exports them all
+    second = another_invoice(rackbeat, first, "INV-2")
+    before = marks(rackbeat, economic)
+
+    result = posted_as_the_task_does("customer_invoice", second["number"], DEFAULTS, book=True)
+
+    # the invoice, its customer (for its EAN: the customer the invoice embeds carries its name, not its
+    # EAN), the draft and its booking; the customer, its terms and the product are referred to by their
+    # bindings' keys, unread
+    assert requests_since(rackbeat, economic, before) == [
+        f"GET rackbeat /customer-invoices/{second['number']}",
+        f"GET rackbeat /customers/{first['customer_id']}",
+        "POST e-conomic /invoices/booked",
+        "POST e-conomic /invoices/drafts",
+    ]
+    assert (result.outcome, result.api_calls, result.dependencies) == ("created", 4, [])
+    [draft_booked] = [b for b in booked(economic) if b["bookedInvoiceNumber"] == result.economic_key]
+    assert draft_booked["customer"]["customerNumber"] == first["customer_id"]
+    assert draft_booked["recipient"]["name"] == "Kunde A/S"
+    assert f"{draft_booked['grossAmount']:.2f}" == f"{second['total_total']:.2f}"
+
+
+def test_a_dependency_not_yet_brought_across_is_still_exported_first(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    first = booked_invoice(rackbeat)
+    posted_as_the_task_does("customer_invoice", first["number"], DEFAULTS)
+    make_product(rackbeat, "INV-NEW", make_group(rackbeat, "Nyt"), sales_price=40.0)
+    second = another_invoice(rackbeat, first, "INV-NEW")
+
+    result = posted_as_the_task_does("customer_invoice", second["number"], DEFAULTS)
+
+    assert [(d.kind, d.key, d.outcome) for d in result.dependencies] == [("product", "INV-NEW", "created")]
+    assert "INV-NEW" in {p["productNumber"] for p in economic.sandbox.dump("products")}
+    [draft] = [d for d in drafts(economic) if d["draftInvoiceNumber"] == result.economic_key]
+    assert [line["product"]["productNumber"] for line in draft["lines"]] == ["INV-NEW"]
+
+
+def test_a_customer_given_an_ean_since_it_was_brought_across_makes_the_next_invoice_an_ean_invoice(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    first = booked_invoice(rackbeat)
+    posted_as_the_task_does("customer_invoice", first["number"], DEFAULTS, book=True)
+    # the customer's own transfer has not run yet: its binding still holds the version without an EAN
+    rackbeat.sandbox.update("customers", first["customer_id"], {"ean": "5790000000001"}, suppress=True)
+    second = another_invoice(rackbeat, first, "INV-1")
+
+    with pytest.raises(MappingError) as refused:  # an EAN invoice needs their reference
+        posted_as_the_task_does("customer_invoice", second["number"], DEFAULTS, book=True)
+
+    assert refused.value.field == "references.other"
+    third = rackbeat.sandbox.create(
+        "customer-invoices",
+        {
+            "customer_id": first["customer_id"],
+            "invoice_date": "2026-11-30",
+            "their_reference": "Indkøb, Jens",
+            "lines": [{"item_id": "INV-1", "quantity": 1}],
+        },
+        booked=True,
+    )
+    result = posted_as_the_task_does(
+        "customer_invoice", third["number"], DEFAULTS, book=True, never_book_electronic=True
+    )
+    [draft] = drafts(economic)  # kept a draft, with the EAN read at posting
+    assert draft["draftInvoiceNumber"] == result.economic_key and draft["recipient"]["ean"] == "5790000000001"
+
+
+def test_a_supplier_invoice_whose_supplier_was_brought_across_costs_five_calls(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    first = booked_supplier_invoice(rackbeat)
+    posted_as_the_task_does("supplier_invoice", first["number"], VOUCHERS, book_vouchers=True)
+    body = {
+        "supplier_id": first["supplier_id"],
+        "invoice_date": "2026-11-30",
+        "supplier_invoice_number": "F-1002",
+        "lines": [{"item_id": "BOLT", "quantity": 10, "line_price": 2.0}],
+    }
+    second = rackbeat.sandbox.create("supplier-invoices", body, booked=True)
+    before = marks(rackbeat, economic)
+
+    result = posted_as_the_task_does("supplier_invoice", second["number"], VOUCHERS, book_vouchers=True)
+
+    # the invoice carries its supplier's country and VAT zone, and the setting has no row by product group,
+    # so neither the supplier nor the product is read; the voucher's entries are booked by the numbers the
+    # post answered with
+    assert requests_since(rackbeat, economic, before) == [
+        "GET e-conomic /accounts/1310",
+        f"GET rackbeat /supplier-invoices/{second['number']}",
+        f"GET rackbeat /supplier-invoices/{second['number']}/attachments",
+        "POST e-conomic /journals/2/vouchers",
+        "POST e-conomic /journalsapi/v15.0.0/journals/2/bookdraftentries",
+    ]
+    assert (result.outcome, result.api_calls) == ("created", 5)
+    texts = [e["text"] for e in economic.sandbox.dump("booked-entries") if "supplier" in e]
+    assert texts.count(f"Rackbeat supplier invoice {second['number']}") == 1
+    assert journal_entries(economic) == []

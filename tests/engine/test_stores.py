@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -190,6 +191,23 @@ def test_moving_a_binding_drops_the_old_reverse_entry(bindings: BindingStore):
     assert bindings.get("product", record) is None
     assert bindings.rackbeat_key_for("product", new_key) is None
     assert bindings.delete("product", record) is False
+
+
+def test_a_key_is_settled_once_a_transfer_saw_its_version_and_until_a_sweep_finds_it_gone(
+    bindings: BindingStore,
+):
+    record = unique("C")
+    assert bindings.settled_key("customer", record) is None  # unbound
+    bindings.put("customer", record, economic_key=4711, payload_hash="h", economic_resource="customers")
+    assert bindings.settled_key("customer", record) is None  # bound, but no transfer's version seen yet
+
+    bindings.mark_seen("customer", record, "2026-11-30T10:00:00+00:00", datetime.now(UTC))
+    assert bindings.settled_key("customer", record) == 4711
+
+    bindings.mark_gone("customer", record)
+    assert bindings.settled_key("customer", record) is None  # its retirement is queued: transfer it again
+    bindings.mark_gone("customer", record, gone=False)
+    assert bindings.settled_key("customer", record) == 4711
 
 
 # --- events -------------------------------------------------------------------------------------

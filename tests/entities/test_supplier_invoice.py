@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from tasks.entities import supplier_invoice
-from tasks.entities.base import MappingContext, MappingDefaults
+from tasks.entities.base import MappingContext, MappingDefaults, Record, RecordRef
 from tasks.errors import MappingError
 
 ACCOUNTS = {"*": {"domestic": 1310, "eu": 1320}, "7": {"domestic": 3600}}
@@ -81,3 +82,56 @@ def test_the_account_follows_the_supplier_s_vat_zone() -> None:
 def test_missing_settings_are_refused_naming_them(defaults: dict[str, Any], setting: str) -> None:
     with pytest.raises(MappingError, match=re.escape(setting)):
         supplier_invoice.to_economic(invoice(), context(**defaults))
+
+
+class Asked(Mapping[RecordRef, Record]):
+    """The related records, noting which ones the mapper asked for (as the poster reads them: on asking)."""
+
+    def __init__(self, records: Mapping[RecordRef, Record]) -> None:
+        self.records = records
+        self.asked: list[RecordRef] = []
+
+    def __getitem__(self, ref: RecordRef) -> Record:
+        self.asked.append(ref)
+        return self.records[ref]
+
+    def __iter__(self) -> Iterator[RecordRef]:
+        raise AssertionError("the mapper asks for records by ref; it does not list them")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+def asking(accounts: dict[str, dict[str, int]]) -> tuple[MappingContext, Asked]:
+    given = context(supplier_invoice_accounts=accounts)
+    related = Asked(given.related)
+    return MappingContext(refs=given.refs, related=related, defaults=given.defaults), related
+
+
+def test_an_invoice_carrying_its_zone_under_a_setting_without_group_rows_reads_nothing() -> None:
+    mapping, related = asking({"*": {"domestic": 1310}, "7": {"eu": 3600}})  # no group row for domestic
+
+    voucher = supplier_invoice.to_economic(invoice(address_country="Danmark", vat_zone="domestic"), mapping)
+
+    assert related.asked == []
+    [entry] = voucher["entries"]["supplierInvoices"]
+    assert entry["contraAccount"] == {"accountNumber": 1310} and entry["amount"] == 253.12
+
+
+def test_a_group_row_in_the_zone_has_each_line_s_product_read_for_its_group() -> None:
+    mapping, related = asking(ACCOUNTS)
+
+    voucher = supplier_invoice.to_economic(invoice(address_country="Danmark", vat_zone="domestic"), mapping)
+
+    assert sorted(related.asked) == [("product", "BOLT"), ("product", "PAPER")]
+    accounts = {e["contraAccount"]["accountNumber"] for e in voucher["entries"]["supplierInvoices"]}
+    assert accounts == {3600, 1310}
+
+
+def test_the_supplier_is_read_only_for_what_the_invoice_lacks() -> None:
+    mapping, related = asking({"*": {"domestic": 1310, "eu": 1320}})
+    embedded = {"number": 3, "vat_zone": "domestic"}  # as Rackbeat embeds it: no country
+
+    supplier_invoice.to_economic(invoice(supplier=embedded), mapping)  # no country of its own
+
+    assert related.asked == [("supplier", "3")]
