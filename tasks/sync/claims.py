@@ -1,6 +1,7 @@
 """Posting claims: the record that a document is about to be posted, written BEFORE the call.
 
-`posting:{kind}:{key}` is a hash: `stage` (what the last attempt sent: `post` or `book`) and
+`posting:{kind}:{key}` is a hash: `stage` (what the last attempt sent: `post` or `book`; `attached` between
+the two once a voucher's attachment is on it, or it has none) and
 `generation` (raised each time the service takes back a draft it wrote, so the next post gets a fresh
 Idempotency-Key instead of e-conomic's replay of the withdrawn one). A claim found by a later attempt
 means an earlier one may have written without learning the answer: that attempt looks for the document

@@ -23,6 +23,9 @@ It fills in the synchronizer's steps for documents, which are posted, never repl
      found the same way: the unbooked document is gone and a booked one carries the reference.
   5. A bound unbooked document that is gone from e-conomic and booked under nothing with our reference
      was deleted by someone there: it is not recreated behind their back (`PostedDocumentChanged`).
+  6. A document that takes attachments (a supplier invoice's PDF) gets it after it is bound and before it
+     is booked; the claim's stage moves to `attached` once that is done, so an attempt that finds the
+     document bound but still at the post's stage (the one that posted it died in between) attaches it.
 - `retire`: a posted document is never deleted; a Rackbeat document gone before posting is ignored.
 
 Dependencies (customer, payment terms, the items of the lines) are master data. A document needs only
@@ -63,6 +66,8 @@ from tasks.sync.validation import validate_payload
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+ATTACHED = "attached"
+"""The claim's stage once a document's attachment is on it (or it has none to take)."""
 ATTACHMENT_LIMIT_BYTES = 5 * 1024 * 1024
 """Rackbeat sends a user's PDF along when it is at most 5 MB (rackbeat-api.md 4.5)."""
 
@@ -218,7 +223,11 @@ class Poster(Synchronizer):
                 api="economic",
                 resource=binding.economic_resource or spec.economic.resource,
             )
-        return binding.economic_resource == _channel(posting).booked or not posting.book
+        if binding.economic_resource == _channel(posting).booked:
+            return True
+        if self._attachment_pending(spec, key):
+            return False  # posted, but the attempt that posted it ended before its attachment was seen to
+        return not posting.book
 
     def write(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> Written:
         posting = _posting(target)
@@ -228,10 +237,13 @@ class Poster(Synchronizer):
             if posted.resource == _channel(posting).booked:
                 return Written(posted.key, True)
             unbooked, created = posted.key, True
-            if self.rules(spec).attachments:
-                self._attach(spec, key, unbooked, document)
         else:
             unbooked, created = binding.economic_key, False
+        if self._attachment_pending(spec, key):
+            # Before booking (a booked voucher's attachment cannot change), and again by an attempt that
+            # finds the voucher bound but not marked attached: the one that posted it may have died between.
+            self._attach(spec, key, unbooked, document)
+            self.claims.mark(spec.kind, key, ATTACHED)
         if not posting.book:
             return Written(unbooked, created)
         return Written(self._book(spec, key, unbooked, document, posting), True)
@@ -287,6 +299,14 @@ class Poster(Synchronizer):
         self._check(spec, key, posted, posting)
         self._bind(spec, key, posted.key, posted.resource, posting)
         return posted
+
+    def _attachment_pending(self, spec: EntitySpec, key: str) -> bool:
+        """Whether the kind takes attachments and this document's has not been seen to yet (its claim's
+        stage is still the post's: the stage moves on to `attached`, then to `book`)."""
+        if not self.rules(spec).attachments:
+            return False
+        claim = self.claims.get(spec.kind, key)
+        return claim is None or claim.stage == "post"
 
     def _attach(self, spec: EntitySpec, key: str, voucher: Any, document: dict[str, Any]) -> None:
         """The first PDF the user attached in Rackbeat, onto the unbooked voucher, once; a larger file than

@@ -13,6 +13,7 @@ from tasks.entities.base import MappingDefaults
 from tasks.errors import MappingError, TotalsDiffer
 from tasks.settings import get_settings
 from tasks.sync.bindings import BindingStore
+from tasks.sync.claims import PostingClaims
 from tasks.sync.connections import process_clients
 from tasks.sync.exporter import Exporter
 from tasks.sync.poster import Poster, PostingPolicy
@@ -547,3 +548,27 @@ def test_a_supplier_invoice_whose_supplier_was_brought_across_costs_five_calls(
     texts = [e["text"] for e in economic.sandbox.dump("booked-entries") if "supplier" in e]
     assert texts.count(f"Rackbeat supplier invoice {second['number']}") == 1
     assert journal_entries(economic) == []
+
+
+def test_a_voucher_bound_by_an_attempt_that_died_before_its_pdf_gets_the_pdf_before_booking(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    invoice = booked_supplier_invoice(rackbeat)
+    key = str(invoice["number"])
+    posted = post_voucher(key)  # posted, not booked
+    # what an attempt killed between binding the voucher and attaching the user's PDF leaves: the voucher
+    # bound, its claim still at the post, no attachment in e-conomic
+    rackbeat.sandbox.attach("supplier-invoices", invoice["number"], "faktura.pdf", PDF, "application/pdf")
+    PostingClaims(build_store().bindings.client, get_settings().connection_id).mark(
+        "supplier_invoice", key, "post"
+    )
+    assert process_clients().economic.voucher_attachment(2, posted.economic_key) is None
+
+    result = post_voucher(key, book_vouchers=True)
+
+    assert result.outcome == "created"
+    assert process_clients().economic.voucher_attachment(2, posted.economic_key) is not None
+    uploads = [w for w in economic_writes(economic) if w["path"].endswith("/attachment/file")]
+    assert len(uploads) == 1
+    assert post_voucher(key, book_vouchers=True).outcome == "unchanged"
