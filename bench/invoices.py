@@ -26,7 +26,8 @@ Rackbeat quietly before each run; its invoices' dependencies are exported by the
 - **speed** (default 10 invoices/s for 60 s): after a warm-up (one invoice per customer, not counted),
   invoices are booked in Rackbeat at `--rate` with its own webhooks firing (one delivery each, no faults,
   sandboxes at zero latency). Latency: from the moment the invoice is booked in Rackbeat to the transfer's
-  event in the stream (the invoice is then booked in e-conomic).
+  event in the stream (the invoice is then booked in e-conomic). Then `--supplier-invoices` supplier
+  invoices the same way (after a warm-up of one per supplier), for their latency and calls per invoice.
 
 Counted at the end, from the e-conomic sandbox. Customer invoices: documents per `references.other`
 (drafts + booked), the booked `grossAmount` against Rackbeat's `total_total`. Supplier invoices (journal
@@ -118,6 +119,7 @@ class Company:
     supplier_products: list[str] = field(default_factory=list)
     supplier_invoices: dict[str, dict[str, Any]] = field(default_factory=dict)  # Rackbeat number -> record
     supplier_booked_at: dict[str, float] = field(default_factory=dict)
+    supplier_warm_up: set[str] = field(default_factory=set)
 
     def reference(self, number: str) -> str:
         return REFERENCE.format(number)
@@ -584,7 +586,10 @@ def supplier_tally(stack: ChaosStack, company: Company) -> Tally:
             unbooked.setdefault(reference, set()).add(voucher)
     shown = ", ".join(f"{account} {count}" for account, count in sorted(accounts.items()))
     result.notes.append(f"booked expense entries by account: {shown or 'none'}")
-    ours = {company.supplier_reference(number) for number in company.supplier_invoices}
+    ours = {
+        company.supplier_reference(number)
+        for number in (*company.supplier_invoices, *company.supplier_warm_up)
+    }
     for reference in sorted((booked.keys() | unbooked.keys()) - ours):
         count = len(booked.get(reference, {}).keys() | unbooked.get(reference, set()))
         result.unexpected_documents += count
@@ -791,6 +796,7 @@ class Run:
             and self.tally.exact
             and self.tally.open_dead_letters == 0
             and (self.supplier_invoices == 0 or self.supplier_tally.exact)
+            and all(side.tally.exact and side.tally.open_dead_letters == 0 for side in self.sides)
         )
 
     def report(self) -> str:
@@ -818,13 +824,13 @@ class Run:
             + " (faulted answers and retries included)"
             + (
                 ""
-                if self.sides
+                if any(side.label == "customer" for side in self.sides)
                 else f"; a successful transfer's own api_calls: mean"
                 f" {statistics.mean(self.transfer_calls) if self.transfer_calls else math.nan:.2f}"
             )
             + f"; 429s {self.requests.get('rackbeat 429', 0) + self.requests.get('economic 429', 0)}"
         )
-        if self.sides:
+        if any(side.label == "customer" for side in self.sides):
             lines.extend(side.report() for side in self.sides)
         else:
             lines.append("  requests per invoice by route:")
@@ -843,6 +849,7 @@ class Run:
             lines.extend(f"  ! {letter}" for letter in t.letters[:10])
             if len(t.letters) > 10:
                 lines.append(f"  ! ... and {len(t.letters) - 10} more dead-lettered invoices")
+            lines.extend(side.report() for side in self.sides)  # the speed run's supplier invoices
         lines.extend(f"  {note}" for note in self.notes)
         if self.log_dir:
             lines.append(f"  logs kept in {self.log_dir}")
@@ -901,27 +908,59 @@ def chaos_table(runs: list[Run]) -> str:
 
 def speed_table(runs: list[Run]) -> str:
     header = (
-        f"{'run':<6} {'invoices':>8} {'rate/s':>6} {'visible':>7} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6}"
-        f" {'max s':>6} {'calls/inv':>9} {'RB/inv':>6} {'EC/inv':>6} {'tr calls':>8} {'dup':>4} {'lost':>4}"
-        f" {'DLQ':>4} {'429s':>4}"
+        f"{'run':<6} {'kind':<8} {'invoices':>8} {'rate/s':>6} {'visible':>7} {'p50 s':>6} {'p95 s':>6}"
+        f" {'p99 s':>6} {'max s':>6} {'calls/inv':>9} {'RB/inv':>6} {'EC/inv':>6} {'tr calls':>8} {'dup':>4}"
+        f" {'lost':>4} {'DLQ':>4} {'429s':>4}"
     )
     lines = [header, "-" * len(header)]
     for run in runs:
-        t, n = run.tally, run.invoices or 1
-        tr = statistics.mean(run.transfer_calls) if run.transfer_calls else math.nan
-        lines.append(
-            f"{run.name:<6} {run.invoices:>8} {run.rate:>6.1f} {len(run.latencies):>7}"
-            f" {percentile(run.latencies, 0.5):>6.2f} {percentile(run.latencies, 0.95):>6.2f}"
-            f" {percentile(run.latencies, 0.99):>6.2f} {max(run.latencies, default=math.nan):>6.2f}"
-            f" {run.calls_per_invoice:>9.2f} {run.requests.get('rackbeat', 0) / n:>6.2f}"
-            f" {run.requests.get('economic', 0) / n:>6.2f} {tr:>8.2f} {t.duplicates:>4} {t.lost:>4}"
-            f" {t.open_dead_letters:>4} {_429s(run):>4}" + ("" if run.settled else "  (not settled)")
-        )
+        kinds: list[tuple[str, int, list[float], float, float, float, list[int], Tally, int, int]] = [
+            (
+                "customer",
+                run.invoices,
+                run.latencies,
+                run.calls_per_invoice,
+                run.requests.get("rackbeat", 0) / (run.invoices or 1),
+                run.requests.get("economic", 0) / (run.invoices or 1),
+                run.transfer_calls,
+                run.tally,
+                run.tally.open_dead_letters,
+                _429s(run),
+            )
+        ]
+        for side in run.sides:  # the speed run's supplier invoices
+            on = Counter(name.split(" ")[1] for name in side.requests.routes.elements())
+            count = side.invoices or 1
+            kinds.append(
+                (
+                    side.label,
+                    side.invoices,
+                    side.latencies,
+                    side.calls_per_invoice,
+                    on["rackbeat"] / count,
+                    on["e-conomic"] / count,
+                    side.transfer_calls,
+                    side.tally,
+                    side.tally.kind_dead_letters,
+                    side.requests.status_429,
+                )
+            )
+        for kind, invoices, latencies, calls, rackbeat, economic, transfer_calls, t, dlq, limited in kinds:
+            tr = statistics.mean(transfer_calls) if transfer_calls else math.nan
+            lines.append(
+                f"{run.name:<6} {kind:<8} {invoices:>8} {run.rate:>6.1f} {len(latencies):>7}"
+                f" {percentile(latencies, 0.5):>6.2f} {percentile(latencies, 0.95):>6.2f}"
+                f" {percentile(latencies, 0.99):>6.2f} {max(latencies, default=math.nan):>6.2f}"
+                f" {calls:>9.2f} {rackbeat:>6.2f} {economic:>6.2f} {tr:>8.2f} {t.duplicates:>4} {t.lost:>4}"
+                f" {dlq:>4} {limited:>4}" + ("" if run.settled else "  (not settled)")
+            )
     lines += [
         "",
         "latency: booked in Rackbeat (its webhook then fires) -> the transfer's event in the stream (the",
         "invoice is then booked in e-conomic); calls/inv: requests both sandboxes served per invoice (RB/EC:",
         "Rackbeat / e-conomic); tr calls: the transfers' own api_calls (dependencies checked included).",
+        "The supplier invoices are booked at the same rate after the customer invoices (their own warm-up:",
+        "one per supplier); their requests are told apart by route (as in the chaos table's calls/inv).",
     ]
     return "\n".join(lines)
 
@@ -1126,7 +1165,9 @@ def _kill_one(stack: ChaosStack) -> str:
     return "idle"
 
 
-def speed_run(invoices: int, rate: float, settings: InvoiceSettings, keep_logs: bool) -> Run:
+def speed_run(
+    invoices: int, rate: float, settings: InvoiceSettings, keep_logs: bool, supplier_invoices: int = 0
+) -> Run:
     run = Run(name="speed", invoices=invoices, rate=rate)
     with ChaosStack(settings, label="invoices-speed") as stack:
         # No Redis to kill here: persistence off, as in the other speed benchmarks.
@@ -1160,7 +1201,11 @@ def speed_run(invoices: int, rate: float, settings: InvoiceSettings, keep_logs: 
         after = served(stack)
         run.requests = {name: after[name] - before.get(name, 0) for name in after}
         run.routes = routes_since(stack, marks)
+        if supplier_invoices:
+            run.sides.append(_supplier_speed(stack, company, watcher, supplier_invoices, rate))
         _finish(run, stack, company, watcher)
+        if run.sides:
+            run.sides[0].tally = run.supplier_tally = supplier_tally(stack, company)
         hooks = stack.rackbeat.dispatcher.stats()
         run.notes.append(
             f"Rackbeat webhooks: {hooks.get('delivered', 0)} delivered (warm-up included), "
@@ -1170,6 +1215,52 @@ def speed_run(invoices: int, rate: float, settings: InvoiceSettings, keep_logs: 
             stack.keep_logs = True
             run.log_dir = str(stack.log_dir)
     return run
+
+
+def _supplier_speed(
+    stack: ChaosStack, company: Company, watcher: EventWatcher, count: int, rate: float
+) -> Side:
+    """The speed run's supplier invoices, after its customer invoices: a warm-up (one per supplier, so every
+    supplier is in e-conomic; not counted), then `count` booked in Rackbeat at `rate` with its own webhooks.
+    Their requests are told from the customer invoices' by route (`request_kind`)."""
+    create_suppliers(stack.rackbeat, company)
+    warm = [
+        (SUPPLIER_KIND, book_supplier_invoice(stack.rackbeat, company, serial, quietly=False))
+        for serial in range(1, len(company.suppliers) + 1)
+    ]
+    wait(lambda: watcher.visible(warm) + _dead(watcher, warm) >= len(warm), 120, 0.1)
+    settle(stack, watcher, timeout=30, quiet=1.0)
+    for _, number in warm:
+        del company.supplier_invoices[number]
+        del company.supplier_booked_at[number]
+        company.supplier_warm_up.add(number)
+    marks = log_marks(stack)
+    started, started_at = time.monotonic(), time.time()
+    refs: list[Ref] = []
+    for index in range(count):
+        time.sleep(max(0.0, started + index / rate - time.monotonic()))
+        refs.append(
+            (SUPPLIER_KIND, book_supplier_invoice(stack.rackbeat, company, 1000 + index, quietly=False))
+        )
+    wait(lambda: watcher.visible(refs) + _dead(watcher, refs) >= count, 60 + 2.0 * count, 0.05)
+    settle(stack, watcher, timeout=60, quiet=1.0)
+    seen = [watcher.first_visible[ref] for ref in refs if ref in watcher.first_visible]
+    return Side(
+        label="supplier",
+        invoices=count,
+        deliveries=count,
+        latencies=[
+            float(watcher.first_visible[(SUPPLIER_KIND, n)]["at"]) - company.supplier_booked_at[n]
+            for _, n in refs
+            if (SUPPLIER_KIND, n) in watcher.first_visible
+        ],
+        transfer_calls=[
+            int(event.get("api_calls") or 0) for event in seen if event["outcome"] != "unchanged"
+        ],
+        requests=requests_by_kind(stack, marks, company)[SUPPLIER_KIND],
+        outcomes=Counter(str(event["outcome"]) for event in seen),
+        seconds=max((float(event["at"]) for event in seen), default=math.nan) - started_at,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1184,7 +1275,8 @@ def main(argv: list[str] | None = None) -> int:
         "--supplier-invoices",
         type=int,
         default=300,
-        help="chaos: supplier invoices mixed into the same deliveries (300; 0: none)",
+        help="supplier invoices (300; 0: none): chaos, mixed into the same deliveries; speed, booked at"
+        " --rate after the customer invoices",
     )
     parser.add_argument("--rate", type=float, default=10.0, help="speed: invoices booked per second (10)")
     parser.add_argument("--seconds", type=float, default=60.0, help="speed: how long to book them (60)")
@@ -1244,7 +1336,7 @@ def main(argv: list[str] | None = None) -> int:
         count = args.invoices or max(1, round(args.rate * args.seconds))
         print(f"\n--- speed: {count} invoices at {args.rate:g}/s, worker concurrency 2 ...", flush=True)
         try:
-            run = speed_run(count, args.rate, settings, args.keep_logs)
+            run = speed_run(count, args.rate, settings, args.keep_logs, args.supplier_invoices)
         except Exception as error:
             run = Run(name="speed", invoices=count, rate=args.rate, error=f"{type(error).__name__}: {error}")
         print(run.report(), flush=True)
