@@ -49,7 +49,8 @@ class Company:
         """Run the worker with these settings changed (for the rest of the test)."""
         self.settings = self.settings.model_copy(update=overrides)
         for name, value in overrides.items():
-            if value is None:  # apply_settings writes set values only: an unset one must leave the environment
+            # apply_settings writes set values only: an unset one must leave the environment
+            if value is None:
                 os.environ.pop(f"RBSYNC_{name.upper()}", None)
         apply_settings(self.settings)
         return self.settings
@@ -78,7 +79,8 @@ class Company:
         ]
 
     def booked(self) -> list[dict[str, Any]]:
-        return [e for e in self.economic.sandbox.dump("booked-entries") if str(e.get("text", "")).startswith(TEXT)]
+        entries = self.economic.sandbox.dump("booked-entries")
+        return [e for e in entries if str(e.get("text", "")).startswith(TEXT)]
 
     def vouchers_of(self, period: str) -> set[tuple[str, int]]:
         """(where, voucher number) of every draft or booked entry carrying the period's text."""

@@ -25,7 +25,8 @@ def company_app(zone: str) -> Celery:
 
 
 def entry_schedule(frequency: str, zone: str, now: datetime) -> crontab:
-    entry = beat_schedule(StoreSettings(stock_value_enabled=True, stock_value_frequency=frequency))["stock-value"]
+    settings = StoreSettings(stock_value_enabled=True, stock_value_frequency=frequency)
+    entry = beat_schedule(settings)["stock-value"]
     original: crontab = entry["schedule"]
     return crontab(
         minute=original._orig_minute,

@@ -30,7 +30,8 @@ def test_a_rise_debits_stock_and_credits_the_offset():
 
 
 def test_a_fall_debits_the_offset_and_credits_stock_with_a_positive_amount():
-    (entry,) = voucher(parse_period("2026-11"), Decimal("-0.01"), "2026", ACCOUNTS)["entries"]["financeVouchers"]
+    body = voucher(parse_period("2026-11"), Decimal("-0.01"), "2026", ACCOUNTS)
+    (entry,) = body["entries"]["financeVouchers"]
     assert entry["account"] == {"accountNumber": 1310}
     assert entry["contraAccount"] == {"accountNumber": 5850}
     assert entry["amount"] == 0.01
