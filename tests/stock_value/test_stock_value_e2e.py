@@ -231,3 +231,34 @@ def test_the_schedule_posts_the_newest_ended_period_and_names_the_missed_ones(
         timeout=60
     )
     assert again["status"] == "already posted"
+
+
+def test_the_command_shows_the_figures_and_posts_only_without_dry_run(company: Company) -> None:  # noqa: F811
+    company.stock(**{"SV-M": (4, 25.0)})
+    runner = CliRunner()
+    dry = runner.invoke(rbsync_main, ["stock-value", "run", "--period", "2026-11-26", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "current value     100.00" in dry.output
+    assert "booked value      0.00" in dry.output
+    assert f"debit {STOCK_ACCOUNT} (stock) / credit {OFFSET_ACCOUNT} (offset)" in dry.output
+    assert "dry run: nothing posted" in dry.output
+    assert company.vouchers_of("2026-11-26") == set()
+
+    posted = runner.invoke(rbsync_main, ["stock-value", "run", "--period", "2026-11-26"])
+    assert posted.exit_code == 0, posted.output
+    assert "result            posted voucher 2026-" in posted.output
+    assert len(company.vouchers_of("2026-11-26")) == 1
+
+    status = runner.invoke(rbsync_main, ["stock-value", "status"])
+    assert status.exit_code == 0 and "2026-11-26  posted voucher" in status.output, status.output
+    refused = runner.invoke(rbsync_main, ["stock-value", "run", "--period", "2026-13"])
+    assert refused.exit_code == 2 and "not a period" in refused.output
+
+
+def test_the_command_says_why_a_period_was_refused(company: Company) -> None:  # noqa: F811
+    company.stock(**{"SV-N": (1, 5.0)})
+    company.use(stock_value_offset_account=None)
+    result = CliRunner().invoke(rbsync_main, ["stock-value", "run", "--period", "2026-11-27"])
+    assert result.exit_code == 1
+    assert "RBSYNC_STOCK_VALUE_OFFSET_ACCOUNT" in result.output
+    assert "dead letter" in result.output
