@@ -9,7 +9,11 @@ Choices made where the reference (``shared/reference/economic-api.md``) marks a 
   costs 1.
 - Error codes the reference does not name are the sandbox's own (see ``errors.py``): E04300 wrong type,
   E04310 null, E04200/E04210 length, E04400 range, E04600 enum, E04900 conflict, E06160 in use, E07080 date
-  outside the accounting year, E07120 entry type not allowed in the journal.
+  outside the accounting year, E07090 accounting year closed, E07120 entry type not allowed in the journal,
+  E07130 account blocks direct entries.
+- Closed accounting years refuse new vouchers, bookings of journal entries and of draft invoices dated in
+  them; a draft invoice may still be created (``years.py``). ``/accounts/{n}/accounting-years/...`` and
+  ``/accounting-years/{y}/totals``: see ``ledger.py``.
 - Idempotency keys are scoped by both tokens, method and path; a request racing one in flight waits for it;
   5xx answers are not cached.
 - ``$and:`` binds tighter than ``$or:``; see ``filters.py`` for the filter choices.

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.economic import attachments, documents, invoices, journals, legacy
+from sandbox.economic import attachments, documents, invoices, journals, ledger, legacy, years
 from sandbox.economic.errors import EconomicError, ProblemError, not_found, problem_body
 from sandbox.economic.ids import decode_key
 from sandbox.economic.openapi import API_COLLECTIONS, ApiCollection, legacy_project
@@ -135,6 +135,14 @@ class EconomicApi:
             return self._projects(method, parts, params)
         if head == "accounting-years" and len(parts) >= 3 and parts[2] == "entries" and method == "GET":
             return self._year_entries(parts, params)
+        if head == "accounting-years" and len(parts) == 3 and parts[2] == "totals":
+            if method != "GET":
+                raise method_not_allowed()
+            return Answer(200, ledger.year_totals(self.store, parts[1], params))
+        if head == "accounts" and len(parts) >= 3 and parts[2] == "accounting-years":
+            if method != "GET":
+                raise method_not_allowed()
+            return Answer(200, ledger.account_answer(self.store, parts[1], parts[3:], params))
         resource = _RESOURCES.get(head)
         if resource is None:
             raise not_found("The resource")
@@ -450,6 +458,15 @@ class EconomicApi:
                 )
         try:
             journals.book_journal(self.store, journal_number, numbers)
+        except years.YearClosedError as exc:
+            entries = "; ".join(f"{year}: entries {listed}" for year, listed in exc.closed.items())
+            raise ProblemError(
+                400,
+                "Validation failed",
+                error_code="ValidationFailed",
+                detail=f"{exc} Nothing was booked ({entries}).",
+                errors=[years.closed_problem(year, "entryNumbers") for year in exc.closed],
+            ) from None
         except ValueError as exc:
             raise ProblemError(
                 400, "Validation failed", error_code="ValidationFailed", detail=str(exc)

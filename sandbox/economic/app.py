@@ -7,13 +7,16 @@ API).
 e-conomic's own admin routes, beside the common ones: ``/_sandbox/webhooks`` (subscriptions, deliveries),
 ``/_sandbox/clock`` (the sandbox's today, which decides overdue and not-due invoices) and
 ``PUT /_sandbox/invoices/booked/{n}/remainder`` (a test-only knob for what is left to pay on a booked invoice;
-the real API records payments through journals). A reset lets the clock follow the machine's date again.
+the real API records payments through journals) and ``GET``/``PUT /_sandbox/accounting-years/{year}`` (close
+or reopen a year with ``{"closed": true|false}``; see ``years.py``). A reset lets the clock follow the
+machine's date again.
 
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date
 from typing import Any
 
@@ -23,14 +26,15 @@ from starlette.routing import Route
 
 from sandbox.common.base import BaseSandbox
 from sandbox.common.ratelimit import TokenBuckets
-from sandbox.economic import attachments, documents, invoices, journals, legacy
+from sandbox.economic import attachments, documents, invoices, journals, legacy, years
 from sandbox.economic.api import EconomicApi
+from sandbox.economic.ids import decode_key
 from sandbox.economic.middleware import AuthMiddleware, RateLimitMiddleware
 from sandbox.economic.openapi import API_COLLECTIONS
 from sandbox.economic.references import resolve_all
 from sandbox.economic.resources import SIMPLE_RESOURCES, Resource
 from sandbox.economic.seed import seed
-from sandbox.economic.store import Store
+from sandbox.economic.store import CANONICAL_BASE, Store
 from sandbox.economic.webhooks import WebhookDispatcher
 
 _LOADABLE: dict[str, Resource] = {r.path: r for r in (*SIMPLE_RESOURCES, *documents.DOCUMENT_RESOURCES)}
@@ -50,6 +54,12 @@ _INTERNAL_TABLES = {
     attachments.FILES_TABLE,
     attachments.BOOKED_VOUCHERS_TABLE,
 }
+
+
+def _rebased(record: dict[str, Any], request: Request) -> JSONResponse:
+    """A stored record as an admin answer, its links on the server's own base (as the API serves them)."""
+    base = f"{request.url.scheme}://{request.url.netloc}/"
+    return JSONResponse(json.loads(json.dumps(record).replace(CANONICAL_BASE, base)))
 
 
 def table_name(resource: str) -> str:
@@ -89,6 +99,7 @@ class EconomicSandbox(BaseSandbox):
                 Route("/webhooks", self._webhooks_endpoint, methods=["GET", "PUT"]),
                 Route("/clock", self._clock_endpoint, methods=["GET", "PUT"]),
                 Route("/invoices/booked/{number:int}/remainder", self._remainder_endpoint, methods=["PUT"]),
+                Route("/accounting-years/{year:path}", self._year_endpoint, methods=["GET", "PUT"]),
             ],
         )
 
@@ -151,6 +162,32 @@ class EconomicSandbox(BaseSandbox):
                 "remainderInBaseCurrency": updated["remainderInBaseCurrency"],
             }
         )
+
+    async def _year_endpoint(self, request: Request) -> JSONResponse:
+        """``GET``/``PUT /_sandbox/accounting-years/{year}``: a test-only knob that closes or reopens an
+        accounting year (``{"closed": true|false}``); the answer is the year as
+        ``GET /accounting-years/{year}`` shows it. While a year is closed, new transactions dated in it are
+        refused (see ``years.py``)."""
+        segment = request.path_params["year"]
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            closed = body.get("closed") if isinstance(body, dict) else None
+            if not isinstance(closed, bool):
+                return JSONResponse({"message": 'body must be {"closed": true or false}'}, status_code=422)
+            try:
+                record = years.set_closed(self.store, segment, closed)
+            except KeyError:
+                return JSONResponse({"message": f"accounting year {segment} does not exist"}, status_code=404)
+            self.data_changed()
+            return _rebased(record, request)
+        with self.store.lock:
+            found = self.store.get(years.TABLE, decode_key(segment))
+        if found is None:
+            return JSONResponse({"message": f"accounting year {segment} does not exist"}, status_code=404)
+        return _rebased(found, request)
 
     # ------------------------------------------------------------------------------------------ admin
     def _clear_data(self) -> None:

@@ -432,4 +432,27 @@ COLLECTION_FIELDS: dict[str, tuple[_T, _T]] = {
         ),
         _fields(amount="number", date="string", entryNumber="integer", voucherNumber="integer"),
     ),
+    "accounts.accountnumber.accounting-years.get": (
+        _fields(fromDate="string", toDate="string", closed="boolean", year="string"),
+        _fields(fromDate="string", toDate="string", closed="boolean", year="string"),
+    ),
+    "accounts.accountnumber.accounting-years.accountingyear.entries.get": (
+        _fields(
+            amount="number",
+            amountInBaseCurrency="number",
+            date="string",
+            entryNumber="integer",
+            entryType="string",
+            text="string",
+            voucherNumber="integer",
+            supplierInvoiceNumber="string",
+        ),
+        _fields(
+            amount="number",
+            amountInBaseCurrency="number",
+            date="string",
+            entryNumber="integer",
+            voucherNumber="integer",
+        ),
+    ),
 }

@@ -6,7 +6,8 @@ sandbox's reading of a Danish agreement); ``grossAmount = net + VAT``. A line na
 product's name, sales price, cost price and unit where the line leaves them out; ``quantity`` defaults to 1.
 ``exchangeRate`` defaults to the sandbox's rate table (100 for DKK). ``dueDate`` follows the payment terms
 (``net``: date + days of credit; ``invoiceMonth``: end of month + days; ``dueDate``: required from the
-caller, E04042; other types: the document date).
+caller, E04042; other types: the document date). Booking refuses a draft dated in a closed accounting year;
+creating or changing such a draft is allowed (the choice and its reason: ``years.py``).
 
 """
 
@@ -17,6 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sandbox.economic import errors as codes
+from sandbox.economic import years
 from sandbox.economic.errors import EconomicError, field_error, not_found, validation_error
 from sandbox.economic.legacy import WriteHooks, check_body, finish_record, merge_errors
 from sandbox.economic.references import Ref, resolve_all, self_link
@@ -267,8 +269,10 @@ def book_draft(
 ) -> dict[str, Any]:
     """``POST /invoices/booked`` (or ``PUT /invoices/booked/{n}``): turn a draft into a booked invoice.
 
-    A ``sendBy`` other than ``none`` also records the invoice under ``/invoices/sent`` (``sent_record``),
-    dated ``today`` (the sandbox's clock)."""
+    A draft dated in a closed accounting year is refused (``E07090`` on ``draftInvoice.date``; see
+    ``years.py``, which also says why creating such a draft is allowed). A ``sendBy`` other than ``none``
+    also records the invoice under ``/invoices/sent`` (``sent_record``), dated ``today`` (the sandbox's
+    clock)."""
     request, found = check_body(body, "invoices.booked.post")
     if "draftInvoice" not in request:  # the schema leaves it optional; booking without it cannot work
         found.setdefault(
@@ -285,6 +289,14 @@ def book_draft(
         )
         if found:
             raise validation_error(found)
+        draft_date = (store.get("invoices/drafts", request["draftInvoice"]["draftInvoiceNumber"]) or {}).get(
+            "date"
+        )
+        closed = years.closed_year(store, draft_date)
+        if closed is not None:  # closed for further transactions (years.py); the draft stays
+            raise validation_error(
+                {"draftInvoice": {"date": {"errors": [years.closed_field_error(closed, draft_date)]}}}
+            )
         number = request.get("bookWithNumber")
         if url_number is not None:
             if number is not None and number != url_number:

@@ -28,6 +28,8 @@ NOT_IN_ENUM = "E04600"
 NULL_VALUE = "E04310"
 CONFLICT = "E04900"
 IN_USE = "E06160"
+YEAR_CLOSED = "E07090"  # a transaction dated in a closed accounting year (see years.py)
+DIRECT_ENTRIES_BLOCKED = "E07130"  # a finance voucher on an account with blockDirectEntries
 
 
 class EconomicError(Exception):

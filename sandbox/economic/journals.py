@@ -8,13 +8,19 @@ every referenced account, supplier, VAT code and currency exists. The sign of a 
 not checked (the reference says it is undocumented). Entries land in ``/journals/{n}/entries`` with a
 ``journalEntryNumber``.
 
+Two refusals rest on e-conomic's schemas and the reference's live finding: an entry dated in a closed
+accounting year (``closed``: "closed for further transactions"; ``E07090`` on ``date``, see ``years.py``), and
+a finance voucher whose ``account`` or ``contraAccount`` has ``blockDirectEntries`` (§12.13 [O: S5]: both
+accounts had to allow direct entries; ``E07130`` on that field, naming the account). Only finance vouchers are
+checked for ``blockDirectEntries``: the live finding is about them alone. Codes and texts are the sandbox's.
+
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sandbox.economic import attachments
+from sandbox.economic import attachments, years
 from sandbox.economic import errors as codes
 from sandbox.economic.errors import EconomicError, field_error, not_found, validation_error
 from sandbox.economic.legacy import check_body, merge_errors
@@ -157,6 +163,14 @@ def _check_entry(
                 ]
             },
         )
+    if entry_type == "financeVoucher":
+        for side in ("account", "contraAccount"):
+            blocked = _blocked_account(store, entry.get(side))
+            if blocked is not None and side not in found:
+                message = f"Account {blocked} does not allow direct entries."
+                found[side] = {
+                    "errors": [field_error(codes.DIRECT_ENTRIES_BLOCKED, message, blocked, with_value=True)]
+                }
     when = entry.get("date")
     if year is not None and isinstance(when, str) and not year["fromDate"] <= when <= year["toDate"]:
         found.setdefault(
@@ -169,7 +183,17 @@ def _check_entry(
                 ]
             },
         )
+    closed = years.closed_year(store, when, year["year"] if year is not None else None)
+    if closed is not None:
+        found.setdefault("date", {}).setdefault("errors", []).append(years.closed_field_error(closed, when))
     return found
+
+
+def _blocked_account(store: Store, ref: Any) -> int | None:
+    """The number of the (resolved) account ``ref`` when that account blocks direct entries, else None."""
+    number = ref.get("accountNumber") if isinstance(ref, dict) else None
+    account = store.get("accounts", number)
+    return number if account is not None and account.get("blockDirectEntries") is True else None
 
 
 def _store_voucher(store: Store, journal: dict[str, Any], voucher: dict[str, Any]) -> dict[str, Any]:
@@ -289,7 +313,8 @@ def book_journal(store: Store, journal_number: int, entry_numbers: list[int] | N
     """Book a journal's draft entries (all, or the listed ones): each entry becomes booked entries on its
     account and contra account (the contra side with the opposite sign), filed under its accounting year, and
     leaves the journal. Returns the new booked entry numbers. The journal must exist; listed numbers must be
-    draft entries of this journal (else ``ValueError`` naming them)."""
+    draft entries of this journal (else ``ValueError`` naming them), and none may lie in a closed accounting
+    year (else ``years.YearClosedError``, a ``ValueError``; nothing is booked)."""
     with store.lock:
         drafts = journal_entries(store, journal_number)
         if entry_numbers is not None:
@@ -298,6 +323,13 @@ def book_journal(store: Store, journal_number: int, entry_numbers: list[int] | N
             if unknown:
                 raise ValueError(f"not draft entries of journal {journal_number}: {unknown}")
             drafts = [entry for entry in drafts if entry["journalEntryNumber"] in wanted]
+        closed: dict[str, list[int]] = {}
+        for entry in drafts:
+            year = years.closed_year(store, entry.get("date"), entry["voucher"]["accountingYear"]["year"])
+            if year is not None:
+                closed.setdefault(year, []).append(entry["journalEntryNumber"])
+        if closed:
+            raise years.YearClosedError({year: sorted(numbers) for year, numbers in closed.items()})
         booked: list[int] = []
         for entry in sorted(drafts, key=lambda e: e["journalEntryNumber"]):
             booked += _book_entry(store, entry)

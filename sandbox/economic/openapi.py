@@ -5,7 +5,9 @@
 - ``projectsapi/v1.1.0/Projects``, ``/ProjectGroups``, ``/Employees``
 - ``journalsapi/v15.0.0/draft-entries`` (DraftEntry; stored as legacy journal entries); booking a journal
   (``journals/{n}/book``, ``entries/draft/{n}/book``, ``journals/{n}/bookdraftentries``) is routed in
-  ``api.py`` to :func:`sandbox.economic.journals.book_journal`
+  ``api.py`` to :func:`sandbox.economic.journals.book_journal`. A draft entry dated in a closed accounting
+  year is refused (``AccountingYearClosed``, see ``years.py``), and so is a finance-voucher entry (type 5) on
+  an account with ``blockDirectEntries`` (``DirectEntriesBlocked``), as the legacy vouchers POST refuses them
 
 Each keeps its data in the same table the legacy GETs read, translated both ways, so a product group created
 here appears at ``GET /product-groups``. Lists: cursor (``{items, cursor?}``, at most 1000 per call),
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.economic import years
 from sandbox.economic.errors import ProblemError
 from sandbox.economic.filters import FilterError, compile_filter
 from sandbox.economic.journals import ENTRIES, ENTRY_TYPE_NUMBERS
@@ -565,6 +568,21 @@ def _entry_checks(store: Store, data: dict[str, Any]) -> list[dict[str, Any]]:
                 "property": "entryTypeNumber",
             }
         )
+    if data.get("entryTypeNumber") == ENTRY_TYPE_NUMBERS["financeVoucher"]:
+        for prop in ("accountNumber", "contraAccountNumber"):
+            account = store.get("accounts", data.get(prop))
+            if account is not None and account.get("blockDirectEntries") is True:
+                problems.append(
+                    {
+                        "message": f"Account {data[prop]} does not allow direct entries.",
+                        "errorCode": "DirectEntriesBlocked",
+                        "property": prop,
+                    }
+                )
+    when = data.get("date")
+    closed = years.closed_year(store, when, when[:4] if isinstance(when, str) else None)
+    if closed is not None:
+        problems.append(years.closed_problem(closed, "date"))
     return problems
 
 
