@@ -31,9 +31,14 @@ from tests.stock_value.support import (
 pytestmark = pytest.mark.usefixtures("celery_worker")
 
 
-def open_letters(company: Company) -> list[dict[str, Any]]:  # noqa: F811
+def open_letters(company: Company, period: str | None = None) -> list[dict[str, Any]]:  # noqa: F811
+    """Open stock-value dead letters (of one period): entries of earlier tests' periods stay open."""
     store = DeadLetterStore(company.redis, company.settings.connection_id)
-    return [e for e in store.list(kind="stock_value") if e["status"] in ("new", "retrying")]
+    return [
+        e
+        for e in store.list(kind="stock_value")
+        if e["status"] in ("new", "retrying") and period in (None, e["key"])
+    ]
 
 
 def state(company: Company, period: str) -> str | None:  # noqa: F811
@@ -61,7 +66,7 @@ def test_a_rise_a_fall_and_no_change_keep_the_books_at_rackbeats_value(company: 
     assert unchanged["status"] == "no-change" and unchanged["voucher"] is None
     assert company.vouchers_of("2026-11-04") == set()
     assert company.booked_on_stock() == Decimal("200.00")
-    assert open_letters(company) == []
+    assert [e for e in open_letters(company) if e["key"].startswith("2026-11-0")] == []
 
 
 def test_negative_item_values_count_only_when_the_setting_says_so(company: Company) -> None:  # noqa: F811
@@ -179,15 +184,15 @@ def test_a_journal_that_cannot_hold_finance_vouchers_is_dead_lettered_and_posted
     company.use(stock_value_journal=2)  # the sandbox's supplier-invoice journal
     failed = post_failing("2026-11-23")
     assert "supplierInvoice" in str(failed)
-    (letter,) = open_letters(company)
-    assert (letter["kind"], letter["key"]) == ("stock_value", "2026-11-23")
+    (letter,) = open_letters(company, "2026-11-23")
+    assert letter["kind"] == "stock_value"
     assert "The journal only allows entries of type supplierInvoice." in reason_of(letter)
 
     company.use(stock_value_journal=JOURNAL)
     result = CliRunner().invoke(rbsync_main, ["dlq", "retry", letter["id"], "--wait", "60"])
     assert result.exit_code == 0, result.output
     assert len(company.vouchers_of("2026-11-23")) == 1
-    assert open_letters(company) == []
+    assert open_letters(company, "2026-11-23") == []
 
 
 def test_no_journal_set_posts_nothing_and_says_which_setting(company: Company) -> None:  # noqa: F811
@@ -196,8 +201,7 @@ def test_no_journal_set_posts_nothing_and_says_which_setting(company: Company) -
     company.economic.sandbox.request_log.clear()
     failed = post_failing("2026-11-24")
     assert "RBSYNC_STOCK_VALUE_JOURNAL" in str(failed)
-    (letter,) = open_letters(company)
-    assert letter["key"] == "2026-11-24"
+    assert len(open_letters(company, "2026-11-24")) == 1
     assert company.economic.sandbox.request_log.entries() == [], "refused before any call"
 
 
@@ -262,3 +266,32 @@ def test_the_command_says_why_a_period_was_refused(company: Company) -> None:  #
     assert result.exit_code == 1
     assert "RBSYNC_STOCK_VALUE_OFFSET_ACCOUNT" in result.output
     assert "dead letter" in result.output
+
+
+def test_a_closed_accounting_year_is_dead_lettered_and_posted_once_after_it_is_reopened(
+    company: Company,  # noqa: F811
+) -> None:
+    import httpx
+
+    def close(closed: bool) -> None:
+        answer = httpx.put(
+            f"{company.economic.url}/_sandbox/accounting-years/2026",
+            json={"closed": closed},
+            headers=company.economic.headers,
+        )
+        assert answer.status_code == 200, answer.text
+
+    company.stock(**{"SV-O": (2, 30.0)})
+    close(True)
+    dry = CliRunner().invoke(rbsync_main, ["stock-value", "run", "--period", "2026-11-30", "--dry-run"])
+    assert "accounting year   2026 is closed" in dry.output, dry.output
+    post_failing("2026-11-30")
+    (letter,) = open_letters(company, "2026-11-30")
+    assert "Accounting year 2026 is closed." in reason_of(letter)
+    assert company.vouchers_of("2026-11-30") == set()
+
+    close(False)
+    result = CliRunner().invoke(rbsync_main, ["dlq", "retry", letter["id"], "--wait", "60"])
+    assert result.exit_code == 0, result.output
+    assert len(company.vouchers_of("2026-11-30")) == 1
+    assert open_letters(company, "2026-11-30") == []
