@@ -295,3 +295,13 @@ def test_a_closed_accounting_year_is_dead_lettered_and_posted_once_after_it_is_r
     assert result.exit_code == 0, result.output
     assert len(company.vouchers_of("2026-11-30")) == 1
     assert open_letters(company, "2026-11-30") == []
+
+
+def test_an_unknown_account_is_dead_lettered_with_economics_answer(company: Company) -> None:  # noqa: F811
+    company.stock(**{"SV-Q": (1, 10.0)})
+    company.use(stock_value_offset_account=9999)
+    post_failing("2026-11-13")
+    (letter,) = open_letters(company, "2026-11-13")
+    assert letter["error_class"] == "ValidationFailed"
+    assert reason_of(letter) == "entries.financeVouchers[0].contraAccount: Contra account does not exist."
+    assert company.vouchers_of("2026-11-13") == set()
