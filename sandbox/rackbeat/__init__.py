@@ -23,8 +23,12 @@ sandbox makes the choice below (each is easy to change in one place):
   ``POST orders/{n}/convert-to-invoice?book=true|false`` answers 200 ``{"invoice_id": n}``; the invoice
   carries ``order_id`` and the order becomes ``is_invoiced`` (a second conversion is a 422).
 - A product's ``cost_price`` starts as its ``recommended_cost_price`` (no purchases yet).
-- Stock is one figure per item, held at its ``default_location_id`` (else the location marked ``is_default``);
-  see ``reports.py`` for the valuation report shape.
+- Stock is one figure per item, held at its ``default_location_id`` (else the location marked ``is_default``).
+  Booking a customer invoice ships its lines out of stock; every stock move (receipt, shipment, inventory
+  adjustment) is written to a stock ledger dated by the sandbox clock (``PUT /_sandbox/clock``), so
+  ``reports/valuation?date_to=`` reads the stock as of the end of a day in Copenhagen. Moves leave the
+  item's ``updated_at`` alone and fire no webhook. Why and how: ``stock.py``, ``ledger.py``, ``clock.py``;
+  ``POST inventory-adjustments`` and ``…/{id}/book``: ``adjustments.py``; the report's shape: ``reports.py``.
 - Layouts are read-only on the API (they come from e-conomic); load them with ``/_sandbox/load``.
 - Webhooks: body ``{"event", "key_name": "number", "key": "<number as a string>"}`` (real payloads carry the
   key as a string). Event names are ``<entity>.<created|updated|deleted|booked>`` with singular snake_case

@@ -18,7 +18,8 @@ from starlette.types import Receive, Scope, Send
 
 from sandbox.common.base import Counters
 from sandbox.common.ratelimit import RateLimiter
-from sandbox.rackbeat import reports
+from sandbox.rackbeat import adjustments as adj
+from sandbox.rackbeat import ledger, reports
 from sandbox.rackbeat.attachments import ATTACHABLE, FileBody
 from sandbox.rackbeat.attachments import public_view as attachment_view
 from sandbox.rackbeat.errors import Invalid, NotFound, RackbeatError, invalid
@@ -133,6 +134,8 @@ class RackbeatApi:
             return self._reports(request, rest)
         if head == "items":
             return self._items(request, rest)
+        if head == adj.PATH:
+            return await self._adjustments(request, rest)
         spec = RESOURCES.get(head)
         if spec is None:
             raise NotFound()
@@ -346,12 +349,24 @@ class RackbeatApi:
 
     def _reports(self, request: Request, rest: list[str]) -> tuple[Any, int]:
         _allow(request.method, "GET")
+        if len(rest) == 2 and rest[0] == "ledger":
+            return self._ledger(request, rest[1])
+        if rest not in (["valuation"], ["valuation", "total"]):
+            raise NotFound()
+        raw_day = request.query_params.get("date_to")
+        as_of = None
+        if raw_day not in (None, ""):
+            day = ledger.parse_day(raw_day)
+            if day is None:
+                raise invalid("date_to", "The date to is not a valid date.")
+            as_of = ledger.end_of_day(day)
         with self.store.lock:
             items = [
                 *self.store.collections["products"].records.values(),
                 *self.store.collections["lots"].records.values(),
             ]
             locations = list(self.store.collections["locations"].records.values())
+            entries = self.store.stock.ledger.snapshot() if as_of is not None else []
         default_location = next((loc["number"] for loc in locations if loc.get("is_default")), None)
         if rest == ["valuation"]:
             raw = request.query_params.get("location")
@@ -361,10 +376,77 @@ class RackbeatApi:
                 raise invalid("location", "The selected location is invalid.") from None
             if location is not None and self.store.collections["locations"].get(location) is None:
                 raise invalid("location", "The selected location is invalid.")
-            return reports.valuation(items, location, default_location), 200
-        if rest == ["valuation", "total"]:
-            return reports.valuation_total(items, locations, default_location), 200
+            return reports.valuation(items, location, default_location, entries, as_of), 200
+        return reports.valuation_total(items, locations, default_location, entries, as_of), 200
+
+    def _ledger(self, request: Request, raw_item: str) -> tuple[Any, int]:
+        """``GET reports/ledger/{item}``: the item's stock ledger entries, oldest first, as a paged list
+        (``ledger_items``, reference §1.2; the entry's fields are the sandbox's, see ``ledger.py``)."""
+        for spec in (RESOURCES["products"], RESOURCES["lots"]):
+            record = self.store.collections[spec.path].get(self._resolve_key(spec, raw_item))
+            if record is not None:
+                break
+        else:
+            raise NotFound()
+        query = parse_list_query(request.query_params, search_fields=())
+        with self.store.lock:
+            entries = self.store.stock.ledger.of_item(ledger.item_key(record))
+        return {
+            "ledger_items": entries[query.offset : query.offset + query.limit],
+            "total": len(entries),
+            "pages": pages_for(len(entries), query.limit),
+            "limit": query.limit,
+            "page": query.page,
+        }, 206
+
+    async def _adjustments(self, request: Request, rest: list[str]) -> tuple[Any, int]:
+        """Inventory adjustments (``adjustments.py``): list, create, show, book."""
+        method = request.method
+        base = self._base(request)
+        if not rest:
+            if method == "GET":
+                return self._adjustment_list(request), 206
+            _allow(method, "POST")
+            payload, _ = await self._write_body(request)
+            created = self.store.create_adjustment(payload)
+            return {adj.SINGULAR: adj.present(created, base)}, 201
+        try:
+            regulation_id = int(unquote(rest[0]))
+        except ValueError:
+            raise NotFound() from None
+        if len(rest) == 1:
+            _allow(method, "GET")
+            with self.store.lock:
+                found = self.store.stock.regulations.get(regulation_id)
+            if found is None:
+                raise NotFound()
+            return {adj.SINGULAR: adj.present(found, base)}, 200
+        if rest[1:] == ["book"]:
+            _allow(method, "POST")
+            await self._write_body(request)
+            booked = self.store.book_adjustment(regulation_id)
+            return {adj.SINGULAR: adj.present(booked, base)}, 200
         raise NotFound()
+
+    def _adjustment_list(self, request: Request) -> dict:
+        query = parse_list_query(request.query_params, search_fields=("reason", "description"))
+        if query.errors:
+            raise Invalid(query.errors)
+        with self.store.lock:
+            rows = [r for r in self.store.stock.regulations.in_order() if all(p(r) for p in query.predicates)]
+        if query.descending:
+            rows.reverse()
+        base = self._base(request)
+        return {
+            adj.PLURAL: [
+                select_fields(adj.present(r, base), query.fields)
+                for r in rows[query.offset : query.offset + query.limit]
+            ],
+            "total": len(rows),
+            "pages": pages_for(len(rows), query.limit),
+            "limit": query.limit,
+            "page": query.page,
+        }
 
     async def _webhooks(self, request: Request, rest: list[str]) -> tuple[Any, int]:
         method = request.method

@@ -1,8 +1,19 @@
 """``RackbeatSandbox``: the store, the API, webhook delivery, the rate limit and the shared sandbox machinery
-wired into one ASGI app (the API under ``/api``, the admin routes under ``/_sandbox/``)."""
+wired into one ASGI app (the API under ``/api``, the admin routes under ``/_sandbox/``).
+
+Admin routes of its own, besides the shared ones (``sandbox/common/admin.py``):
+
+GET  /_sandbox/webhook-deliveries            the delivery log and stats
+POST /_sandbox/attachments/{resource}/{n}    attach a user's file (``attachments.py``)
+GET  /_sandbox/clock                         {"now": ISO-8601, "today": "YYYY-MM-DD" (Copenhagen), "fixed"}
+PUT  /_sandbox/clock                         {"now": "<ISO-8601 with offset>"} fixes the clock that dates
+                                             stock moves, {"now": null} follows the machine again (a reset
+                                             does that too); 422 for anything else (``clock.py``)
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +25,7 @@ from sandbox.common.base import BaseSandbox
 from sandbox.common.faults import FaultConfig
 from sandbox.common.ratelimit import FixedWindows, RateLimiter, TokenBuckets
 from sandbox.rackbeat.api import RackbeatApi
+from sandbox.rackbeat.clock import Clock, parse_moment
 from sandbox.rackbeat.errors import NotFound
 from sandbox.rackbeat.resources import ResourceSpec, event_names
 from sandbox.rackbeat.store import Store
@@ -48,7 +60,8 @@ class RackbeatSandbox(BaseSandbox):
     ):
         if rate_limit_style not in RATE_LIMIT_STYLES:
             raise ValueError(f"rate_limit_style must be one of {sorted(RATE_LIMIT_STYLES)}")
-        self.store = Store(notify=self._fire)
+        self.clock = Clock()
+        self.store = Store(notify=self._fire, clock=self.clock)
         super().__init__(
             lock=self.store.lock,
             state_file=state_file,
@@ -81,6 +94,7 @@ class RackbeatSandbox(BaseSandbox):
             admin_routes=[
                 Route("/webhook-deliveries", self._deliveries_endpoint, methods=["GET"]),
                 Route("/attachments/{resource}/{key}", self._attach_endpoint, methods=["POST"]),
+                Route("/clock", self._clock_endpoint, methods=["GET", "PUT"]),
             ],
         )
 
@@ -154,6 +168,19 @@ class RackbeatSandbox(BaseSandbox):
             return JSONResponse({"message": str(exc)}, status_code=422)
         return JSONResponse({"attachment": stored}, status_code=201)
 
+    async def _clock_endpoint(self, request: Request) -> JSONResponse:
+        """``GET``/``PUT /_sandbox/clock``: see the module docstring."""
+        if request.method == "PUT":
+            try:
+                body = json.loads(await request.body() or b"null")
+                if not isinstance(body, dict) or "now" not in body:
+                    raise ValueError("no now")
+                self.clock.fix(None if body["now"] is None else parse_moment(body["now"]))
+            except ValueError:
+                message = 'body must be {"now": "<ISO-8601 datetime with offset>"} or {"now": null}'
+                return JSONResponse({"message": message}, status_code=422)
+        return JSONResponse(self.clock.as_dict())
+
     # -- webhooks --
     def _fire(self, spec: ResourceSpec, action: str, key: Any, suppress: bool) -> None:
         """The store's ``notify``: deliver the event to the matching active webhooks."""
@@ -182,6 +209,7 @@ class RackbeatSandbox(BaseSandbox):
     def _clear_data(self) -> None:
         self.store.clear()
         self.dispatcher.cancel_all()
+        self.clock.fix(None)
 
     def counts(self) -> dict[str, int]:
         return self.store.counts()

@@ -13,6 +13,10 @@ stock (section 2.3, order and supplier invoice), ``suppress_webhooks`` (sections
 reference is silent (booked invoices cannot change or be deleted, the average cost price on receipt) the
 choice is listed in the package docstring (``sandbox/rackbeat/__init__.py``).
 
+Changes of stock (receipts, shipments, inventory adjustments) go through ``stock.Stock``, which writes each
+to the stock ledger at the sandbox clock's time; see ``stock.py`` for which writes move stock and why a move
+neither touches ``updated_at`` nor fires a webhook.
+
 Single reads are dict look-ups. Lists need the records in key order; that order is computed lazily and kept
 until a key is added or removed (an update keeps it), so paging an unchanged collection costs only the page.
 """
@@ -25,10 +29,12 @@ from typing import Any
 
 from sandbox.rackbeat import records as rec
 from sandbox.rackbeat.attachments import ATTACHABLE, Attachments
+from sandbox.rackbeat.clock import Clock
 from sandbox.rackbeat.errors import Invalid, NotFound, invalid
 from sandbox.rackbeat.present import PRESENTATION_ONLY
 from sandbox.rackbeat.records import urlfriendly_number
-from sandbox.rackbeat.resources import RESOURCES, ResourceSpec
+from sandbox.rackbeat.resources import ITEM_RESOURCES, RESOURCES, ResourceSpec
+from sandbox.rackbeat.stock import Stock
 from sandbox.rackbeat.validation import normalise, validate, validate_lines
 from sandbox.rackbeat.webhooks import WebhookRegistry, public_view
 
@@ -141,11 +147,13 @@ class Collection:
 class Store:
     """All Rackbeat data and the operations on it; see the module docstring."""
 
-    def __init__(self, notify: Notify = _ignore) -> None:
+    def __init__(self, notify: Notify = _ignore, clock: Clock | None = None) -> None:
         self.lock = threading.RLock()
         self.collections: dict[str, Collection] = {p: Collection(s.key_type) for p, s in RESOURCES.items()}
         self.webhooks = WebhookRegistry()
         self.attachments = Attachments()
+        self.clock = clock or Clock()
+        self.stock = Stock(self.collections, self.clock)
         self._notify = notify
 
     # -- look-ups --
@@ -190,6 +198,8 @@ class Store:
             if spec.bookable and booked:
                 record["is_booked"] = True
                 record["booked_at"] = now
+                if spec.path == "customer-invoices":
+                    self.stock.ship(record)
             collection.put(record)
         self._notify(spec, "created", number, suppress)
         if spec.bookable and booked:
@@ -211,6 +221,8 @@ class Store:
                 collection.delete(record["number"])
                 updated["number"] = new_number
                 rec.derive(spec, updated)
+            if spec.path in ITEM_RESOURCES:
+                self.stock.record_update(spec.path, record, updated)
             collection.put(updated)
         self._notify(spec, "updated", new_number, suppress)
         return updated
@@ -236,7 +248,9 @@ class Store:
                 raise invalid("is_booked", f"The {spec.singular.replace('_', ' ')} is already booked.")
             booked = dict(record, is_booked=True, booked_at=rec.now_iso(), updated_at=rec.now_iso())
             if spec.path == "supplier-invoices" and options.get("mark_received"):
-                self._receive_goods(booked)
+                self.stock.receive(booked)
+            if spec.path == "customer-invoices":
+                self.stock.ship(booked)
             self.collections[spec.path].put(booked)
         self._notify(spec, "booked", booked["number"], suppress)
         return booked
@@ -291,6 +305,16 @@ class Store:
         if number is not None and self.exists("projects", number):
             return self.update("projects", number, payload, suppress=suppress), False
         return self.create("projects", payload, suppress=suppress), True
+
+    def create_adjustment(self, payload: dict) -> dict:
+        """``POST inventory-adjustments`` (see ``adjustments.py``): the stored, unbooked regulation."""
+        with self.lock:
+            return self.stock.create_adjustment(payload)
+
+    def book_adjustment(self, regulation_id: int) -> dict:
+        """``POST inventory-adjustments/{id}/book``: the stock set to the target; the booked regulation."""
+        with self.lock:
+            return self.stock.book_adjustment(regulation_id)
 
     def attach(self, resource: str, key: Any, filename: str, content: bytes, mime_type: str) -> dict:
         """A user's file on a record (see ``sandbox.rackbeat.attachments``): the stored attachment."""
@@ -374,20 +398,6 @@ class Store:
                 terms = self.collections["payment-terms"].get(record.get("payment_terms_id")) or {}
                 record["due_date"] = rec.due_date(record["invoice_date"], terms.get("maturity_days"))
 
-    def _receive_goods(self, invoice: dict) -> None:
-        """Booking a supplier invoice with ``mark_received``: stock up, average cost price updated."""
-        for line in invoice.get("lines", []):
-            item = self.collections["products"].get(line["child_id"])
-            if item is None or line["quantity"] <= 0:
-                continue
-            old_quantity = item.get("stock_quantity") or 0.0
-            new_quantity = old_quantity + line["quantity"]
-            old_value = old_quantity * (item.get("cost_price") or 0.0)
-            cost = (old_value + line["quantity"] * line["line_price"]) / new_quantity if new_quantity else 0.0
-            updated = dict(item, stock_quantity=new_quantity, cost_price=round(cost, 4))
-            self.collections["products"].put(rec.derive(RESOURCES["products"], updated))
-        invoice["is_received"] = True
-
     # -- whole-store operations (the sandbox's admin hooks) --
     def clear(self) -> None:
         with self.lock:
@@ -395,17 +405,24 @@ class Store:
                 collection.clear()
             self.webhooks.clear()
             self.attachments.clear()
+            self.stock.clear()
 
     def counts(self) -> dict[str, int]:
         with self.lock:
             counts = {path: len(collection) for path, collection in self.collections.items()}
             counts["webhooks"] = len(self.webhooks.hooks)
+            counts["inventory-adjustments"] = len(self.stock.regulations)
+            counts["stock-ledger"] = len(self.stock.ledger)
         return counts
 
     def dump(self, resource: str) -> list[dict]:
         with self.lock:
             if resource == "webhooks":  # like the API, never show a webhook's token again
                 return [public_view(hook) for hook in self.webhooks.hooks.values()]
+            if resource == "inventory-adjustments":
+                return self.stock.regulations.snapshot()
+            if resource == "stock-ledger":
+                return self.stock.ledger.snapshot()
             return [dict(r) for r in self.collections[self.spec(resource).path].sorted_records()]
 
     def load(self, data: dict[str, list[dict]]) -> dict[str, int]:
@@ -463,6 +480,7 @@ class Store:
                 "collections": {path: list(c.records.values()) for path, c in self.collections.items()},
                 "webhooks": self.webhooks.snapshot(),
                 "attachments": self.attachments.snapshot(),
+                **self.stock.snapshot(),
             }
 
     def restore(self, state: dict) -> None:
@@ -474,3 +492,4 @@ class Store:
                     collection.put(row)
             self.webhooks.restore(state.get("webhooks", []))
             self.attachments.restore(state.get("attachments", []))
+            self.stock.restore(state)
