@@ -3,8 +3,9 @@
 ``Adjuster.post(period)`` under one lock for all stock-value runs (two beats, a manual run and a retry
 never interleave):
 
-1. A period already ``superseded`` or ``removed`` is never posted again, even by a retry. A period older
-   than one the books already follow is refused (`PeriodOutOfOrder`).
+1. A period is decided once: one already posted is only booked (when auto-booking) and never posted again;
+   one found unchanged, ``superseded`` or ``removed`` is not posted, even by a retry. A period older than one
+   the books already follow is refused (`PeriodOutOfOrder`).
 2. **The trap removed** (rackbeat-api.md 4.6: booking several piled-up adjustments inflates the value):
    every older period of ours whose voucher is still an unbooked draft is marked ``superseded`` and its
    draft entries deleted from the journal, before the new figures are read. Marked first, deleted next: a
@@ -157,6 +158,7 @@ OUTCOME_OF = {
     "no-change": "unchanged",
     "already-posted": "unchanged",
     "already-booked": "unchanged",
+    "already-no-change": "unchanged",
     "superseded": "ignored",
     "removed": "ignored",
 }
@@ -241,7 +243,11 @@ class Adjuster:
         if state is not None and state.status in ("superseded", "removed"):
             logger.info("stock value %s was %s earlier: not posted again", period, state.status)
             return self._result(state, state.status)
-        if state is None or state.status == "no-change":
+        if state is not None and state.status == "no-change":
+            # decided once: a redelivered or repeated run does not read the figures again (they may have
+            # moved on since, and would then be posted under the wrong period)
+            return self._result(state, "already-no-change")
+        if state is None:
             newer = self.log.newer_handled(period)
             if newer is not None:
                 raise PeriodOutOfOrder(period.id, newer.period)

@@ -65,6 +65,10 @@ def test_a_rise_a_fall_and_no_change_keep_the_books_at_rackbeats_value(company: 
     unchanged = post("2026-11-04")
     assert unchanged["status"] == "no-change" and unchanged["voucher"] is None
     assert company.vouchers_of("2026-11-04") == set()
+    company.stock(**{"SV-B": (5, 12.5)})  # a later change is the next period's, not a reason to post this one
+    assert post("2026-11-04")["status"] == "already-no-change"
+    assert company.vouchers_of("2026-11-04") == set()
+    company.stock(**{"SV-B": (4, 12.5)})
     assert company.booked_on_stock() == Decimal("200.00")
     assert [e for e in open_letters(company) if e["key"].startswith("2026-11-0")] == []
 
