@@ -120,8 +120,9 @@ class VoucherChannel(Channel):
     def __init__(self, economic: EconomicClient) -> None:
         super().__init__(economic)
         self._vat_codes: dict[int, str | None] = {}
-        # voucher key -> the journal entry numbers e-conomic answered when this channel posted it
-        self._posted_entries: dict[Any, list[int]] = {}
+        # (voucher key, its journal entry numbers) as e-conomic answered this channel's last post: booked by
+        # them when that voucher is booked next (the poster's channel lives for one transfer)
+        self._last_posted: tuple[Any, list[int]] | None = None
 
     @staticmethod
     def _journal(document: dict[str, Any]) -> int:
@@ -180,8 +181,7 @@ class VoucherChannel(Channel):
         voucher = vouchers[0]
         key = f"{voucher['accountingYear']['year']}-{voucher['voucherNumber']}"
         numbers = _entry_numbers(vouchers)
-        if numbers:
-            self._posted_entries[key] = numbers
+        self._last_posted = (key, numbers) if numbers else None
         return Found(self.posted, key, voucher)
 
     def still_unbooked(self, key: Any, reference: str, document: dict[str, Any]) -> bool:
@@ -190,9 +190,11 @@ class VoucherChannel(Channel):
     def book(
         self, key: Any, reference: str, document: dict[str, Any], number: int | None, idempotency_key: str
     ) -> Any:
-        numbers = self._posted_entries.pop(key, None) or [
-            int(entry["journalEntryNumber"]) for entry in self._draft_entries(reference, document)
-        ]
+        posted, self._last_posted = self._last_posted, None
+        if posted is not None and posted[0] == key:
+            numbers = posted[1]
+        else:
+            numbers = [int(entry["journalEntryNumber"]) for entry in self._draft_entries(reference, document)]
         self.economic.openapi_post(
             JOURNALS_API,
             f"journals/{self._journal(document)}/bookdraftentries",
