@@ -70,6 +70,24 @@ class Company:
         ]
         self.rackbeat.sandbox.load({"products": rows})
 
+    def move(self, day: str, **items: tuple[float, float]) -> None:
+        """Items' (quantity, cost price) change at noon Copenhagen time on ``day``: written through the
+        sandbox's stock ledger, so a valuation read as of an earlier day still shows the earlier figures."""
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        sandbox = self.rackbeat.sandbox
+        sandbox.clock.fix(
+            datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=ZoneInfo("Europe/Copenhagen"))
+        )
+        try:
+            for number, (quantity, cost) in items.items():
+                sandbox.update(
+                    "products", number, {"stock_quantity": quantity, "cost_price": cost}, suppress=True
+                )
+        finally:
+            sandbox.clock.fix(None)
+
     def drafts(self) -> list[dict[str, Any]]:
         """Our journal's draft entries carrying the adjustment text."""
         return [

@@ -217,28 +217,70 @@ def test_a_period_older_than_one_the_books_follow_is_refused(company: Company) -
     assert company.vouchers_of("2026-11-11") == set()
 
 
-def test_the_schedule_posts_the_newest_ended_period_and_names_the_missed_ones(
+def test_the_schedule_posts_the_newest_ended_period_at_its_own_value_and_names_the_missed_ones(
     company: Company,  # noqa: F811
 ) -> None:
+    from celery.result import AsyncResult
+
     from tasks.celery import app
 
-    company.stock(**{"SV-J": (2, 10.0)})
+    company.stock(**{"SV-J": (2, 10.0)})  # 20.00 before any move
     assert post("2026-11-02")["status"] == "posted"
-    # the service was down from the 3rd; it comes back on the 6th at 09:00 Copenhagen time
-    report = app.send_task("rbsync.stock_value_schedule", kwargs={"now": "2026-11-06T09:00:00+01:00"}).get(
+    company.move("2026-11-03", **{"SV-J": (5, 10.0)})  # 50.00
+    company.move("2026-11-04", **{"SV-J": (6, 10.0)})  # 60.00
+    company.move("2026-11-05", **{"SV-J": (3, 10.0)})  # 30.00
+    company.move("2026-11-06", **{"SV-J": (9, 10.0)})  # 90.00: today's, after the due period ended
+    # the service was down from the 3rd; it comes back on the 6th at 13:00 Copenhagen time
+    report = app.send_task("rbsync.stock_value_schedule", kwargs={"now": "2026-11-06T13:00:00+01:00"}).get(
         timeout=60
     )
     assert report["period"] == "2026-11-05" and report["status"] == "queued"
-    assert [m["period"] for m in report["missed"]] == ["2026-11-03", "2026-11-04"]
-    assert all(m["value"] == "20.00" for m in report["missed"])
-    from celery.result import AsyncResult
-
+    assert report["missed"] == [
+        {"period": "2026-11-03", "value": "50.00"},
+        {"period": "2026-11-04", "value": "60.00"},
+    ]
     posted = AsyncResult(report["task_id"], app=app).get(timeout=60)
-    assert posted["status"] == "posted" and posted["superseded"] == ["2026-11-02"]
-    again = app.send_task("rbsync.stock_value_schedule", kwargs={"now": "2026-11-06T10:00:00+01:00"}).get(
+    assert (posted["status"], posted["current_value"]) == ("posted", "30.00")
+    assert posted["superseded"] == ["2026-11-02"]
+    (entry,) = [e for e in company.drafts() if e["text"].endswith("2026-11-05")]
+    assert (entry["amount"], entry["date"]) == (30.0, "2026-11-05")
+    again = app.send_task("rbsync.stock_value_schedule", kwargs={"now": "2026-11-06T14:00:00+01:00"}).get(
         timeout=60
     )
     assert again["status"] == "already posted"
+
+
+def test_sales_and_adjustments_in_rackbeat_move_the_next_periods_value(company: Company) -> None:  # noqa: F811
+    import httpx
+
+    company.use(stock_value_auto_book=True)
+    company.stock(**{"SV-S": (10, 20.0)})
+    assert post("2026-11-14")["difference"] == "200.00"
+    sandbox = company.rackbeat.sandbox
+    terms = sandbox.create(
+        "payment-terms", {"name": "Netto 8", "type": "net", "maturity_days": 8}, suppress=True
+    )
+    party = {"company_name": "Kunde A/S", "payment_terms_id": terms["number"]}
+    customer = sandbox.create("customers", party, suppress=True)
+    body = {"customer_id": customer["number"], "lines": [{"item_id": "SV-S", "quantity": 3}]}
+    sandbox.create("customer-invoices", body, booked=True, suppress=True)  # 7 left: 140.00
+    rackbeat = httpx.Client(base_url=company.rackbeat.api_url, headers=company.rackbeat.headers)
+    adjustment = rackbeat.post(
+        "inventory-adjustments",
+        json={
+            "item_id": "SV-S",
+            "adjustment_type": "quantity",
+            "quantity": 6,
+            "location": 1,
+            "reason": "count",
+        },
+    )
+    assert adjustment.status_code == 201, adjustment.text
+    regulation = adjustment.json()["inventory_regulation"]["id"]
+    assert rackbeat.post(f"inventory-adjustments/{regulation}/book").status_code == 200  # 6 left: 120.00
+    fall = post("2026-11-30")
+    assert (fall["current_value"], fall["difference"]) == ("120.00", "-80.00")
+    assert company.booked_on_stock() == Decimal("120.00")
 
 
 def test_the_command_shows_the_figures_and_posts_only_without_dry_run(company: Company) -> None:  # noqa: F811
