@@ -1,7 +1,7 @@
 """Customer and supplier invoices into e-conomic exactly once (issue 10): a chaos run and a speed run.
 
     .venv/bin/python -m bench.invoices [--only chaos|speed] [--invoices N] [--supplier-invoices 300]
-                                       [--rate 10] [--seconds 60]
+                                       [--rate 10] [--seconds 60] [--redis-restarts 2] [--redis-down 2]
 
 Both runs use the chaos stack (`bench._chaos_stack`): its own `redis-server`, both sandboxes in this
 process, the real receiver (`python -m web`, its webhooks registered with the Rackbeat sandbox) and a
@@ -19,10 +19,14 @@ Rackbeat quietly before each run; its invoices' dependencies are exported by the
   `--delivery-rate` (20/s), so an invoice's copies meet its first transfer queued (coalesced by the
   receiver), running, or finished (the worker then finds it posted). Meanwhile the e-conomic sandbox
   answers 20 % of requests with a 5xx and drops 5 % of connections, a twentieth of the invoices' count of
-  writes is committed and then answered with a 500 (then as many with a dropped connection), and every
-  `--kill-every` seconds (3) the pool process running a transfer is SIGKILLed. The faults stay on until
-  the run has settled. The invoices' customers, suppliers, payment terms, products and group, exported as
-  their dependencies, are counted too: each must be in e-conomic once.
+  writes is committed and then answered with a 500 (then as many with a dropped connection), every
+  `--kill-every` seconds (3) the pool process running a transfer is SIGKILLed, and `--redis-restarts` times
+  (2), spread over the deliveries, Redis (the broker and the store of bindings and claims) is stopped while
+  a transfer runs (SIGTERM, then SIGKILL, in turn), kept down `--redis-down` seconds (2) and started again
+  on its AOF. A delivery the receiver does not take (its 503 while Redis is down) is delivered again after
+  1, 2, 4, 8 s, as Rackbeat does. The faults stay on until the run has settled. The invoices' customers,
+  suppliers, payment terms, products and group, exported as their dependencies, are counted too: each must
+  be in e-conomic once.
 - **speed** (default 10 invoices/s for 60 s): after a warm-up (one invoice per customer, not counted),
   invoices are booked in Rackbeat at `--rate` with its own webhooks firing (one delivery each, no faults,
   sandboxes at zero latency). Latency: from the moment the invoice is booked in Rackbeat to the transfer's
@@ -45,6 +49,7 @@ dead-lettered (the issue expects every invoice in e-conomic), or the run did not
 from __future__ import annotations
 
 import argparse
+import heapq
 import math
 import random
 import re
@@ -54,12 +59,15 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import httpx
+
 from bench._chaos_stack import ChaosSettings, ChaosStack, ChaosStackError, wait
-from bench.chaos import post_deliveries
+from bench.chaos import RECEIVER_PATH
 
 KIND = "customer_invoice"
 EVENT = "customer_invoice.booked"
@@ -780,6 +788,7 @@ class Run:
     supplier_invoices: int = 0
     supplier_tally: Tally = field(default_factory=Tally)
     sides: list[Side] = field(default_factory=list)
+    redis_restarts: list[RedisRestart] = field(default_factory=list)  # chaos: each restart, as done
 
     @property
     def calls_per_invoice(self) -> float:
@@ -881,7 +890,8 @@ def chaos_table(runs: list[Run]) -> str:
             )
         lines.append(
             f"{run.name:<6} {'both':<8} {run.invoices + run.supplier_invoices:>8} {run.deliveries:>10}"
-            f"  kills {run.kills} ({run.kills_mid_transfer} mid-transfer); e-conomic faults dealt:"
+            f"  kills {run.kills} ({run.kills_mid_transfer} mid-transfer); Redis restarts"
+            f" {len(run.redis_restarts)}; e-conomic faults dealt:"
             f" {run.faults['errors_5xx']} 5xx, {run.faults['dropped']} dropped,"
             f" {run.faults['commit_then_fail']} writes committed then failed; {run.tally.open_dead_letters}"
             f" open DLQ entries of any kind; {run.calls_per_invoice:.2f} calls per invoice;"
@@ -1000,6 +1010,8 @@ def chaos_run(
     seed: int,
     settings: InvoiceSettings,
     keep_logs: bool,
+    redis_restarts: int = 0,
+    redis_down_seconds: float = 2.0,
 ) -> Run:
     run = Run(name="chaos", invoices=invoices, supplier_invoices=supplier_invoices)
     with ChaosStack(settings, label="invoices-chaos") as stack:
@@ -1026,7 +1038,7 @@ def chaos_run(
         watcher = EventWatcher(stack).start()
         before, marks = served(stack), log_marks(stack)
         started, started_at = time.monotonic(), time.time()
-        answers: Counter[int | str] = Counter()
+        rackbeat_side = Redeliveries(stack)
         first_delivered: dict[Ref, float] = {}
 
         def deliver() -> None:
@@ -1037,9 +1049,10 @@ def chaos_run(
                 time.sleep(max(0.0, started + first / delivery_rate - time.monotonic()))
                 batch = items[first : first + step]
                 posted = time.time()
-                answers.update(post_deliveries(stack, batch, threads=2))
+                rackbeat_side.deliver(batch)
                 for event, number in batch:
                     first_delivered.setdefault((kind_of_event[event], number), posted)
+            rackbeat_side.finish()
 
         poster = threading.Thread(target=deliver, name="invoice-deliveries", daemon=True)
         poster.start()
@@ -1047,6 +1060,9 @@ def chaos_run(
         second_half = False
         next_kill = time.monotonic() + kill_every
         killed: list[str] = []
+        # Redis (broker and store) restarted while the deliveries stream in, spread over them
+        span = len(items) / delivery_rate
+        restart_at = [started + span * (n + 1) / (redis_restarts + 1) for n in range(redis_restarts)]
         try:
             while time.monotonic() < deadline:
                 if not poster.is_alive() and watcher.visible(refs) + _dead(watcher, refs) >= len(refs):
@@ -1055,6 +1071,13 @@ def chaos_run(
                     # The first budget is spent (a 500 after each commit): now the connection is dropped.
                     economic.faults.set(commit_then_fail=commits, drop_after_commit=True)
                     second_half = True
+                if restart_at and time.monotonic() >= restart_at[0]:
+                    restart_at.pop(0)
+                    kill = len(run.redis_restarts) % 2 == 1  # TERM, then KILL, then TERM...
+                    run.redis_restarts.append(
+                        restart_redis(stack, kill=kill, down_seconds=redis_down_seconds)
+                    )
+                    next_kill = time.monotonic() + kill_every
                 if time.monotonic() >= next_kill and (max_kills <= 0 or len(killed) < max_kills):
                     next_kill = time.monotonic() + kill_every
                     victim = _kill_one(stack)
@@ -1120,11 +1143,17 @@ def chaos_run(
                     seconds=max((float(event["at"]) for event in seen), default=math.nan) - started_at,
                 )
             )
-        shown = ", ".join(f"{status}: {n}" for status, n in sorted(answers.items(), key=str))
+        shown = ", ".join(f"{status}: {n}" for status, n in sorted(rackbeat_side.answers.items(), key=str))
         run.notes.append(
             f"{len(items)} deliveries posted to the receiver (each invoice's x3, both kinds shuffled"
-            f" together); {shown}"
+            f" together); answers {shown}; {rackbeat_side.redelivered} delivered again after a 5xx or no"
+            f" answer (as Rackbeat does: after 1, 2, 4, 8 s), {len(rackbeat_side.given_up)} given up"
         )
+        if rackbeat_side.given_up:
+            run.error = (
+                run.error or f"{len(rackbeat_side.given_up)} deliveries were never taken by the receiver"
+            )
+        run.notes.extend(f"Redis restart: {restart}" for restart in run.redis_restarts)
         run.notes.append(
             f"{run.kills} pool processes SIGKILLed, one every {kill_every:g} s,"
             f" {run.kills_mid_transfer} of them while running a transfer"
@@ -1138,6 +1167,109 @@ def chaos_run(
             stack.keep_logs = True
             run.log_dir = str(stack.log_dir)
     return run
+
+
+REDELIVERY_ATTEMPTS = (
+    5  # Rackbeat's dispatcher: 5 attempts in all, 1 s doubling (sandbox/rackbeat/webhooks.py)
+)
+
+
+def post_each(stack: ChaosStack, items: list[tuple[str, str]], threads: int = 2) -> list[int | str]:
+    """POST each (event, key) to the receiver as Rackbeat does (token, event header, body); each one's
+    answer, in order: its status, or "no answer" for a connection error."""
+    tokens = stack.webhook_tokens()
+    url = stack.web_url + RECEIVER_PATH
+    local = threading.local()
+
+    def one(item: tuple[str, str]) -> int | str:
+        event, key = item
+        if getattr(local, "client", None) is None:
+            local.client = httpx.Client(timeout=10, headers={"User-Agent": "Rackbeat Webhook"})
+        try:
+            response = local.client.post(
+                url,
+                json={"event": event, "key_name": "number", "key": key},
+                headers={"Rackbeat-Webhook-Token": tokens[event], "Rackbeat-Webhook-Event": event},
+            )
+        except httpx.TransportError:
+            return "no answer"
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(one, items))
+
+
+class Redeliveries:
+    """Rackbeat's side of the chaos run: deliveries posted to the receiver, and one it did not take (a 5xx,
+    which it answers while Redis is down, or no answer) delivered again after 1, 2, 4, 8 s, as Rackbeat's
+    dispatcher does; given up after 5 attempts in all."""
+
+    def __init__(self, stack: ChaosStack) -> None:
+        self.stack = stack
+        self.answers: Counter[int | str] = Counter()
+        self.redelivered = 0
+        self.given_up: list[tuple[str, str]] = []
+        self._due: list[tuple[float, int, tuple[str, str]]] = []  # (when, attempt, delivery), a heap
+
+    def deliver(self, batch: list[tuple[str, str]]) -> None:
+        """Post the batch (first attempts) with every redelivery that is due."""
+        now = time.monotonic()
+        again: list[tuple[int, tuple[str, str]]] = []
+        while self._due and self._due[0][0] <= now:
+            _, attempt, item = heapq.heappop(self._due)
+            again.append((attempt, item))
+        self._post([(1, item) for item in batch] + again)
+
+    def finish(self, timeout: float = 60) -> None:
+        """Deliver again until every delivery was taken or given up."""
+        deadline = time.monotonic() + timeout
+        while self._due and time.monotonic() < deadline:
+            time.sleep(max(0.0, min(self._due[0][0], deadline) - time.monotonic()))
+            self.deliver([])
+
+    def _post(self, attempts: list[tuple[int, tuple[str, str]]]) -> None:
+        if not attempts:
+            return
+        answers = post_each(self.stack, [item for _, item in attempts])
+        now = time.monotonic()
+        for (attempt, item), status in zip(attempts, answers, strict=True):
+            self.answers[status] += 1
+            if isinstance(status, int) and 200 <= status < 300:
+                continue
+            if attempt >= REDELIVERY_ATTEMPTS:
+                self.given_up.append(item)
+                continue
+            self.redelivered += 1
+            heapq.heappush(self._due, (now + 2.0 ** (attempt - 1), attempt + 1, item))
+
+
+@dataclass(frozen=True)
+class RedisRestart:
+    """One restart of Redis: how it was stopped, for how long, and the transfers running at that moment."""
+
+    kill: bool
+    seconds_down: float
+    running: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return (
+            f"{'SIGKILL' if self.kill else 'SIGTERM'}, {self.seconds_down:.1f} s down, with"
+            f" {len(self.running)} transfer(s) running ({', '.join(self.running) or 'none'}), restarted on"
+            " its AOF"
+        )
+
+
+def restart_redis(stack: ChaosStack, *, kill: bool, down_seconds: float) -> RedisRestart:
+    """Stop Redis (broker and store; SIGTERM, or SIGKILL with `kill`) once a transfer is running (waiting at
+    most 10 s for one), keep it down for `down_seconds`, and start it again on its AOF."""
+    running = wait(stack.in_flight, 10, 0.01) or []
+    stopped = time.monotonic()
+    stack.stop_redis(kill=kill)
+    try:
+        time.sleep(max(0.0, stopped + down_seconds - time.monotonic()))
+    finally:
+        stack.start_redis()
+    return RedisRestart(kill, time.monotonic() - stopped, tuple(f"{r['kind']} {r['key']}" for r in running))
 
 
 def _victim_kind(victim: str) -> str:
@@ -1293,6 +1425,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--delivery-rate", type=float, default=20.0, help="chaos: deliveries posted per second (20)"
     )
+    parser.add_argument(
+        "--redis-restarts",
+        type=int,
+        default=2,
+        help="chaos: times Redis (broker and store) is stopped while transfers run and started again on its"
+        " AOF, spread over the deliveries; SIGTERM and SIGKILL in turn (2; 0: none)",
+    )
+    parser.add_argument(
+        "--redis-down", type=float, default=2.0, help="chaos: seconds Redis stays down each time (2)"
+    )
     parser.add_argument("--seed", type=int, default=20261, help="seed of the shuffle and the faults")
     parser.add_argument("--keep-logs", action="store_true", help="keep the stacks' logs (and say where)")
     args = parser.parse_args(argv)
@@ -1302,6 +1444,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--supplier-invoices must be within 0..20000")
     if min(args.rate, args.kill_every, args.delivery_rate) <= 0:
         parser.error("--rate, --kill-every and --delivery-rate must be above 0")
+    if args.redis_restarts < 0 or not 0 < args.redis_down <= 60:
+        parser.error("--redis-restarts must be 0 or more, --redis-down within (0, 60]")
     settings = InvoiceSettings(transfer_time_limit_seconds=args.transfer_time_limit)
     runs: list[Run] = []
     if args.only in (None, "chaos"):
@@ -1309,7 +1453,7 @@ def main(argv: list[str] | None = None) -> int:
         suppliers = args.supplier_invoices
         print(
             f"\n--- chaos: {count} customer and {suppliers} supplier invoices, each delivered 3 times,"
-            " worker concurrency 2 ...",
+            f" worker concurrency 2, {args.redis_restarts} Redis restarts ...",
             flush=True,
         )
         try:
@@ -1322,6 +1466,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.seed,
                 settings,
                 args.keep_logs,
+                args.redis_restarts,
+                args.redis_down,
             )
         except Exception as error:  # the speed run's figures still count
             run = Run(
