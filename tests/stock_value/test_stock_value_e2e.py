@@ -351,3 +351,16 @@ def test_an_unknown_account_is_dead_lettered_with_economics_answer(company: Comp
     assert letter["error_class"] == "ValidationFailed"
     assert reason_of(letter) == "entries.financeVouchers[0].contraAccount: Contra account does not exist."
     assert company.vouchers_of("2026-11-13") == set()
+
+
+@pytest.mark.parametrize(("period", "dated"), [("2026-W47", "2026-11-22"), ("2026-10", "2026-10-31")])
+def test_weekly_and_monthly_periods_are_dated_their_last_day(
+    company: Company,  # noqa: F811
+    period: str,
+    dated: str,
+) -> None:
+    company.use(stock_value_frequency="weekly" if "W" in period else "monthly")
+    company.stock(**{"SV-W": (4, 2.5)})
+    assert post(period)["status"] == "posted"
+    (entry,) = company.drafts()
+    assert (entry["text"], entry["date"], entry["amount"]) == (f"Rackbeat Justering {period}", dated, 10.0)
