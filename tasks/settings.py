@@ -106,6 +106,15 @@ class StoreSettings(BaseSettings):
     poll_first_lookback_seconds: int = Field(default=3600, ge=0)
     deletion_sweep_interval_seconds: int = Field(default=3600, ge=0, description="0 turns the sweep off")
     beat_max_loop_interval_seconds: int = Field(default=30, gt=0)
+    # e-conomic -> Rackbeat (issue 12, tasks/imports.py): beat's polls of e-conomic, each reading what changed
+    # since its watermark (lastUpdated) with this overlap; 0 turns a poll off. Orders every 5 minutes, the
+    # master data e-conomic owns (RBSYNC_CUSTOMERS_MASTER / RBSYNC_PRODUCTS_MASTER=economic) and projects
+    # (only with Project Management on) every hour.
+    economic_orders_poll_seconds: int = Field(default=300, ge=0)
+    economic_master_poll_seconds: int = Field(default=3600, ge=0)
+    economic_projects_poll_seconds: int = Field(default=3600, ge=0)
+    economic_poll_overlap_seconds: int = Field(default=120, ge=0)
+    project_management_enabled: bool = False
     # The stock value in the books (issue 11, rackbeat-api.md 4.6; tasks/stock_value): the schedule lives
     # here, beside the polls, because beat builds it without API tokens. The company's time zone is the
     # one its 23:59 is read in, and Celery's (crontabs are read in the app's time zone).
@@ -190,6 +199,8 @@ class Settings(StoreSettings):
     # Web
     public_url: str = "http://127.0.0.1:8000"
     webhook_token: SecretStr | None = None
+    # The shared secret e-conomic's webhooks carry (issue 12): set, the receiver accepts /webhooks/economic.
+    economic_webhook_token: SecretStr | None = None
     # GET /metrics: HTTP basic auth with these when set (both or neither); without them only loopback
     metrics_username: SecretStr | None = None
     metrics_password: SecretStr | None = None
@@ -246,7 +257,11 @@ class Settings(StoreSettings):
     stock_value_auto_book: bool = False
 
     @field_validator(
-        "rackbeat_token", "economic_app_secret_token", "economic_agreement_grant_token", "webhook_token"
+        "rackbeat_token",
+        "economic_app_secret_token",
+        "economic_agreement_grant_token",
+        "webhook_token",
+        "economic_webhook_token",
     )
     @classmethod
     def _tokens_say_something(cls, value: SecretStr | None) -> SecretStr | None:
