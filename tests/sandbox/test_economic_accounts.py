@@ -3,51 +3,22 @@ one year, its ``/entries`` and ``/totals``) and ``/accounting-years/{y}/totals``
 through the Journals API put on each account; finance vouchers on accounts that block direct entries are
 refused."""
 
+# ruff: noqa: F811  (the fixtures imported from tests.sandbox.economic_years are parameters here)
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from sandbox.economic import EconomicSandbox, schemas
+from sandbox.economic import schemas
 from sandbox.economic.bodies import answer_problems
-from sandbox.economic.seed import accounting_year_record
-from sandbox.economic.testing import client, serve
+from tests.sandbox.economic_years import http, sandbox, server  # noqa: F401
 
 STOCK = 5850  # Inventory (status account)
 ADJUSTMENT = 1320  # Stock value adjustment (profit and loss)
 BANK = 5600
 BOOK = "journalsapi/v15.0.0/journals/1/bookdraftentries"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[EconomicSandbox, str]]:
-    with serve() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: tuple[EconomicSandbox, str]) -> EconomicSandbox:
-    """A fresh agreement with the accounting years 2025 and 2026, whatever the machine's date."""
-    sandbox = server[0]
-    sandbox.reset()
-    sandbox.load(
-        {
-            "accounting-years": [
-                accounting_year_record("2025", "2025-01-01", "2025-12-31"),
-                accounting_year_record("2026", "2026-01-01", "2026-12-31"),
-            ]
-        }
-    )
-    return sandbox
-
-
-@pytest.fixture
-def http(server: tuple[EconomicSandbox, str], sandbox: EconomicSandbox) -> Iterator[httpx.Client]:
-    with client(server[1]) as session:
-        yield session
 
 
 def finance_voucher(

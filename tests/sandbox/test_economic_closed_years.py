@@ -2,9 +2,9 @@
 and while it is closed a voucher, a booking of draft entries and a booking of an invoice dated in it are
 refused with the year named; reopening lets them through."""
 
+# ruff: noqa: F811  (the fixtures imported from tests.sandbox.economic_years are parameters here)
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,40 +12,13 @@ import pytest
 
 from sandbox.economic import EconomicSandbox
 from sandbox.economic.seed import accounting_year_record
-from sandbox.economic.testing import CUSTOMER, PRODUCT, client, draft_invoice, serve
+from sandbox.economic.testing import CUSTOMER, PRODUCT, draft_invoice
+from tests.sandbox.economic_years import http, sandbox, server  # noqa: F401
 
 BOOK_ENTRIES = "journalsapi/v15.0.0/journals/1/bookdraftentries"
 BOOK_JOURNAL = "journalsapi/v15.0.0/journals/1/book"
 DRAFT_ENTRIES = "journalsapi/v15.0.0/draft-entries"
 CLOSED_2026 = "Accounting year 2026 is closed."
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[EconomicSandbox, str]]:
-    with serve() as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox(server: tuple[EconomicSandbox, str]) -> EconomicSandbox:
-    """A fresh agreement with the accounting years 2025 and 2026 (open), whatever the machine's date."""
-    sandbox = server[0]
-    sandbox.reset()
-    sandbox.load(
-        {
-            "accounting-years": [
-                accounting_year_record("2025", "2025-01-01", "2025-12-31"),
-                accounting_year_record("2026", "2026-01-01", "2026-12-31"),
-            ]
-        }
-    )
-    return sandbox
-
-
-@pytest.fixture
-def http(server: tuple[EconomicSandbox, str], sandbox: EconomicSandbox) -> Iterator[httpx.Client]:
-    with client(server[1]) as session:
-        yield session
 
 
 def close(http: httpx.Client, year: str, closed: bool = True) -> dict[str, Any]:
