@@ -7,15 +7,24 @@ invoices). Defaults: ``old=[OLDNUMBER]&new=[NEWNUMBER]`` and ``invoiceNumber=[IN
 ``application/x-www-form-urlencoded``, the form integrators use. The reference does not say what the numbers
 are on create and delete; the sandbox sends an empty ``old`` on create and an empty ``new`` on delete.
 
+Merge values are form-encoded into a form template and JSON-escaped into any other (``application/json``)
+one, so a product number with ``&`` or ``"`` cannot break either body (the reference does not say how
+e-conomic escapes them).
+
+Webhooks registered through the webhooks API (``webhooks_api.py``) are called the same way, each with its
+own custom headers; :attr:`WebhookDispatcher.registered` is the hook that lists them for an event.
+
 Calls run on one background thread (never blocking the API answer), in order, with a 5 s timeout and no
-retry; every attempt is kept in :attr:`WebhookDispatcher.deliveries`.
+retry; every attempt is kept in :attr:`WebhookDispatcher.deliveries` (without the custom headers' values).
 
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -33,9 +42,17 @@ class Subscription:
     url: str
     post_data: str
     content_type: str = FORM
+    headers: tuple[tuple[str, str], ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
-        return {"url": self.url, "postData": self.post_data, "contentType": self.content_type}
+    def as_dict(self) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "url": self.url,
+            "postData": self.post_data,
+            "contentType": self.content_type,
+        }
+        if self.headers:
+            described["customHeaders"] = [name for name, _ in self.headers]
+        return described
 
 
 def subscription_from(event: str, value: Any) -> Subscription:
@@ -51,9 +68,14 @@ def subscription_from(event: str, value: Any) -> Subscription:
     raise ValueError(f"webhook {event!r}: expected a URL or an object with 'url'")
 
 
-def render(template: str, *, old: Any = "", new: Any = "", invoice: Any = "") -> str:
+def render(
+    template: str, *, old: Any = "", new: Any = "", invoice: Any = "", content_type: str = FORM
+) -> str:
+    form = content_type.split(";")[0].strip().lower() == FORM
+
     def text(value: Any) -> str:
-        return quote("" if value is None else str(value), safe="")
+        raw = "" if value is None else str(value)
+        return quote(raw, safe="") if form else json.dumps(raw)[1:-1]
 
     return (
         template.replace("[OLDNUMBER]", text(old))
@@ -67,6 +89,8 @@ class WebhookDispatcher:
         self._lock = threading.Lock()
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[dict[str, Any]] = []
+        self.registered: Callable[[str], list[Subscription]] = lambda event: []
+        """The webhooks API's enabled webhooks for an event (set by ``webhooks_api.WebhooksApi``)."""
         self._queue: queue.Queue[tuple[str, Subscription, str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.configure(subscriptions or {})
@@ -83,12 +107,18 @@ class WebhookDispatcher:
 
     def notify(self, event: str, *, old: Any = "", new: Any = "", invoice: Any = "") -> None:
         with self._lock:
-            subscription = self.subscriptions.get(event)
-        if subscription is None:
-            return
-        body = render(subscription.post_data, old=old, new=new, invoice=invoice)
-        self._ensure_thread()
-        self._queue.put((event, subscription, body))
+            classic = self.subscriptions.get(event)
+        targets = ([classic] if classic is not None else []) + self.registered(event)
+        for subscription in targets:
+            body = render(
+                subscription.post_data,
+                old=old,
+                new=new,
+                invoice=invoice,
+                content_type=subscription.content_type,
+            )
+            self._ensure_thread()
+            self._queue.put((event, subscription, body))
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -105,7 +135,7 @@ class WebhookDispatcher:
                     answer = client.post(
                         subscription.url,
                         content=body.encode(),
-                        headers={"Content-Type": subscription.content_type},
+                        headers=[("Content-Type", subscription.content_type), *subscription.headers],
                     )
                     record["status"] = answer.status_code
                 except Exception as exc:  # any failure to deliver is recorded, never raised
