@@ -36,6 +36,8 @@ from sandbox.economic.resources import SIMPLE_RESOURCES, Resource
 from sandbox.economic.seed import seed
 from sandbox.economic.store import CANONICAL_BASE, Store
 from sandbox.economic.webhooks import WebhookDispatcher
+from sandbox.economic.webhooks_api import SERVICE as WEBHOOKS_API
+from sandbox.economic.webhooks_api import WebhooksApi
 
 _LOADABLE: dict[str, Resource] = {r.path: r for r in (*SIMPLE_RESOURCES, *documents.DOCUMENT_RESOURCES)}
 # Tables kept in the OpenAPI shape (keyed by "number") or internal ones; loadable as-is.
@@ -93,8 +95,17 @@ class EconomicSandbox(BaseSandbox):
         self.webhooks = WebhookDispatcher(webhook_urls)
         self.clock = invoices.Clock()
         api = EconomicApi(self.store, self.webhooks, self.data_changed, self.clock)
+        self.webhooks_api = WebhooksApi(self.store, self.data_changed)  # webhooksapi/v1.0.0 (webhooks_api.py)
+        self.webhooks.registered = self.webhooks_api.subscriptions_for
         self._finish_init(
-            [Route("/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])],
+            [
+                Route(
+                    f"/{WEBHOOKS_API}/{{rest:path}}",
+                    self.webhooks_api.handle,
+                    methods=["GET", "POST", "PUT", "DELETE"],
+                ),
+                Route("/{path:path}", api.handle, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+            ],
             admin_routes=[
                 Route("/webhooks", self._webhooks_endpoint, methods=["GET", "PUT"]),
                 Route("/clock", self._clock_endpoint, methods=["GET", "PUT"]),

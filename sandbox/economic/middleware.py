@@ -21,7 +21,7 @@ from sandbox.common.faults import ADMIN_PREFIX
 from sandbox.common.ratelimit import TokenBuckets
 from sandbox.economic.errors import legacy_error_body, problem_body
 
-OPENAPI_PREFIXES = ("/productsapi/", "/suppliersapi/", "/projectsapi/", "/journalsapi/")
+OPENAPI_PREFIXES = ("/productsapi/", "/suppliersapi/", "/projectsapi/", "/journalsapi/", "/webhooksapi/")
 TOO_MANY_CALLS = (
     "You have made too many calls over your quota. Need to wait a bit. Check info in the response headers."
 )
