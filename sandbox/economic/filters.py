@@ -12,7 +12,9 @@ Choices where the reference is unsure or live behaviour is odd:
 - ``$in:``/``$nin:`` need the square brackets (400 "Syntax error, expected: [") and take at most 200 values.
 - ``$null:`` as the value matches absent properties.
 - A ``lastUpdated`` value must be a date or ``YYYY-MM-DDTHH:MM:SSZ``; an offset such as ``+00:00`` is
-  refused.
+  refused. It compares as an instant to the second (a date alone is the start of that day, UTC), never
+  as case-folded text: a poll with a watermark inside a day finds only what changed after it
+  (economic-api.md 10, the incremental-polling filter ``lastUpdated$gte:<ts>``).
 
 """
 
@@ -191,6 +193,15 @@ class _Parser:
         return values
 
 
+def _is_last_updated(path: str) -> bool:
+    return path == "lastUpdated" or path.endswith(".lastUpdated")
+
+
+def _instant(stamp: str) -> str:
+    """A ``lastUpdated`` value in one comparable form: ``YYYY-MM-DDTHH:MM:SSZ`` (a date is its midnight)."""
+    return f"{stamp}T00:00:00Z" if len(stamp) == 10 else stamp.upper()
+
+
 def _coerce(path: str, kind: str, raw: str) -> Any:
     if kind in ("integer", "number"):
         try:
@@ -203,7 +214,7 @@ def _coerce(path: str, kind: str, raw: str) -> Any:
         if lowered not in ("true", "false"):
             raise FilterError(f"Value '{raw}' is not a boolean for property '{path}'.")
         return lowered == "true"
-    if path == "lastUpdated" or path.endswith(".lastUpdated"):
+    if _is_last_updated(path):
         if not _TIMESTAMP.match(raw):
             raise FilterError(f"Value '{raw}' is not a valid date for property '{path}'.")
         return raw
@@ -230,6 +241,15 @@ def _comparison(path: str, kind: str, operator: str, raw: Any) -> Predicate:
         raise FilterError(f"The operator {operator[:-1]} cannot be used with $null.")
     target = _coerce(path, kind, raw)
     test = _TESTS[operator]
+    if _is_last_updated(path):
+
+        def instant_test(record: dict[str, Any]) -> bool:
+            value = get(record)
+            if value is None:
+                return operator == "$ne:"
+            return test(_instant(str(value)), _instant(target))
+
+        return instant_test
     if kind == "boolean":  # e-conomic omits false booleans, so an absent property compares as false
         return lambda record: test(bool(get(record)), target)
     if kind == "string":
