@@ -2,6 +2,7 @@
 
 Routes:
 - ``POST /webhooks/rackbeat``: Rackbeat deliveries (web.rackbeat_webhooks)
+- ``POST /webhooks/economic/{kind}``: e-conomic deliveries (web.economic_webhooks)
 - ``GET /healthz``: Redis store and broker PINGs (web.health)
 - ``GET /metrics``: Prometheus text of the webhook counters, credential gauges and service metrics
   (web.metrics, tasks.metrics); basic auth with its own credentials, else loopback only
@@ -28,12 +29,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tasks.credentials import CredentialStatus
+from tasks.economic_webhooks import RECEIVER_PREFIX as ECONOMIC_RECEIVER_PREFIX
+from tasks.economic_webhooks import imports_kind
 from tasks.metrics import ServiceCollector
 from tasks.redis import get_redis
 from tasks.redis import key as namespaced_key
 from tasks.settings import Settings, get_settings
 from tasks.webhooks import RECEIVER_PATH, WebhookTokenStore
 from web.console import console_routes
+from web.economic_webhooks import EconomicWebhookCollector, EconomicWebhookMetrics, EconomicWebhookReceiver
 from web.health import HealthEndpoint, broker_ping, ping_client, redis_for_health
 from web.metrics import (
     MetricsAccess,
@@ -79,6 +83,14 @@ def enqueue_transfer(kind: str, key: str) -> bool:
     return enqueue_export(kind, key)
 
 
+def enqueue_import(kind: str, key: str) -> bool:
+    """tasks.imports.enqueue_import, imported on first use (like enqueue_transfer)."""
+    import importlib
+
+    enqueue: Callable[[str, str], bool] = importlib.import_module("tasks.imports").enqueue_import
+    return enqueue(kind, key)
+
+
 REGISTER_ON_STARTUP_ENV = "RBSYNC_REGISTER_WEBHOOKS_ON_STARTUP"
 
 
@@ -118,6 +130,13 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
         pushes=push_policy(settings),
         enqueue=enqueue_transfer,
     )
+    economic_metrics = EconomicWebhookMetrics(store, key)
+    economic_receiver = EconomicWebhookReceiver(
+        token=settings.economic_webhook_token,
+        metrics=economic_metrics,
+        imports=imports_kind(settings),
+        enqueue=enqueue_import,
+    )
     health = HealthEndpoint(
         {
             "redis": ping_client(redis_for_health(settings.redis_url)),
@@ -136,6 +155,7 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
                 connection_id=settings.connection_id,
                 broker_prefix=settings.broker_key_prefix,
             ),
+            EconomicWebhookCollector(economic_metrics),
         ),
         metrics_access,
     )
@@ -160,6 +180,7 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
     app = Starlette(
         routes=[
             Route(RECEIVER_PATH, receiver.endpoint, methods=["POST"]),
+            Route(f"{ECONOMIC_RECEIVER_PREFIX}/{{kind}}", economic_receiver.endpoint, methods=["POST"]),
             Route("/healthz", health.endpoint, methods=["GET"]),
             Route("/metrics", metrics_page.endpoint, methods=["GET"]),
             Route("/status", status_page, methods=["GET"]),
@@ -170,5 +191,6 @@ def create_app(settings: Settings | None = None, *, register_webhooks: bool | No
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.tokens = tokens
+    app.state.economic_metrics = economic_metrics
     app.state.startup_registration = startup
     return app
