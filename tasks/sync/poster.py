@@ -3,7 +3,9 @@
 It fills in the synchronizer's steps for documents, which are posted, never replaced or barred:
 
 - `unchanged`: the binding says the document is posted (as a draft, or booked when booking is wanted)
-  and its fingerprint is the one posted: nothing is sent. A different fingerprint means the Rackbeat
+  and its fingerprint is the one posted: nothing is sent. A document booked (or a draft nothing would book)
+  is found so before its dependencies or related records are looked at: a repeated delivery costs the read
+  of the document only. A different fingerprint means the Rackbeat
   document changed after posting: `PostedDocumentChanged`, dead-lettered, never posted again.
 - `write`, the exactly-once protocol:
   1. A claim is written BEFORE the draft is sent (`tasks.sync.claims`); the POST carries an
@@ -50,6 +52,7 @@ from clients.http import ResponseTooLarge
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, PostingRules, Record, RecordRef
 from tasks.errors import AttachmentTooLarge, MappingError, PostedDocumentChanged, TotalsDiffer
 from tasks.settings import Settings
+from tasks.sync.bindings import Binding
 from tasks.sync.channels import CHANNELS, Channel, Found
 from tasks.sync.claims import PostingClaims
 from tasks.sync.dependencies import resolve_dependencies
@@ -153,6 +156,33 @@ class Poster(Synchronizer):
             "%s %r is gone from Rackbeat; posted %s, never deleted from the books", spec.kind, key, where
         )
         return TransferResult(spec.kind, key, "ignored", binding.economic_key if binding else None)
+
+    def bring_across(
+        self, spec: EntitySpec, key: str, source: Record, chain: tuple[RecordRef, ...]
+    ) -> TransferResult:
+        """A document whose binding says it is posted as far as it will go, from this very source, is
+        `unchanged` before anything else is read: its dependencies and related records cannot change it."""
+        binding = self.store.bindings.get(spec.kind, key)
+        if binding is not None and self._final(spec, key, source, binding):
+            return TransferResult(spec.kind, key, "unchanged", binding.economic_key)
+        return super().bring_across(spec, key, source, chain)
+
+    def _final(self, spec: EntitySpec, key: str, source: Record, binding: Binding) -> bool:
+        """Posted from this fingerprint, and booked, or left unbooked where nothing could book it (booking
+        off for the kind; an invoice kept a draft only for its EAN customer takes the whole way, which
+        reads the customer)."""
+        rules = self.rules(spec)
+        if binding.hash != payload_hash(rules.fingerprint(source)):
+            return False  # changed after posting: the whole way, which refuses it
+        channel = CHANNELS[rules.channel]
+        if binding.economic_resource == channel.booked:
+            return True
+        may_book = self.policy.book_vouchers if rules.channel == "voucher" else self.policy.book
+        return (
+            binding.economic_resource == channel.posted
+            and not may_book
+            and not self._attachment_pending(spec, key)
+        )
 
     def resolve(
         self, spec: EntitySpec, key: str, source: Record, chain: tuple[RecordRef, ...]

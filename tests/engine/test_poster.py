@@ -10,7 +10,7 @@ import pytest
 
 from clients.errors import TransientError
 from tasks.entities.base import MappingDefaults
-from tasks.errors import MappingError, TotalsDiffer
+from tasks.errors import MappingError, PostedDocumentChanged, TotalsDiffer
 from tasks.settings import get_settings
 from tasks.sync.bindings import BindingStore
 from tasks.sync.claims import PostingClaims
@@ -572,3 +572,37 @@ def test_a_voucher_bound_by_an_attempt_that_died_before_its_pdf_gets_the_pdf_bef
     uploads = [w for w in economic_writes(economic) if w["path"].endswith("/attachment/file")]
     assert len(uploads) == 1
     assert post_voucher(key, book_vouchers=True).outcome == "unchanged"
+
+
+def test_a_repeated_delivery_of_a_booked_invoice_costs_the_read_of_the_invoice_only(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat)
+    posted = post(invoice["number"], book=True)
+    before = marks(rackbeat, economic)
+
+    again = post(invoice["number"], book=True)
+
+    assert (again.outcome, again.economic_key, again.api_calls) == ("unchanged", posted.economic_key, 1)
+    assert requests_since(rackbeat, economic, before) == [
+        f"GET rackbeat /customer-invoices/{invoice['number']}"
+    ]
+
+
+def test_an_invoice_changed_in_rackbeat_after_booking_is_refused_not_posted_again(
+    sandboxes: tuple[Any, Any],  # noqa: F811
+) -> None:
+    rackbeat, economic = sandboxes
+    invoice = booked_invoice(rackbeat)
+    post(invoice["number"], book=True)
+    writes = len(invoice_writes(economic))
+    # unbooked, changed and booked again in Rackbeat (the sandbox refuses to change a booked invoice, so
+    # its stored record is changed as Rackbeat would hold it afterwards)
+    stored = rackbeat.sandbox.get("customer-invoices", invoice["number"])
+    rackbeat.sandbox.store.collections["customer-invoices"].put({**stored, "invoice_date": "2026-12-01"})
+
+    with pytest.raises(PostedDocumentChanged, match="changed after it was posted"):
+        post(invoice["number"], book=True)
+
+    assert len(invoice_writes(economic)) == writes and len(booked(economic)) == 1
