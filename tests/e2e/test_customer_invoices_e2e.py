@@ -9,7 +9,9 @@ booked, at Rackbeat's total, and nothing else. The larger run of the same scenar
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import time
 from collections import Counter
 from typing import Any
@@ -64,6 +66,19 @@ def booked_invoices(flow: Flow, customer: dict[str, Any], count: int) -> list[di
     return invoices
 
 
+def running_child(flow: Flow, worker: Any) -> int | None:
+    """The pool process running a transfer right now (Celery's STARTED state names its pid), if any."""
+    prefix = worker.settings.broker_key_prefix
+    children = set(worker.child_pids())
+    for name in flow.redis.scan_iter(match=f"{prefix}celery-task-meta-*", count=1000):
+        raw = flow.redis.get(name)
+        meta = json.loads(raw) if raw else {}
+        pid = (meta.get("result") or {}).get("pid") if meta.get("status") == "STARTED" else None
+        if pid in children:
+            return int(pid)
+    return None
+
+
 def documents_by_reference(flow: Flow) -> Counter[str]:
     found: Counter[str] = Counter()
     for resource in ("invoices/drafts", "invoices/booked"):
@@ -88,7 +103,8 @@ def test_every_invoice_is_booked_once_through_duplicates_faults_and_a_killed_wor
     )
     worker.concurrency = 2
     worker.start().wait_ready()
-    e2e.economic.sandbox.faults.set(error_rate=0.2, drop_rate=0.05, commit_then_fail=3)
+    # e-conomic answers a little late, so a transfer is still in its calls when its process is killed
+    e2e.economic.sandbox.faults.set(error_rate=0.2, drop_rate=0.05, commit_then_fail=3, latency_ms=50)
     deliveries = [str(invoice["number"]) for invoice in invoices for _ in range(3)]
     random.Random(10).shuffle(deliveries)
 
@@ -99,7 +115,11 @@ def test_every_invoice_is_booked_once_through_duplicates_faults_and_a_killed_wor
         timeout=60,
         message="a first invoice write",
     )
-    worker.wait_for_new_child(worker.kill_child())
+    busy = wait_for(
+        lambda: running_child(e2e, worker), timeout=30, interval=0.01, message="a running transfer"
+    )
+    os.kill(busy, signal.SIGKILL)
+    worker.wait_for_new_child(busy)
 
     wanted = {REFERENCE.format(invoice["number"]) for invoice in invoices}
 
@@ -227,7 +247,7 @@ def test_every_supplier_invoice_is_one_booked_voucher_through_duplicates_faults_
         retry_backoff_max_seconds=1,
         transfer_time_limit_seconds=20,
     )
-    e2e.economic.sandbox.faults.set(error_rate=0.2, commit_then_fail=3)
+    e2e.economic.sandbox.faults.set(error_rate=0.2, commit_then_fail=3, latency_ms=50)
     deliveries = [str(invoice["number"]) for invoice in invoices for _ in range(3)]
     random.Random(11).shuffle(deliveries)
 
@@ -238,7 +258,11 @@ def test_every_supplier_invoice_is_one_booked_voucher_through_duplicates_faults_
         timeout=60,
         message="a first voucher",
     )
-    worker.wait_for_new_child(worker.kill_child())
+    busy = wait_for(
+        lambda: running_child(e2e, worker), timeout=30, interval=0.01, message="a running transfer"
+    )
+    os.kill(busy, signal.SIGKILL)
+    worker.wait_for_new_child(busy)
     wanted = {f"Rackbeat supplier invoice {invoice['number']}": invoice for invoice in invoices}
 
     def booked() -> list[dict[str, Any]]:
@@ -258,3 +282,4 @@ def test_every_supplier_invoice_is_one_booked_voucher_through_duplicates_faults_
     assert supplier_sides == dict.fromkeys(wanted, 1)  # one supplier entry per invoice: no voucher twice
     assert {e["text"]: -e["amount"] for e in booked()} == {t: i["total_total"] for t, i in wanted.items()}
     assert [e for e in e2e.economic.sandbox.dump("journal-entries") if e.get("text") in wanted] == []
+    assert "WorkerLostError" in worker.log() or "SIGKILL" in worker.log()  # killed mid-transfer
