@@ -81,7 +81,7 @@ class WebhooksApi(Protocol):
     def openapi_delete(self, service_path: str, path: str, *, idempotency_key: str) -> Any: ...
 
 
-Outcome = Literal["created", "updated", "unchanged", "removed", "not-offered"]
+Outcome = Literal["created", "updated", "unchanged", "removed", "not-offered", "not-imported"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,8 @@ def register_economic_webhooks(
                 )
                 results.append(EconomicRegistration(kind, event_type, "removed", None))
                 log.info("removed e-conomic webhook %s: %s changes are not imported", event_type, kind)
+            else:
+                results.append(EconomicRegistration(kind, event_type, "not-imported", None))
             continue
         if event_type not in offered:
             results.append(EconomicRegistration(kind, event_type, "not-offered", None))
@@ -161,6 +163,23 @@ def register_economic_webhooks(
         results.append(EconomicRegistration(kind, event_type, outcome, body["url"]))
         log.info("e-conomic webhook %s -> %s: %s", event_type, body["url"], outcome)
     return results
+
+
+def public_url_problem(settings: Settings) -> str | None:
+    """The one-line refusal when e-conomic could never reach ``public_url`` (a loopback address while
+    e-conomic is elsewhere), else None; like tasks.settings.public_url_problem for Rackbeat."""
+    from urllib.parse import urlsplit
+
+    from tasks.settings import ENV_PREFIX, is_loopback_host
+
+    if is_loopback_host(settings.public_url) and not is_loopback_host(settings.economic_openapi_base_url):
+        host = urlsplit(settings.public_url.strip()).hostname or settings.public_url
+        return (
+            f"rbsync: setting {ENV_PREFIX}PUBLIC_URL: {host} is this machine only, which e-conomic at "
+            f"{urlsplit(settings.economic_openapi_base_url).hostname} can never reach (set the receiver's "
+            "public address, e.g. https://rbsync.example.com)"
+        )
+    return None
 
 
 def register_economic_from_settings(settings: Settings) -> list[EconomicRegistration]:
