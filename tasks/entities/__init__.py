@@ -4,7 +4,9 @@ Every module in this package that defines a module-level `SPEC` (an `EntitySpec`
 import, so adding a kind is adding one module. The registry is checked as it is built, so a mistake in a
 spec stops start-up instead of surfacing at webhook time: kinds and events are unique, a kind has a way
 across, its master family is one a setting exists for, a barrable kind has the writable-field table a
-barring replace needs, and kinds written to one e-conomic resource agree on its limits.
+barring replace needs, and kinds written to one e-conomic resource agree on its limits. For the import
+direction: master data e-conomic may own is read by the master poll (else its changes would never
+arrive), only such kinds are read by it, and a retiring body is not empty.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def check_registry(registry: dict[str, EntitySpec]) -> None:
             if event in events:
                 raise SpecError(f"event {event!r} is claimed by both {events[event]} and {spec.kind}")
             events[event] = spec.kind
+        _check_import_rules(spec)
         if spec.posting is not None and spec.exports is None:
             raise SpecError(f"{spec.kind}: a posted document needs export rules (its mapper)")
         economic = spec.economic
@@ -63,6 +66,18 @@ def check_registry(registry: dict[str, EntitySpec]) -> None:
                 raise SpecError(
                     f"{spec.kind}: e-conomic resource {economic.resource!r} has other limits in {known[0]}"
                 )
+
+
+def _check_import_rules(spec: EntitySpec) -> None:
+    rules = spec.imports
+    if rules is None:
+        return
+    if spec.master is not None and rules.poll != "master":
+        raise SpecError(f"{spec.kind}: master data e-conomic may own must be read by the master poll")
+    if rules.poll == "master" and spec.master is None:
+        raise SpecError(f"{spec.kind}: the master poll reads only kinds a master setting gives to e-conomic")
+    if rules.when_gone is not None and not rules.when_gone:
+        raise SpecError(f"{spec.kind}: when_gone is empty (None leaves the Rackbeat record as it is)")
 
 
 REGISTRY: dict[str, EntitySpec] = _discover()

@@ -16,10 +16,10 @@ read, and tested, on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from tasks.settings import MasterSide, Settings
 
@@ -27,10 +27,12 @@ Record = Mapping[str, Any]
 """A record as an API returns it, unwrapped from its envelope."""
 
 RecordRef = tuple[str, str]
-"""(kind, rackbeat_key) of a record another record refers to."""
+"""(kind, key) of a record another record refers to: its Rackbeat key when it is exported (`ExportRules`),
+its e-conomic key when it is imported (`ImportRules`), the key of the side the record is read from."""
 
 Refs = Mapping[RecordRef, Any]
-"""e-conomic keys of the dependencies, by (kind, rackbeat_key). Unbound optional ones are absent."""
+"""The other side's keys of the dependencies: e-conomic keys by (kind, rackbeat_key) for an export, Rackbeat
+keys by (kind, economic_key) for an import. Unbound optional ones are absent."""
 
 Related = Mapping[RecordRef, Record]
 """The current Rackbeat version of the records a mapper reads, by (kind, rackbeat_key); gone ones absent."""
@@ -260,16 +262,81 @@ class ExportRules:
         return list(dict.fromkeys(refs))
 
 
+PollGroup = Literal["orders", "master", "projects"]
+"""The beat poll of e-conomic that reads a kind's changes (`tasks.economic_polls`): sales orders every few
+minutes, the master data e-conomic owns every hour, projects every hour with Project Management on."""
+
+
+class RackbeatLookup(Protocol):
+    """The reads a `find_existing` may make in Rackbeat (what `clients.rackbeat.RackbeatClient` offers).
+    `get` raises the client's `NotFoundError` for a record Rackbeat does not have."""
+
+    def get(self, resource: str, key: str | int, singular: str) -> dict[str, Any]: ...
+
+    def iter(
+        self, resource: str, plural: str, params: Mapping[str, Any] | None = None, limit: int = 1000
+    ) -> Iterator[dict[str, Any]]: ...
+
+
+def _always(record: Record) -> bool:
+    return True
+
+
+def _last_updated(document: Record) -> str | None:
+    value = document.get("lastUpdated")
+    return str(value) if value else None
+
+
 @dataclass(frozen=True)
 class ImportRules:
-    """How an e-conomic record of the kind becomes a Rackbeat one (the e-conomic -> Rackbeat direction).
+    """How an e-conomic record of the kind becomes a Rackbeat one (the e-conomic -> Rackbeat direction,
+    `tasks.sync.importer`). Everything here is keyed by e-conomic's numbers; the engine keeps the pair.
 
-    `to_rackbeat(document, context)` is the mapper; `rackbeat_key(document)` the Rackbeat key the
-    document is written at, or None when Rackbeat assigns it.
+    `to_rackbeat(document, context)` is the mapper (pure): the body written to Rackbeat. Its
+    `context.refs` holds, by (kind, e-conomic key), the Rackbeat key of each dependency it could resolve.
+    Every field it does not name is never copied: `never_copied` lists the e-conomic fields the mapper
+    leaves out on purpose (seed README, "What is NOT synchronised"), for the docs and the tests.
+    `rackbeat_key(document)`: the Rackbeat key a new record is created at (customers, products, groups:
+    e-conomic's own number), or None when Rackbeat assigns it.
+    `economic_key(document)`: the document's e-conomic key as the binding keeps it (typed: a customer
+    number stays an int); None: `document[spec.economic.key_field]`.
+    `dependencies(document)`: (kind, e-conomic key) of the records to bring across first, in order (a
+    customer's group and payment terms, an order's customer and products). A bound one costs nothing; an
+    unbound one of a kind with import rules is imported first, under its own lock, and created in Rackbeat
+    only when `find_existing` does not find it there (a kind Rackbeat owns is never updated by an import);
+    one of any other kind is looked up in the bindings only, and the mapper decides whether it is optional.
+    `find_existing(rackbeat, document)`: the Rackbeat record this document already is, for an unbound
+    document (by number, or by the e-conomic number a document carries); what makes a create exactly-once
+    in Rackbeat, which has no Idempotency-Key. None: the bindings alone decide.
+    `may_update(existing)`: a reason to leave an existing Rackbeat record alone ("Rackbeat has booked
+    this order"); the import is then refused (dead-lettered in those words), never overwritten. None: any
+    record may be updated.
+    `sources`: where e-conomic holds the document, read in this order (the first that has it wins) and each
+    polled on its own watermark; empty: the kind's own `economic.target`.
+    `poll`: the beat poll that reads the kind's changes; None for kinds only ever imported as a
+    dependency (or by e-conomic's webhooks).
+    `ready(document)`: whether the document may be imported in its current state (an order state).
+    `version(document)`: e-conomic's version of the document (`lastUpdated`): the polls compare it with
+    the version an import last brought across, so a record already in step is not queued again.
+    `when_gone`: the body that retires the Rackbeat record when e-conomic no longer has the document
+    (`{"is_barred": True}`); None leaves Rackbeat's record as it is (logged).
+    `upsert_path`: a Rackbeat path that takes creates and updates alike (`projects/upsert`); None: POST to
+    the collection, PUT at the record.
     """
 
     to_rackbeat: Mapper
     rackbeat_key: Callable[[Record], Any] = _server_assigned
+    economic_key: Callable[[Record], Any] | None = None
+    dependencies: Callable[[Record], list[RecordRef]] = _no_dependencies
+    find_existing: Callable[[RackbeatLookup, Record], Record | None] | None = None
+    may_update: Callable[[Record], str | None] | None = None
+    never_copied: tuple[str, ...] = ()
+    sources: tuple[EconomicTarget, ...] = ()
+    poll: PollGroup | None = None
+    ready: Callable[[Record], bool] = _always
+    version: Callable[[Record], str | None] = _last_updated
+    when_gone: Mapping[str, Any] | None = None
+    upsert_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +389,24 @@ class EntitySpec:
         if self.exports is None:
             raise LookupError(f"{self.kind} is not exported to e-conomic")
         return self.exports
+
+    @property
+    def import_rules(self) -> ImportRules:
+        """The import rules of a kind that has them; a kind without them cannot be imported (a caller bug)."""
+        if self.imports is None:
+            raise LookupError(f"{self.kind} is not imported from e-conomic")
+        return self.imports
+
+    def import_sources(self) -> tuple[EconomicTarget, ...]:
+        """Where e-conomic holds an imported document: the rules' `sources`, else the kind's own target."""
+        return self.import_rules.sources or (self.economic.target,)
+
+    def economic_key_of(self, document: Record) -> Any:
+        """An e-conomic document's key as the binding keeps it (see `ImportRules.economic_key`)."""
+        rules = self.import_rules
+        if rules.economic_key is not None:
+            return rules.economic_key(document)
+        return document[self.economic.key_field]
 
     def owner_choices(self) -> tuple[MasterSide, ...]:
         """The sides that may own this kind, given its ways across."""

@@ -1,6 +1,7 @@
-"""Customers, Rackbeat -> e-conomic (legacy REST `/customers`).
+"""Customers, both ways: Rackbeat -> e-conomic (legacy REST `/customers`) when Rackbeat owns them, and
+e-conomic -> Rackbeat when `RBSYNC_CUSTOMERS_MASTER=economic` (then hourly, and as an order's customer).
 
-Rules that live here (each has a test in tests/entities/test_customer.py):
+Rules of the export (each has a test in tests/entities/test_customer.py):
 - Number: e-conomic takes caller-chosen customer numbers 1..999 999 999, so Rackbeat's number is used
   and every write is a PUT at it (an upsert: a lost binding cannot create a duplicate). A Rackbeat
   number outside that range gets a number from e-conomic (POST); the binding keeps the pair and the
@@ -25,6 +26,23 @@ Rules that live here (each has a test in tests/entities/test_customer.py):
 - Barred: a customer blocked in Rackbeat (`is_barred`) is barred in e-conomic; one deleted in Rackbeat
   is barred by the engine (customers are `barrable`), never deleted.
 - Never sent: anything not named in `customer_payload` (references, locale, discount, attention text).
+
+Rules of the import (`to_rackbeat`; each has a test in tests/entities/test_customer_import.py):
+- Number: e-conomic's customer number is Rackbeat's (created at it, found at it before a create).
+- Group and payment terms are dependencies, imported first (created in Rackbeat when it lacks them);
+  Rackbeat requires payment terms, so a customer whose terms cannot be resolved is refused naming
+  `payment_terms_id`. The sales person goes along only when that employee is bound.
+- VAT zone: e-conomic's zone number becomes Rackbeat's zone name (1 domestic, 2 EU, 3 abroad, 4 domestic
+  exempt); another zone is refused naming `vat_zone`, never guessed.
+- Address: e-conomic's one address field, its first line to `address_street`, the rest to `address_street2`.
+- E-mail: ONLY the primary address, the first of the addresses e-conomic's `email` holds (it takes several,
+  separated by spaces): invoice, order or quote e-mails never reach Rackbeat (seed README).
+- Never copied (`IMPORT_NEVER_COPIED`): contact persons (`attention`, `customerContact`, `contacts`),
+  delivery addresses (`deliveryLocations`, `defaultDeliveryLocation`), the price group (special prices and
+  discount groups), the layout (Rackbeat's layouts are its read-only copy from the start-up sync), and what
+  Rackbeat has no field for. Such fields are not even sent empty, so Rackbeat keeps whatever it has there;
+  a copied field e-conomic has cleared is sent as null, which clears it in Rackbeat.
+- A customer deleted in e-conomic is barred in Rackbeat (`is_barred`), never deleted.
 """
 
 from __future__ import annotations
@@ -33,13 +51,15 @@ import re
 from typing import Any
 
 from tasks.entities._fields import reference_key, text
+from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
-from tasks.entities._vat_zone import UnknownCountry, vat_zone
+from tasks.entities._vat_zone import RACKBEAT_ZONES, UnknownCountry, vat_zone
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     LegacyResource,
     MappingContext,
     MappingDefaults,
@@ -224,6 +244,109 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return customer_payload(record, context.refs, context.defaults)
 
 
+# --- e-conomic -> Rackbeat ------------------------------------------------------------------------------
+
+IMPORT_NEVER_COPIED = (
+    "email (every address but the first)",
+    "attention",
+    "customerContact",
+    "contacts",
+    "deliveryLocations",
+    "defaultDeliveryLocation",
+    "priceGroup",
+    "layout",
+    "pNumber",
+    "publicEntryNumber",
+    "vatNumber",
+    "website",
+    "balance",
+    "dueAmount",
+)
+"""e-conomic customer fields the import leaves out on purpose (module docstring)."""
+
+ZONE_NAMES: dict[int, str] = {int(zone): name for name, zone in RACKBEAT_ZONES.items()}
+"""e-conomic's VAT zone number -> Rackbeat's `vat_zone`."""
+
+
+def _economic_ref(document: Record, field: str, key_field: str) -> str | None:
+    value = document.get(field)
+    number = value.get(key_field) if isinstance(value, dict) else None
+    return None if number is None else str(number)
+
+
+def economic_primary_email(document: Record) -> str | None:
+    """The first of the addresses in e-conomic's `email` (which takes several, separated by spaces)."""
+    addresses = [part for part in _ADDRESS_SEPARATORS.split(str(document.get("email") or "")) if part]
+    return addresses[0] if addresses else None
+
+
+def import_dependencies(document: Record) -> list[RecordRef]:
+    """Group first, then payment terms, then the sales person (bound employees only)."""
+    deps: list[RecordRef] = []
+    for kind, field, key_field in (
+        (GROUP_KIND, "customerGroup", "customerGroupNumber"),
+        (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
+        (EMPLOYEE_KIND, "salesPerson", "employeeNumber"),
+    ):
+        number = _economic_ref(document, field, key_field)
+        if number is not None:
+            deps.append((kind, number))
+    return deps
+
+
+def _rackbeat_ref(refs: Refs, kind: str, number: str | None) -> int | None:
+    found = refs.get((kind, number)) if number is not None else None
+    return int(found) if found is not None else None
+
+
+def _import_refused(field: str, problem: str) -> MappingError:
+    return MappingError(field, problem, api="rackbeat", resource=ECONOMIC_RESOURCE)
+
+
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat customer for an e-conomic customer; see the module docstring for each rule."""
+    refs = context.refs
+    terms = _economic_ref(document, "paymentTerms", "paymentTermsNumber")
+    terms_id = _rackbeat_ref(refs, PAYMENT_TERM_KIND, terms)
+    if terms_id is None:
+        raise _import_refused(
+            "payment_terms_id", f"e-conomic payment terms {terms} could not be resolved in Rackbeat"
+        )
+    zone_number = _int_or_none(_economic_ref(document, "vatZone", "vatZoneNumber"))
+    zone = ZONE_NAMES.get(zone_number) if zone_number is not None else None
+    if zone_number is not None and zone is None:
+        raise _import_refused("vat_zone", f"e-conomic VAT zone {zone_number} has no Rackbeat counterpart")
+    address = str(document.get("address") or "").replace("\r\n", "\n").split("\n", 1)
+    credit = document.get("creditLimit")
+    return {
+        "company_name": text(document.get("name")) or "",
+        "currency": text(document.get("currency")),
+        "customer_group_id": _rackbeat_ref(
+            refs, GROUP_KIND, _economic_ref(document, "customerGroup", "customerGroupNumber")
+        ),
+        "payment_terms_id": terms_id,
+        "employee_id": _rackbeat_ref(
+            refs, EMPLOYEE_KIND, _economic_ref(document, "salesPerson", "employeeNumber")
+        ),
+        "vat_zone": zone,
+        "address_street": text(address[0]),
+        "address_street2": text(address[1]) if len(address) > 1 else None,
+        "address_zipcode": text(document.get("zip")),
+        "address_city": text(document.get("city")),
+        "address_country": text(document.get("country")),
+        "contact_email": economic_primary_email(document),
+        "contact_phone": text(document.get("telephoneAndFaxNumber")) or text(document.get("mobilePhone")),
+        "company_vat": text(document.get("corporateIdentificationNumber")),
+        "ean": text(document.get("ean")),
+        "max_credit": None if credit is None else round(float(credit), 2),
+        "is_barred": bool(document.get("barred", False)),
+    }
+
+
+def economic_customer_number(document: Record) -> int:
+    return int(document["customerNumber"])
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("customers", "customer"),
@@ -238,6 +361,16 @@ SPEC = EntitySpec(
         economic_key=economic_key,
         depends_on=depends_on,
         embedded=embedded,
+    ),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        rackbeat_key=economic_customer_number,
+        economic_key=economic_customer_number,
+        dependencies=import_dependencies,
+        find_existing=by_number("customers", "customer", economic_customer_number),
+        never_copied=IMPORT_NEVER_COPIED,
+        poll="master",
+        when_gone={"is_barred": True},
     ),
     master="customers",
 )

@@ -9,17 +9,23 @@ Rules that live here:
 - Groups cannot be barred in e-conomic: a group deleted in Rackbeat is left alone there (the engine
   logs it and reports `ignored`), since customers and booked invoices may still point at it.
 - Only the name and the account are sent; Rackbeat's `is_draft` has no counterpart.
+
+Import (as a customer's dependency, tests/entities/test_dependency_imports.py): Rackbeat owns groups, so a
+group is imported only when Rackbeat lacks it, at e-conomic's number (the number both sides share), with its
+name; the debtor account and layout stay in e-conomic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tasks.entities._lookups import by_number
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     LegacyResource,
     MappingContext,
     RackbeatSide,
@@ -58,6 +64,15 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return group_payload(record, context.defaults.customer_group_account)
 
 
+def economic_group_number(document: Record) -> int:
+    return int(document["customerGroupNumber"])
+
+
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat customer group for an e-conomic one: its name (the number is its key)."""
+    return {"name": str(document.get("name") or "").strip() or f"Group {document['customerGroupNumber']}"}
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("customer-groups", "customer_group"),
@@ -70,4 +85,11 @@ SPEC = EntitySpec(
         keep_on_update=("account",),
     ),
     exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        rackbeat_key=economic_group_number,
+        economic_key=economic_group_number,
+        find_existing=by_number("customer-groups", "customer_group", economic_group_number),
+        never_copied=("account", "layout"),
+    ),
 )

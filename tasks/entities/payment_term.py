@@ -16,6 +16,11 @@ Rules that live here:
   second term would leave every customer and open invoice on the old one.
 - Payment terms cannot be barred: a term deleted in Rackbeat is left alone in e-conomic (logged,
   reported `ignored`).
+
+Import (as a customer's dependency, tests/entities/test_dependency_imports.py): Rackbeat owns payment terms,
+so an e-conomic term is imported only when Rackbeat has no term with the same name, type and days; Rackbeat
+numbers a new one itself (the binding keeps the pair). Its type is e-conomic's own name, which the export
+reads back as the same type; the contra accounts, percentages and credit card company stay in e-conomic.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities import customer
+from tasks.entities._lookups import by_fields
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     LegacyResource,
     MappingContext,
     RackbeatSide,
@@ -116,6 +123,25 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return payload
 
 
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat payment term for an e-conomic one (Rackbeat numbers it)."""
+    body: dict[str, Any] = {
+        "name": str(document.get("name") or "").strip(),
+        "type": str(document.get("paymentTermsType") or ""),
+        "maturity_days": int(document.get("daysOfCredit") or 0),
+    }
+    description = str(document.get("description") or "").strip()
+    if description:
+        body["description"] = description
+    return body
+
+
+def import_identity(document: Record) -> dict[str, Any]:
+    """What makes a Rackbeat payment term the same as an e-conomic one: name, type and days."""
+    body = to_rackbeat(document, MappingContext())
+    return {name: body[name] for name in ("name", "type", "maturity_days")}
+
+
 SPEC = EntitySpec(
     kind=KIND,
     # Rackbeat fires `payment_terms.*` (its documented spelling); hooks registered under the singular
@@ -129,5 +155,16 @@ SPEC = EntitySpec(
     exports=ExportRules(
         to_economic=to_economic,
         adopt_by=("name", "paymentTermsType", "daysOfCredit"),
+    ),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        find_existing=by_fields("payment-terms", "payment_terms", import_identity),
+        never_copied=(
+            "contraAccountForPrepaidAmount",
+            "contraAccountForRemainderAmount",
+            "percentageForPrepaidAmount",
+            "percentageForRemainderAmount",
+            "creditCardCompany",
+        ),
     ),
 )

@@ -1,6 +1,7 @@
-"""Products, Rackbeat -> e-conomic (legacy REST `/products`).
+"""Products, both ways: Rackbeat -> e-conomic (legacy REST `/products`) when Rackbeat owns them, and
+e-conomic -> Rackbeat when `RBSYNC_PRODUCTS_MASTER=economic` (then hourly, and as an order line's product).
 
-Rules that live here:
+Rules of the export:
 - Stock quantities are never sent: stock is kept in Rackbeat only, e-conomic gets the stock *value*
   through its own transfer. The payload is built from an explicit list of fields, never by copying.
 - e-conomic's product number is a caller-chosen string of 1-25 characters. Rackbeat's number is used
@@ -9,6 +10,20 @@ Rules that live here:
   records the pair in the binding.
 - Prices are rounded to e-conomic's two decimals; absent values are left out (e-conomic refuses null,
   and a PUT is a full replace, so leaving a field out clears it there as it is clear in Rackbeat).
+
+Rules of the import (`to_rackbeat`; tests in tests/entities/test_product_import.py):
+- Number: e-conomic's product number is Rackbeat's item number (both take 1-25 characters); the product is
+  looked up at it in Rackbeat before it is created.
+- The product group (required by Rackbeat) and the unit are dependencies, imported first and created in
+  Rackbeat when it lacks them; an unresolved group is refused naming `group_id`.
+- Prices: `salesPrice` -> `sales_price` (Rackbeat requires one: 0 when e-conomic has none),
+  `recommendedPrice` -> `recommended_sales_price`, `costPrice` -> `recommended_cost_price` (Rackbeat's own
+  `cost_price` follows its purchases and cannot be written).
+- Never copied (`IMPORT_NEVER_COPIED`): currency prices (`pricing.currencySpecificSalesPrices`: prices in
+  Rackbeat are in the base currency), stock figures (`inventory`: stock is kept in Rackbeat), the
+  departmental distribution, and what Rackbeat has no field for. A copied field e-conomic has cleared is
+  sent as null, which clears it in Rackbeat.
+- A product deleted in e-conomic is barred in Rackbeat (`is_barred`), never deleted.
 """
 
 from __future__ import annotations
@@ -17,17 +32,20 @@ import hashlib
 from typing import Any
 
 from tasks.entities._fields import reference_key, text
+from tasks.entities._lookups import by_number
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     LegacyResource,
     MappingContext,
     RackbeatSide,
     Record,
     RecordRef,
 )
+from tasks.errors import MappingError
 
 KIND = "product"
 ECONOMIC_RESOURCE = "products"
@@ -142,6 +160,65 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return payload
 
 
+# --- e-conomic -> Rackbeat ------------------------------------------------------------------------------
+
+IMPORT_NEVER_COPIED = (
+    "pricing.currencySpecificSalesPrices",
+    "inventory",
+    "departmentalDistribution",
+)
+"""e-conomic product fields the import leaves out on purpose (module docstring)."""
+
+
+def economic_product_key(document: Record) -> str:
+    return str(document["productNumber"])
+
+
+def _economic_ref(document: Record, field: str, key_field: str) -> str | None:
+    value = document.get(field)
+    number = value.get(key_field) if isinstance(value, dict) else None
+    return None if number is None else str(number)
+
+
+def import_dependencies(document: Record) -> list[RecordRef]:
+    """The product group first, then the unit."""
+    deps: list[RecordRef] = []
+    group = _economic_ref(document, "productGroup", "productGroupNumber")
+    if group is not None:
+        deps.append((GROUP_KIND, group))
+    unit = _economic_ref(document, "unit", "unitNumber")
+    if unit is not None:
+        deps.append((UNIT_KIND, unit))
+    return deps
+
+
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat product for an e-conomic product (no currency prices, no stock figures)."""
+    refs = context.refs
+    group = _economic_ref(document, "productGroup", "productGroupNumber")
+    group_id = refs.get((GROUP_KIND, group)) if group is not None else None
+    if group_id is None:
+        raise MappingError(
+            "group_id",
+            f"e-conomic product group {group} could not be resolved in Rackbeat",
+            api="rackbeat",
+            resource="products",
+        )
+    unit = _economic_ref(document, "unit", "unitNumber")
+    unit_id = refs.get((UNIT_KIND, unit)) if unit is not None else None
+    return {
+        "name": text(document.get("name")) or "",
+        "description": text(document.get("description")),
+        "sales_price": _price(document.get("salesPrice")) or 0.0,
+        "recommended_sales_price": _price(document.get("recommendedPrice")),
+        "recommended_cost_price": _price(document.get("costPrice")),
+        "barcode": text(document.get("barCode")),
+        "group_id": int(group_id),
+        "unit_id": None if unit_id is None else int(unit_id),
+        "is_barred": bool(document.get("barred", False)),
+    }
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("products", "product"),
@@ -156,6 +233,16 @@ SPEC = EntitySpec(
         economic_key=economic_key,
         depends_on=depends_on,
         embedded=embedded,
+    ),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        rackbeat_key=economic_product_key,
+        economic_key=economic_product_key,
+        dependencies=import_dependencies,
+        find_existing=by_number("products", "product", economic_product_key),
+        never_copied=IMPORT_NEVER_COPIED,
+        poll="master",
+        when_gone={"is_barred": True},
     ),
     master="products",
 )

@@ -9,17 +9,24 @@ Rackbeat groups carry no sales account, while e-conomic insists on one: a group 
 account in `DOMESTIC_SALES_ACCOUNT` (1010 "Salg af varer/ydelser m/moms" in e-conomic's standard chart
 of accounts) and bookkeepers can move it afterwards, since an update keeps whatever account the group
 already has in e-conomic (`keep_on_update`).
+
+Import (as a product's dependency, tests/entities/test_dependency_imports.py): Rackbeat owns groups, so a
+group is imported only when Rackbeat lacks it, read from legacy REST `/product-groups` (read-only there) and
+created at e-conomic's number with its name and inventory flag; its accounts stay in e-conomic.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tasks.entities._lookups import by_number
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
+    LegacyResource,
     MappingContext,
     OpenApiRoute,
     RackbeatSide,
@@ -52,6 +59,20 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     }
 
 
+def economic_group_number(document: Record) -> int:
+    return int(document["productGroupNumber"])
+
+
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat product group for an e-conomic one (legacy shape): name and inventory flag."""
+    body: dict[str, Any] = {
+        "name": str(document.get("name") or "").strip() or f"Group {document['productGroupNumber']}"
+    }
+    if document.get("inventoryEnabled") is not None:
+        body["has_inventory"] = bool(document["inventoryEnabled"])
+    return body
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("product-groups", "product_group"),
@@ -62,4 +83,12 @@ SPEC = EntitySpec(
         keep_on_update=("domesticAccountId",),
     ),
     exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        rackbeat_key=economic_group_number,
+        economic_key=economic_group_number,
+        find_existing=by_number("product-groups", "product_group", economic_group_number),
+        never_copied=("salesAccounts", "accrual"),
+        sources=(LegacyResource(path="product-groups"),),
+    ),
 )

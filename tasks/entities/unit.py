@@ -12,17 +12,23 @@ the bound number. A unit has no `barred` in e-conomic: a unit deleted in Rackbea
 Limits (`units.post` / `units.unitNumber.put`, draft-03): `name` is the only writable property,
 required, at most 100 characters. The spec carries them (`writable_fields`); an empty name is refused too
 (e-conomic would store a nameless unit that nobody can pick).
+
+Import (as a product's dependency, tests/entities/test_dependency_imports.py): Rackbeat owns units, so an
+e-conomic unit is imported only when Rackbeat has no unit of that name; Rackbeat numbers a new one itself
+and the binding keeps the pair.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tasks.entities._lookups import by_fields
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     LegacyResource,
     MappingContext,
     RackbeatSide,
@@ -41,6 +47,11 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return {"name": str(record.get("name") or "").strip()}
 
 
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat unit for an e-conomic one: its name (Rackbeat numbers it)."""
+    return {"name": str(document.get("name") or "").strip()}
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("units", "unit"),
@@ -50,4 +61,8 @@ SPEC = EntitySpec(
         writable_fields=WRITABLE_FIELDS,
     ),
     exports=ExportRules(to_economic=to_economic, adopt_by=("name",)),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        find_existing=by_fields("units", "units", lambda document: to_rackbeat(document, MappingContext())),
+    ),
 )

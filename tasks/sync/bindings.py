@@ -9,6 +9,13 @@ across, a write or not) and
 clears it when the record is back). ``binding-rev:{kind}:{economic_key}``
 (and ``binding-owner:{economic_resource}:{economic_key}`` -> ``kind|rackbeat_key``, across kinds)
 maps back, for events and polls that arrive with e-conomic's key. Both are written in one MULTI.
+
+A record that moved the other way, e-conomic -> Rackbeat (``tasks.sync.importer``), has the same binding,
+so each direction sees what the other did: ``rackbeat_hash`` (sha256 of the last document an import wrote
+to Rackbeat) and ``economic_seen`` (JSON ``[e-conomic's lastUpdated, when we read it]`` of the version an
+import last brought across, a write or not) are the import's own fields; ``hash`` then holds what the
+exporter would send for the Rackbeat record as the import wrote it, and ``seen_version`` that record's
+``updated_at``, so neither the Rackbeat poll nor a Rackbeat webhook sends an imported record back.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ class Binding:
     hash: str | None
     written_at: str | None
     economic_resource: str | None
+    rackbeat_hash: str | None = None
+    """The hash of the last document an import wrote to Rackbeat (None: no import wrote it)."""
 
 
 class BindingStore:
@@ -73,6 +82,7 @@ class BindingStore:
             hash=fields.get("hash") or None,
             written_at=fields.get("written_at") or None,
             economic_resource=fields.get("economic_resource") or None,
+            rackbeat_hash=fields.get(RACKBEAT_HASH_FIELD) or None,
         )
 
     def put(
@@ -110,6 +120,88 @@ class BindingStore:
             pipe.set(self._owner_name(economic_resource, economic_key), owner)
             pipe.execute()
         return Binding(kind, rackbeat_key, economic_key, payload_hash, stamp, economic_resource)
+
+    def put_import(
+        self,
+        kind: str,
+        rackbeat_key: str,
+        *,
+        economic_key: Any,
+        economic_resource: str,
+        rackbeat_hash: str | None,
+        economic_hash: str | None = None,
+        rackbeat_seen: tuple[str, datetime] | None = None,
+        economic_seen: tuple[str, datetime] | None = None,
+    ) -> Binding:
+        """Record what an import brought across: the pair of keys, the hash of the document written to
+        Rackbeat (None: nothing was written, the record was found there), and for the other direction
+        ``economic_hash`` (what the exporter would now send for the Rackbeat record; None keeps the
+        current one) and ``rackbeat_seen`` (its ``updated_at`` and when we had it). A different Rackbeat
+        key bound to the same e-conomic record before is left to the caller (``delete`` it first)."""
+        rackbeat_key = str(rackbeat_key)
+        stamp = iso_utc(datetime.now(UTC))
+        name = self._name(kind, rackbeat_key)
+        fields: dict[Any, Any] = {  # redis-py's mapping type is invariant in its key types
+            "economic_key": json.dumps(economic_key),
+            "economic_resource": economic_resource,
+            "written_at": stamp,
+        }
+        if rackbeat_hash is not None:
+            fields[RACKBEAT_HASH_FIELD] = rackbeat_hash
+        if economic_hash is not None:
+            fields["hash"] = economic_hash
+        if rackbeat_seen is not None:
+            fields[SEEN_FIELD] = json.dumps([rackbeat_seen[0], iso_utc(rackbeat_seen[1])])
+        if economic_seen is not None:
+            fields[ECONOMIC_SEEN_FIELD] = json.dumps([economic_seen[0], iso_utc(economic_seen[1])])
+        previous = self.client.hget(name, "economic_key")
+        with self.client.pipeline(transaction=True) as pipe:
+            owner = f"{kind}|{rackbeat_key}"
+            if previous is not None and json.loads(previous) != economic_key:
+                pipe.eval(_DELETE_IF_EQUALS, 1, self._reverse_name(kind, json.loads(previous)), rackbeat_key)
+                old_owner = self._owner_name(economic_resource, json.loads(previous))
+                pipe.eval(_DELETE_IF_EQUALS, 1, old_owner, owner)
+            pipe.hset(name, mapping=fields)
+            pipe.hdel(name, GONE_FIELD)
+            pipe.set(self._reverse_name(kind, economic_key), rackbeat_key)
+            pipe.set(self._owner_name(economic_resource, economic_key), owner)
+            pipe.execute()
+        return self.get(kind, rackbeat_key) or Binding(
+            kind, rackbeat_key, economic_key, economic_hash, stamp, economic_resource, rackbeat_hash
+        )
+
+    def bound_to_economic(self, kind: str, economic_key: Any) -> Binding | None:
+        """The binding of the record bound to e-conomic's ``economic_key`` (reverse lookup), or None."""
+        rackbeat_key = self.rackbeat_key_for(kind, economic_key)
+        return self.get(kind, rackbeat_key) if rackbeat_key is not None else None
+
+    def mark_economic_seen(self, kind: str, rackbeat_key: str, version: str, read_at: datetime) -> bool:
+        """Note e-conomic's version (``lastUpdated``) of the document an import read at ``read_at`` and
+        brought Rackbeat in step with, written or not; False when the record has no binding."""
+        name = self._name(kind, str(rackbeat_key))
+        seen = json.dumps([version, iso_utc(read_at)])
+        return bool(self.client.eval(_HSET_IF_EXISTS, 1, name, ECONOMIC_SEEN_FIELD, seen))
+
+    def economic_seen_versions(
+        self, kind: str, economic_keys: list[str]
+    ) -> list[tuple[str, datetime] | None]:
+        """Per e-conomic key, the version an import last brought across and when it read it (None: never,
+        or the record is not bound). Two pipelined round trips for the whole list."""
+        with self.client.pipeline(transaction=False) as pipe:
+            for economic_key in economic_keys:
+                pipe.get(self._reverse_name(kind, economic_key))
+            rackbeat_keys = pipe.execute()
+        with self.client.pipeline(transaction=False) as pipe:
+            for rackbeat_key in rackbeat_keys:
+                if rackbeat_key is not None:
+                    pipe.hget(self._name(kind, text(rackbeat_key)), ECONOMIC_SEEN_FIELD)
+            raw = iter(pipe.execute())
+        seen: list[tuple[str, datetime] | None] = []
+        for rackbeat_key in rackbeat_keys:
+            value = next(raw) if rackbeat_key is not None else None
+            version, read_at = json.loads(value) if value else (None, None)
+            seen.append((version, parse_iso(read_at)) if version and read_at else None)
+        return seen
 
     def settled_key(self, kind: str, rackbeat_key: str) -> Any | None:
         """The e-conomic key of a record that a transfer brought across (its binding has a version seen)
@@ -203,6 +295,8 @@ return 0
 
 SEEN_FIELD = "seen_version"
 GONE_FIELD = "gone_at"
+RACKBEAT_HASH_FIELD = "rackbeat_hash"
+ECONOMIC_SEEN_FIELD = "economic_seen"
 
 
 def _escape_glob(text: str) -> str:

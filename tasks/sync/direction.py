@@ -7,8 +7,11 @@ exporter's polls and the e-conomic -> Rackbeat polls and start-up sync all ask t
 
 For the master-data families a setting chooses the owner (`RBSYNC_CUSTOMERS_MASTER`,
 `RBSYNC_PRODUCTS_MASTER`); any other kind is owned by the side it can only come from (export-only kinds:
-Rackbeat). The receiver computes it once when it starts (`Directions.of`), so a webhook costs a set
-lookup; a spec's master family is checked against the settings that choose it when the registry is built.
+Rackbeat; import-only kinds such as orders and projects: e-conomic). A kind with both ways and no master
+setting (groups, units, payment terms) is Rackbeat's: the importer brings one across only as another
+record's dependency, and only when Rackbeat lacks it. The receiver computes it once when it starts
+(`Directions.of`), so a webhook costs a set lookup; a spec's master family is checked against the settings
+that choose it when the registry is built.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tasks.entities import REGISTRY
-from tasks.entities.base import EntitySpec, MasterData
+from tasks.entities.base import EntitySpec, MasterData, PollGroup
 from tasks.settings import MasterSide, Settings
 
 MASTER_SETTING: Mapping[MasterData, Callable[[Settings], MasterSide]] = {
@@ -57,3 +60,15 @@ class Directions:
 
     def exported_specs(self) -> list[EntitySpec]:
         return [spec for kind, spec in REGISTRY.items() if kind in self.exported]
+
+    def imports(self, kind: str) -> bool:
+        """Whether e-conomic owns the kind, so its changes are imported (and kept in step) in Rackbeat."""
+        return kind in self.imported
+
+    def imported_specs(self, poll: PollGroup | None = None) -> list[EntitySpec]:
+        """The kinds e-conomic owns, in registry order; with `poll`, only those that poll reads."""
+        return [
+            spec
+            for kind, spec in REGISTRY.items()
+            if kind in self.imported and (poll is None or spec.import_rules.poll == poll)
+        ]

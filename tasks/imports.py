@@ -1,0 +1,122 @@
+"""The import task, e-conomic -> Rackbeat, and the one way to queue it.
+
+`rbsync.import_record(kind, key)` takes only the document's identity (its e-conomic key): the task reads
+the document as it is when it runs. Polls (`tasks.economic_polls`) and e-conomic's webhooks queue it with
+`enqueue_import`. The failure policy is the export's (`SyncTask`: retries with backoff, dead letters in
+the API's own words, a redelivery cap), and a dead letter keeps the task name and arguments, so `rbsync
+dlq retry` replays it through this task.
+
+Coalescing: a burst of changes to one document queues one import, behind the pending marker
+`pending:import:{kind}:{key}`. The marker kind is prefixed, so an import and an export of the same kind and
+key (customer 5 both ways) never coalesce into each other; the stale-marker sweep of `tasks.polls` reads
+it back as kind `import`, key `{kind}:{key}`, which names the same marker.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import redis
+
+from tasks.base import SyncTask
+from tasks.celery import app
+from tasks.entities import get_spec
+from tasks.entities.base import MappingDefaults
+from tasks.events import record_event
+from tasks.redis import get_redis
+from tasks.settings import get_settings
+from tasks.sync.connections import process_clients
+from tasks.sync.direction import Directions
+from tasks.sync.importer import Importer
+from tasks.sync.pending import MarkState, PendingMarkers
+from tasks.sync.results import TransferResult
+from tasks.transfer import build_store
+
+logger = logging.getLogger(__name__)
+
+IMPORT_TASK_NAME = "rbsync.import_record"
+MARKER_PREFIX = "import"
+
+
+def marker_kind(kind: str) -> str:
+    """The kind part of an import's pending marker (`import:customer`), apart from the export's."""
+    return f"{MARKER_PREFIX}:{kind}"
+
+
+class ImportTask(SyncTask):
+    """The export's policy; the pending marker is the import's own, cleared when the task starts."""
+
+    clears_pending = False
+
+
+def _record_dependency_events(result: TransferResult, task_id: str) -> None:
+    """Dependencies imported inside this import get their own events (the task's own is SyncTask's)."""
+    client = get_redis()
+    for dependency in result.dependencies:
+        for done in dependency.all_results():
+            record_event(
+                client,
+                kind=done.kind,
+                key=done.key,
+                outcome=done.outcome,
+                task_id=task_id,
+                economic_key=done.economic_key,
+                api_calls=done.api_calls,
+                via=f"{result.kind}:{result.key}",
+                direction="import",
+            )
+
+
+@app.task(bind=True, base=ImportTask, name=IMPORT_TASK_NAME)
+def import_record(self: ImportTask, kind: str, key: str) -> dict[str, Any]:
+    """Bring Rackbeat in step with one e-conomic document; the result is the import's event fields."""
+    PendingMarkers(get_redis()).clear(marker_kind(kind), str(key), self.request.id)
+    settings = get_settings()
+    store = build_store()
+    importer = Importer(
+        process_clients(), store, MappingDefaults.from_settings(settings), Directions.of(settings)
+    )
+    result = importer.transfer(kind, key)
+    _record_dependency_events(result, self.request.id)
+    return {
+        "outcome": result.outcome,
+        "economic_key": result.economic_key,
+        "rackbeat_key": store.bindings.rackbeat_key_for(kind, str(key)),
+        "api_calls": result.api_calls,
+    }
+
+
+def enqueue_import(kind: str, key: str) -> bool:
+    """Queue an import of e-conomic's document `kind`/`key` unless one is already queued; True when this
+    call queued it. A kind that is not imported (no import rules, or not registered) raises LookupError:
+    a caller bug, found here rather than in a worker.
+
+    Like `tasks.transfer.enqueue_export`: the marker is claimed, the task published, then the marker
+    confirmed; a claim left by a call whose publish may have failed is not trusted (a second import of a
+    document is harmless, a lost one is not)."""
+    get_spec(kind).import_rules  # noqa: B018  (raises LookupError for a kind that is not imported)
+    key = str(key)
+    marker = marker_kind(kind)
+    task_id = str(uuid.uuid4())
+    markers = PendingMarkers(get_redis())
+    state = markers.mark_state(marker, key, task_id, ttl_seconds=get_settings().pending_claim_seconds)
+    if state is MarkState.QUEUED:
+        return False
+    if state is MarkState.UNCONFIRMED:
+        import_record.apply_async(args=(kind, key), task_id=task_id)
+        return True
+    try:
+        import_record.apply_async(args=(kind, key), task_id=task_id)
+    except Exception:
+        try:
+            markers.clear(marker, key, task_id)
+        except redis.RedisError:
+            logger.warning("could not take back the pending import claim of %s %s", kind, key)
+        raise
+    try:
+        markers.confirm(marker, key, task_id)
+    except redis.RedisError:  # queued all the same; only the coalescing of later changes is shorter-lived
+        logger.warning("could not confirm the pending import marker of %s %s", kind, key)
+    return True
