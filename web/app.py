@@ -85,9 +85,8 @@ def enqueue_transfer(kind: str, key: str) -> bool:
 
 def enqueue_import(kind: str, key: str) -> bool:
     """tasks.imports.enqueue_import, imported on first use (like enqueue_transfer)."""
-    import importlib
+    from tasks.imports import enqueue_import as enqueue
 
-    enqueue: Callable[[str, str], bool] = importlib.import_module("tasks.imports").enqueue_import
     return enqueue(kind, key)
 
 
