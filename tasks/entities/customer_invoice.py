@@ -14,7 +14,8 @@ Rules that live here:
   dependency; quantity, unit net price and discount go as Rackbeat has them. A credit note is an invoice
   with negative quantities, which is how e-conomic takes one. A line without an item is refused (e-conomic
   accepts no quantity or price on a line without a product, E04730).
-- Customer, payment terms: dependencies (the invoice's own terms, else the customer's). Layout: the
+- Customer, payment terms: dependencies (the invoice's own terms, else the customer's), the terms checked
+  by the view Rackbeat embeds in the invoice (e-conomic derives the due date from them). Layout: the
   invoice's, else the setting `customer_default_layout`; none at all is refused before any call, naming it.
 - Recipient: the customer's name and EAN, the invoice's address, the VAT zone by the rule shared with
   customers (`_vat_zone`). The customer's fields come from the customer the invoice embeds where it carries
@@ -111,6 +112,17 @@ def depends_on(record: Record) -> list[RecordRef]:
     items = (line_item(line) for line in record.get("lines") or [])
     deps.extend(dict.fromkeys(item for item in items if item is not None))
     return deps
+
+
+def embedded(record: Record) -> dict[RecordRef, Record]:
+    """Rackbeat embeds the invoice's payment terms (number, name, type, days): when they map to what was
+    last written for them, they are current and are not read; otherwise they are transferred before the
+    invoice, since e-conomic derives the invoice's due date from its own copy of them."""
+    terms = reference_key(record, "payment_terms_id", "payment_terms")
+    view = record.get("payment_terms")
+    if terms is None or not isinstance(view, dict) or str(view.get("number")) != terms:
+        return {}
+    return {(PAYMENT_TERM_KIND, terms): view}
 
 
 def read_at_posting(record: Record) -> list[RecordRef]:
@@ -333,7 +345,9 @@ SPEC = EntitySpec(
         key_field="draftInvoiceNumber",
         writable_fields=WRITABLE_FIELDS,
     ),
-    exports=ExportRules(to_economic=to_economic, depends_on=depends_on, related=read_at_posting),
+    exports=ExportRules(
+        to_economic=to_economic, depends_on=depends_on, embedded=embedded, related=read_at_posting
+    ),
     posting=PostingRules(
         ready=is_booked,
         channel="invoice",

@@ -7,7 +7,10 @@ dependency that cannot be resolved is left out of the refs: the mapper decides w
 A posted document only needs the e-conomic keys of what it refers to (it carries its own copy of the rest):
 with `settled=True` a dependency that a transfer already brought across (`BindingStore.settled_key`) is
 referred to by its binding's key, with no call; only one that is not yet bound (or was found gone) is
-transferred first. Its later changes come across by its own webhook and the change poll.
+transferred first. Its later changes come across by its own webhook and the change poll. A dependency the
+document embeds a view of (an invoice's payment terms) is checked by that view instead, as for any record:
+current when the view maps to what was last written, else transferred first, so e-conomic never books a
+document against terms Rackbeat has since changed (e-conomic derives the due date from them).
 """
 
 from __future__ import annotations
@@ -43,11 +46,12 @@ def resolve_dependencies(
     views = rules.embedded(record)
     for dep_kind, dep_key in rules.depends_on(record):
         dep_key = str(dep_key)
-        known = store.bindings.settled_key(dep_kind, dep_key) if settled else None
+        view = views.get((dep_kind, dep_key))
+        # a view the record embeds shows the dependency as it is now: it wins over a settled binding
+        known = store.bindings.settled_key(dep_kind, dep_key) if settled and view is None else None
         if known is not None:
             refs[(dep_kind, dep_key)] = known
         elif dep_kind in REGISTRY:
-            view = views.get((dep_kind, dep_key))
             dep_result = current_by_view(dep_kind, dep_key, view, store, defaults)
             if dep_result is None:
                 dep_result = transfer(dep_kind, dep_key, chain)
