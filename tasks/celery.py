@@ -49,6 +49,7 @@ TASK_MODULES = (
     "tasks.dlq_tasks",
     "tasks.polls",
     "tasks.imports",
+    "tasks.economic_polls",
     "tasks.startup",
     "tasks.stock_value.jobs",
 )
@@ -90,6 +91,15 @@ def beat_schedule(settings: StoreSettings) -> dict[str, dict[str, Any]]:
             "poll-rackbeat-deletions",
             "rbsync.poll_rackbeat_deletions",
             settings.deletion_sweep_interval_seconds,
+        ),
+        # e-conomic -> Rackbeat (tasks/economic_polls.py): orders, the master data e-conomic owns (the
+        # master settings are the worker's: with none owned the poll costs nothing), projects when on.
+        ("poll-economic-orders", "rbsync.poll_economic_orders", settings.economic_orders_poll_seconds),
+        ("poll-economic-master", "rbsync.poll_economic_master", settings.economic_master_poll_seconds),
+        (
+            "poll-economic-projects",
+            "rbsync.poll_economic_projects",
+            settings.economic_projects_poll_seconds if settings.project_management_enabled else 0,
         ),
     ):
         if interval > 0:

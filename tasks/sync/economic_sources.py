@@ -15,7 +15,7 @@ from typing import Any
 
 from clients.economic import EconomicClient
 from clients.errors import NotFoundError
-from tasks.entities.base import EconomicTarget, LegacyResource, OpenApiRoute, Record
+from tasks.entities.base import EconomicTarget, LegacyResource, OpenApiRoute
 
 ECONOMIC_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -44,7 +44,9 @@ def read_document(target: EconomicTarget, key: Any, economic: EconomicClient) ->
         return None
 
 
-def changed_since(target: EconomicTarget, since: datetime, economic: EconomicClient) -> Iterator[Record]:
+def changed_since(
+    target: EconomicTarget, since: datetime, economic: EconomicClient
+) -> Iterator[dict[str, Any]]:
     """Every document of `target` whose `lastUpdated` is at or after `since`, streamed a page (1,000
     documents) at a time: with nothing changed, one call."""
     if isinstance(target, LegacyResource):

@@ -38,7 +38,12 @@ def test_naive_rackbeat_times_are_read_as_utc(service_settings):
 
 def test_beat_runs_both_polls_at_their_intervals_and_zero_turns_one_off(redis_url):
     settings = build_test_settings(
-        redis_url, "polls-unit", poll_interval_seconds=120, deletion_sweep_interval_seconds=0
+        redis_url,
+        "polls-unit",
+        poll_interval_seconds=120,
+        deletion_sweep_interval_seconds=0,
+        economic_orders_poll_seconds=0,  # the e-conomic polls' entries: tests/engine/test_importer_polls.py
+        economic_master_poll_seconds=0,
     )
     schedule = beat_schedule(settings)
     assert schedule == {
