@@ -20,6 +20,8 @@ from starlette.routing import Route
 from sandbox.common.server import ServerThread
 from tasks.economic_webhooks import RECEIVER_PREFIX, TOKEN_HEADER
 from tasks.settings import Settings
+from tasks.sync.pending import PendingMarkers
+from tests.web.support import WebProcess, queue_length, queued_transfers
 from web.economic_webhooks import (
     MAX_BODY_BYTES,
     EconomicWebhookMetrics,
@@ -390,3 +392,35 @@ def test_the_app_mounts_the_route_and_publishes_its_counters(service_settings: S
     assert 'rbsync_economic_webhooks_refused_total{reason="missing-token"}' in page
     assert 'rbsync_economic_webhooks_ignored_by_kind_total{kind="customer"}' in page
     assert TOKEN not in page
+
+
+# ------------------------------------------------------------------------------------------- real process
+
+
+def test_over_python_m_web_a_delivery_queues_one_import_a_burst_coalesces_and_refusals_queue_nothing(
+    web_process_factory: Callable[..., WebProcess], service_redis: redis.Redis
+) -> None:
+    # The receiver as production runs it, with tasks.imports.enqueue_import on a broker prefix no worker
+    # consumes: its transfers queue holds exactly what it queued.
+    token = "economic-" + uuid.uuid4().hex
+    web = web_process_factory(economic_webhook_token=SecretStr(token), customers_master="economic")
+    number = str(7000 + uuid.uuid4().int % 2000)
+    url = web.url + RECEIVER_PREFIX + "/customer"
+    body = f"old={number}&new={number}"
+
+    refusals = [
+        httpx.post(url, content=body, headers={"Content-Type": FORM}),
+        httpx.post(url, content=body, headers={"Content-Type": FORM, TOKEN_HEADER: token[:-1]}),
+        httpx.post(url, content="old=&new=x", headers={"Content-Type": FORM, TOKEN_HEADER: token}),
+        httpx.post(web.url + RECEIVER_PREFIX + "/invoice", content=body, headers={TOKEN_HEADER: token}),
+    ]
+    assert [answer.status_code for answer in refusals] == [401, 401, 400, 404]
+    assert queue_length(service_redis, web.settings) == 0
+
+    headers = {"Content-Type": FORM, TOKEN_HEADER: token}
+    burst = [httpx.post(url, content=body, headers=headers).json()["enqueued"] for _ in range(5)]
+    assert burst == [[True], [False], [False], [False], [False]]
+    assert queued_transfers(service_redis, web.settings) == [("customer", number)]
+    marker = PendingMarkers(service_redis, web.settings.connection_id).get("import:customer", number)
+    assert marker is not None
+    assert token not in web.log()
