@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 
+from clients.errors import TransientError
 from tasks.entities import REGISTRY
 from tasks.errors import MappingError
 from tasks.settings import Settings
@@ -199,6 +200,46 @@ def test_may_update_refuses_and_leaves_the_rackbeat_record_alone(
     assert "Rackbeat has barred it" in str(refused.value)
     assert refused.value.permanent
     assert rackbeat_record(rackbeat, "products", "IMP-4")["name"] == "Product IMP-4"  # type: ignore[index]
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_the_retry_not_made_twice(
+    sandboxes: tuple[Any, Any],
+) -> None:
+    """Rackbeat has no Idempotency-Key: "commit, then fail the answer" on a create; the retry finds the
+    record (a dependency by its number, the customer by its number) before writing anything again."""
+    rackbeat, economic = sandboxes
+    directions = Directions.of(Settings(**_settings(customers_master="economic")))
+    economic_customer(economic, 505)
+    economic_customer(economic, 506)
+
+    rackbeat.sandbox.faults.set(commit_then_fail=1)  # the customer group's create, its answer lost
+    with pytest.raises(TransientError):
+        run_import("customer", "505", directions)
+    assert run_import("customer", "505", directions).outcome == "created"
+    rackbeat.sandbox.faults.set(commit_then_fail=1)  # now the customer's own create
+    with pytest.raises(TransientError):
+        run_import("customer", "506", directions)
+    retried = run_import("customer", "506", directions)
+
+    assert retried.outcome == "replaced", "found at its number, not created again"
+    assert sorted(c["number"] for c in rackbeat.sandbox.dump("customers")) == [505, 506]
+    assert len(rackbeat.sandbox.dump("customer-groups")) == 1
+    assert len(rackbeat.sandbox.dump("payment-terms")) == 1
+    assert run_import("customer", "506", directions).outcome == "unchanged"
+
+
+def test_a_document_not_ready_is_left_alone(
+    sandboxes: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rackbeat, economic = sandboxes
+    spec = REGISTRY["product"]
+    monkeypatch.setitem(
+        REGISTRY, "product", replace(spec, imports=replace(spec.import_rules, ready=lambda document: False))
+    )
+    economic_product(economic, "IMP-8")
+
+    assert run_import("product", "IMP-8").outcome == "ignored"
+    assert not rackbeat_writes(rackbeat)
 
 
 def test_a_document_gone_from_economic_bars_its_rackbeat_record(sandboxes: tuple[Any, Any]) -> None:
