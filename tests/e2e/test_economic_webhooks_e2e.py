@@ -20,6 +20,7 @@ from clients.economic import EconomicClient
 from sandbox.common.server import ServerThread
 from tasks.economic_webhooks import register_economic_webhooks
 from tasks.settings import Settings
+from tests.e2e.test_products_e2e import wait_until_quiet
 from tests.engine.importer_support import economic_call, economic_customer, economic_product, rackbeat_record
 from tests.engine.test_exporter import forget_records
 from tests.fixtures.service import apply_settings, wait_for
@@ -109,6 +110,7 @@ def flow(
     assert [r.outcome for r in results if r.kind in ("customer", "product")] == ["created", "created"]
     yield flow
     flow.receiver.stop()
+    wait_until_quiet(flow.settings, redis_client)  # this test's imports finish before the next resets
 
 
 def test_a_customer_created_and_changed_in_e_conomic_arrives_in_rackbeat_within_seconds(flow: Flow) -> None:
@@ -197,3 +199,4 @@ def test_projects_arrive_by_webhook_only_with_project_management_on(
     finally:
         for flow in flows:
             flow.receiver.stop()
+        wait_until_quiet(sandbox_settings, redis_client)
