@@ -6,8 +6,11 @@ that succeed, one that dead-letters at once (a group e-conomic would refuse) and
 after its retries run out (e-conomic failing with 5xx); the receiver also gets a wrong token and a
 malformed body.
 
-Scanned for every token value (Rackbeat's, both e-conomic ones, the fixed webhook token and each token
-Rackbeat returned at registration):
+e-conomic's webhooks are registered through its webhooks API (our token in a custom header), and a customer
+created there is delivered by the sandbox and imported; the receiver also gets a wrong e-conomic token.
+
+Scanned for every token value (Rackbeat's, both e-conomic ones, the fixed webhook token, the e-conomic
+webhook token and each token Rackbeat returned at registration):
 - every log line: this process's root logger (DEBUG), the worker's output, the receiver's output (DEBUG);
 - every command the broker/store saw during the flow (Redis MONITOR), with kombu message bodies decoded,
   so task arguments, retries, results and events are read as the broker got them;
@@ -48,7 +51,11 @@ import redis
 from celery import Celery
 from pydantic import SecretStr
 
+from clients.economic import EconomicClient
 from tasks.deadletter import DeadLetterStore
+from tasks.economic_webhooks import RECEIVER_PREFIX as ECONOMIC_RECEIVER_PREFIX
+from tasks.economic_webhooks import TOKEN_HEADER as ECONOMIC_TOKEN_HEADER
+from tasks.economic_webhooks import register_economic_webhooks
 from tasks.entities import REGISTRY
 from tasks.harness.localredis import LocalRedis
 from tasks.settings import Settings
@@ -232,6 +239,7 @@ def flow_tokens() -> dict[str, str]:
         "economic_app_secret_token": unique_token("eas"),
         "economic_agreement_grant_token": unique_token("eag"),
         "webhook_token (fixed setting)": unique_token("wh"),
+        "economic_webhook_token": unique_token("ewh"),
     }
 
 
@@ -303,6 +311,8 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
         "economic_app_secret_token": SecretStr(flow_tokens["economic_app_secret_token"]),
         "economic_agreement_grant_token": SecretStr(flow_tokens["economic_agreement_grant_token"]),
         "webhook_token": SecretStr(flow_tokens["webhook_token (fixed setting)"]),
+        "economic_webhook_token": SecretStr(flow_tokens["economic_webhook_token"]),
+        "customers_master": "economic",  # so e-conomic's customer webhook queues an import (step 5)
     }
     store = redis.Redis.from_url(redis_url, decode_responses=True)
     worker = worker_process(broker_prefix=prefix, **overrides)
@@ -362,6 +372,39 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
     )
     assert (refused.status_code, malformed.status_code) == (401, 400)
     assert rackbeat.sandbox.wait_for_webhooks(15)
+
+    # 5. e-conomic's webhooks: registered through its webhooks API (the token in a custom header), a
+    #    customer created there is delivered by the sandbox, queued and imported; a wrong token is refused
+    economic_token = SecretStr(flow_tokens["economic_webhook_token"])
+    with EconomicClient(
+        economic.api_url,
+        economic.api_url,
+        SecretStr(flow_tokens["economic_app_secret_token"]),
+        SecretStr(flow_tokens["economic_agreement_grant_token"]),
+    ) as economic_api:
+        register_economic_webhooks(economic_api, web.url, economic_token, ["customer"])
+    customer = {
+        "name": "Hooked ApS",
+        "currency": "DKK",
+        "customerGroup": {"customerGroupNumber": 1},
+        "paymentTerms": {"paymentTermsNumber": 1},
+        "vatZone": {"vatZoneNumber": 1},
+    }
+    number = httpx.post(economic.api_url + "customers", json=customer, headers=economic.headers).json()[
+        "customerNumber"
+    ]
+    wait_for(
+        lambda: any(c["number"] == number for c in rackbeat.sandbox.dump("customers")),
+        timeout=60,
+        message="e-conomic's customer to reach Rackbeat by webhook",
+    )
+    wrong = httpx.post(
+        web.url + ECONOMIC_RECEIVER_PREFIX + "/customer",
+        content=f"old=&new={number}",
+        timeout=10,
+        headers={ECONOMIC_TOKEN_HEADER: "wrong", "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert wrong.status_code == 401
     time.sleep(1.0)  # let the last task events and log lines be written
 
     captured_events = events.stop()
@@ -390,6 +433,8 @@ def test_no_token_appears_in_logs_tasks_events_or_dead_letters(
     # task arguments are read decoded, as the worker gets them (a token in them would be found)
     assert any('"BOLT/8"' in body for c in commands for body in decoded_bodies(c))
     assert "received" in worker.log() and "POST /webhooks/rackbeat" in web.log()
+    assert "POST /webhooks/economic/customer" in web.log()
+    assert any("rbsync.import_record" in text for text in broker_texts)
 
     found = (
         leaks(all_secrets, root_log.lines, "test-process log")
