@@ -44,7 +44,6 @@ from typing import Any
 from clients.errors import NotFoundError
 from tasks.entities import REGISTRY
 from tasks.entities.base import (
-    EconomicTarget,
     EntitySpec,
     MappingContext,
     MappingDefaults,
@@ -99,12 +98,6 @@ class ImportWritten(Written):
     target: ImportTarget | None = None
 
 
-@dataclass
-class _Read:
-    source: EconomicTarget
-    read_at: datetime
-
-
 class Importer(Synchronizer):
     """e-conomic -> Rackbeat."""
 
@@ -122,7 +115,8 @@ class Importer(Synchronizer):
         super().__init__(clients, store, defaults, directions)
         self.suppress_webhooks = suppress_webhooks
         self._as_dependency: list[bool] = []
-        self._reads: dict[RecordRef, _Read] = {}
+        self._read_at: dict[RecordRef, datetime] = {}
+        """When each document being imported was read (before the read), for the version it brought."""
 
     def transfer(self, kind: str, key: str, chain: tuple[RecordRef, ...] = ()) -> TransferResult:
         """Bring Rackbeat in step with e-conomic's document `kind`/`key` (its e-conomic key) as it is now;
@@ -132,7 +126,7 @@ class Importer(Synchronizer):
             return super().transfer(kind, key, chain)
         finally:
             self._as_dependency.pop()
-            self._reads.pop((kind, str(key)), None)
+            self._read_at.pop((kind, str(key)), None)
 
     def owns(self, kind: str) -> bool:
         """Whether e-conomic owns the kind (then its changes are copied; else Rackbeat's record stands)."""
@@ -153,7 +147,7 @@ class Importer(Synchronizer):
         for source in spec.import_sources():
             document = read_document(source, key, self.clients.economic)
             if document is not None:
-                self._reads[(spec.kind, key)] = _Read(source, read_at)
+                self._read_at[(spec.kind, key)] = read_at
                 return document
         return None
 
@@ -218,14 +212,14 @@ class Importer(Synchronizer):
     def target(self, spec: EntitySpec, key: str, source: Record, document: dict[str, Any]) -> ImportTarget:
         """The bound Rackbeat record, else the one `find_existing` finds, else a new one."""
         rules = spec.import_rules
-        read = self._reads.get((spec.kind, key))
+        read_at = self._read_at.get((spec.kind, key))
         common: dict[str, Any] = {
             "economic_key": spec.economic_key_of(source),
             "economic_version": rules.version(source),
             "create_key": rules.rackbeat_key(source),
         }
-        if read is not None:
-            common["read_at"] = read.read_at
+        if read_at is not None:
+            common["read_at"] = read_at
         binding = self.store.bindings.bound_to_economic(spec.kind, key)
         if binding is not None:
             return ImportTarget(binding.rackbeat_key, binding, **common)
@@ -327,7 +321,7 @@ class Importer(Synchronizer):
             spec.kind,
             str(written.key),
             economic_key=target.economic_key,
-            economic_resource=self._economic_resource(spec, key),
+            economic_resource=spec.economic.resource,
             rackbeat_hash=payload_hash(document),
             economic_hash=self.export_hash(spec, written.record),
             rackbeat_seen=self._rackbeat_seen(written.record, written.sent_at),
@@ -389,10 +383,6 @@ class Importer(Synchronizer):
             return self.clients.rackbeat.get(spec.rackbeat.resource, rackbeat_key, spec.rackbeat.singular)
         except NotFoundError:
             return None
-
-    def _economic_resource(self, spec: EntitySpec, key: str) -> str:
-        read = self._reads.get((spec.kind, key))
-        return read.source.resource_id if read is not None else spec.economic.resource
 
     @staticmethod
     def _rackbeat_seen(record: Record, at: datetime) -> tuple[str, datetime] | None:
