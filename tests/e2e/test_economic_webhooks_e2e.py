@@ -93,7 +93,8 @@ def flow(
     redis_client: redis.Redis,
     session_namespace: str,
 ) -> Iterator[Flow]:
-    """Customers and products owned by e-conomic; webhooks for both registered with the e-conomic sandbox."""
+    """Customers and products owned by e-conomic; webhooks for them and for orders registered with the
+    e-conomic sandbox."""
     flow, api = start_flow(
         sandbox_settings,
         rackbeat_sandbox,
@@ -104,10 +105,9 @@ def flow(
         products_master="economic",
     )
     with api:
-        results = register_economic_webhooks(
-            api, flow.receiver.url, SecretStr(flow.token), ["customer", "product"]
-        )
-    assert [r.outcome for r in results if r.kind in ("customer", "product")] == ["created", "created"]
+        kinds = ["customer", "product", "order"]
+        results = register_economic_webhooks(api, flow.receiver.url, SecretStr(flow.token), kinds)
+    assert [r.outcome for r in results if r.kind in kinds] == ["created", "created", "created"]
     yield flow
     flow.receiver.stop()
     wait_until_quiet(flow.settings, redis_client)  # this test's imports finish before the next resets
@@ -145,6 +145,41 @@ def test_a_product_changed_in_e_conomic_arrives_in_rackbeat_within_seconds(flow:
     took = flow.arrives("products", number, lambda r: r["sales_price"] == 14.0, "the price change")
     assert took < ARRIVES_WITHIN
     assert rackbeat_record(flow.rackbeat, "products", number)["name"] == "Renamed by e-conomic"
+    assert flow.polled() == []
+
+
+def test_an_order_sent_in_e_conomic_is_in_rackbeat_within_seconds_with_its_customer_and_product(
+    flow: Flow,
+) -> None:
+    customer = 5000 + uuid.uuid4().int % 90
+    product = f"OH-{uuid.uuid4().hex[:6].upper()}"
+    economic_customer(flow.economic, customer, name="Order Hooks ApS")
+    economic_product(flow.economic, product, salesPrice=40.0)
+    draft = economic_call(
+        flow.economic,
+        "POST",
+        "orders/drafts",
+        {
+            "date": "2026-11-30",
+            "currency": "DKK",
+            "customer": {"customerNumber": customer},
+            "layout": {"layoutNumber": 19},
+            "paymentTerms": {"paymentTermsNumber": 1},
+            "recipient": {"name": "Order Hooks ApS", "vatZone": {"vatZoneNumber": 1}},
+            "lines": [{"product": {"productNumber": product}, "quantity": 3, "unitNetPrice": 40.0}],
+        },
+    )
+    started = time.monotonic()
+    sent = economic_call(flow.economic, "POST", "orders/sent", draft)  # marked sent: the state imported
+    reference = f"e-conomic order {sent['orderNumber']}"
+
+    def carrying() -> list[dict[str, Any]]:
+        return [o for o in flow.rackbeat.sandbox.dump("orders") if o.get("their_reference") == reference]
+
+    [order] = wait_for(carrying, timeout=30, message="the order in Rackbeat")
+    assert time.monotonic() - started < ARRIVES_WITHIN
+    assert order["customer_id"] == customer
+    assert [(line["item_id"], line["quantity"]) for line in order["lines"]] == [(product, 3)]
     assert flow.polled() == []
 
 
