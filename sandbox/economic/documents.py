@@ -80,6 +80,8 @@ DRAFT_ORDERS = Resource(
     refs=_DOCUMENT_REFS,
     webhook="order",
     links=lambda key: _draft_links("orders", key),
+    # One order keeps its number from draft to sent to archived (economic-api.md 12.10): one series.
+    number_series=("orders/sent", "orders/archived"),
 )
 SENT_ORDERS = Resource(
     "orders/sent",

@@ -305,8 +305,8 @@ def write_resource(
                         }
                     }
                 )
-            key = store.next_number(resource.path)
-        elif not is_put and store.exists(resource.path, key):
+            key = max(store.next_number(table) for table in resource.series_tables())
+        elif not is_put and any(store.exists(table, key) for table in resource.series_tables()):
             raise validation_error(
                 {
                     resource.key: {

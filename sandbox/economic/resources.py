@@ -43,6 +43,9 @@ class Resource:
     add_sort: dict[str, str] = field(default_factory=dict)
     drop_sort: tuple[str, ...] = ()
     create_description: str = ""
+    # Other tables whose records share this resource's number series (an order keeps its number from
+    # draft to sent to archived): a number assigned here is past all of theirs, and one taken there is taken.
+    number_series: tuple[str, ...] = ()
 
     @property
     def collection_schema(self) -> str:
@@ -59,6 +62,10 @@ class Resource:
     @property
     def put_schema(self) -> str:
         return f"{self.schema_base}.{self.put_segment or self.item_segment}.put"
+
+    def series_tables(self) -> tuple[str, ...]:
+        """This resource's table and those it shares its numbers with."""
+        return (self.path, *self.number_series)
 
     def self_link(self, key: Any) -> str:
         return link(f"{self.path}/{encode_key(key)}")

@@ -116,3 +116,20 @@ def test_a_watermark_within_a_day_finds_only_what_changed_after_it(
     assert numbers("$lt:", "2026-11-30T10:00:00Z") == [2]
     assert numbers("$gte:", "2026-11-30") == [2, 3], "a date alone is the start of that day"
     assert numbers("$lt:", "2026-11-30") == []
+
+
+def test_order_numbers_are_one_series_across_drafts_sent_and_archived(
+    http: httpx.Client, server: tuple[EconomicSandbox, str]
+) -> None:
+    """An order keeps its number as it moves between the three collections (12.10), so a new draft never
+    takes the number of a sent or archived order (the sandbox's choice: the next number after every
+    order's, as for other numbers it assigns, 15.7)."""
+    first = sent_order(http)
+    archived = dict(first, orderNumber=7)
+    server[0].load({"orders.archived": [archived]})
+    second = http.post("orders/drafts", json=draft_invoice(1, "P-1"))
+    assert second.status_code == 201 and second.json()["orderNumber"] == 8
+    assert http.get("orders/sent/1").json()["orderNumber"] == 1, "the sent order is still there"
+    assert http.post("orders/sent", json=second.json()).status_code == 201
+    after_sending = http.post("orders/drafts", json=draft_invoice(1, "P-1")).json()
+    assert after_sending["orderNumber"] == 9, "a sent order's number stays taken"
