@@ -36,8 +36,9 @@ Decisions (each has a test in tests/entities/test_order.py):
   again. Rackbeat's order number is its own (`rackbeat_key` is None: Rackbeat assigns it).
 - **An order Rackbeat has taken over is never overwritten** (`may_update`): once Rackbeat has booked,
   shipped (or partly), invoiced (or partly), archived or cancelled it, a change in e-conomic is not
-  copied, and the reason names the order and its state. The import creates orders unbooked (a draft,
-  `POST orders/drafts`), so e-conomic's changes follow until Rackbeat books the order.
+  copied: the importer dead-letters the import in the reason's words (it names the order and its
+  state), so it is visible and can be retried once the order is reopened in Rackbeat. The import creates
+  orders unbooked (a draft, `DRAFT_FIELD`), so e-conomic's changes follow until Rackbeat books them.
 - Customer and products are dependencies (`dependencies`): imported first when Rackbeat lacks them.
   The mapper takes their Rackbeat numbers from `context.refs[(kind, e-conomic key)]`; an unresolved one
   is refused naming the Rackbeat field.
@@ -62,11 +63,21 @@ text goes to the note, since every Rackbeat line needs an item.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from tasks.entities._fields import text
-from tasks.entities.base import MappingContext, Record, RecordRef
+from tasks.entities.base import (
+    EconomicSide,
+    EntitySpec,
+    ImportRules,
+    LegacyResource,
+    MappingContext,
+    RackbeatLookup,
+    RackbeatSide,
+    Record,
+    RecordRef,
+)
 from tasks.errors import MappingError
 
 KIND = "order"
@@ -75,7 +86,13 @@ RACKBEAT_RESOURCE = "orders"
 RACKBEAT_SINGULAR = "order"
 RACKBEAT_PLURAL = "orders"
 RACKBEAT_CREATE = "orders/drafts"
-"""Where an order is created: unbooked, so e-conomic's changes can follow until Rackbeat books it."""
+"""Where Rackbeat documents the creation of an unbooked order (rackbeat-api.md 2.2). The importer has no
+per-kind create path yet, so the body says it instead (`DRAFT_FIELD`)."""
+DRAFT_FIELD = "is_draft"
+"""`is_draft: true` in the body of `POST orders`: the order is created unbooked. `is_draft` is the flag
+Rackbeat's API shows on its drafts (rackbeat-api.md 2.3, the older spec); the Rackbeat sandbox takes it on
+any document create and ignores it on a replace, where it changes nothing (an order the import replaces is
+unbooked, or `may_update` refuses it)."""
 CUSTOMER_KIND = "customer"
 PRODUCT_KIND = "product"
 PAYMENT_TERM_KIND = "payment_term"
@@ -240,6 +257,7 @@ def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
         **_address(document),
         "delivery_address": _delivery(document),
         "lines": lines,
+        DRAFT_FIELD: True,
     }
     vat_zone = VAT_ZONES.get(_number(_part(document, "recipient").get("vatZone"), "vatZoneNumber") or 0)
     if vat_zone is not None:
@@ -256,15 +274,7 @@ def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
     return body
 
 
-class ListsRecords(Protocol):
-    """What `find_existing` needs of a Rackbeat client (`clients.rackbeat.RackbeatClient.iter`)."""
-
-    def iter(
-        self, resource: str, plural: str, params: Mapping[str, Any] | None = None, limit: int = ...
-    ) -> Iterator[dict[str, Any]]: ...
-
-
-def find_existing(rackbeat: ListsRecords, document: Record) -> dict[str, Any] | None:
+def find_existing(rackbeat: RackbeatLookup, document: Record) -> Record | None:
     """The Rackbeat order that carries this e-conomic order's reference, or None: one call,
     `GET orders?simple_filter[their_reference]=e-conomic order <n>`. Asked before every create, so an
     order whose create committed but whose answer was lost is found instead of being created twice. Were
@@ -285,8 +295,44 @@ def may_update(existing: Record) -> str | None:
     states = [label for flag, label in TAKEN_OVER if existing.get(flag)]
     if not states:
         return None
-    number = existing.get("number")
-    return (
-        f"Rackbeat order {number} is {', '.join(states)}; Rackbeat has taken it over, so e-conomic's "
-        f"change to {existing.get(REFERENCE_FIELD) or 'the order'} is not copied"
-    )
+    carried = existing.get(REFERENCE_FIELD)
+    of = f" ({carried})" if carried else ""
+    return f"Rackbeat order {existing.get('number')}{of} is {', '.join(states)}: Rackbeat has taken it over"
+
+
+IMPORT_NEVER_COPIED = (
+    "references.customerContact",
+    "recipient.attention",
+    "recipient.ean",
+    "recipient.publicEntryNumber",
+    "references.vendorReference",
+    "deliveryLocation",
+    "delivery.deliveryTerms",
+    "exchangeRate",
+    "dueDate",
+    "netAmount, grossAmount, vatAmount, roundingAmount, margins, cost prices",
+    "layout",
+    "project",
+    "lines[].unit",
+    "lines[].unitCostPrice",
+    "lines[].departmentalDistribution",
+    "lines[].accrual",
+    "pdf",
+)
+"""e-conomic order fields the import leaves out on purpose (module docstring, "Never copied")."""
+
+
+SPEC = EntitySpec(
+    kind=KIND,
+    rackbeat=RackbeatSide(resource=RACKBEAT_RESOURCE, singular=RACKBEAT_SINGULAR),
+    economic=EconomicSide(target=LegacyResource(path=ECONOMIC_RESOURCE), key_field="orderNumber"),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        economic_key=order_number,
+        dependencies=dependencies,
+        find_existing=find_existing,
+        may_update=may_update,
+        never_copied=IMPORT_NEVER_COPIED,
+        poll="orders",
+    ),
+)

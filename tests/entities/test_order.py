@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tasks.entities import order
-from tasks.entities.base import MappingContext
+from tasks.entities import REGISTRY, order
+from tasks.entities.base import LegacyResource, MappingContext
 from tasks.errors import MappingError
 
 REFS = {
@@ -103,7 +103,7 @@ def mapped(document: dict[str, Any] | None = None, refs: Mapping[Any, Any] = REF
 
 def test_sent_orders_are_imported_by_their_number_and_rackbeat_numbers_its_own() -> None:
     assert order.ECONOMIC_RESOURCE == "orders/sent"
-    assert order.RACKBEAT_CREATE == "orders/drafts", "created unbooked, so changes can follow"
+    assert mapped()["is_draft"] is True, "created unbooked, so changes can follow"
     assert order.economic_key(sent_order()) == "17"
     assert "Sent orders are imported" in (order.__doc__ or "")
 
@@ -118,6 +118,18 @@ def test_the_customer_and_each_product_are_dependencies_once_customer_first() ->
     document = sent_order()
     document["lines"].append({"product": {"productNumber": "P-1"}, "quantity": 1, "sortKey": 4})
     assert order.dependencies(document) == [("customer", "5"), ("product", "P-1"), ("product", "P/2")]
+
+
+def test_the_kind_is_imported_only_polled_with_the_orders_and_announced_by_no_rackbeat_event() -> None:
+    spec = REGISTRY["order"]
+    assert spec is order.SPEC and spec.exports is None and spec.posting is None
+    assert spec.import_sources() == (LegacyResource("orders/sent"),)
+    assert spec.rackbeat.resource == "orders" and not spec.rackbeat.events
+    rules = spec.import_rules
+    assert rules.poll == "orders" and rules.rackbeat_key(sent_order()) is None, "Rackbeat numbers its own"
+    assert spec.economic_key_of(sent_order()) == 17
+    assert rules.find_existing is order.find_existing and rules.may_update is order.may_update
+    assert {"references.customerContact", "deliveryLocation", "exchangeRate"} <= set(rules.never_copied)
 
 
 # ------------------------------------------------------------------------------------------- each field
@@ -224,6 +236,7 @@ def test_the_body_holds_only_the_fields_the_import_owns() -> None:
         "delivery_address",
         "lines",
         "vat_zone",
+        "is_draft",
     }
     assert set(mapped()) == owned
 
@@ -362,10 +375,9 @@ def test_an_order_rackbeat_has_taken_over_is_never_overwritten_and_the_reason_sa
     flag: str, label: str
 ) -> None:
     reason = order.may_update({"number": 9, "their_reference": "e-conomic order 17", flag: True})
-    assert reason is not None
-    assert reason.startswith(f"Rackbeat order 9 is {label};") and "e-conomic order 17" in reason
+    assert reason == f"Rackbeat order 9 (e-conomic order 17) is {label}: Rackbeat has taken it over"
 
 
 def test_the_reason_names_every_state_rackbeat_has_moved_it_to() -> None:
     reason = order.may_update({"number": 9, "is_booked": True, "is_shipped": True, "is_invoiced": True})
-    assert reason is not None and "is booked, shipped, invoiced;" in reason
+    assert reason == "Rackbeat order 9 is booked, shipped, invoiced: Rackbeat has taken it over"
