@@ -23,9 +23,11 @@ from tasks.settings import Settings
 from tasks.webhooks import RECEIVER_PATH, WebhookTokenStore, handled_events, register_webhooks
 from tests.e2e.test_products_e2e import wait_until_quiet
 from tests.engine.importer_support import (
+    clear_log,
     economic_customer,
     economic_product,
     economic_writes,
+    logged,
     rackbeat_record,
     rackbeat_writes,
 )
@@ -141,15 +143,15 @@ def test_ten_polls_with_nothing_new_cost_ten_calls_per_collection(flow: Flow) ->
     settle(flow)
     watermarks = EconomicWatermarks(flow.redis, flow.settings.connection_id)
     before = watermarks.get("product", "products")
-    flow.economic.sandbox.request_log.clear()
-    flow.rackbeat.sandbox.request_log.clear()
+    clear_log(flow.economic)
+    clear_log(flow.rackbeat)
 
     reports = [run(MASTER) for _ in range(10)]
 
     assert [r["queued"] for r in reports] == [0] * 10
-    calls = [(e["method"], e["path"]) for e in flow.economic.sandbox.request_log.entries()]
+    calls = [(e["method"], e["path"]) for e in logged(flow.economic)]
     assert sorted(calls) == sorted([("GET", "/customers")] * 10 + [("GET", "/products")] * 10)
-    assert flow.rackbeat.sandbox.request_log.entries() == [], "and nothing in Rackbeat"
+    assert logged(flow.rackbeat) == [], "and nothing in Rackbeat"
     after = watermarks.get("product", "products")
     assert before is not None and after is not None and after > before
 
@@ -221,7 +223,7 @@ def test_no_echo_an_export_does_not_come_back_through_the_economic_poll(flow: Fl
     enqueue_export("customer", str(made["number"]))
     wait_for(lambda: flow.outcomes("customer", str(made["number"])), message="the export")
     assert economic_writes(flow.economic), "the customer is in e-conomic now"
-    flow.rackbeat.sandbox.request_log.clear()
+    clear_log(flow.rackbeat)
 
     report = run(MASTER)
 

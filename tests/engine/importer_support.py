@@ -4,6 +4,7 @@ Rackbeat sandbox."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -49,15 +50,31 @@ def rackbeat_record(rackbeat: Any, resource: str, key: Any) -> dict[str, Any] | 
     return next((r for r in rackbeat.sandbox.dump(resource) if str(r["number"]) == str(key)), None)
 
 
+def logged(running: Any, quiet_seconds: float = 0.06, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """A sandbox's request log once it has stopped growing: the sandbox appends an entry only after its
+    answer went out, so a client can hold the answer a moment before the log has the request."""
+    deadline = time.monotonic() + timeout
+    entries = running.sandbox.request_log.entries()
+    while time.monotonic() < deadline:
+        time.sleep(quiet_seconds)
+        later = running.sandbox.request_log.entries()
+        if len(later) == len(entries):
+            return later
+        entries = later
+    return entries
+
+
+def clear_log(running: Any) -> None:
+    """Empty a sandbox's request log once the requests already answered are in it."""
+    logged(running)
+    running.sandbox.request_log.clear()
+
+
 def rackbeat_writes(rackbeat: Any) -> list[dict[str, Any]]:
-    return [entry for entry in rackbeat.sandbox.request_log.entries() if entry["method"] in WRITES]
+    return [entry for entry in logged(rackbeat) if entry["method"] in WRITES]
 
 
 def economic_writes(economic: Any) -> list[dict[str, Any]]:
     """Writes the service made to e-conomic (its client always sends an Idempotency-Key; a test's own
     writes, made like a user's, send none)."""
-    return [
-        entry
-        for entry in economic.sandbox.request_log.entries()
-        if entry["method"] in WRITES and entry.get("idempotency_key")
-    ]
+    return [entry for entry in logged(economic) if entry["method"] in WRITES and entry.get("idempotency_key")]

@@ -22,6 +22,7 @@ from tasks.sync.importer import Importer, UpdateRefused, import_record
 from tasks.sync.results import TransferResult
 from tasks.transfer import build_store
 from tests.engine.importer_support import (
+    clear_log,
     economic_call,
     economic_customer,
     economic_product,
@@ -100,7 +101,7 @@ def test_a_change_is_copied_and_an_unchanged_document_writes_nothing(
 
     economic_product(economic, "IMP-1", salesPrice=14.0, description="Now with a description")
     changed = run_import("product", "IMP-1")
-    rackbeat.sandbox.request_log.clear()
+    clear_log(rackbeat)
     again = run_import("product", "IMP-1")
 
     assert changed.outcome == "replaced"
@@ -117,7 +118,7 @@ def test_a_change_only_in_a_field_never_copied_writes_nothing(sandboxes: tuple[A
     rackbeat, economic = sandboxes
     economic_customer(economic, 502, email="first@example.com")
     run_import("customer", "502")
-    rackbeat.sandbox.request_log.clear()
+    clear_log(rackbeat)
 
     economic_customer(economic, 502, email="first@example.com orders@example.com", website="example.com")
     result = run_import("customer", "502")
@@ -285,7 +286,7 @@ def test_no_echo_the_exporter_finds_an_imported_customer_unchanged(
     economic_customer(economic, 504, email="a@example.com b@example.com", ean="5790000000001")
     importer = Importer(process_clients(), build_store(), directions=Directions.of(Settings(**_settings())))
     importer.transfer("customer", "504", chain=(("order", "1"),))  # as an order's dependency
-    economic.sandbox.request_log.clear()
+    clear_log(economic)
 
     exported = export_record("customer", "504", clients=process_clients(), store=build_store())
 
@@ -299,7 +300,7 @@ def test_no_echo_for_an_imported_product_and_its_group_and_unit(sandboxes: tuple
     _, economic = sandboxes
     economic_product(economic, "IMP-7", barCode="5701234567892", recommendedPrice=20)
     run_import("product", "IMP-7")
-    economic.sandbox.request_log.clear()
+    clear_log(economic)
 
     exported = export_record("product", "IMP-7", clients=process_clients(), store=build_store())
 

@@ -17,7 +17,7 @@ from tasks.sync.connections import process_clients
 from tasks.sync.importer import import_record
 from tasks.sync.locks import RecordLock
 from tasks.transfer import build_store
-from tests.engine.importer_support import economic_customer, economic_product
+from tests.engine.importer_support import clear_log, economic_customer, economic_product, logged
 from tests.engine.test_exporter import forget_records
 
 ECONOMIC_MASTER = {"customers_master": "economic", "products_master": "economic"}
@@ -66,7 +66,7 @@ def poll(settings: Settings, queue: Queue, group: str = "master", **overrides: A
 
 
 def listing_calls(economic: Any) -> list[str]:
-    return [e["path"] for e in economic.sandbox.request_log.entries() if e["method"] == "GET"]
+    return [e["path"] for e in logged(economic) if e["method"] == "GET"]
 
 
 def in_the_past(seconds: float) -> str:
@@ -114,7 +114,7 @@ def test_a_poll_queues_each_changed_document_and_not_one_already_in_step(
 def test_only_the_kinds_economic_owns_are_polled(polls: Any, sandbox_settings: Settings) -> None:
     economic = polls
     economic_customer(economic, 602)
-    economic.sandbox.request_log.clear()
+    clear_log(economic)
 
     report = poll(sandbox_settings, queue := Queue(), customers_master="rackbeat")
 
@@ -130,7 +130,7 @@ def test_nothing_new_costs_one_call_per_collection_and_the_watermark_moves_forwa
     watermarks = EconomicWatermarks(build_store().bindings.client, sandbox_settings.connection_id)
     poll(sandbox_settings, Queue())
     first = watermarks.get("customer", "customers")
-    economic.sandbox.request_log.clear()
+    clear_log(economic)
 
     for _ in range(10):
         assert poll(sandbox_settings, Queue())["queued"] == 0
@@ -163,7 +163,7 @@ def test_a_poll_still_running_is_not_started_twice(polls: Any, sandbox_settings:
         store, "economic-poll", "master", ttl_seconds=30, connection_id=sandbox_settings.connection_id
     )
     assert running.acquire()
-    economic.sandbox.request_log.clear()
+    clear_log(economic)
     try:
         report = poll(sandbox_settings, Queue())
     finally:
