@@ -322,6 +322,8 @@ class ImportRules:
     (`{"is_barred": True}`); None leaves Rackbeat's record as it is (logged).
     `upsert_path`: a Rackbeat path that takes creates and updates alike (`projects/upsert`); None: POST to
     the collection, PUT at the record.
+    `create_path`: the Rackbeat path a new record is POSTed to when it is not the collection
+    (`orders/drafts`: an unbooked order); updates still go to the record.
     """
 
     to_rackbeat: Mapper
@@ -337,6 +339,7 @@ class ImportRules:
     version: Callable[[Record], str | None] = _last_updated
     when_gone: Mapping[str, Any] | None = None
     upsert_path: str | None = None
+    create_path: str | None = None
 
 
 @dataclass(frozen=True)

@@ -365,8 +365,8 @@ class Importer(Synchronizer):
         return {**document, "suppress_webhooks": True} if self.suppress_webhooks else dict(document)
 
     def _create(self, spec: EntitySpec, document: dict[str, Any]) -> dict[str, Any]:
-        rackbeat, side = self.clients.rackbeat, spec.rackbeat
-        path = spec.import_rules.upsert_path or side.resource
+        rackbeat, side, rules = self.clients.rackbeat, spec.rackbeat, spec.import_rules
+        path = rules.upsert_path or rules.create_path or side.resource
         return rackbeat.create(path, side.singular, self._body(document))
 
     def _update(self, spec: EntitySpec, rackbeat_key: Any, document: dict[str, Any]) -> dict[str, Any]:

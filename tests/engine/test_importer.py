@@ -316,3 +316,41 @@ def _settings(**overrides: Any) -> dict[str, Any]:
         "_env_file": None,
         **overrides,
     }
+
+
+class RecordingRackbeat:
+    """Records where the importer sends a create (the path is the rule under test, not Rackbeat)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, dict[str, Any]]] = []
+
+    def create(self, resource: str, singular: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.posts.append((resource, body))
+        return {"number": 1, **body}
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({}, "orders"),
+        ({"create_path": "orders/drafts"}, "orders/drafts"),
+        ({"upsert_path": "x/upsert"}, "x/upsert"),
+    ],
+)
+def test_a_new_record_is_posted_where_the_rules_say(changes: dict[str, Any], path: str) -> None:
+    from tasks.entities.base import EconomicSide, EntitySpec, ImportRules, LegacyResource, RackbeatSide
+    from tasks.sync.ports import ApiClients, SyncStore
+
+    spec = EntitySpec(
+        kind="draft_thing",
+        rackbeat=RackbeatSide(resource="orders", singular="order"),
+        economic=EconomicSide(target=LegacyResource("orders/sent"), key_field="orderNumber"),
+        imports=replace(ImportRules(to_rackbeat=lambda document, context: {}), **changes),
+    )
+    rackbeat = RecordingRackbeat()
+    store = SyncStore(connection_id="x", bindings=None, lock=None, watchers=None, enqueue=None)  # type: ignore[arg-type]
+    importer = Importer(ApiClients(rackbeat, None), store)  # type: ignore[arg-type]
+
+    importer._create(spec, {"heading": "H"})
+
+    assert rackbeat.posts == [(path, {"heading": "H", "suppress_webhooks": True})]
