@@ -38,7 +38,8 @@ Decisions (each has a test in tests/entities/test_order.py):
   shipped (or partly), invoiced (or partly), archived or cancelled it, a change in e-conomic is not
   copied: the importer dead-letters the import in the reason's words (it names the order and its
   state), so it is visible and can be retried once the order is reopened in Rackbeat. The import creates
-  orders unbooked (a draft, `DRAFT_FIELD`), so e-conomic's changes follow until Rackbeat books them.
+  orders unbooked (`POST orders/drafts`, `RACKBEAT_CREATE`), so e-conomic's changes follow until Rackbeat
+  books them.
 - Customer and products are dependencies (`dependencies`): imported first when Rackbeat lacks them.
   The mapper takes their Rackbeat numbers from `context.refs[(kind, e-conomic key)]`; an unresolved one
   is refused naming the Rackbeat field.
@@ -86,13 +87,8 @@ RACKBEAT_RESOURCE = "orders"
 RACKBEAT_SINGULAR = "order"
 RACKBEAT_PLURAL = "orders"
 RACKBEAT_CREATE = "orders/drafts"
-"""Where Rackbeat documents the creation of an unbooked order (rackbeat-api.md 2.2). The importer has no
-per-kind create path yet, so the body says it instead (`DRAFT_FIELD`)."""
-DRAFT_FIELD = "is_draft"
-"""`is_draft: true` in the body of `POST orders`: the order is created unbooked. `is_draft` is the flag
-Rackbeat's API shows on its drafts (rackbeat-api.md 2.3, the older spec); the Rackbeat sandbox takes it on
-any document create and ignores it on a replace, where it changes nothing (an order the import replaces is
-unbooked, or `may_update` refuses it)."""
+"""Where Rackbeat documents the creation of an unbooked order (rackbeat-api.md 2.2): the importer's
+`create_path` for orders."""
 CUSTOMER_KIND = "customer"
 PRODUCT_KIND = "product"
 PAYMENT_TERM_KIND = "payment_term"
@@ -257,7 +253,6 @@ def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
         **_address(document),
         "delivery_address": _delivery(document),
         "lines": lines,
-        DRAFT_FIELD: True,
     }
     vat_zone = VAT_ZONES.get(_number(_part(document, "recipient").get("vatZone"), "vatZoneNumber") or 0)
     if vat_zone is not None:
@@ -334,5 +329,6 @@ SPEC = EntitySpec(
         may_update=may_update,
         never_copied=IMPORT_NEVER_COPIED,
         poll="orders",
+        create_path=RACKBEAT_CREATE,
     ),
 )
