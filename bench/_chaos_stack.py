@@ -360,6 +360,20 @@ class ChaosStack:
         self.worker_restarts += 1
         self.wait_worker_ready()
 
+    def revive_worker(self) -> str | None:
+        """Start the worker again if it exited without being told to, as the deployment's supervisor would
+        (compose's `restart: unless-stopped`, `rbsync run`'s supervision); returns how it had ended (its
+        exit and the last CRITICAL line of its log), None when it is running."""
+        if self.worker is None or self.worker.pid is None or self.worker.running:
+            return None
+        critical = [line for line in self.worker.log_tail(400).splitlines() if "CRITICAL" in line]
+        ended = self.worker.describe_exit() + (f" after {critical[-1].strip()}" if critical else "")
+        self.worker.note(f"chaos: worker {ended}; started again, as a supervisor would")
+        self.worker.start()
+        self.worker_restarts += 1
+        self.wait_worker_ready()
+        return ended
+
     def stop_redis(self, *, kill: bool) -> None:
         assert self.redis_server is not None
         self.redis_server.stop(kill=kill)

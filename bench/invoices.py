@@ -284,6 +284,10 @@ class EventWatcher:
         self.first_visible: dict[Ref, dict[str, Any]] = {}
         self.outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
         self.visible_calls: dict[str, list[int]] = {kind: [] for kind in KINDS}
+        self.dead_letters: list[tuple[Ref, str]] = []  # (invoice, dead-letter entry id), as they came
+        self.worker_deaths: list[
+            str
+        ] = []  # how the worker ended each time it died unbidden (and was revived)
         self.last_change = time.monotonic()
         self._after = "0"
         self._stop = threading.Event()
@@ -324,6 +328,8 @@ class EventWatcher:
                         continue
                     ref, outcome = (kind, str(event.get("key"))), str(event.get("outcome"))
                     self.outcomes[kind][outcome] += 1
+                    if outcome == "dead-lettered":
+                        self.dead_letters.append((ref, str(event.get("entry_id") or "")))
                     if outcome in FINAL:
                         self.first_final.setdefault(ref, event)
                     if outcome in VISIBLE and ref not in self.first_visible:
@@ -446,6 +452,9 @@ def settle(
     last_state: Any = object()
     last_change = time.monotonic()
     while time.monotonic() < deadline:
+        revived = stack.revive_worker()
+        if revived:
+            watcher.worker_deaths.append(revived)
         busy = stack.busy()
         state = (busy, served(stack), watcher.progress())
         now = time.monotonic()
@@ -978,6 +987,25 @@ def speed_table(runs: list[Run]) -> str:
 # ------------------------------------------------------------------------------------------ the runs
 
 
+def dead_letter_history(stack: ChaosStack, watcher: EventWatcher) -> list[str]:
+    """Every invoice dead-lettered during the run, with its entry as it stands now: one a later transfer
+    posted shows as resolved (not counted as a dead letter by the tally, but a failure all the same)."""
+    from tasks.deadletter import DeadLetterStore
+
+    store = DeadLetterStore(stack.redis, stack.connection_id)
+    lines = []
+    for (kind, key), entry_id in watcher.dead_letters:
+        entry = store.get(entry_id) if entry_id else None
+        if entry is None:
+            lines.append(f"! {kind} {key} was dead-lettered (entry {entry_id or '?'} not found)")
+            continue
+        lines.append(
+            f"! {kind} {key} was dead-lettered, now {entry.get('status')}: {entry.get('classification')}:"
+            f" {entry.get('error_class')}: {str(entry.get('error'))[:200]}"
+        )
+    return lines
+
+
 def _finish(run: Run, stack: ChaosStack, company: Company, watcher: EventWatcher) -> None:
     watcher.stop()
     run.tally = tally(stack, company)
@@ -990,6 +1018,11 @@ def _finish(run: Run, stack: ChaosStack, company: Company, watcher: EventWatcher
     ]
     if company.supplier_invoices:
         run.supplier_tally = supplier_tally(stack, company)
+    run.notes.extend(dead_letter_history(stack, watcher))
+    run.notes.extend(
+        f"! the worker died unbidden and was started again (as a supervisor would): {death}"
+        for death in watcher.worker_deaths
+    )
     run.faults = Counter(stack.economic.faults.counters)
     hooks = stack.redis.hgetall(stack.key("stats", "webhooks"))
     shown = ", ".join(f"{name} {value}" for name, value in sorted(hooks.items()))
@@ -1071,6 +1104,9 @@ def chaos_run(
                     # The first budget is spent (a 500 after each commit): now the connection is dropped.
                     economic.faults.set(commit_then_fail=commits, drop_after_commit=True)
                     second_half = True
+                revived = stack.revive_worker()
+                if revived:
+                    watcher.worker_deaths.append(revived)
                 if restart_at and time.monotonic() >= restart_at[0]:
                     restart_at.pop(0)
                     kill = len(run.redis_restarts) % 2 == 1  # TERM, then KILL, then TERM...
