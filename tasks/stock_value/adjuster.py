@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from clients.errors import AuthError, NotFoundError, PermanentError
+from clients.errors import NotFoundError
 from tasks.errors import MappingError, PeriodOutOfOrder, PostedDocumentChanged
 from tasks.settings import Settings
 from tasks.stock_value.figures import (
@@ -287,7 +287,7 @@ class Adjuster:
         if found is None:
             claim = self.claims.mark(KIND, period.id, "post")
             key = document_key(self.connection_id, KIND, period.id, "post", claim.generation)
-            with self._fresh_key_after_refusal(period):
+            with self.claims.fresh_key_after_refusal(KIND, period.id):
                 found = self.channel.post(document, key)
         status = "booked" if found.resource == self.channel.booked else "posted"
         state = self._state(period, status, figures, str(found.key), journal=accounts.journal)
@@ -321,7 +321,7 @@ class Adjuster:
         else:
             claim = self.claims.mark(KIND, period.id, "book")
             key = document_key(self.connection_id, KIND, period.id, "book", claim.generation)
-            with self._fresh_key_after_refusal(period):
+            with self.claims.fresh_key_after_refusal(KIND, period.id):
                 self.channel.book(state.voucher, text, where, None, key)
         booked = state.with_status("booked", self._stamp())
         self.log.put(booked)
@@ -365,21 +365,6 @@ class Adjuster:
             key = document_key(self.connection_id, KIND, old.period, f"withdraw-{number}", 0)
             with contextlib.suppress(NotFoundError):  # gone already (an earlier attempt, or e-conomic's user)
                 self.clients.economic.delete(path, number, idempotency_key=key)
-
-    @contextlib.contextmanager
-    def _fresh_key_after_refusal(self, period: Period) -> Iterator[None]:
-        """A write e-conomic refused (4xx) wrote nothing, and e-conomic answers a repeated Idempotency-Key
-        with its first answer for an hour (economic-api.md §6; whether refusals are replayed too is not
-        documented, and the sandbox does replay them): so the claim's generation is raised, and the retry
-        after the operator's fix (a reopened year, a journal that takes finance vouchers) is sent under a new
-        key instead of being refused again from e-conomic's cache. An unknown outcome (a timeout, a 5xx) keeps
-        the key: it may have been written."""
-        try:
-            yield
-        except PermanentError as refused:
-            if not isinstance(refused, AuthError):
-                self.claims.withdraw(KIND, period.id)
-            raise
 
     # --- helpers ---------------------------------------------------------------------------------
 

@@ -11,10 +11,13 @@ document and keeps the generation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
 
+from clients.errors import AuthError, PermanentError
 from tasks.redis import key as namespaced_key
 from tasks.redis import text_map
 
@@ -48,6 +51,22 @@ class PostingClaims:
             pipe.hget(name, "generation")
             _, _, generation = pipe.execute()
         return Claim(stage=stage, generation=int(generation or 0))
+
+    @contextmanager
+    def fresh_key_after_refusal(self, kind: str, key: str) -> Iterator[None]:
+        """Around a write: when e-conomic refuses it (a 4xx other than a refused credential), the claim's
+        generation is raised. A refused write wrote nothing, and e-conomic answers a repeated
+        Idempotency-Key with its first answer for an hour (economic-api.md §6; whether refusals are replayed
+        too is not documented, and the sandbox does replay them), so the retry after the fix (a reopened
+        accounting year, a corrected setting) must go under a new key, not be refused again from that
+        cache. An unknown outcome (a timeout, a 5xx, a dropped connection) keeps the key: it may have been
+        written."""
+        try:
+            yield
+        except PermanentError as refused:
+            if not isinstance(refused, AuthError):
+                self.withdraw(kind, key)
+            raise
 
     def withdraw(self, kind: str, key: str) -> None:
         """The draft this service wrote was taken back: the next post starts a new generation."""

@@ -320,9 +320,10 @@ class Poster(Synchronizer):
                 self._bind(spec, key, found.key, found.resource, posting)
                 return found
         claim = self.claims.mark(spec.kind, key, "post")
-        posted = channel.post(
-            document, document_key(self.store.connection_id, spec.kind, key, "post", claim.generation)
-        )
+        with self.claims.fresh_key_after_refusal(spec.kind, key):
+            posted = channel.post(
+                document, document_key(self.store.connection_id, spec.kind, key, "post", claim.generation)
+            )
         # Checked before it is bound: a bound draft is one whose total was right. A draft taken back only
         # halfway (the delete failed, the worker died) stays unbound, so the next attempt finds it by its
         # reference, checks it again and takes it back, instead of booking it as bound.
@@ -418,14 +419,30 @@ class Poster(Synchronizer):
             self._bind(spec, key, found.key, channel.booked, posting)
             return found.key
         claim = self.claims.mark(spec.kind, key, "book")
+        with self.claims.fresh_key_after_refusal(spec.kind, key):
+            booked = self._book_once(spec, key, unbooked, document, posting, claim.generation)
+        self._bind(spec, key, booked, channel.booked, posting)
+        return booked
+
+    def _book_once(
+        self,
+        spec: EntitySpec,
+        key: str,
+        unbooked: Any,
+        document: dict[str, Any],
+        posting: Posting,
+        generation: int,
+    ) -> Any:
+        """Book under Rackbeat's number where e-conomic takes it, else under e-conomic's next number."""
+        channel = _channel(posting)
         step = "book-with-number" if posting.number is not None else "book"
         try:
-            booked = channel.book(
+            return channel.book(
                 unbooked,
                 posting.reference,
                 document,
                 posting.number,
-                document_key(self.store.connection_id, spec.kind, key, step, claim.generation),
+                document_key(self.store.connection_id, spec.kind, key, step, generation),
             )
         except ValidationFailed as refused:
             if posting.number is None or "bookWithNumber" not in refused.field_errors:
@@ -437,15 +454,13 @@ class Poster(Synchronizer):
                 posting.number,
                 "; ".join(refused.field_errors["bookWithNumber"]),
             )
-            booked = channel.book(
+            return channel.book(
                 unbooked,
                 posting.reference,
                 document,
                 None,
-                document_key(self.store.connection_id, spec.kind, key, "book", claim.generation),
+                document_key(self.store.connection_id, spec.kind, key, "book", generation),
             )
-        self._bind(spec, key, booked, channel.booked, posting)
-        return booked
 
 
 def _channel(posting: Posting) -> Channel:
