@@ -63,6 +63,8 @@ class ChaosSettings:
     http_timeout_seconds: float = 3.0
     max_redeliveries: int = 10
     worker_loglevel: str = "INFO"
+    # modules the worker imports besides the app's (a test's hooks, e.g. tests/e2e/prerun_gate.py)
+    worker_includes: tuple[str, ...] = ()
 
     def env(self) -> dict[str, str]:
         return {
@@ -188,7 +190,7 @@ class ChaosStack:
                 "--prefetch-multiplier=1",
                 f"--hostname=chaos-{uuid.uuid4().hex[:6]}@%h",
                 f"--loglevel={self.settings.worker_loglevel}",
-                "--include=tasks.cli.healthcheck",
+                f"--include={','.join(('tasks.cli.healthcheck', *self.settings.worker_includes))}",
                 "--without-gossip",
                 "--without-mingle",
             ],

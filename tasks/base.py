@@ -44,7 +44,9 @@
   ``Reject(requeue=True)``. Celery would otherwise turn the failed publish into ``Reject(requeue=False)``
   and drop the message. The requeue itself needs Redis: when it is still down the message simply stays in
   the broker's unacked set and is restored after the visibility timeout. Either way it runs again, and the
-  delivery counter (which could not be cleared) bounds how often.
+  delivery counter (which could not be cleared) bounds how often. Celery's own STARTED write, which ran
+  before the task's code and so outside this policy (a failure there was acknowledged and the message
+  dropped), is done by ``SyncTask`` itself, inside it.
 
 Subclasses implement ``run`` and may override ``record_of(args, kwargs) -> (kind, key)``.
 """
@@ -52,6 +54,7 @@ Subclasses implement ``run`` and may override ``record_of(args, kwargs) -> (kind
 from __future__ import annotations
 
 import logging
+import os
 import random
 import socket
 import traceback
@@ -60,7 +63,7 @@ from typing import Any
 
 import redis
 from billiard.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from celery import Task
+from celery import Task, states
 from celery.exceptions import Reject, Retry
 from celery.utils.serialization import UnpickleableExceptionWrapper
 
@@ -231,6 +234,12 @@ class SyncTask(Task):
 
     acks_late = True
     reject_on_worker_lost = True
+    #: Celery writes a task's STARTED state (``task_track_started``) before the task's own code runs. Redis
+    #: down at that moment was an error outside the task body, which Celery answers by acknowledging the
+    #: message: the transfer never ran, and the receiver's pending marker coalesced every later delivery of
+    #: the record onto it (an invoice lost in the Redis-restart chaos, issue 10). ``__call__`` writes the
+    #: state itself instead (``_mark_started``), where a Redis error is retried or requeued like any other.
+    track_started = False
     #: None: take ``transfer_max_retries`` from the settings.
     max_retries: int | None = None
     #: True for tasks queued behind a pending marker (``enqueue_export``): cleared when the task starts.
@@ -269,6 +278,7 @@ class SyncTask(Task):
                         f"delivered {deliveries} times: the worker running it was lost "
                         f"{deliveries - 1} times (max_redeliveries={settings.max_redeliveries})"
                     )
+                self._mark_started()
                 if self.clears_pending:
                     PendingMarkers(client).clear(kind, key, self.request.id)
                 result = self.run(*args, **kwargs)
@@ -299,6 +309,14 @@ class SyncTask(Task):
         except redis.RedisError:  # the transfer itself succeeded: never fail (or dead-letter) it for this
             logger.warning("%s[%s] %s %s: success not recorded", self.name, self.request.id, kind, key)
         return result
+
+    def _mark_started(self) -> None:
+        """The STARTED state ``task_track_started`` asks for, as Celery writes it (the pool process's pid and
+        the worker's name), written inside the policy rather than before it (see ``track_started``)."""
+        if self.app.conf.task_track_started and not self.ignore_result:
+            self.update_state(
+                state=states.STARTED, meta={"pid": os.getpid(), "hostname": self.request.hostname}
+            )
 
     def effective_max_retries(self) -> int:
         return self.max_retries if self.max_retries is not None else get_settings().transfer_max_retries

@@ -20,6 +20,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -37,11 +39,13 @@ from bench.invoices import (
     create_company,
     create_suppliers,
     dead_letter_history,
+    post_each,
     restart_redis,
     settle,
     supplier_tally,
     tally,
 )
+from tests.e2e.prerun_gate import GATE_ENV, held_file, hold_file
 
 pytestmark = pytest.mark.slow
 
@@ -133,3 +137,53 @@ def test_every_invoice_is_posted_once_through_duplicates_a_killed_transfer_and_a
     assert customers.master_duplicates == suppliers.master_duplicates == 0, report  # customers, products...
     assert customers.open_dead_letters == 0, report  # of any kind
     assert dead_lettered == [], report  # not even one that a later delivery of the invoice made good
+
+
+def test_invoices_whose_transfers_start_while_redis_is_down_are_transferred_once_redis_is_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moment the Redis restart above once caught (an invoice lost): pool processes start transfers while
+    Redis is down. Celery wrote a task's STARTED state before the task's own code ran; failing there was an
+    error outside the task body, which Celery answered by acknowledging the message, so the transfer never
+    ran and the receiver's pending marker coalesced every later delivery onto it. Here both pool processes
+    are held just before that write (tests/e2e/prerun_gate.py; with both busy, the worker's consumer is not
+    waiting on Redis, so it survives the loss as it did in the run that lost the invoice), Redis is killed,
+    and they are let go."""
+    monkeypatch.setenv(GATE_ENV, str(tmp_path))
+    settings = replace(SETTINGS, worker_includes=("tests.e2e.prerun_gate",))
+    with ChaosStack(settings, label="invoices-start") as stack:
+        company = create_company(stack.rackbeat, customers=1, products=2)
+        numbers = [book_invoice(stack.rackbeat, company, serial, quietly=True) for serial in (1, 3)]
+        for number in numbers:
+            hold_file(tmp_path, KIND, number).touch()
+        watcher = EventWatcher(stack).start()
+
+        assert post_each(stack, [(EVENT, number) for number in numbers]) == [202, 202]
+        held = wait(lambda: all(held_file(tmp_path, KIND, n).exists() for n in numbers), 30, 0.01)
+        assert held, "the two transfers never started"
+        stack.stop_redis(kill=True)  # both transfers are past task_prerun, before their STARTED state
+        for number in numbers:
+            hold_file(tmp_path, KIND, number).unlink()
+        time.sleep(1.5)
+        stack.start_redis()
+        settled, _ = settle(stack, watcher, timeout=60, quiet=1.0)
+        left = "" if settled else f"still to do: {stack.busy()}; {leftovers(stack)}"
+        watcher.stop()
+        counted = tally(stack, company)
+        report = "\n".join(
+            [
+                left,
+                *dead_letter_history(stack, watcher),
+                *(f"the worker died and was started again: {death}" for death in watcher.worker_deaths),
+                *counted.problems,
+                *counted.letters,
+            ]
+        )
+        if not (settled and counted.exact and counted.booked_once == len(numbers)):
+            stack.keep_logs = True
+            report += f"\nlogs kept in {stack.log_dir}"
+        print(report)
+
+    assert settled, report
+    assert (counted.booked_once, counted.duplicates, counted.lost) == (2, 0, 0), report
+    assert counted.dead_lettered == 0 and counted.open_dead_letters == 0, report
