@@ -46,7 +46,9 @@ def test_an_invoice_refused_in_a_closed_year_is_booked_once_after_the_year_is_re
     e2e: Flow,  # noqa: F811
     booking: Settings,
 ) -> None:
-    (invoice,) = booked_invoices(e2e, company(e2e), 1)
+    # the third invoice: dead letters outlive a test and the sandbox numbers from 1 again in the next one,
+    # whose own first invoice must not meet this test's entry
+    invoice = booked_invoices(e2e, company(e2e), 3)[-1]
     key = str(invoice["number"])
     store = DeadLetterStore(e2e.redis, e2e.settings.connection_id)
     close_year(e2e, "2026", closed=True)
