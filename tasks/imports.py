@@ -15,10 +15,7 @@ it back as kind `import`, key `{kind}:{key}`, which names the same marker.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
-
-import redis
 
 from tasks.base import SyncTask
 from tasks.celery import app
@@ -30,7 +27,7 @@ from tasks.settings import get_settings
 from tasks.sync.connections import process_clients
 from tasks.sync.direction import Directions
 from tasks.sync.importer import Importer
-from tasks.sync.pending import MarkState, PendingMarkers
+from tasks.sync.pending import PendingMarkers, queue_once
 from tasks.sync.results import TransferResult
 from tasks.transfer import build_store
 
@@ -98,25 +95,10 @@ def enqueue_import(kind: str, key: str) -> bool:
     document is harmless, a lost one is not)."""
     get_spec(kind).import_rules  # noqa: B018  (raises LookupError for a kind that is not imported)
     key = str(key)
-    marker = marker_kind(kind)
-    task_id = str(uuid.uuid4())
-    markers = PendingMarkers(get_redis())
-    state = markers.mark_state(marker, key, task_id, ttl_seconds=get_settings().pending_claim_seconds)
-    if state is MarkState.QUEUED:
-        return False
-    if state is MarkState.UNCONFIRMED:
-        import_record.apply_async(args=(kind, key), task_id=task_id)
-        return True
-    try:
-        import_record.apply_async(args=(kind, key), task_id=task_id)
-    except Exception:
-        try:
-            markers.clear(marker, key, task_id)
-        except redis.RedisError:
-            logger.warning("could not take back the pending import claim of %s %s", kind, key)
-        raise
-    try:
-        markers.confirm(marker, key, task_id)
-    except redis.RedisError:  # queued all the same; only the coalescing of later changes is shorter-lived
-        logger.warning("could not confirm the pending import marker of %s %s", kind, key)
-    return True
+    return queue_once(
+        PendingMarkers(get_redis()),
+        marker_kind(kind),
+        key,
+        lambda task_id: import_record.apply_async(args=(kind, key), task_id=task_id),
+        claim_seconds=get_settings().pending_claim_seconds,
+    )

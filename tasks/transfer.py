@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from celery.signals import worker_init
 
 from tasks.base import SyncTask, failure_details
@@ -32,7 +31,7 @@ from tasks.sync.connections import process_clients
 from tasks.sync.direction import Directions
 from tasks.sync.exporter import Exporter
 from tasks.sync.locks import RecordLock, hold_record
-from tasks.sync.pending import MarkState, PendingMarkers
+from tasks.sync.pending import PendingMarkers, queue_once
 from tasks.sync.ports import SyncStore
 from tasks.sync.poster import Poster, PostingPolicy
 from tasks.sync.results import TransferResult
@@ -155,26 +154,10 @@ def enqueue_export(kind: str, key: str) -> bool:
     """
     get_spec(kind)  # an unknown kind is a caller bug: fail here, not in a worker
     key = str(key)
-    task_id = str(uuid.uuid4())
-    markers = PendingMarkers(get_redis())
-    state = markers.mark_state(kind, key, task_id, ttl_seconds=get_settings().pending_claim_seconds)
-    if state is MarkState.QUEUED:
-        return False
-    if state is MarkState.UNCONFIRMED:
-        # Another call's claim: its publish may have failed (Redis went away in between) and nothing
-        # would then transfer this change. Queue one anyway; two transfers of a record are harmless.
-        export_record.apply_async(args=(kind, key), task_id=task_id)
-        return True
-    try:
-        export_record.apply_async(args=(kind, key), task_id=task_id)
-    except Exception:
-        try:
-            markers.clear(kind, key, task_id)
-        except redis.RedisError:
-            logger.warning("could not take back the pending claim of %s %s; it expires by itself", kind, key)
-        raise
-    try:
-        markers.confirm(kind, key, task_id)
-    except redis.RedisError:  # queued all the same; only the coalescing of later events is shorter-lived
-        logger.warning("could not confirm the pending marker of %s %s", kind, key)
-    return True
+    return queue_once(
+        PendingMarkers(get_redis()),
+        kind,
+        key,
+        lambda task_id: export_record.apply_async(args=(kind, key), task_id=task_id),
+        claim_seconds=get_settings().pending_claim_seconds,
+    )

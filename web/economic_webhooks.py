@@ -38,7 +38,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import redis
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from tasks.economic_webhooks import EVENT_TYPES, TOKEN_HEADER
-from web.metrics import Increment
+from web.metrics import Increment, labelled_counter, reason_counters
 from web.rackbeat_webhooks import BodyTooLarge, read_limited_body
 
 log = logging.getLogger(__name__)
@@ -234,31 +234,13 @@ class EconomicWebhookCollector(Collector):
         return []
 
     def collect(self) -> Iterator[Metric]:
-        snapshot = self.metrics.snapshot()
-        for counter, help_text in COUNTERS.items():
-            name = f"{PREFIX}_{counter}"
-            by_reason = {
-                name.partition("|")[2]: value
-                for name, value in snapshot.items()
-                if name.startswith(f"{counter}|")
-            }
-            if by_reason:
-                family = CounterMetricFamily(name, help_text, labels=["reason"])
-                for reason, value in sorted(by_reason.items()):
-                    family.add_metric([reason], value)
-                yield family
-            else:
-                yield CounterMetricFamily(name, help_text, value=snapshot.get(counter, 0))
-        ignored = self.metrics.ignored_kinds()
-        if ignored:
-            family = CounterMetricFamily(
-                f"{PREFIX}_ignored_by_kind",
-                "Authentic e-conomic deliveries answered 2xx without an import, by kind.",
-                labels=["kind"],
-            )
-            for kind, value in sorted(ignored.items()):
-                family.add_metric([kind], value)
-            yield family
+        yield from reason_counters(PREFIX, COUNTERS, self.metrics.snapshot())
+        yield from labelled_counter(
+            f"{PREFIX}_ignored_by_kind",
+            "Authentic e-conomic deliveries answered 2xx without an import, by kind.",
+            "kind",
+            self.metrics.ignored_kinds(),
+        )
 
 
 # --------------------------------------------------------------------------------------------- receiver

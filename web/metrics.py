@@ -111,31 +111,13 @@ class WebhookCollector(Collector):
         return []
 
     def collect(self) -> Iterator[Metric]:
-        snapshot = self.metrics.snapshot()
-        for counter, help_text in COUNTERS.items():
-            name = f"{PREFIX}_{counter}"
-            by_reason = {
-                field.partition("|")[2]: value
-                for field, value in snapshot.items()
-                if field.startswith(f"{counter}|")
-            }
-            if by_reason:
-                family = CounterMetricFamily(name, help_text, labels=["reason"])
-                for reason, value in sorted(by_reason.items()):
-                    family.add_metric([reason], value)
-                yield family
-            else:
-                yield CounterMetricFamily(name, help_text, value=snapshot.get(counter, 0))
-        ignored_events = self.metrics.ignored_events()
-        if ignored_events:
-            family = CounterMetricFamily(
-                f"{PREFIX}_ignored_by_event",
-                "Authentic deliveries answered 2xx without a transfer, by event.",
-                labels=["event"],
-            )
-            for event, value in sorted(ignored_events.items()):
-                family.add_metric([event], value)
-            yield family
+        yield from reason_counters(PREFIX, COUNTERS, self.metrics.snapshot())
+        yield from labelled_counter(
+            f"{PREFIX}_ignored_by_event",
+            "Authentic deliveries answered 2xx without a transfer, by event.",
+            "event",
+            self.metrics.ignored_events(),
+        )
         gauge = GaugeMetricFamily(
             "rbsync_api_credentials_ok",
             "1 when the API accepts our credentials, 0 while it refuses them (see /status).",
@@ -242,3 +224,35 @@ class MetricsEndpoint:
             return refused
         body = await run_in_threadpool(generate_latest, self.registry)
         return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
+
+
+def reason_counters(
+    prefix: str, counters: Mapping[str, str], snapshot: Mapping[str, float]
+) -> Iterator[CounterMetricFamily]:
+    """``<prefix>_<counter>_total`` per counter, labelled ``{reason}`` where the snapshot holds
+    ``<counter>|<reason>`` fields, else one value (0 for a counter never seen)."""
+    for counter, help_text in counters.items():
+        name = f"{prefix}_{counter}"
+        by_reason = {
+            field.partition("|")[2]: value
+            for field, value in snapshot.items()
+            if field.startswith(f"{counter}|")
+        }
+        if by_reason:
+            family = CounterMetricFamily(name, help_text, labels=["reason"])
+            for reason, value in sorted(by_reason.items()):
+                family.add_metric([reason], value)
+            yield family
+        else:
+            yield CounterMetricFamily(name, help_text, value=snapshot.get(counter, 0))
+
+
+def labelled_counter(
+    name: str, help_text: str, label: str, values: Mapping[str, float]
+) -> Iterator[CounterMetricFamily]:
+    """One counter family labelled by ``label``, once anything was counted."""
+    if values:
+        family = CounterMetricFamily(name, help_text, labels=[label])
+        for value_label, value in sorted(values.items()):
+            family.add_metric([value_label], value)
+        yield family

@@ -16,11 +16,16 @@ clears a confirmed marker whose task is gone.
 from __future__ import annotations
 
 import enum
+import logging
+import uuid
+from collections.abc import Callable
 
 import redis
 
 from tasks.redis import key as namespaced_key
 from tasks.redis import text
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TTL_SECONDS = 3600
 DEFAULT_CLAIM_SECONDS = 10
@@ -108,3 +113,42 @@ class PendingMarkers:
             return bool(self.client.delete(self.name(kind, key)))
         name = self.name(kind, key)
         return bool(self.client.eval(_CLEAR_IF_OWNER, 1, name, task_id, CLAIM_PREFIX + task_id))
+
+
+def queue_once(
+    markers: PendingMarkers,
+    marker: str,
+    key: str,
+    publish: Callable[[str], object],
+    *,
+    claim_seconds: int,
+) -> bool:
+    """Publish one task for the record behind ``marker``/``key`` unless one is queued already; True when
+    this call published it. ``publish(task_id)`` sends the task under that id.
+
+    The marker is claimed, the task published, then the marker confirmed. A claim left by another call is
+    not trusted (its publish may have failed when Redis went away in between, and nothing would then bring
+    the change across): this call publishes too; two runs of a record are harmless, a lost one is not. A
+    publish that fails takes its claim back, so the next event queues again."""
+    task_id = str(uuid.uuid4())
+    state = markers.mark_state(marker, key, task_id, ttl_seconds=claim_seconds)
+    if state is MarkState.QUEUED:
+        return False
+    if state is MarkState.UNCONFIRMED:
+        publish(task_id)
+        return True
+    try:
+        publish(task_id)
+    except Exception:
+        try:
+            markers.clear(marker, key, task_id)
+        except redis.RedisError:
+            logger.warning(
+                "could not take back the pending claim of %s %s; it expires by itself", marker, key
+            )
+        raise
+    try:
+        markers.confirm(marker, key, task_id)
+    except redis.RedisError:  # queued all the same; only the coalescing of later events is shorter-lived
+        logger.warning("could not confirm the pending marker of %s %s", marker, key)
+    return True
