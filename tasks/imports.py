@@ -21,15 +21,13 @@ from tasks.base import SyncTask
 from tasks.celery import app
 from tasks.entities import get_spec
 from tasks.entities.base import MappingDefaults
-from tasks.events import record_event
 from tasks.redis import get_redis
 from tasks.settings import get_settings
 from tasks.sync.connections import process_clients
 from tasks.sync.direction import Directions
 from tasks.sync.importer import Importer
 from tasks.sync.pending import PendingMarkers, queue_once
-from tasks.sync.results import TransferResult
-from tasks.transfer import build_store
+from tasks.transfer import build_store, record_dependency_events
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +46,6 @@ class ImportTask(SyncTask):
     clears_pending = False
 
 
-def _record_dependency_events(result: TransferResult, task_id: str) -> None:
-    """Dependencies imported inside this import get their own events (the task's own is SyncTask's)."""
-    client = get_redis()
-    for dependency in result.dependencies:
-        for done in dependency.all_results():
-            record_event(
-                client,
-                kind=done.kind,
-                key=done.key,
-                outcome=done.outcome,
-                task_id=task_id,
-                economic_key=done.economic_key,
-                api_calls=done.api_calls,
-                via=f"{result.kind}:{result.key}",
-                direction="import",
-            )
-
-
 @app.task(bind=True, base=ImportTask, name=IMPORT_TASK_NAME)
 def import_record(self: ImportTask, kind: str, key: str) -> dict[str, Any]:
     """Bring Rackbeat in step with one e-conomic document; the result is the import's event fields."""
@@ -76,7 +56,7 @@ def import_record(self: ImportTask, kind: str, key: str) -> dict[str, Any]:
         process_clients(), store, MappingDefaults.from_settings(settings), Directions.of(settings)
     )
     result = importer.transfer(kind, key)
-    _record_dependency_events(result, self.request.id)
+    record_dependency_events(result, self.request.id, direction="import")
     return {
         "outcome": result.outcome,
         "economic_key": result.economic_key,

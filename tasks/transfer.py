@@ -104,9 +104,11 @@ def synchronizer_for(kind: str, store: SyncStore) -> Synchronizer:
     return Exporter(clients, store, defaults, directions)
 
 
-def _record_dependency_events(result: TransferResult, task_id: str) -> None:
-    """Dependencies exported inside this transfer get their own events (the task's own is SyncTask's)."""
+def record_dependency_events(result: TransferResult, task_id: str, *, direction: str | None = None) -> None:
+    """Dependencies brought across inside this transfer get their own events (the task's own is
+    SyncTask's); an import's carry `direction="import"`, an export's no direction field."""
     client = get_redis()
+    extra: dict[str, Any] = {"direction": direction} if direction else {}
     for dependency in result.dependencies:
         for done in dependency.all_results():
             record_event(
@@ -118,6 +120,7 @@ def _record_dependency_events(result: TransferResult, task_id: str) -> None:
                 economic_key=done.economic_key,
                 api_calls=done.api_calls,
                 via=f"{result.kind}:{result.key}",
+                **extra,
             )
 
 
@@ -136,7 +139,7 @@ def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
     for done in result.all_results():
         if done.source_version:
             store.bindings.mark_seen(done.kind, done.key, done.source_version, read_at)
-    _record_dependency_events(result, self.request.id)
+    record_dependency_events(result, self.request.id)
     return {"outcome": result.outcome, "economic_key": result.economic_key, "api_calls": result.api_calls}
 
 
