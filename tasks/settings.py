@@ -192,6 +192,18 @@ class Settings(StoreSettings):
     # measured none. Raise it when the same token is also used outside this service's shared buckets.
     rate_limit_headroom: float = Field(default=0.02, ge=0, lt=1)
 
+    # The start-up sync (issue 13, tasks/startup): how many Rackbeat writes it keeps in flight. The shared
+    # Rackbeat budget is the limit; a few in flight keep it full while each answer takes its time.
+    startup_sync_concurrency: int = Field(default=8, ge=1, le=64)
+    # Batched Rackbeat reads (issue 14, tasks/sync/readahead): when at least this many transfers of one kind
+    # are queued, one list call reads them all (0 turns batching off); a record read so is used by a
+    # transfer only when it was read after that record's last event, and is kept this long.
+    batch_read_min_pending: int = Field(default=3, ge=0)
+    batch_read_keep_seconds: int = Field(default=60, ge=1)
+    # Look-ups a transfer needs but does not move (payment terms, sales person, groups, units), shared by
+    # all workers for this long; the webhooks that change them invalidate them at once.
+    lookup_cache_seconds: int = Field(default=300, ge=0)
+
     # Which side owns master data (decides the direction of polls and the start-up sync)
     customers_master: MasterSide = "rackbeat"
     products_master: MasterSide = "rackbeat"

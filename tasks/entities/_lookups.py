@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clients.errors import NotFoundError
-from tasks.entities.base import RackbeatLookup, Record
+from tasks.entities.base import RackbeatLookup, Record, comparable
 
 Finder = Callable[[RackbeatLookup, Record], Record | None]
 
@@ -37,20 +37,10 @@ def by_fields(resource: str, plural: str, identity: Callable[[Record], Mapping[s
     without case, numbers as numbers)."""
 
     def find(rackbeat: RackbeatLookup, document: Record) -> Record | None:
-        wanted = {name: _comparable(value) for name, value in identity(document).items()}
+        wanted = {name: comparable(value) for name, value in identity(document).items()}
         for record in rackbeat.iter(resource, plural):
-            if all(_comparable(record.get(name)) == value for name, value in wanted.items()):
+            if all(comparable(record.get(name)) == value for name, value in wanted.items()):
                 return record
         return None
 
     return find
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip().casefold()
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return float(value)
-    return value

@@ -324,6 +324,12 @@ class ImportRules:
     the collection, PUT at the record.
     `create_path`: the Rackbeat path a new record is POSTed to when it is not the collection
     (`orders/drafts`: an unbooked order); updates still go to the record.
+    `match_on`: how the start-up sync (`tasks.startup`) recognises a record Rackbeat already has, over
+    Rackbeat's whole list at once instead of one `find_existing` call per document: each entry names
+    Rackbeat fields, compared between a Rackbeat record and the body the mapper would write (with the
+    key a new record is created at); entries are tried in order and the first that matches wins (groups:
+    number, then name). Text is compared trimmed and without case (`comparable`). Empty: never matched
+    (every document is created).
     """
 
     to_rackbeat: Mapper
@@ -340,6 +346,19 @@ class ImportRules:
     when_gone: Mapping[str, Any] | None = None
     upsert_path: str | None = None
     create_path: str | None = None
+    match_on: tuple[tuple[str, ...], ...] = ()
+
+
+def comparable(value: Any) -> Any:
+    """A field value as record matching compares it: text trimmed and without case, numbers as numbers
+    (`7` and `7.0` and `"7"` are different kinds of value, but `7` and `7.0` the same)."""
+    if isinstance(value, str):
+        return value.strip().casefold()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    return value
 
 
 @dataclass(frozen=True)

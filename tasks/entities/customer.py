@@ -368,6 +368,7 @@ SPEC = EntitySpec(
         economic_key=economic_customer_number,
         dependencies=import_dependencies,
         find_existing=by_number("customers", "customer", economic_customer_number),
+        match_on=(("number",),),
         never_copied=IMPORT_NEVER_COPIED,
         poll="master",
         when_gone={"is_barred": True},

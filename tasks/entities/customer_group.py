@@ -90,6 +90,7 @@ SPEC = EntitySpec(
         rackbeat_key=economic_group_number,
         economic_key=economic_group_number,
         find_existing=by_number("customer-groups", "customer_group", economic_group_number),
+        match_on=(("number",), ("name",)),
         never_copied=("account", "layout"),
     ),
 )

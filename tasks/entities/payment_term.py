@@ -159,6 +159,7 @@ SPEC = EntitySpec(
     imports=ImportRules(
         to_rackbeat=to_rackbeat,
         find_existing=by_fields("payment-terms", "payment_terms", import_identity),
+        match_on=(("name", "type", "maturity_days"), ("name",)),
         never_copied=(
             "contraAccountForPrepaidAmount",
             "contraAccountForRemainderAmount",

@@ -240,6 +240,7 @@ SPEC = EntitySpec(
         economic_key=economic_product_key,
         dependencies=import_dependencies,
         find_existing=by_number("products", "product", economic_product_key),
+        match_on=(("number",),),
         never_copied=IMPORT_NEVER_COPIED,
         poll="master",
         when_gone={"is_barred": True},

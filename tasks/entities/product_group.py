@@ -88,6 +88,7 @@ SPEC = EntitySpec(
         rackbeat_key=economic_group_number,
         economic_key=economic_group_number,
         find_existing=by_number("product-groups", "product_group", economic_group_number),
+        match_on=(("number",), ("name",)),
         never_copied=("salesAccounts", "accrual"),
         sources=(LegacyResource(path="product-groups"),),
     ),

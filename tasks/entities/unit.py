@@ -64,5 +64,6 @@ SPEC = EntitySpec(
     imports=ImportRules(
         to_rackbeat=to_rackbeat,
         find_existing=by_fields("units", "units", lambda document: to_rackbeat(document, MappingContext())),
+        match_on=(("name",),),
     ),
 )
