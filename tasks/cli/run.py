@@ -120,7 +120,14 @@ class _StopSignals:
     "--seed-size",
     default="small",
     show_default=True,
-    help="Sandbox mode: size of the seeded Rackbeat company (sandbox.seed preset: tiny, small, medium).",
+    help="Sandbox mode: size of the seeded Rackbeat company (sandbox.seed preset: tiny, small, medium);"
+    " with --startup-sync, of the e-conomic one.",
+)
+@click.option(
+    "--startup-sync",
+    is_flag=True,
+    help="Sandbox mode: seed e-conomic instead of Rackbeat, leave Rackbeat empty, and run the start-up sync"
+    " (rbsync startup-sync --queue, on the worker) with its progress bars before the transfers.",
 )
 @click.option(
     "--web-port",
@@ -157,6 +164,7 @@ def run_command(
     force_sandbox: bool | None,
     flower_port: int,
     log_dir: Path | None,
+    startup_sync: bool,
 ) -> None:
     """Start the whole service (sandboxes unless API tokens are configured) and print every transfer."""
     try:
@@ -164,11 +172,19 @@ def run_command(
     except StackError as error:
         click.echo(str(error), err=True)
         sys.exit(2)
+    if startup_sync and not sandbox:
+        click.echo(
+            "rbsync: --startup-sync is for the sandboxes only;"
+            " against the real APIs run `rbsync startup-sync`",
+            err=True,
+        )
+        sys.exit(2)
     options = StackOptions(
         sandbox=sandbox,
         web_port=web_port,
         concurrency=concurrency,
         seed_size=seed_size if sandbox else None,
+        seed_into="economic" if startup_sync else "rackbeat",
         log_dir=log_dir,
         worker_loglevel="INFO",
         flower_port=flower_port or None,
@@ -191,6 +207,8 @@ def run_command(
             for line in stack.endpoints.lines():
                 click.echo("  " + line)
             click.echo("")
+            if startup_sync:
+                _run_startup_sync(stack)
             if sandbox and simulate:
                 simulator = _start_simulator(stack, interval)
             click.echo("Transfers (Ctrl-C to stop):")
@@ -227,6 +245,61 @@ def _stop_everything(signals: _StopSignals, stack: Stack, simulator: Any) -> Non
             return
         except (KeyboardInterrupt, _Stop):
             continue
+
+
+STARTUP_SYNC_ARGS = ("startup-sync", "--queue")
+
+
+def startup_sync_argv() -> list[str]:
+    """`rbsync startup-sync --queue` with this interpreter (the `rbsync` script may not be on the PATH)."""
+    program = "import sys; from tasks.cli import main; sys.exit(main(prog_name='rbsync'))"
+    return [sys.executable, "-c", program, *STARTUP_SYNC_ARGS]
+
+
+def _run_startup_sync(stack: Stack) -> int:
+    """The start-up sync as a user would start it against this stack: `rbsync startup-sync --queue` with this
+    run's settings, in a child process that shares our console. The worker does the work (so it shows in
+    Flower); the child follows it with its progress bars and prints the summary. Its own session: a Ctrl-C
+    reaches us only, and we end it with everything else."""
+    import subprocess
+
+    click.echo("Start-up sync: e-conomic's master data into the empty Rackbeat (rbsync startup-sync --queue)")
+    process = subprocess.Popen(startup_sync_argv(), env=stack.env, start_new_session=True)
+    try:
+        while True:
+            try:
+                status = process.wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                stack.check()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    if status == 0:
+        click.echo(click.style("rbsync: start-up sync done; the service keeps running", fg="green"))
+    elif status == 1:
+        click.echo(
+            click.style(
+                "rbsync: start-up sync done; Rackbeat refused some records (rbsync dlq list shows them);"
+                " the service keeps running",
+                fg="yellow",
+            )
+        )
+    else:
+        click.echo(
+            click.style(
+                f"rbsync: the start-up sync could not run (exit {status}; see above);"
+                " the service keeps running",
+                fg="red",
+            )
+        )
+    click.echo("")
+    return status
 
 
 def _report_restart(line: str) -> None:

@@ -29,8 +29,18 @@ class StartedSandboxes:
         return f"StartedSandboxes(servers={self.servers!r})"
 
 
-def start(*, rate_limits: bool = True, seed_size: str | None = None) -> StartedSandboxes:
-    """Start both sandboxes (seeding Rackbeat with a `sandbox.seed` preset when `seed_size` is given)."""
+def start(
+    *,
+    rate_limits: bool = True,
+    seed_size: str | None = None,
+    seed_into: str = "rackbeat",
+    latency_ms: float = 0,
+) -> StartedSandboxes:
+    """Start both sandboxes, seeding one (`seed_into`: "rackbeat", or "economic" for the start-up sync,
+    which leaves Rackbeat empty) with a `sandbox.seed` preset when `seed_size` is given.
+
+    `latency_ms` is added to every API answer of both (the faults layer's `latency_ms`, an asyncio sleep
+    that holds no lock: concurrent requests wait side by side), as the real APIs take ~100-300 ms."""
     from sandbox.common.server import ServerThread
     from sandbox.economic import EconomicSandbox
     from sandbox.rackbeat import RackbeatSandbox
@@ -48,6 +58,9 @@ def start(*, rate_limits: bool = True, seed_size: str | None = None) -> StartedS
 
     rackbeat = RackbeatSandbox(**rackbeat_kwargs)
     economic = EconomicSandbox(**economic_kwargs)
+    if latency_ms:
+        for sandbox in (rackbeat, economic):
+            sandbox.faults.set(latency_ms=latency_ms)
     servers: list[Any] = []
     try:
         rackbeat_server = ServerThread(rackbeat.app).start()
@@ -55,7 +68,10 @@ def start(*, rate_limits: bool = True, seed_size: str | None = None) -> StartedS
         economic_server = ServerThread(economic.app).start()
         servers.append(economic_server)
         if seed_size:
-            seed_rackbeat(rackbeat, seed_size)
+            if seed_into == "economic":
+                seed_economic(economic, seed_size)
+            else:
+                seed_rackbeat(rackbeat, seed_size)
     except BaseException:
         for server in servers:
             server.stop()
@@ -78,6 +94,20 @@ def seed_rackbeat(rackbeat: Any, size: str, seed: int = 42) -> dict[str, int]:
     from sandbox.seed import generate
 
     return rackbeat.load(generate(seed=seed, size=size).rackbeat())
+
+
+def seed_economic(economic: Any, size: Any, seed: int = 42) -> dict[str, int]:
+    """Load a generated company into the e-conomic sandbox as e-conomic holds it (`size`: a preset name or a
+    `SeedSize`), in batches, so a large one is never held whole (what `python -m sandbox economic --seed N
+    --size S` loads)."""
+    from collections import Counter
+
+    from sandbox.seed import generate
+
+    loaded: Counter[str] = Counter()
+    for batch in generate(seed=seed, size=size).batches("economic"):
+        loaded.update(economic.load(batch))
+    return dict(loaded)
 
 
 def served_requests(sandbox: Any) -> tuple[int, int]:

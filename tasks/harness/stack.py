@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import redis
 from tasks.celery import flower_options
 from tasks.harness.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
 from tasks.harness.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
+from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, worker_argv, worker_specs
 from tasks.settings import Settings
 
 TOKEN_SETTINGS = (
@@ -98,8 +100,17 @@ class StackOptions:
     concurrency: int = 2
     beat: bool = True
     seed_size: str | None = "tiny"
+    # Which sandbox the seed goes into: "rackbeat" (the transfers' starting point), or "economic" for the
+    # start-up sync (e-conomic holds the company, Rackbeat starts empty).
+    seed_into: str = "rackbeat"
     # Sandbox rate limits and our own client-side budgets follow the defaults unless turned off.
     rate_limits: bool = True
+    # Added to every answer of both sandboxes (the real APIs take ~100-300 ms).
+    latency_ms: float = 0
+    # The worker pool (tasks/harness/workers.py): "prefork" (one worker, `concurrency` processes) or
+    # "gevent" (transfers on `green_concurrency` greenlets, the other queues on `concurrency` processes).
+    pool: str = "prefork"
+    green_concurrency: int = DEFAULT_GREEN_CONCURRENCY
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     worker_loglevel: str = "INFO"
@@ -402,7 +413,12 @@ class Stack:
     def _start_sandboxes(self, rate_limits: bool) -> dict[str, str]:
         from tasks.harness import sandboxes
 
-        started = sandboxes.start(rate_limits=rate_limits, seed_size=self.options.seed_size)
+        started = sandboxes.start(
+            rate_limits=rate_limits,
+            seed_size=self.options.seed_size,
+            seed_into=self.options.seed_into,
+            latency_ms=self.options.latency_ms,
+        )
         self.rackbeat_sandbox = started.rackbeat
         self.economic_sandbox = started.economic
         self._user_token = started.user_token
@@ -435,33 +451,28 @@ class Stack:
         web = self.processes.start(
             ManagedProcess("web", ["python", "-m", "web", "--port", str(web_port)], env, log_dir / "web.log")
         )
-        worker_name = f"rbsync-{uuid.uuid4().hex[:6]}@%h"
-        heartbeat = Path(env["WORKER_HEARTBEAT_FILE"])
-        self.worker = self.processes.start(
-            ManagedProcess(
-                "worker",
-                [
-                    "python",
-                    "-m",
-                    "celery",
-                    "-A",
-                    "tasks",
-                    "worker",
-                    f"--queues={WORKER_QUEUES}",
-                    "--prefetch-multiplier=1",
-                    f"--concurrency={options.concurrency}",
-                    f"--hostname={worker_name}",
-                    f"--loglevel={options.worker_loglevel}",
-                    "--include=tasks.cli.healthcheck",
-                ],
-                env,
-                log_dir / "worker.log",
-                stop_timeout=45,
-                # The heartbeat file is the worker's readiness: a restarted worker is ready when it is
-                # written again, not because its predecessor left one behind.
-                prepare=lambda: heartbeat.unlink(missing_ok=True),
+        # The workers of the pool choice (tasks/harness/workers.py); the first serves the transfers queue.
+        heartbeats: list[tuple[ManagedProcess, Path]] = []
+        for spec in worker_specs(options.pool, options.concurrency, options.green_concurrency):
+            heartbeat = log_dir / spec.heartbeat_name
+            worker = self.processes.start(
+                ManagedProcess(
+                    spec.name,
+                    worker_argv(
+                        spec,
+                        hostname=f"rbsync-{spec.name}-{uuid.uuid4().hex[:6]}@%h",
+                        loglevel=options.worker_loglevel,
+                    ),
+                    {**env, "WORKER_HEARTBEAT_FILE": str(heartbeat)},
+                    log_dir / f"{spec.name}.log",
+                    stop_timeout=45,
+                    # The heartbeat file is the worker's readiness: a restarted worker is ready when it is
+                    # written again, not because its predecessor left one behind.
+                    prepare=partial(heartbeat.unlink, missing_ok=True),
+                )
             )
-        )
+            heartbeats.append((worker, heartbeat))
+            self.worker = self.worker or worker
         if options.beat:
             self.processes.start(
                 ManagedProcess(
@@ -484,8 +495,9 @@ class Stack:
         healthz = f"http://127.0.0.1:{web_port}/healthz"
         if not wait_until(lambda: _http_ok(healthz), timeout=30, group=self.processes):
             raise StackError(f"the webhook receiver did not answer at {healthz}; see {web.log_path}")
-        if not wait_until(heartbeat.exists, timeout=60, group=self.processes):
-            raise StackError(f"the Celery worker did not become ready; see {self.worker.log_path}")
+        for worker, heartbeat in heartbeats:
+            if not wait_until(heartbeat.exists, timeout=60, group=self.processes):
+                raise StackError(f"the Celery worker did not become ready; see {worker.log_path}")
         # The receiver registers its webhooks with Rackbeat in the background as it starts; in sandbox
         # mode wait for that, so the first change made after start-up is already delivered.
         if options.sandbox and not wait_until(self.webhooks_registered, timeout=30, group=self.processes):
