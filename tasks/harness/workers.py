@@ -1,0 +1,86 @@
+"""Which Celery workers serve which queues, with which pool: the one place `rbsync run`, the benchmarks and
+the chaos stack (and, by hand, docker-compose.yml) take the worker topology from.
+
+- ``prefork``: one worker, every queue, ``--concurrency`` processes (the service until issue 14).
+- ``gevent``: the ``transfers`` queue on a gevent worker with ``green_concurrency`` greenlets in one process
+  (a transfer spends nearly all its time waiting for an API answer, ~100-300 ms each on the real APIs, so
+  a handful of processes leaves the rate budgets unused), and ``polls,bulk,dlq`` on a small prefork worker
+  beside it, so a poll or a start-up sync batch never waits behind thousands of queued transfers and
+  keeps the soft time limit that only the prefork pool enforces.
+
+Both keep acks_late, ``task_reject_on_worker_lost`` and ``worker_prefetch_multiplier=1`` (tasks/celery.py):
+a gevent worker reserves at most ``green_concurrency`` messages, which stay unacked until their transfer
+returns, so a killed worker's transfers come back after the visibility timeout like a prefork worker's.
+The gevent pool enforces the hard time limit (a ``gevent.Timeout`` in the task's greenlet); the soft one
+is enforced for it by tasks/celery.py (``green_soft_time_limit``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+POOLS = ("prefork", "gevent")
+ALL_QUEUES = ("transfers", "polls", "bulk", "dlq")
+GREEN_QUEUES = ("transfers",)
+# Greenlets of the transfers worker: e-conomic allows ~166 calls/s and an answer takes ~0.1-0.3 s, so
+# about 50 transfers in flight use the budget; more only queue up at the shared rate limiter.
+DEFAULT_GREEN_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """One worker process to start: its name (log file, heartbeat file), queues, pool and concurrency."""
+
+    name: str
+    queues: tuple[str, ...]
+    pool: str
+    concurrency: int
+
+    @property
+    def heartbeat_name(self) -> str:
+        return f"{self.name}.heartbeat"
+
+
+def worker_specs(
+    pool: str, concurrency: int, green_concurrency: int = DEFAULT_GREEN_CONCURRENCY
+) -> list[WorkerSpec]:
+    """The workers of a pool choice; the first one serves the transfers queue."""
+    if pool not in POOLS:
+        raise ValueError(f"unknown worker pool {pool!r} (choose from {', '.join(POOLS)})")
+    if concurrency < 1 or green_concurrency < 1:
+        raise ValueError("a worker needs a concurrency of at least 1")
+    if pool == "prefork":
+        return [WorkerSpec("worker", ALL_QUEUES, "prefork", concurrency)]
+    rest = tuple(queue for queue in ALL_QUEUES if queue not in GREEN_QUEUES)
+    return [
+        WorkerSpec("worker", GREEN_QUEUES, "gevent", green_concurrency),
+        WorkerSpec("worker-other", rest, "prefork", concurrency),
+    ]
+
+
+def worker_argv(
+    spec: WorkerSpec,
+    *,
+    hostname: str,
+    loglevel: str = "INFO",
+    includes: Sequence[str] = (),
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """``python -m celery -A tasks worker ...`` for `spec` (``python``: the harness's interpreter)."""
+    return [
+        "python",
+        "-m",
+        "celery",
+        "-A",
+        "tasks",
+        "worker",
+        f"--pool={spec.pool}",
+        f"--concurrency={spec.concurrency}",
+        f"--queues={','.join(spec.queues)}",
+        "--prefetch-multiplier=1",
+        f"--hostname={hostname}",
+        f"--loglevel={loglevel}",
+        f"--include={','.join(('tasks.cli.healthcheck', *includes))}",
+        *extra,
+    ]
