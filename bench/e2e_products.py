@@ -1,6 +1,6 @@
 """End to end: products written to the Rackbeat sandbox until they are visible in the e-conomic sandbox.
 
-    .venv/bin/python -m bench.e2e_products --products 200
+    .venv/bin/python -m bench.e2e_products --products 200 [--latency-ms 100] [--pool gevent] [--only single]
 
 For N products created in the Rackbeat sandbox (webhooks to the real receiver, real worker processes)
 it measures the webhook-to-visible latency (from the Rackbeat write to the transfer's event in the
@@ -15,6 +15,14 @@ transfer. It runs twice, each time on a fresh stack:
 The products are written straight into the Rackbeat sandbox (which fires its webhooks as for any
 write), like a person working in Rackbeat's UI: they spend none of the API budget, so in the limited run
 the integration's own reads are what meets Rackbeat's limit.
+
+`--only single` measures a lone change instead: under the default limits, one product is written (or, every
+other time, changed) when nothing else is queued, its transfer awaited, `--single-count` times (30), and
+the p50/p99 of "change -> visible in e-conomic" printed (the goal of issue 14: p99 <= 1 s with
+`--latency-ms 100`). `--latency-ms` adds that much to every answer of both sandboxes (the real APIs take
+~100-300 ms); `--pool` picks the worker pool (tasks/harness/workers.py). API calls per product are shown
+per API (RB/rec, EC/rec: the requests the sandboxes served, per product transferred) beside the engine's
+own count (calls/tr).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bench._stackargs import add_stack_arguments, describe, stack_options
 from tasks.harness.localredis import free_port
 from tasks.harness.stack import Stack, StackOptions
 
@@ -52,6 +61,9 @@ class RunFigures:
     def throughput(self) -> float:
         return self.transferred / self.wall_seconds if self.wall_seconds else 0.0
 
+    def per_record(self, requests: int) -> float:
+        return requests / self.transferred if self.transferred else math.nan
+
 
 def percentile(values: list[float], fraction: float) -> float:
     """Nearest-rank percentile (no interpolation: every figure is a latency that really happened)."""
@@ -65,7 +77,8 @@ def percentile(values: list[float], fraction: float) -> float:
 def table(runs: list[RunFigures]) -> str:
     header = (
         f"{'run':<16} {'N':>5} {'ok':>5} {'seen':>5} {'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7}"
-        f" {'per s':>7} {'calls/tr':>8} {'RB req':>7} {'EC req':>7} {'429s':>5} {'DLQ':>4}"
+        f" {'per s':>7} {'calls/tr':>8} {'RB/rec':>6} {'EC/rec':>6} {'RB req':>7} {'EC req':>7} {'429s':>5}"
+        f" {'DLQ':>4}"
     )
     lines = [header, "-" * len(header)]
     for run in runs:
@@ -74,30 +87,27 @@ def table(runs: list[RunFigures]) -> str:
             f"{run.name:<16} {run.products:>5} {run.transferred:>5} {run.visible:>5}"
             f" {percentile(run.latencies, 0.50):>7.2f} {percentile(run.latencies, 0.95):>7.2f}"
             f" {percentile(run.latencies, 0.99):>7.2f} {max(run.latencies, default=math.nan):>7.2f}"
-            f" {run.throughput:>7.1f} {calls:>8.2f} {run.rackbeat_requests:>7} {run.economic_requests:>7}"
-            f" {run.rate_limited_responses:>5} {run.dead_lettered:>4}"
+            f" {run.throughput:>7.1f} {calls:>8.2f} {run.per_record(run.rackbeat_requests):>6.2f}"
+            f" {run.per_record(run.economic_requests):>6.2f} {run.rackbeat_requests:>7}"
+            f" {run.economic_requests:>7} {run.rate_limited_responses:>5} {run.dead_lettered:>4}"
         )
     lines.append("")
     lines.append(
-        "latency: Rackbeat write -> transfer event in the stream (the product is then in e-conomic);"
+        "latency: change -> visible in e-conomic (the Rackbeat write -> the transfer's event, written once"
     )
     lines.append(
-        "per s: transfers per second from the first write to the last event; calls/tr: API calls the"
+        "e-conomic answered the write); per s: transfers per second from the first write to the last event;"
     )
     lines.append(
-        "worker made per product transfer; RB/EC req: API requests the sandboxes served (the products are"
+        "calls/tr: API calls the worker made per product transfer; RB/EC req: API requests the sandboxes"
     )
+    lines.append("served, and RB/rec, EC/rec those per product transferred (the products are")
     lines.append("written as in Rackbeat's UI, not through the API); 429s: rate-limited answers among them.")
     return "\n".join(lines)
 
 
-def run_once(
-    name: str, products: int, rate_limits: bool, concurrency: int, writers: int, write_rate: float
-) -> RunFigures:
-    from tasks.events import read_events
-    from tasks.redis import get_redis
-
-    options = StackOptions(
+def bench_stack_options(rate_limits: bool, concurrency: int, stack: dict[str, Any]) -> StackOptions:
+    return StackOptions(
         sandbox=True,
         beat=False,
         seed_size=None,
@@ -105,7 +115,23 @@ def run_once(
         concurrency=concurrency,
         worker_loglevel="WARNING",
         web_port=free_port(),
+        **stack,
     )
+
+
+def run_once(
+    name: str,
+    products: int,
+    rate_limits: bool,
+    concurrency: int,
+    writers: int,
+    write_rate: float,
+    stack_kwargs: dict[str, Any] | None = None,
+) -> RunFigures:
+    from tasks.events import read_events
+    from tasks.redis import get_redis
+
+    options = bench_stack_options(rate_limits, concurrency, stack_kwargs or {})
     with Stack(options) as stack:
         rackbeat = stack.rackbeat_sandbox
         economic = stack.economic_sandbox
@@ -200,6 +226,60 @@ def _wait_for(
     return after, found
 
 
+def run_single(
+    count: int, concurrency: int, stack_kwargs: dict[str, Any], pause: float = 0.3
+) -> tuple[list[float], list[int], dict[str, int]]:
+    """A lone change `count` times under the default limits: (latencies, API calls per transfer, requests
+    served). Every other time the product written last is changed instead of a new one created."""
+    from tasks.events import read_events
+    from tasks.redis import get_redis
+
+    with Stack(bench_stack_options(True, concurrency, stack_kwargs)) as stack:
+        rackbeat = stack.rackbeat_sandbox
+        redis_client = get_redis()
+        rackbeat.create("product-groups", {"number": GROUP[0], "name": GROUP[1]})
+        last_id = _wait_for(redis_client, read_events, "0", {("product_group", str(GROUP[0]))}, 60)[0]
+        baseline = _sandbox_requests(stack)
+        latencies: list[float] = []
+        calls: list[int] = []
+        number = ""
+        for index in range(count):
+            time.sleep(pause)  # nothing queued: the previous transfer and its webhook are done
+            if index % 2 == 0:
+                number = f"SINGLE-{index:04d}"
+                written = time.time()
+                rackbeat.create(
+                    "products",
+                    {"number": number, "name": f"Single {number}", "group": GROUP[0], "sales_price": 1},
+                )
+            else:
+                written = time.time()
+                rackbeat.update("products", number, {"sales_price": 2.0 + index})
+            last_id, found = _wait_for(
+                redis_client, read_events, last_id, {("product", number)}, 30, stack=stack
+            )
+            event = found.get(("product", number))
+            if event is not None:
+                latencies.append(float(event["at"]) - written)
+                calls.append(int(event.get("api_calls") or 0))
+        after = _sandbox_requests(stack)
+    served = {name: after[name] - baseline[name] for name in after}
+    return latencies, calls, served
+
+
+def single_report(latencies: list[float], calls: list[int], served: dict[str, int], count: int) -> str:
+    done = len(latencies)
+    lines = [
+        f"single events: {done} of {count} transferred; change -> visible in e-conomic:"
+        f" p50 {percentile(latencies, 0.50):.3f} s, p95 {percentile(latencies, 0.95):.3f} s,"
+        f" p99 {percentile(latencies, 0.99):.3f} s, max {max(latencies, default=math.nan):.3f} s",
+        f"API calls per transfer {statistics.mean(calls) if calls else math.nan:.2f};"
+        f" requests served per transfer: Rackbeat {served['rackbeat'] / max(1, done):.2f},"
+        f" e-conomic {served['economic'] / max(1, done):.2f}; 429s {served['429']}",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.e2e_products", description=__doc__.split("\n\n")[0]
@@ -219,17 +299,34 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="products written per second (default 0: as fast as the writers can, a burst)",
     )
-    parser.add_argument("--only", choices=["unthrottled", "default-limits"], help="run one of the two runs")
+    parser.add_argument(
+        "--only",
+        choices=["unthrottled", "default-limits", "single"],
+        help="run one of the two burst runs, or the single-event run (only when asked for)",
+    )
+    parser.add_argument(
+        "--single-count", type=int, default=30, help="lone changes of the single-event run (default 30)"
+    )
+    add_stack_arguments(parser)
     args = parser.parse_args(argv)
+    stack_kwargs = stack_options(args)
+    if args.only == "single":
+        print(
+            f"e2e products: single events, {args.single_count} lone changes, {describe(args)} ...", flush=True
+        )
+        latencies, calls, served = run_single(args.single_count, args.concurrency, stack_kwargs)
+        print(single_report(latencies, calls, served, args.single_count))
+        return 0 if len(latencies) == args.single_count else 1
     runs: list[RunFigures] = []
     for name, limits in (("unthrottled", False), ("default-limits", True)):
         if args.only and args.only != name:
             continue
-        print(
-            f"e2e products: {name}, {args.products} products, {args.concurrency} worker processes ...",
-            flush=True,
+        print(f"e2e products: {name}, {args.products} products, {describe(args)} ...", flush=True)
+        runs.append(
+            run_once(
+                name, args.products, limits, args.concurrency, args.writers, args.write_rate, stack_kwargs
+            )
         )
-        runs.append(run_once(name, args.products, limits, args.concurrency, args.writers, args.write_rate))
     print()
     print(table(runs))
     return 0 if all(run.transferred == run.products == run.visible for run in runs) else 1

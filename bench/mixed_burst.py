@@ -1,6 +1,6 @@
 """A mixed burst of master data, every kind the service knows, from the Rackbeat sandbox to e-conomic.
 
-    .venv/bin/python -m bench.mixed_burst --records 1000
+    .venv/bin/python -m bench.mixed_burst --records 1000 [--rate-limits] [--latency-ms 100] [--pool gevent]
 
 The kinds are whatever `tasks.entities.REGISTRY` holds when it runs (groups, customers, suppliers,
 products, lots, payment terms, employees, units, ...). Their records come from the deterministic seed
@@ -15,7 +15,9 @@ built from them), and within that order the kinds interleaved, so every kind's w
 receiver and real worker processes together and dependencies are met both ways (exported inside another
 record's transfer, or by their own webhook racing it). Printed per kind and overall: latency percentiles
 from the Rackbeat write to the record's own transfer event in the `events` stream, the API calls per
-record (those of its transfer, dependencies exported inside it included) and the dead-lettered ones.
+record (those of its transfer, dependencies exported inside it included) and the dead-lettered ones;
+then the requests each sandbox served, per record and per resource path (Rackbeat and e-conomic apart).
+`--latency-ms` adds that much to every answer of both sandboxes; `--pool` picks the worker pool.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench._stackargs import add_stack_arguments, describe, stack_options
 from bench.e2e_products import _sandbox_requests, _wait_for, percentile
 from tasks.harness.localredis import free_port
 from tasks.harness.stack import Stack, StackOptions
@@ -190,7 +193,21 @@ def plan_burst(records: int) -> tuple[list[BurstRecord], dict[str, list[dict[str
 # ---------------------------------------------------------------------------------------------- the run
 
 
-def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFigures], dict[str, Any]]:
+def requests_by_path(sandbox: Any, skip: int) -> dict[str, int]:
+    """Requests a sandbox served after its first `skip` log entries, by the path's first segment (after
+    ``api/`` on Rackbeat, with the service on e-conomic's OpenAPI: ``productsapi/...``)."""
+    counts: dict[str, int] = defaultdict(int)
+    for entry in sandbox.request_log.entries()[skip:]:
+        parts = [part for part in str(entry.get("path", "")).split("/") if part and part != "api"]
+        if parts and parts[0].endswith("api") and len(parts) > 2:
+            parts = [f"{parts[0]}/{parts[2]}"]
+        counts[parts[0] if parts else "/"] += 1
+    return dict(counts)
+
+
+def run(
+    records: int, rate_limits: bool, concurrency: int, stack_kwargs: dict[str, Any] | None = None
+) -> tuple[list[KindFigures], dict[str, Any]]:
     from tasks.events import read_events
     from tasks.redis import get_redis
 
@@ -203,6 +220,7 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
         concurrency=concurrency,
         worker_loglevel="WARNING",
         web_port=free_port(),
+        **(stack_kwargs or {}),
     )
     with Stack(options) as stack:
         rackbeat = stack.rackbeat_sandbox
@@ -210,7 +228,7 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
         stack.economic_sandbox.load(economic_setup())
         redis_client = get_redis()
         last = redis_client.xrevrange(_stream(), count=1)
-        start_id = last[0][0] if last else "0"
+        start_id = str(last[0][0]) if last else "0"
         baseline = _sandbox_requests(stack)
 
         written_at: dict[tuple[str, str], float] = {}
@@ -222,6 +240,10 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
         _last, events = _wait_for(redis_client, read_events, start_id, set(written_at), timeout, stack=stack)
         finished = max((float(event["at"]) for event in events.values()), default=time.time())
         after = _sandbox_requests(stack)
+        paths = {
+            "Rackbeat": requests_by_path(rackbeat, baseline["rackbeat"]),
+            "e-conomic": requests_by_path(stack.economic_sandbox, baseline["economic"]),
+        }
         reasons = dead_letter_reasons(redis_client)
 
     figures: dict[str, KindFigures] = {}
@@ -241,6 +263,7 @@ def run(records: int, rate_limits: bool, concurrency: int) -> tuple[list[KindFig
         "economic_requests": after["economic"] - baseline["economic"],
         "rate_limited": after["429"] - baseline["429"],
         "dead_letter_reasons": reasons,
+        "paths": paths,
     }
     return sorted(figures.values(), key=lambda f: f.kind), totals
 
@@ -298,10 +321,18 @@ def table(kinds: list[KindFigures], totals: dict[str, Any]) -> str:
         f"wall: {wall:.1f} s from the first write to the last event"
         f" ({overall.finished / wall if wall > 0 else math.nan:.1f} records/s)",
         f"requests served: Rackbeat {totals['rackbeat_requests']}, e-conomic {totals['economic_requests']}"
-        f" = {requests / max(1, overall.records):.2f} per record; 429s: {totals['rate_limited']}",
+        f" = {requests / max(1, overall.records):.2f} per record"
+        f" (Rackbeat {totals['rackbeat_requests'] / max(1, overall.records):.2f},"
+        f" e-conomic {totals['economic_requests'] / max(1, overall.records):.2f});"
+        f" 429s: {totals['rate_limited']}",
         "latency: Rackbeat write -> the record's own transfer event; calls/rec: API calls of that transfer,",
         "dependencies exported inside it included; done: records whose transfer finished (any outcome).",
     ]
+    for api, paths in (totals.get("paths") or {}).items():
+        shown = ", ".join(
+            f"{path} {count}" for path, count in sorted(paths.items(), key=lambda item: -item[1])
+        )
+        lines.append(f"{api} requests by path: {shown or 'none'}")
     reasons = totals.get("dead_letter_reasons") or {}
     if reasons:
         lines += ["", "dead-lettered (kind, count, reason):"]
@@ -319,15 +350,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="sandboxes enforce the APIs' default limits and the workers use the default budgets",
     )
+    add_stack_arguments(parser)
     args = parser.parse_args(argv)
+    stack_kwargs = stack_options(args)
     from tasks.entities import REGISTRY
 
     print(
         f"mixed burst: {args.records} records across {len(REGISTRY)} kinds ({', '.join(sorted(REGISTRY))}),"
-        f" {args.concurrency} worker processes, rate limits {'on' if args.rate_limits else 'off'} ...",
+        f" {describe(args)}, rate limits {'on' if args.rate_limits else 'off'} ...",
         flush=True,
     )
-    kinds, totals = run(args.records, args.rate_limits, args.concurrency)
+    kinds, totals = run(args.records, args.rate_limits, args.concurrency, stack_kwargs)
     print()
     print(table(kinds, totals))
     finished = sum(kind.finished for kind in kinds)

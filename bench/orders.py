@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bench._stackargs import add_stack_arguments, describe, stack_options
 from tasks.harness.localredis import free_port
 from tasks.harness.stack import Stack, StackOptions
 
@@ -171,7 +172,9 @@ def _carried(rackbeat: Any) -> Counter[str]:
     return Counter(str(order.get("their_reference")) for order in rackbeat.dump("orders"))
 
 
-def run(orders: int, customers: int, products: int, concurrency: int) -> Figures:
+def run(
+    orders: int, customers: int, products: int, concurrency: int, stack_kwargs: dict[str, Any] | None = None
+) -> Figures:
     from tasks.celery import app
     from tasks.deadletter import DeadLetterStore
     from tasks.events import read_events
@@ -187,6 +190,7 @@ def run(orders: int, customers: int, products: int, concurrency: int) -> Figures
         worker_loglevel="WARNING",
         web_port=free_port(),
         extra_env={"RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE": str(RACKBEAT_PER_MINUTE)},
+        **(stack_kwargs or {}),
     )
     figures = Figures(orders)
     with Stack(options) as stack:
@@ -320,14 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=40, help="customers they are for (default 40)")
     parser.add_argument("--products", type=int, default=60, help="products they sell (default 60)")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2)")
+    add_stack_arguments(parser)
     args = parser.parse_args(argv)
+    stack_kwargs = stack_options(args)
     print(
         f"orders: {args.orders} sent e-conomic orders for {args.customers} customers and {args.products}"
-        f" products, {args.concurrency} worker processes, Rackbeat at {RACKBEAT_PER_MINUTE}/min ...",
+        f" products, {describe(args)}, Rackbeat at {RACKBEAT_PER_MINUTE}/min ...",
         flush=True,
     )
     started = datetime.now(UTC)
-    figures = run(args.orders, args.customers, args.products, args.concurrency)
+    figures = run(args.orders, args.customers, args.products, args.concurrency, stack_kwargs)
     print()
     print(table(figures))
     print(f"\nwall: {(datetime.now(UTC) - started).total_seconds():.0f} s including start-up and set-up")
