@@ -10,16 +10,17 @@ Rules of the export (each has a test in tests/entities/test_customer.py):
   same transfer. A customer without a group in Rackbeat goes to the setting `customer_default_group`
   (e-conomic requires one). A dependency that could not be resolved is a permanent error naming the
   field, never a silent default.
-- Sales person: Rackbeat's employee, when set and bound in e-conomic (kind `employee`; until that
-  kind is registered, only an existing binding is used and an unbound employee is left out).
+- Sales person: Rackbeat's employee, when set: a dependency (kind `employee`), exported first; the
+  mapper leaves it out when it has no e-conomic key (e-conomic does not require a sales person).
 - VAT zone: from the customer's country and Rackbeat's VAT setting, by the rule shared with suppliers
   (`tasks.entities._vat_zone`): Rackbeat's "domestic exempt" stays exempt; otherwise the home country
   (setting `company_home_country`, default DK) is domestic, another EU member state is EU, anything
   else abroad; an unreadable country falls back to Rackbeat's zone.
 - Layout: e-conomic layouts are read-only, and Rackbeat's layouts are the ones it imported from
-  e-conomic, so a Rackbeat layout number is the e-conomic layout number. A customer without a layout
-  gets the setting `customer_default_layout` when set, else none. A number e-conomic does not know
-  (a layout deleted there since) is refused by e-conomic and dead-lettered with the field named.
+  e-conomic (kind `layout`, created at e-conomic's number), so a Rackbeat layout number is the e-conomic
+  layout number. A customer without a layout gets the setting `customer_default_layout` when set, else
+  none. A number e-conomic does not know (a layout deleted there since) is refused by e-conomic and
+  dead-lettered with the field named.
 - E-mail: ONLY the primary address (Rackbeat's `contact_email`, its first address if several were
   typed into it). Invoice, order or quote e-mails never go: e-conomic's `email` takes several
   addresses separated by spaces, so a leaked extra address would be accepted silently.
@@ -29,9 +30,14 @@ Rules of the export (each has a test in tests/entities/test_customer.py):
 
 Rules of the import (`to_rackbeat`; each has a test in tests/entities/test_customer_import.py):
 - Number: e-conomic's customer number is Rackbeat's (created at it, found at it before a create).
-- Group and payment terms are dependencies, imported first (created in Rackbeat when it lacks them);
-  Rackbeat requires payment terms, so a customer whose terms cannot be resolved is refused naming
-  `payment_terms_id`. The sales person goes along only when that employee is bound.
+- Group, payment terms, layout and sales person are dependencies, imported first in this order (created
+  in Rackbeat when it lacks them), so a customer arrives in its group, with its terms, its layout and its
+  employee. Rackbeat requires payment terms, so a customer whose terms cannot be resolved is refused
+  naming `payment_terms_id`; the others are optional in Rackbeat and sent as null when e-conomic has none.
+- Layout: the Rackbeat key of the imported layout, which is e-conomic's layout number (tasks/entities/
+  layout.py): the number the export sends back as `layoutNumber`, so both directions name one layout.
+  A layout Rackbeat refuses to take stops the customer too (dead-lettered in Rackbeat's words), rather
+  than the customer arriving without it.
 - VAT zone: e-conomic's zone number becomes Rackbeat's zone name (1 domestic, 2 EU, 3 abroad, 4 domestic
   exempt); another zone is refused naming `vat_zone`, never guessed.
 - Address: e-conomic's one address field, its first line to `address_street`, the rest to `address_street2`.
@@ -39,9 +45,9 @@ Rules of the import (`to_rackbeat`; each has a test in tests/entities/test_custo
   separated by spaces): invoice, order or quote e-mails never reach Rackbeat (seed README).
 - Never copied (`IMPORT_NEVER_COPIED`): contact persons (`attention`, `customerContact`, `contacts`),
   delivery addresses (`deliveryLocations`, `defaultDeliveryLocation`), the price group (special prices and
-  discount groups), the layout (Rackbeat's layouts are its read-only copy from the start-up sync), and what
-  Rackbeat has no field for. Such fields are not even sent empty, so Rackbeat keeps whatever it has there;
-  a copied field e-conomic has cleared is sent as null, which clears it in Rackbeat.
+  discount groups), and what Rackbeat has no field for. Such fields are not even sent empty, so Rackbeat
+  keeps whatever it has there; a copied field e-conomic has cleared is sent as null, which clears it in
+  Rackbeat.
 - A customer deleted in e-conomic is barred in Rackbeat (`is_barred`), never deleted.
 """
 
@@ -75,6 +81,7 @@ ECONOMIC_RESOURCE = "customers"
 GROUP_KIND = "customer_group"
 PAYMENT_TERM_KIND = "payment_term"
 EMPLOYEE_KIND = "employee"
+LAYOUT_KIND = "layout"
 NUMBER_MAX = 999_999_999
 
 WRITABLE_FIELDS = (
@@ -254,7 +261,6 @@ IMPORT_NEVER_COPIED = (
     "deliveryLocations",
     "defaultDeliveryLocation",
     "priceGroup",
-    "layout",
     "pNumber",
     "publicEntryNumber",
     "vatNumber",
@@ -268,7 +274,8 @@ ZONE_NAMES: dict[int, str] = {int(zone): name for name, zone in RACKBEAT_ZONES.i
 """e-conomic's VAT zone number -> Rackbeat's `vat_zone`."""
 
 
-def _economic_ref(document: Record, field: str, key_field: str) -> str | None:
+def economic_ref(document: Record, field: str, key_field: str) -> str | None:
+    """The number an e-conomic reference (`{"customerGroupNumber": 2, "self": ...}`) holds, as text."""
     value = document.get(field)
     number = value.get(key_field) if isinstance(value, dict) else None
     return None if number is None else str(number)
@@ -281,20 +288,22 @@ def economic_primary_email(document: Record) -> str | None:
 
 
 def import_dependencies(document: Record) -> list[RecordRef]:
-    """Group first, then payment terms, then the sales person (bound employees only)."""
+    """Group first, then payment terms, then the layout, then the sales person."""
     deps: list[RecordRef] = []
     for kind, field, key_field in (
         (GROUP_KIND, "customerGroup", "customerGroupNumber"),
         (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
+        (LAYOUT_KIND, "layout", "layoutNumber"),
         (EMPLOYEE_KIND, "salesPerson", "employeeNumber"),
     ):
-        number = _economic_ref(document, field, key_field)
+        number = economic_ref(document, field, key_field)
         if number is not None:
             deps.append((kind, number))
     return deps
 
 
-def _rackbeat_ref(refs: Refs, kind: str, number: str | None) -> int | None:
+def rackbeat_ref(refs: Refs, kind: str, number: str | None) -> int | None:
+    """The Rackbeat key the import resolved for e-conomic's `kind` `number`; None when unresolved."""
     found = refs.get((kind, number)) if number is not None else None
     return int(found) if found is not None else None
 
@@ -306,13 +315,13 @@ def _import_refused(field: str, problem: str) -> MappingError:
 def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
     """The Rackbeat customer for an e-conomic customer; see the module docstring for each rule."""
     refs = context.refs
-    terms = _economic_ref(document, "paymentTerms", "paymentTermsNumber")
-    terms_id = _rackbeat_ref(refs, PAYMENT_TERM_KIND, terms)
+    terms = economic_ref(document, "paymentTerms", "paymentTermsNumber")
+    terms_id = rackbeat_ref(refs, PAYMENT_TERM_KIND, terms)
     if terms_id is None:
         raise _import_refused(
             "payment_terms_id", f"e-conomic payment terms {terms} could not be resolved in Rackbeat"
         )
-    zone_number = _int_or_none(_economic_ref(document, "vatZone", "vatZoneNumber"))
+    zone_number = _int_or_none(economic_ref(document, "vatZone", "vatZoneNumber"))
     zone = ZONE_NAMES.get(zone_number) if zone_number is not None else None
     if zone_number is not None and zone is None:
         raise _import_refused("vat_zone", f"e-conomic VAT zone {zone_number} has no Rackbeat counterpart")
@@ -321,12 +330,13 @@ def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
     return {
         "company_name": text(document.get("name")) or "",
         "currency": text(document.get("currency")),
-        "customer_group_id": _rackbeat_ref(
-            refs, GROUP_KIND, _economic_ref(document, "customerGroup", "customerGroupNumber")
+        "customer_group_id": rackbeat_ref(
+            refs, GROUP_KIND, economic_ref(document, "customerGroup", "customerGroupNumber")
         ),
         "payment_terms_id": terms_id,
-        "employee_id": _rackbeat_ref(
-            refs, EMPLOYEE_KIND, _economic_ref(document, "salesPerson", "employeeNumber")
+        "layout_id": rackbeat_ref(refs, LAYOUT_KIND, economic_ref(document, "layout", "layoutNumber")),
+        "employee_id": rackbeat_ref(
+            refs, EMPLOYEE_KIND, economic_ref(document, "salesPerson", "employeeNumber")
         ),
         "vat_zone": zone,
         "address_street": text(address[0]),

@@ -11,6 +11,18 @@ isBarred, phone (<= 20), email (<= 50)}, the first four required.
   (`keep_on_update`): an update never moves an employee back or lifts a bar set by a bookkeeper.
 - Deleted in Rackbeat: barred in e-conomic (`isBarred`, named by `barred_field`), since its bookings
   and time entries must stay readable there.
+
+Import (the start-up sync, and a customer's sales person; tests/entities/test_employee_import.py): the
+start-up sync copies employees (rackbeat-api.md §4.2), but Rackbeat owns them afterwards (they have export
+rules), so an employee is imported only when Rackbeat lacks it, at e-conomic's number:
+- Source: `projectsapi` `Employees`, the route the export writes (so the binding names one e-conomic
+  resource both ways), which Rackbeat's own integration reads employees from (§4.1) and which answers
+  without the Project module (economic-api.md §12.9). Legacy `/employees` has the same records.
+- Copied: name, e-mail (`contact_email`), phone (`contact_phone`): what both sides have. Never copied:
+  `groupNumber` and `isBarred` (Rackbeat has neither). A barred employee is still imported, since customers
+  and documents may name it as their sales person. Rackbeat's initials, job title and locale have no
+  e-conomic counterpart and are left as Rackbeat has them.
+- No poll: after the start-up sync a new employee is made in Rackbeat.
 """
 
 from __future__ import annotations
@@ -18,12 +30,14 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities._fields import text
+from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     MappingContext,
     OpenApiRoute,
     RackbeatSide,
@@ -71,6 +85,20 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return employee_payload(record, context.defaults.employee_group)
 
 
+def economic_employee_number(document: Record) -> int:
+    """The projectsapi Employee's number, which is Rackbeat's employee number too."""
+    return int(document["number"])
+
+
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat employee for an e-conomic one; a cleared e-mail or phone is sent as null (clears it)."""
+    return {
+        "name": text(document.get("name")) or f"Employee {document['number']}",
+        "contact_email": text(document.get("email")),
+        "contact_phone": text(document.get("phone")),
+    }
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("employees", "employee"),
@@ -82,4 +110,12 @@ SPEC = EntitySpec(
         keep_on_update=("groupNumber", "isBarred"),
     ),
     exports=ExportRules(to_economic=to_economic, economic_key=economic_key),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        rackbeat_key=economic_employee_number,
+        economic_key=economic_employee_number,
+        find_existing=by_number("employees", "employee", economic_employee_number),
+        match_on=(("number",), ("name",)),
+        never_copied=("groupNumber", "isBarred"),
+    ),
 )

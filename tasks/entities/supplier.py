@@ -14,6 +14,26 @@ Rules that live here:
 - Deleted or blocked (`is_barred`) in Rackbeat: barred in e-conomic, which keeps accounting history.
 - Only the fields below are sent; absent values are left out (e-conomic refuses null, and a PUT is a full
   replace, so leaving a field out clears it there as it is clear in Rackbeat).
+
+Import, e-conomic -> Rackbeat, in the start-up sync only (`to_rackbeat`; each rule has a test in
+tests/entities/test_supplier_import.py). The start-up sync places suppliers in their groups and transfers
+the groups too; afterwards a supplier made in e-conomic is NOT transferred (rackbeat-api.md §4.2, §4.3), so
+there is no poll, and a supplier Rackbeat already has is bound as it is, never updated by an import.
+- Number: e-conomic's supplier number is Rackbeat's (created at it, found at it before a create), the
+  number the export writes back at.
+- Group and payment terms are dependencies, imported first in this order, so a supplier arrives in its
+  supplier group with its terms. Rackbeat requires payment terms: a supplier whose terms cannot be
+  resolved is refused naming `payment_terms_id`. The group is optional in Rackbeat (null when unresolved).
+- VAT zone: e-conomic's zone number becomes Rackbeat's zone name, by the customer import's table; another
+  zone is refused naming `vat_zone`, never guessed.
+- Address: e-conomic's one address field, first line to `address_street`, the rest to `address_street2`
+  (the export joins them back with a line break).
+- E-mail: only the primary address, the first of those e-conomic's `email` holds (seed README).
+- Never copied (`IMPORT_NEVER_COPIED`): contact persons (`attention`, `supplierContact`, `contacts`) and
+  what Rackbeat's supplier has no field for (layout, sales person, cost account, bank account, remittance
+  advice, invoice text). e-conomic's supplier has no delivery addresses and no currency prices
+  (suppliers.supplierNumber.get schema), so there are none to leave out; the test checks that every name
+  listed is a field of that schema.
 """
 
 from __future__ import annotations
@@ -21,6 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.entities._fields import reference_key, text
+from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
@@ -28,6 +49,7 @@ from tasks.entities.base import (
     EntitySpec,
     ExportRules,
     FieldRule,
+    ImportRules,
     LegacyResource,
     MappingContext,
     MappingDefaults,
@@ -36,6 +58,7 @@ from tasks.entities.base import (
     RecordRef,
     Refs,
 )
+from tasks.entities.customer import ZONE_NAMES, economic_primary_email, economic_ref, rackbeat_ref
 from tasks.errors import MappingError
 
 KIND = "supplier"
@@ -167,6 +190,78 @@ def to_economic(record: Record, context: MappingContext) -> dict[str, Any]:
     return supplier_payload(record, context.refs, context.defaults)
 
 
+# --- e-conomic -> Rackbeat ------------------------------------------------------------------------------
+
+IMPORT_NEVER_COPIED = (
+    "email (every address but the first)",
+    "attention",
+    "supplierContact",
+    "contacts",
+    "layout",
+    "salesPerson",
+    "costAccount",
+    "bankAccount",
+    "remittanceAdvice",
+    "defaultInvoiceText",
+)
+"""e-conomic supplier fields the import leaves out on purpose (module docstring)."""
+
+
+def economic_supplier_number(document: Record) -> int:
+    return int(document["supplierNumber"])
+
+
+def import_dependencies(document: Record) -> list[RecordRef]:
+    """The supplier group first, then the payment terms."""
+    deps: list[RecordRef] = []
+    for kind, field, key_field in (
+        (GROUP_KIND, "supplierGroup", "supplierGroupNumber"),
+        (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
+    ):
+        number = economic_ref(document, field, key_field)
+        if number is not None:
+            deps.append((kind, number))
+    return deps
+
+
+def _import_refused(field: str, problem: str) -> MappingError:
+    return MappingError(field, problem, api="rackbeat", resource=ECONOMIC_RESOURCE)
+
+
+def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
+    """The Rackbeat supplier for an e-conomic supplier; see the module docstring for each rule."""
+    refs = context.refs
+    terms = economic_ref(document, "paymentTerms", "paymentTermsNumber")
+    terms_id = rackbeat_ref(refs, PAYMENT_TERM_KIND, terms)
+    if terms_id is None:
+        raise _import_refused(
+            "payment_terms_id", f"e-conomic payment terms {terms} could not be resolved in Rackbeat"
+        )
+    zone_text = economic_ref(document, "vatZone", "vatZoneNumber")
+    zone = ZONE_NAMES.get(int(zone_text)) if zone_text is not None and zone_text.isdigit() else None
+    if zone_text is not None and zone is None:
+        raise _import_refused("vat_zone", f"e-conomic VAT zone {zone_text} has no Rackbeat counterpart")
+    address = str(document.get("address") or "").replace("\r\n", "\n").split("\n", 1)
+    return {
+        "company_name": text(document.get("name")) or "",
+        "currency": text(document.get("currency")),
+        "supplier_group_id": rackbeat_ref(
+            refs, GROUP_KIND, economic_ref(document, "supplierGroup", "supplierGroupNumber")
+        ),
+        "payment_terms_id": terms_id,
+        "vat_zone": zone,
+        "address_street": text(address[0]),
+        "address_street2": text(address[1]) if len(address) > 1 else None,
+        "address_zipcode": text(document.get("zip")),
+        "address_city": text(document.get("city")),
+        "address_country": text(document.get("country")),
+        "contact_email": economic_primary_email(document),
+        "contact_phone": text(document.get("phone")),
+        "company_vat": text(document.get("corporateIdentificationNumber")),
+        "is_barred": bool(document.get("barred", False)),
+    }
+
+
 SPEC = EntitySpec(
     kind=KIND,
     rackbeat=RackbeatSide.with_events("suppliers", "supplier"),
@@ -181,5 +276,14 @@ SPEC = EntitySpec(
         economic_key=economic_key,
         depends_on=depends_on,
         embedded=embedded,
+    ),
+    imports=ImportRules(
+        to_rackbeat=to_rackbeat,
+        rackbeat_key=economic_supplier_number,
+        economic_key=economic_supplier_number,
+        dependencies=import_dependencies,
+        find_existing=by_number("suppliers", "supplier", economic_supplier_number),
+        match_on=(("number",),),
+        never_copied=IMPORT_NEVER_COPIED,
     ),
 )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tasks.entities import customer
-from tasks.entities.base import MappingContext
+from tasks.entities.base import MappingContext, MappingDefaults
 from tasks.errors import MappingError
 
 REFS = {("customer_group", "2"): "2", ("payment_term", "3"): "17"}
@@ -37,6 +37,42 @@ def test_the_customer_keeps_its_number_and_its_group_and_terms_become_rackbeats(
     assert (body["company_name"], body["currency"]) == ("Hansen ApS", "DKK")
     assert (body["customer_group_id"], body["payment_terms_id"]) == (2, 17)
     assert customer.import_dependencies(document()) == [("customer_group", "2"), ("payment_term", "3")]
+
+
+def test_the_customer_arrives_with_its_group_terms_layout_and_employee_imported_first_in_that_order() -> None:
+    full = document(layout={"layoutNumber": 19}, salesPerson={"employeeNumber": 5})
+    assert customer.import_dependencies(full) == [
+        ("customer_group", "2"),
+        ("payment_term", "3"),
+        ("layout", "19"),
+        ("employee", "5"),
+    ]
+    refs = {**REFS, ("layout", "19"): "19", ("employee", "5"): "5"}
+    body = customer.to_rackbeat(full, MappingContext(refs=refs))
+    assert (body["customer_group_id"], body["payment_terms_id"], body["layout_id"], body["employee_id"]) == (
+        2,
+        17,
+        19,
+        5,
+    )
+
+
+def test_the_layout_is_rackbeats_copy_which_the_export_sends_back_as_the_same_layout() -> None:
+    """Layouts are created in Rackbeat at e-conomic's number, and the export sends `layout_id` as the
+    e-conomic layout number: the imported customer goes back with the layout it came with."""
+    body = mapped(refs={**REFS, ("layout", "19"): "19"}, layout={"layoutNumber": 19})
+    assert body["layout_id"] == 19
+    back = customer.customer_payload(
+        {"number": 42, **body},
+        {("customer_group", "2"): 2, ("payment_term", "17"): 3},
+        MappingDefaults(),
+    )
+    assert back["layout"] == {"layoutNumber": 19}
+
+
+def test_a_customer_without_a_layout_or_with_one_not_resolved_has_none() -> None:
+    assert mapped()["layout_id"] is None
+    assert mapped(layout={"layoutNumber": 19})["layout_id"] is None
 
 
 def test_terms_that_cannot_be_resolved_are_refused_naming_the_rackbeat_field() -> None:
@@ -103,14 +139,15 @@ def test_never_copied_special_prices_and_discount_groups() -> None:
     assert mapped(priceGroup={"priceGroupNumber": 2}) == mapped()
 
 
-def test_never_copied_the_layout_or_anything_rackbeat_has_no_field_for() -> None:
-    body = mapped(layout={"layoutNumber": 19}, website="example.com", pNumber="1234567890", balance=99.0)
+def test_never_copied_anything_rackbeat_has_no_field_for() -> None:
+    body = mapped(website="example.com", pNumber="1234567890", balance=99.0)
     assert body == mapped()
     assert set(body) == {
         "company_name",
         "currency",
         "customer_group_id",
         "payment_terms_id",
+        "layout_id",
         "employee_id",
         "vat_zone",
         "address_street",
@@ -129,7 +166,8 @@ def test_never_copied_the_layout_or_anything_rackbeat_has_no_field_for() -> None
 
 def test_the_spec_names_what_is_never_copied_and_bars_a_customer_gone_from_economic() -> None:
     rules = customer.SPEC.import_rules
-    for name in ("attention", "customerContact", "deliveryLocations", "priceGroup", "layout"):
+    for name in ("attention", "customerContact", "deliveryLocations", "priceGroup"):
         assert name in rules.never_copied
+    assert "layout" not in rules.never_copied, "the layout arrives with the customer"
     assert rules.when_gone == {"is_barred": True}
     assert rules.poll == "master"
