@@ -113,7 +113,14 @@ def seed(store: Store, today: datetime | None = None) -> None:
             },
         )
     for number, name in LAYOUTS:
-        put("layouts", number, {"layoutNumber": number, "name": name, "self": self_link("layouts", number)})
+        # layouts.layoutNumber.get: {layoutNumber, name, deleted, self} (economic-api.md §12.8)
+        layout = {
+            "layoutNumber": number,
+            "name": name,
+            "deleted": False,
+            "self": self_link("layouts", number),
+        }
+        put("layouts", number, layout)
     for number, name in UNITS:
         put(
             "units",

@@ -29,7 +29,9 @@ sandbox makes the choice below (each is easy to change in one place):
   ``reports/valuation?date_to=`` reads the stock as of the end of a day in Copenhagen. Moves leave the
   item's ``updated_at`` alone and fire no webhook. Why and how: ``stock.py``, ``ledger.py``, ``clock.py``;
   ``POST inventory-adjustments`` and ``…/{id}/book``: ``adjustments.py``; the report's shape: ``reports.py``.
-- Layouts are read-only on the API (they come from e-conomic); load them with ``/_sandbox/load``.
+- Layouts come from e-conomic: the reference documents only ``GET layouts``, but Rackbeat's own integration
+  imports them in its start-up sync, so the sandbox takes ``POST layouts`` and ``PUT layouts/{n}`` (an
+  inference, [I], reasoned in ``resources.py``); no DELETE or PATCH, and no webhook events.
 - Webhooks: body ``{"event", "key_name": "number", "key": "<number as a string>"}`` (real payloads carry the
   key as a string). Event names are ``<entity>.<created|updated|deleted|booked>`` with singular snake_case
   entities. Payment terms fire ``payment_terms.*`` (the documented spelling) and are also delivered to hooks

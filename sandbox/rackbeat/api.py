@@ -230,7 +230,7 @@ class RackbeatApi:
         method = request.method
         if method == "GET":
             return self._one(request, spec, self._existing(spec, key)), 200
-        _allow(method, *(("PUT", "PATCH", "DELETE") if spec.writable else ("GET",)))
+        _allow(method, *(spec.record_writes if spec.writable else ("GET",)))
         payload, suppress = await self._write_body(request)
         if method == "DELETE":
             record = self.store.delete(spec.path, key, suppress=suppress)

@@ -92,6 +92,7 @@ class ResourceSpec:
     references: dict[str, str] = field(default_factory=dict)  # field -> resource path it must point into
     event: str | None = None  # webhook entity; None: changes fire nothing
     writable: bool = True  # False: GET only on the API (data arrives via /_sandbox/load)
+    record_writes: tuple[str, ...] = ("PUT", "PATCH", "DELETE")  # methods at `<path>/{n}` when writable
     bookable: bool = False  # documents with draft -> booked
     search_fields: tuple[str, ...] = ("name",)
     aliases: dict[str, str] = field(default_factory=dict)  # write name -> stored name
@@ -264,13 +265,18 @@ RESOURCES: dict[str, ResourceSpec] = {
             event="employee",
             search_fields=("name", "initials", "contact_email"),
         ),
+        # Layouts: Rackbeat's public API documents only `GET layouts[/{n}]` (reference 2.2), yet its own
+        # e-conomic integration imports them in the start-up sync ("Layouts are imported from e-conomic",
+        # 2.3 "Layout", 4.2). How is not documented; inferred [I]: like every numbered resource, POST to the
+        # collection (at a given number) and PUT at the record. No DELETE or PATCH (nothing suggests them),
+        # and no webhook event (3.3 lists none for layouts).
         ResourceSpec(
             path="layouts",
             singular="layout",
             plural="layouts",
             fields={"number": "int", "name": "str"},
             required=("name",),
-            writable=False,
+            record_writes=("PUT",),
         ),
         ResourceSpec(
             path="units",

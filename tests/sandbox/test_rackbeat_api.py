@@ -227,10 +227,12 @@ def test_each_listed_resource_answers_with_its_envelope(api, basics):
         assert plural in response.json(), path
 
 
-def test_layouts_are_read_only(api, basics):
+def test_layouts_cannot_be_deleted_or_patched(api, basics):
+    # POST and PUT are taken (the start-up sync's import, tests/sandbox/test_rackbeat_layouts.py)
     basics.sandbox.load({"layouts": [{"number": 19, "name": "Standard"}]})
     assert api.get("layouts/19").json()["layout"]["name"] == "Standard"
-    assert api.post("layouts", json={"name": "Mine"}).status_code == 405
+    assert api.delete("layouts/19").status_code == 405
+    assert api.patch("layouts/19", json={"name": "Mine"}).status_code == 405
 
 
 def test_lots_carry_their_components(api, basics):
