@@ -50,7 +50,7 @@ TASK_MODULES = (
     "tasks.polls",
     "tasks.imports",
     "tasks.economic_polls",
-    "tasks.startup",
+    "tasks.startup_tasks",
     "tasks.stock_value.jobs",
 )
 
