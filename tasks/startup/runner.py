@@ -3,9 +3,10 @@ side.
 
 For each kind (`tasks.startup.order`): the kind's Rackbeat index is built afresh (`index`), then its
 e-conomic collections are read one page (1,000 documents) at a time from the kind's checkpoint, and each
-document is handed to a `StartupImporter` in a pool of `concurrency` threads (each thread its own
-importer and clients; documents of one kind are independent, and the kinds before it are done). When a
-page is done its counts and the next checkpoint are committed together (`state.RunStore.commit_page`).
+document is handed to a `StartupImporter` in a pool of `concurrency` threads (each thread its own importer,
+all of them one set of clients, whose connections stay warm across pages and kinds; documents of one kind
+are independent, and the kinds before it are done). When a page is done its counts and the next checkpoint
+are committed together (`state.RunStore.commit_page`).
 
 - A record Rackbeat refuses (its 422, a mapper's `MappingError`, anything the same import would hit
   again) is dead-lettered as `rbsync.import_record(kind, key)` would be, in Rackbeat's own words, so `rbsync
@@ -109,9 +110,6 @@ class _Done:
     """(kind, counter) of companions brought across on the way."""
 
 
-Factory = Callable[[], ApiClients]
-
-
 class StartupRunner:
     """One start-up sync run (see the module docstring)."""
 
@@ -120,7 +118,7 @@ class StartupRunner:
         *,
         redis_client: redis.Redis,
         connection_id: str,
-        clients: Factory,
+        clients: ApiClients,
         store: Callable[[], SyncStore],
         defaults: MappingDefaults,
         directions: Directions | None,
@@ -376,10 +374,9 @@ class StartupRunner:
     # --- per-thread engine --------------------------------------------------------------------------
 
     def _clients(self) -> ApiClients:
-        clients: ApiClients | None = getattr(self._local, "clients", None)
-        if clients is None:
-            clients = self._local.clients = self.clients()
-        return clients
+        """The clients every thread shares (httpx's pool is thread-safe; one pool keeps the connections
+        warm across pages and kinds)."""
+        return self.clients
 
     def _importer(self) -> StartupImporter:
         importer: StartupImporter | None = getattr(self._local, "importer", None)

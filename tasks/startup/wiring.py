@@ -30,13 +30,13 @@ def build_runner(
     task_id: str | None = None,
     stop: threading.Event | None = None,
 ) -> StartupRunner:
-    """A runner on this process's clients (one set per thread, `process_clients`) and store."""
+    """A runner on this thread's clients (`process_clients`, shared by the run's threads) and store."""
     from tasks.transfer import build_store  # the transfer tasks' store: the same locks and bindings
 
     return StartupRunner(
         redis_client=get_redis(),
         connection_id=settings.connection_id,
-        clients=process_clients,
+        clients=process_clients(),
         store=build_store,
         defaults=MappingDefaults.from_settings(settings),
         directions=Directions.of(settings),
