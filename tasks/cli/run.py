@@ -293,8 +293,8 @@ def _run_startup_sync(stack: Stack) -> int:
     else:
         click.echo(
             click.style(
-                f"rbsync: the start-up sync could not run (exit {status}; see above);"
-                " the service keeps running",
+                f"rbsync: the start-up sync did not finish (exit {status}; see above; `rbsync startup-sync"
+                " --queue` with this run's settings continues it); the service keeps running",
                 fg="red",
             )
         )
