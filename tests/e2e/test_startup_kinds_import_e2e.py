@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import redis
 
+from sandbox.rackbeat.resources import RESOURCES
 from tasks.celery import app
+from tasks.deadletter import DeadLetterStore
 from tasks.entities.base import EntitySpec, MappingDefaults
 from tasks.settings import Settings, get_settings
 from tasks.sync.connections import process_clients
@@ -39,7 +42,7 @@ from tests.engine.importer_support import (
     rackbeat_writes,
 )
 from tests.engine.test_exporter import forget_records
-from tests.fixtures.service import apply_settings, settings_for_sandboxes
+from tests.fixtures.service import apply_settings, settings_for_sandboxes, wait_for
 
 IMPORT = "rbsync.import_record"
 STARTUP_IMPORT = "rbsync.test.startup_kinds_import"
@@ -278,3 +281,28 @@ def test_records_rackbeat_already_has_at_the_same_number_are_bound_not_duplicate
     assert company.rackbeat_has("layouts", 20)["name"] == "Layout with logo"
     writes = [(e["method"], e["path"]) for e in rackbeat_writes(company.rackbeat)]
     assert writes == [("PUT", "/api/layouts/20")], "only e-conomic's layout was written"
+
+
+def test_a_layout_rackbeat_refuses_is_dead_lettered_in_its_words_and_so_is_the_customer_needing_it(
+    company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rackbeat's public API documents only GET layouts: should it refuse the import's POST (405 here), the
+    refusal reaches the dead-letter list in Rackbeat's words, and the customer waits for its layout."""
+    monkeypatch.setitem(RESOURCES, "layouts", replace(RESOURCES["layouts"], writable=False))
+    number = company.number
+    economic_customer(company.economic, number, layout={"layoutNumber": 20})
+    store = DeadLetterStore(company.redis, company.settings.connection_id)
+
+    app.send_task(IMPORT, args=("layout", "20")).get(timeout=30, propagate=False)
+    app.send_task(IMPORT, args=("customer", str(number))).get(timeout=30, propagate=False)
+
+    for kind, key in (("layout", "20"), ("customer", str(number))):
+        entries = wait_for(
+            lambda kind=kind, key=key: store.entries_for_record(kind, key),
+            message=f"the {kind}'s dead letter",
+        )
+        entry = entries[-1]
+        assert (entry["api"], entry["status_code"], entry["task_name"]) == ("rackbeat", 405, IMPORT), entry
+        assert "The POST method is not supported for this route" in entry["error"], entry["error"]
+    assert rackbeat_record(company.rackbeat, "customers", number) is None
+    assert rackbeat_record(company.rackbeat, "layouts", 20) is None
