@@ -159,9 +159,10 @@ def _dry_run(settings: Any, update_existing: bool, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table(title="Start-up sync plan (dry run: nothing is written)")
-    for column in ("kind", "e-conomic", "in Rackbeat", "matched", "already bound", "create", "update"):
-        table.add_column(column, justify="left" if column == "kind" else "right")
-    table.add_column("fields where matched records differ")
+    table.add_column("kind", no_wrap=True, min_width=14)
+    for column in ("e-conomic", "in Rackbeat", "matched", "bound", "create", "update"):
+        table.add_column(column, justify="right")
+    table.add_column("differing fields (matched records)")
     for row in plan.kinds:
         if row.note and row.total is None:
             table.add_row(row.kind, "-", "-", "-", "-", "-", "-", row.note)
@@ -379,9 +380,10 @@ def _summary_table(status: dict[str, Any]) -> Any:
     from rich.table import Table
 
     table = Table(title="Start-up sync")
-    for column in ("kind", "e-conomic", "done", "created", "matched", "unchanged", "updated", "refused"):
-        table.add_column(column, justify="left" if column == "kind" else "right")
-    table.add_column("fields where matched records differ")
+    table.add_column("kind", no_wrap=True, min_width=14)
+    for column in ("e-conomic", "done", "created", "matched", "unchanged", "updated", "refused"):
+        table.add_column(column, justify="right")
+    table.add_column("differing fields (matched records)")
     for kind in status["kinds"]:
         total = "-" if kind["total"] is None else str(kind["total"])
         matched = str(kind["matched"]) + (f" ({kind['bound']} bound before)" if kind["bound"] else "")

@@ -84,6 +84,21 @@ class Plan:
         }
 
 
+@dataclass
+class _Fate:
+    """What the run will do with one document: the counts it adds to (`KindPlan` fields), the Rackbeat
+    key it has or will match ("" for a create, None when refused) and the fields it differs in."""
+
+    counts: tuple[str, ...]
+    rackbeat_key: str | None = None
+    differs: list[str] = field(default_factory=list)
+
+    def count(self, row: KindPlan, differs: Counter[str]) -> None:
+        for name in self.counts:
+            setattr(row, name, getattr(row, name) + 1)
+        differs.update(self.differs)
+
+
 class Planner:
     def __init__(
         self,
@@ -111,18 +126,27 @@ class Planner:
 
     def plan(self) -> Plan:
         rows: list[KindPlan] = []
+        self._waiting: dict[str, dict[str, _Fate]] = {}
+        self._rows: dict[str, KindPlan] = {}
         for choice in choose_kinds(self.registry):
             if choice.spec is None:
                 rows.append(KindPlan(choice.kind, note=choice.note))
                 continue
             for companion in companions(choice.kind, self.registry):
-                rows.append(self._kind(companion, note="comes along with the products that use it"))
+                note = f"comes along with the {choice.kind}s that use it"
+                rows.append(self._kind(companion, note, companion=True))
             rows.append(self._kind(choice.spec))
         return Plan(rows, self.requests_per_minute, self.update_existing)
 
-    def _kind(self, spec: EntitySpec, note: str | None = None) -> KindPlan:
+    def _kind(self, spec: EntitySpec, note: str | None = None, *, companion: bool = False) -> KindPlan:
+        """A kind's row. A companion's records are only planned here; each is counted once a record of
+        the kind it comes with uses it (`_page`), as the run creates only the units products use."""
         economic, rackbeat = self.clients.economic, self.clients.rackbeat
         row = KindPlan(spec.kind, note=note)
+        self._rows[spec.kind] = row
+        waiting: dict[str, _Fate] | None = None
+        if companion:
+            waiting = self._waiting[spec.kind] = {}
         row.total = sum(page_reader.count(economic, source) or 0 for source in spec.import_sources())
         row.in_rackbeat = self.index.build(spec, rackbeat)
         row.rackbeat_reads = max(1, math.ceil(row.in_rackbeat / MAX_LIMIT))
@@ -132,7 +156,7 @@ class Planner:
             position = page_reader.first_position(source)
             while True:
                 page = page_reader.read_page(economic, source, position)
-                self._page(spec, page.documents, row, differs)
+                self._page(spec, page.documents, row, differs, waiting)
                 if page.next is None:
                     break
                 position = page.next
@@ -140,58 +164,77 @@ class Planner:
         return row
 
     def _page(
-        self, spec: EntitySpec, documents: list[dict[str, Any]], row: KindPlan, differs: Counter[str]
+        self,
+        spec: EntitySpec,
+        documents: list[dict[str, Any]],
+        row: KindPlan,
+        differs: Counter[str],
+        waiting: dict[str, _Fate] | None,
     ) -> None:
+        """Plan a page's documents: counted in `row`, or for a companion kept in `waiting` by key."""
         rules = spec.import_rules
         keys = [str(spec.economic_key_of(document)) for document in documents]
         bound = self._bound(spec.kind, keys)
         refs = self._refs(spec, documents)
         answers: dict[str, str] = {}
         for key, document, binding in zip(keys, documents, bound, strict=True):
-            try:
-                mapped = rules.to_rackbeat(document, MappingContext(refs=refs, defaults=self.defaults))
-            except (MappingError, KeyError, TypeError, ValueError):
-                row.refused += 1
-                continue
-            if binding is not None:
-                rackbeat_key, written_hash = binding
-                answers[key] = rackbeat_key
-                if written_hash is None:  # bound as found: Rackbeat's own record
-                    row.matched += 1
-                    row.already_bound += 1
-                    self._differs(spec, rackbeat_key, mapped, differs, row)
-                elif written_hash == payload_hash(mapped):
-                    row.unchanged += 1
-                else:
-                    row.update += 1
-                continue
-            body = dict(mapped)
-            create_key = rules.rackbeat_key(document)
-            if create_key is not None:
-                body[spec.rackbeat.key_field] = create_key
-            found = self._match(spec, body, key)
-            answers[key] = found or ""
-            if found is None:
-                row.create += 1
+            fate = self._fate(spec, key, document, binding, refs)
+            if fate.rackbeat_key is not None:
+                answers[key] = fate.rackbeat_key
+            if waiting is not None:
+                waiting[key] = fate
             else:
-                row.matched += 1
-                self._differs(spec, found, mapped, differs, row)
+                fate.count(row, differs)
+        for kind, key in dict.fromkeys(
+            (kind, str(key)) for document in documents for kind, key in rules.dependencies(document)
+        ):
+            used = self._waiting.get(kind, {}).pop(key, None)
+            if used is not None:
+                companion_row = self._rows[kind]
+                used.count(companion_row, Counter())
+                for name in used.differs:
+                    companion_row.differing_fields[name] = companion_row.differing_fields.get(name, 0) + 1
         if answers:
             self.redis.hset(self._answers(spec.kind), mapping=dict[Any, Any](answers))
 
-    def _differs(
+    def _fate(
         self,
         spec: EntitySpec,
-        rackbeat_key: str,
-        mapped: Mapping[str, Any],
-        differs: Counter[str],
-        row: KindPlan,
-    ) -> None:
+        key: str,
+        document: dict[str, Any],
+        binding: tuple[str, str | None] | None,
+        refs: dict[RecordRef, Any],
+    ) -> _Fate:
+        """What the run will do with one document (see the module docstring)."""
+        rules = spec.import_rules
+        try:
+            mapped = rules.to_rackbeat(document, MappingContext(refs=refs, defaults=self.defaults))
+        except (MappingError, KeyError, TypeError, ValueError):
+            return _Fate(("refused",))
+        if binding is not None:
+            rackbeat_key, written_hash = binding
+            if written_hash is None:  # bound as found: Rackbeat's own record
+                return self._existing(spec, rackbeat_key, mapped, ("matched", "already_bound"))
+            if written_hash == payload_hash(mapped):
+                return _Fate(("unchanged",), rackbeat_key)
+            return _Fate(("update",), rackbeat_key)
+        body = dict(mapped)
+        create_key = rules.rackbeat_key(document)
+        if create_key is not None:
+            body[spec.rackbeat.key_field] = create_key
+        found = self._match(spec, body, key)
+        if found is None:
+            return _Fate(("create",), "")
+        return self._existing(spec, found, mapped, ("matched",))
+
+    def _existing(
+        self, spec: EntitySpec, rackbeat_key: str, mapped: Mapping[str, Any], counts: tuple[str, ...]
+    ) -> _Fate:
         found = self.index.fields(spec.kind, rackbeat_key)
         fields = differing_fields(mapped, found) if found is not None else []
-        differs.update(fields)
         if self.update_existing:  # --update-existing writes every matched record's mapped fields
-            row.update += 1
+            counts = (*counts, "update")
+        return _Fate(counts, rackbeat_key, fields)
 
     def _match(self, spec: EntitySpec, body: Mapping[str, Any], key: str) -> str | None:
         for candidate in self.index.candidates(spec, body):
