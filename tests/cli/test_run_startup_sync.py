@@ -64,7 +64,11 @@ def test_run_startup_sync_fills_the_empty_rackbeat_then_keeps_running(
         admin = output.wait_for(r"Sandbox admin\s+(\S+)\s+(\S+)", timeout=60)
         rackbeat_admin, economic_admin = admin.group(1), admin.group(2)
         output.wait_for(r"Start-up sync: ", timeout=10)
-        output.wait_for(r"rbsync: start-up sync done; the service keeps running", timeout=60)
+        at = len(output.lines)
+        # The command's own summary (a table titled "Start-up sync", then its last line), then ours.
+        output.wait_for(r"^\s*Start-up sync\s*$", timeout=60, after=at)
+        output.wait_for(r"^start-up sync done$", timeout=10, after=at)
+        output.wait_for(r"rbsync: start-up sync done; the service keeps running", timeout=10, after=at)
         output.wait_for(r"Transfers \(Ctrl-C to stop\)", timeout=10)
         for kind, field in KINDS.items():
             in_economic = numbers(economic_admin, kind, field)
