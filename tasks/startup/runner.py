@@ -11,8 +11,9 @@ are committed together (`state.RunStore.commit_page`).
 - A record Rackbeat refuses (its 422, a mapper's `MappingError`, anything the same import would hit
   again) is dead-lettered as `rbsync.import_record(kind, key)` would be, in Rackbeat's own words, so `rbsync
   dlq retry` re-imports it through that task; it counts as `refused` and the run goes on.
-- A record another worker holds, or an API that answers 5xx / times out after the client's own retries,
-  is tried again (`RECORD_ATTEMPTS`, with backoff); when that does not help, the run stops where it is
+- A record another worker holds is waited for (a killed run's record locks expire by themselves), up to
+  `BUSY_WAIT_SECONDS`. An API that answers 5xx / times out after the client's own retries is tried
+  again (`RECORD_ATTEMPTS`, with backoff); when neither helps, the run stops where it is
   (`interrupted`), its checkpoint intact, and the next start continues from there. So does a stop
   request (`stop` event: Ctrl-C, a worker's shutdown) and a lost run lock.
 """
@@ -37,7 +38,7 @@ from clients.errors import AuthError, PermanentError, TransientError
 from tasks.deadletter import DeadLetterStore, Failure
 from tasks.entities import REGISTRY
 from tasks.entities.base import EntitySpec, MappingDefaults, Record
-from tasks.errors import SyncError
+from tasks.errors import RecordBusy, SyncError
 from tasks.startup import pages as page_reader
 from tasks.startup.importer import Note, StartupImporter
 from tasks.startup.index import RackbeatIndex
@@ -64,6 +65,10 @@ IMPORT_TASK_NAME = "rbsync.import_record"
 IMPORT_QUEUE = "transfers"
 RECORD_ATTEMPTS = 4
 RECORD_BACKOFF_SECONDS = 0.5
+BUSY_WAIT_SECONDS = 300.0
+"""How long a record another transfer holds is waited for (a killed run's record locks expire after the
+transfer time limit) before the run stops (interrupted)."""
+BUSY_PAUSE_SECONDS = 2.0
 FLUSH_SECONDS = 0.5
 LOCK_NAME = ("startup-sync", "run")
 
@@ -307,11 +312,20 @@ class StartupRunner:
         importer = self._importer()
         key = str(spec.economic_key_of(document))
         attempt = 1
+        busy_until = time.monotonic() + BUSY_WAIT_SECONDS
         while True:
             if self.stop.is_set():
                 raise Interrupted("stopped on request")
             try:
                 result, note = importer.bring(spec, document, read_at)
+            except RecordBusy as busy:
+                # Another transfer holds the record, or a killed run's lock has not expired yet: wait
+                # for it (its lock says how long at most), without spending an attempt.
+                if time.monotonic() >= busy_until:
+                    raise
+                importer.notes.pop((spec.kind, key), None)
+                self.stop.wait(min(BUSY_PAUSE_SECONDS, max(0.1, busy.held_for_seconds or BUSY_PAUSE_SECONDS)))
+                continue
             except (TransientError, redis.RedisError) as error:
                 retry = True
                 failure: BaseException = error

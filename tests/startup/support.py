@@ -24,7 +24,7 @@ RACKBEAT_COLLECTIONS = (
 )
 
 
-def seed_economic(economic: Any, size: str = "tiny") -> dict[str, list[dict[str, Any]]]:
+def seed_economic(economic: Any, size: Any = "tiny") -> dict[str, list[dict[str, Any]]]:
     """Load the believable company (`sandbox.seed`, as `python -m sandbox economic --seed N --size S`)."""
     from sandbox.seed import generate
 
