@@ -37,7 +37,7 @@ import redis
 from clients.errors import AuthError, PermanentError, TransientError
 from tasks.deadletter import DeadLetterStore, Failure
 from tasks.entities import REGISTRY
-from tasks.entities.base import EntitySpec, MappingDefaults, Record
+from tasks.entities.base import EconomicTarget, EntitySpec, MappingDefaults, Record
 from tasks.errors import RecordBusy, SyncError
 from tasks.startup import pages as page_reader
 from tasks.startup.importer import Note, StartupImporter
@@ -233,23 +233,31 @@ class StartupRunner:
             fields["started_at"] = now_iso()
         self.runs.set_kind(kind, **fields)
         checkpoint = self.runs.checkpoint(kind) or Checkpoint(0, page_reader.first_position(sources[0]))
-        for number in range(checkpoint.source, len(sources)):
-            source = sources[number]
-            position = checkpoint.page if number == checkpoint.source else page_reader.first_position(source)
-            while True:
-                self._check_stop()
-                page = page_reader.read_page(clients.economic, source, position, self.options.page_size)
-                self._page(spec, page, pool)
-                if page.next is not None:
-                    self.runs.commit_page(kind, Checkpoint(number, page.next))
-                    position = page.next
-                    continue
-                if number + 1 < len(sources):
-                    following = sources[number + 1]
-                    self.runs.commit_page(kind, Checkpoint(number + 1, page_reader.first_position(following)))
-                else:
-                    self.runs.commit_page(kind, None)
-                break
+        with ThreadPoolExecutor(1, thread_name_prefix="startup-pages") as reader:
+            for number in range(checkpoint.source, len(sources)):
+                source = sources[number]
+                position = (
+                    checkpoint.page if number == checkpoint.source else page_reader.first_position(source)
+                )
+                upcoming = reader.submit(self._read_page, source, position)
+                while True:
+                    self._check_stop()
+                    page = upcoming.result()
+                    if page.next is not None:  # read the next page while this one is brought across
+                        upcoming = reader.submit(self._read_page, source, page.next)
+                    self._page(spec, page, pool)
+                    if page.next is not None:
+                        self.runs.commit_page(kind, Checkpoint(number, page.next))
+                        continue
+                    if number + 1 < len(sources):
+                        following = Checkpoint(number + 1, page_reader.first_position(sources[number + 1]))
+                        self.runs.commit_page(kind, following)
+                    else:
+                        self.runs.commit_page(kind, None)
+                    break
+
+    def _read_page(self, source: EconomicTarget, position: page_reader.PagePosition) -> page_reader.Page:
+        return page_reader.read_page(self._clients().economic, source, position, self.options.page_size)
 
     def _page(self, spec: EntitySpec, page: page_reader.Page, pool: ThreadPoolExecutor) -> None:
         """Every document of the page brought across (or refused); raises `Interrupted` (after the
@@ -257,16 +265,23 @@ class StartupRunner:
         counts: Counter[str] = Counter()
         diff: Counter[str] = Counter()
         extra: dict[str, Counter[str]] = {}
-        pending: set[Future[_Done]] = {
-            pool.submit(self._document, spec, document, page.read_at) for document in page.documents
-        }
-        flushed = time.monotonic()
+        documents = iter(page.documents)
+        window = self.options.concurrency * 2  # a few queued per thread; `wait` stays cheap
+        pending: set[Future[_Done]] = set()
         fatal: BaseException | None = None
+
+        def fill() -> None:
+            while len(pending) < window and fatal is None and not self.stop.is_set():
+                document = next(documents, None)
+                if document is None:
+                    return
+                pending.add(pool.submit(self._document, spec, document, page.read_at))
+
+        fill()
+        flushed = time.monotonic()
         while pending:
             finished, pending = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
             for future in finished:
-                if future.cancelled():
-                    continue
                 error = future.exception()
                 if error is not None:
                     fatal = fatal or error
@@ -279,10 +294,7 @@ class StartupRunner:
                 diff.update(done.note.differs)
                 for other, counter in done.extra:
                     extra.setdefault(other, Counter())[counter] += 1
-            if (fatal is not None or self.stop.is_set()) and pending:
-                for future in pending:
-                    future.cancel()
-                pending = {future for future in pending if not future.cancelled()}
+            fill()
             if time.monotonic() - flushed >= FLUSH_SECONDS or not pending:
                 self._flush(spec.kind, counts, diff, extra)
                 counts, diff, extra = Counter(), Counter(), {}
@@ -358,9 +370,10 @@ class StartupRunner:
         found = []
         for dependency in result.dependencies:
             for done in dependency.all_results():
+                note = importer.take_note(done.kind, done.key)  # taken whatever the kind: none is kept
                 if done.kind in KINDS:
                     continue
-                counter = _counter_of(done, importer.take_note(done.kind, done.key))
+                counter = _counter_of(done, note)
                 if counter in ("created", "matched", "updated"):
                     found.append((done.kind, counter))
         return found
