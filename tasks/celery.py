@@ -262,3 +262,65 @@ def _lazy_config() -> dict[str, Any]:
 
 app = Celery("rbsync", include=present_task_modules())
 app.add_defaults(_lazy_config)
+
+
+# --- The soft time limit on the gevent pool (issue 14, tasks/harness/workers.py) ---------------------------
+# Celery's gevent pool enforces only the hard time limit (celery/concurrency/gevent.py: a gevent.Timeout
+# around the task; the soft limit it is given is ignored), so a transfer that hits it is dead-lettered
+# ("timeout") where a prefork one would first get SoftTimeLimitExceeded and be retried (tasks/base.py
+# RETRYABLE). On a gevent worker each task therefore arms a gevent.Timeout of its own at the soft limit,
+# raising billiard's SoftTimeLimitExceeded in the task's greenlet, as prefork's signal does in its process;
+# it is disarmed when the task returns. Like the hard limit, it fires only when the task yields to the hub
+# (any I/O: every API and Redis call): nothing in a transfer computes for seconds without I/O.
+_green_soft_limits: dict[int, Any] = {}
+
+
+def green_pool_active() -> bool:
+    """True in a worker started with ``--pool=gevent`` (Celery monkey-patches the process for it first)."""
+    import sys
+
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey is not None and monkey.is_module_patched("socket"))
+
+
+def soft_time_limit_of(task: Any) -> float | None:
+    """The soft limit Celery would give this task: the message's, the task's own, or the app's."""
+    limits = getattr(task.request, "timelimit", None) or (None, None)
+    soft = limits[1] if len(limits) > 1 else None
+    return soft or task.soft_time_limit or task.app.conf.task_soft_time_limit or None
+
+
+def _arm_green_soft_limit(task: Any = None, **_: Any) -> None:
+    if task is None or not green_pool_active():
+        return
+    seconds = soft_time_limit_of(task)
+    if not seconds:
+        return
+    import gevent  # type: ignore[import-untyped]
+    from billiard.exceptions import SoftTimeLimitExceeded
+
+    timer = gevent.Timeout(seconds, SoftTimeLimitExceeded(seconds))
+    timer.start()
+    _green_soft_limits[id(gevent.getcurrent())] = timer
+
+
+def _disarm_green_soft_limit(**_: Any) -> None:
+    if not _green_soft_limits:
+        return
+    import gevent
+
+    timer = _green_soft_limits.pop(id(gevent.getcurrent()), None)
+    if timer is not None:
+        timer.close()
+
+
+def _connect_green_soft_limit() -> None:
+    from celery import signals
+
+    signals.task_prerun.connect(_arm_green_soft_limit, weak=False, dispatch_uid="rbsync-green-soft-limit-arm")
+    signals.task_postrun.connect(
+        _disarm_green_soft_limit, weak=False, dispatch_uid="rbsync-green-soft-limit-disarm"
+    )
+
+
+_connect_green_soft_limit()
