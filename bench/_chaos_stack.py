@@ -12,7 +12,10 @@ a worker or one of its pool processes SIGKILLed) is one this class can also undo
 - Sandboxes: `tasks.harness.sandboxes.start` in this process (fresh tokens, no rate limits), so the scenario
   writes "as a user" straight into Rackbeat (whose webhooks fire) and reads e-conomic's store.
 - Receiver: `python -m web`, which registers its webhooks with the Rackbeat sandbox as it starts.
-- Worker: `celery -A tasks worker --pool prefork -c 2` with the heartbeat file of `tasks.cli.healthcheck`.
+- Worker: `celery -A tasks worker --pool prefork -c 2` with the heartbeat file of `tasks.cli.healthcheck`;
+  with `ChaosSettings(pool="gevent")` the topology of tasks/harness/workers.py instead: the transfers on a
+  gevent worker (`green_concurrency` greenlets in one process, which is therefore what a "pool kill"
+  SIGKILLs: it has no pool children) and polls,bulk,dlq on a prefork worker beside it.
 - Settings (`ChaosSettings`): a visibility timeout of seconds (`RBSYNC_VISIBILITY_TIMEOUT_SECONDS`), so a
   message whose worker died is back in seconds, and many retries with short backoff, so faults are outlasted.
 """
@@ -29,6 +32,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,7 @@ import redis
 
 from tasks.harness.localredis import LocalRedis, free_port
 from tasks.harness.processes import ManagedProcess, children_of
+from tasks.harness.workers import worker_argv, worker_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUES = ("transfers", "polls", "bulk", "dlq")
@@ -54,6 +59,11 @@ class ChaosSettings:
 
     visibility_timeout_seconds: int = 5
     concurrency: int = 2
+    # "prefork" (one worker, every queue) or "gevent" (tasks/harness/workers.py)
+    pool: str = "prefork"
+    green_concurrency: int = 20
+    # added to every answer of both sandboxes for the whole run (a scenario may raise Rackbeat's meanwhile)
+    latency_ms: float = 0
     transfer_max_retries: int = 60
     retry_backoff_base_seconds: float = 0.2
     retry_backoff_max_seconds: float = 2.0
@@ -118,7 +128,8 @@ class ChaosStack:
         self.env: dict[str, str] = {}
         self.web_url = ""
         self.receiver: ManagedProcess | None = None
-        self.worker: ManagedProcess | None = None
+        self.worker: ManagedProcess | None = None  # the one serving the transfers queue
+        self.other_workers: list[ManagedProcess] = []  # gevent topology: the prefork polls,bulk,dlq worker
         self.worker_restarts = 0
         self._servers: list[Any] = []
         self._client: redis.Redis | None = None
@@ -139,7 +150,7 @@ class ChaosStack:
         from tasks.harness import sandboxes
 
         self.redis_server = LocalRedis(appendonly=True).start()
-        started = sandboxes.start(rate_limits=False, seed_size=None)
+        started = sandboxes.start(rate_limits=False, seed_size=None, latency_ms=self.settings.latency_ms)
         self.rackbeat, self.economic = started.rackbeat, started.economic
         self._servers = list(started.servers)
         sandbox_env = started.settings_env
@@ -175,42 +186,45 @@ class ChaosStack:
             stop_timeout=10,
             cwd=self.log_dir,
         )
-        self.worker = ManagedProcess(
-            "worker",
-            [
-                "python",
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "--pool=prefork",
-                f"--concurrency={self.settings.concurrency}",
-                f"--queues={','.join(QUEUES)}",
-                "--prefetch-multiplier=1",
-                f"--hostname=chaos-{uuid.uuid4().hex[:6]}@%h",
-                f"--loglevel={self.settings.worker_loglevel}",
-                f"--include={','.join(('tasks.cli.healthcheck', *self.settings.worker_includes))}",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env,
-            self.log_dir / "worker.log",
-            stop_timeout=20,
-            prepare=lambda: self.heartbeat.unlink(missing_ok=True),
-            cwd=self.log_dir,
-        )
-        self.receiver.start()
-        self.worker.start()
-        if not wait(lambda: _http_ok(f"{self.web_url}/healthz") or not self.receiver.running, 30, 0.1):
+        workers = []
+        for spec in worker_specs(
+            self.settings.pool, self.settings.concurrency, self.settings.green_concurrency
+        ):
+            heartbeat = self.log_dir / spec.heartbeat_name
+            argv = worker_argv(
+                spec,
+                hostname=f"chaos-{spec.name}-{uuid.uuid4().hex[:6]}@%h",
+                loglevel=self.settings.worker_loglevel,
+                includes=self.settings.worker_includes,
+                extra=("--without-gossip", "--without-mingle"),
+            )
+            workers.append(
+                ManagedProcess(
+                    spec.name,
+                    argv,
+                    {**env, "WORKER_HEARTBEAT_FILE": str(heartbeat)},
+                    self.log_dir / f"{spec.name}.log",
+                    stop_timeout=20,
+                    prepare=partial(heartbeat.unlink, missing_ok=True),
+                    cwd=self.log_dir,
+                )
+            )
+        self.worker, self.other_workers = workers[0], workers[1:]
+        receiver = self.receiver
+        receiver.start()
+        for worker in workers:
+            worker.start()
+        if not wait(lambda: _http_ok(f"{self.web_url}/healthz") or not receiver.running, 30, 0.1):
             raise ChaosStackError(f"the receiver did not answer; see {self.receiver.log_path}")
+        for other in self.other_workers:
+            self._wait_ready(other, self.log_dir / f"{other.name}.heartbeat")
         self.wait_worker_ready()
         if not wait(self.webhooks_registered, 30, 0.1):
             raise ChaosStackError(f"the receiver did not register its webhooks; see {self.receiver.log_path}")
         return self
 
     def stop(self) -> None:
-        for child in (self.worker, self.receiver):
+        for child in (*self.other_workers, self.worker, self.receiver):
             if child is not None:
                 with suppress(Exception):
                     child.stop()
@@ -322,24 +336,45 @@ class ChaosStack:
 
     def wait_worker_ready(self, timeout: float = 60) -> None:
         assert self.worker is not None
-        if not wait(lambda: self.heartbeat.exists() or not self.worker.running, timeout, 0.1):
-            raise ChaosStackError(f"the worker did not become ready; see {self.worker.log_path}")
-        if not self.worker.running:
+        self._wait_ready(self.worker, self.heartbeat, timeout)
+
+    @staticmethod
+    def _wait_ready(worker: ManagedProcess, heartbeat: Path, timeout: float = 60) -> None:
+        if not wait(lambda: heartbeat.exists() or not worker.running, timeout, 0.1):
+            raise ChaosStackError(f"the {worker.name} did not become ready; see {worker.log_path}")
+        if not worker.running:
             raise ChaosStackError(
-                f"the worker {self.worker.describe_exit()}; see {self.worker.log_path}:\n"
-                f"{self.worker.log_tail()}"
+                f"the {worker.name} {worker.describe_exit()}; see {worker.log_path}:\n{worker.log_tail()}"
             )
 
+    @property
+    def green(self) -> bool:
+        """The transfers run on greenlets of the worker process itself (no pool children)."""
+        return self.settings.pool == "gevent"
+
     def pool_pids(self) -> list[int]:
-        """The worker's pool processes (children of its main process)."""
+        """The processes that run transfers: the prefork worker's pool (children of its main process), or
+        the gevent worker itself."""
         assert self.worker is not None and self.worker.pid is not None
+        if self.green:
+            return [self.worker.pid] if self.worker.running else []
         return sorted(children_of(self.worker.pid))
 
     def kill_pool_process(self, victim: int, timeout: float = 30) -> int:
-        """SIGKILL pool process `victim` of the worker; returns once the worker has replaced it."""
+        """SIGKILL pool process `victim` of the worker; returns once the worker has replaced it. On the gevent
+        worker the victim is the worker process itself, every transfer it runs with it: SIGKILLed, then
+        started again as a supervisor would (its unacked messages come back after the visibility timeout)."""
         before = self.pool_pids()
         if victim not in before:
             raise ChaosStackError(f"{victim} is not a pool process of the worker ({before})")
+        if self.green:
+            worker = self.worker
+            assert worker is not None
+            os.kill(victim, signal.SIGKILL)
+            if not wait(lambda: not worker.running, 10, 0.05):
+                raise ChaosStackError(f"the gevent worker {victim} did not die of SIGKILL")
+            self.restart_worker()
+            return victim
         os.kill(victim, signal.SIGKILL)
         replaced = wait(
             lambda: victim not in (now := self.pool_pids()) and len(now) >= len(before), timeout, 0.05
@@ -350,10 +385,11 @@ class ChaosStack:
 
     def kill_worker(self) -> None:
         """SIGKILL the whole worker (main process and pool): nothing is acked, nothing requeued."""
-        assert self.worker is not None and self.worker.pid is not None
+        worker = self.worker
+        assert worker is not None and worker.pid is not None
         with suppress(ProcessLookupError):
-            os.killpg(self.worker.pid, signal.SIGKILL)
-        wait(lambda: not self.worker.running, 10, 0.05)
+            os.killpg(worker.pid, signal.SIGKILL)
+        wait(lambda: not worker.running, 10, 0.05)
 
     def restart_worker(self) -> None:
         assert self.worker is not None
@@ -406,6 +442,6 @@ class ChaosStack:
         """Children that died without being told to (a chaos run may then keep its logs)."""
         return [
             f"{child.name} {child.describe_exit()}"
-            for child in (self.receiver, self.worker)
+            for child in (self.receiver, self.worker, *self.other_workers)
             if child is not None and child.pid is not None and not child.running
         ]

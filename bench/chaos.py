@@ -1,6 +1,7 @@
 """Chaos: the real service (receiver, broker, prefork worker, Redis) under the faults it must outlast.
 
     .venv/bin/python -m bench.chaos [--records 300] [--only SCENARIO]... [--seed 20261] [--keep-logs]
+                                    [--pool prefork|gevent] [--latency-ms 0]
 
 Every scenario runs on a fresh stack (`bench._chaos_stack`): its own `redis-server` with AOF (fsync on every
 write) on its own port, both sandboxes in this process, `python -m web` (which registers its webhooks with
@@ -9,6 +10,9 @@ concurrency 2). Settings: a visibility timeout of 5 s (`RBSYNC_VISIBILITY_TIMEOU
 whose worker died is back in seconds; 60 transfer retries with backoff capped at 2 s, so faults are
 outlasted; a 10 s time limit, so a killed transfer's record lock expires soon. While a process or Redis
 is killed, Rackbeat answers 150 ms late, so a transfer that has started is still in its call.
+`--pool gevent` runs the transfers on a gevent worker instead (tasks/harness/workers.py): a "pool kill"
+then SIGKILLs that worker process itself, which holds every running transfer, and starts it again.
+`--latency-ms` adds that much to every answer of both sandboxes for the whole run.
 
 Records (`bench._chaos_records`): a product group, a customer group and a payment term, then products and
 one customer per 20 records, written into Rackbeat as a person would (webhooks fire); every fourth
@@ -76,6 +80,7 @@ from bench._chaos_records import (
 )
 from bench._chaos_secrets import SecretsScan, as_bytes_client, describe, scan_secrets, webhook_secrets
 from bench._chaos_stack import ChaosSettings, ChaosStack, wait
+from tasks.harness.workers import POOLS
 
 RECEIVER_PATH = "/webhooks/rackbeat"
 
@@ -285,7 +290,7 @@ def _kills_amid_writes(
     try:
         return _kill_during_burst(stack, batch, row, count, what, kill)
     finally:
-        rackbeat.faults.set(latency_ms=0)
+        rackbeat.faults.set(latency_ms=stack.settings.latency_ms)
         writer.join()
 
 
@@ -294,6 +299,17 @@ def pool_kill(stack: ChaosStack, batch: Batch, options: Options, row: Row) -> No
         stack.kill_pool_process(running[0]["pid"])  # the process running that transfer
         return describe_running(running[:1])
 
+    def kill_green(running: list[dict[str, Any]]) -> str:
+        stack.kill_pool_process(running[0]["pid"])  # the gevent worker itself, every transfer it runs
+        return describe_running(running)
+
+    if stack.green:
+        killed = _kills_amid_writes(stack, batch, options, row, options.pool_kills, "pool-kill", kill_green)
+        row.notes.append(
+            f"the gevent worker process SIGKILLed {len(killed)} time(s), each while running transfers"
+            f" ({'; '.join(killed)}); started again each time"
+        )
+        return
     killed = _kills_amid_writes(stack, batch, options, row, options.pool_kills, "pool-kill", kill)
     row.notes.append(
         f"{len(killed)} pool processes SIGKILLed, each while running a transfer ({', '.join(killed)});"
@@ -339,7 +355,7 @@ def _redis_outage(stack: ChaosStack, batch: Batch, options: Options, row: Row, *
     finally:
         outage = time.monotonic() - stopped
         stack.start_redis()
-        rackbeat.faults.set(latency_ms=0)
+        rackbeat.faults.set(latency_ms=stack.settings.latency_ms)
     run_writes([w for w in during if w.change], threads=options.threads)
     row.notes.append(
         f"Redis stopped with {'SIGKILL' if kill else 'SIGTERM'} while {len(running)} transfers ran and"
@@ -479,40 +495,53 @@ def run_scenario(
     settings: ChaosSettings | None = None,
     *,
     keep_logs: bool = False,
+    stack: ChaosStack | None = None,
 ) -> Row:
-    """One scenario on a fresh stack; the row of the table (logs kept when it failed, or when asked)."""
+    """One scenario on a fresh stack, or on `stack` (a test's, shared by several scenarios: each batch has
+    records of its own, and the run settles before it is counted); the row of the table (logs kept when it
+    failed, or when asked)."""
     options = options or Options()
+    if stack is not None:
+        return _run_on(stack, name, options, keep_logs)
+    with ChaosStack(settings, label=f"chaos-{name}") as fresh:
+        return _run_on(fresh, name, options, keep_logs)
+
+
+def _run_on(stack: ChaosStack, name: str, options: Options, keep_logs: bool) -> Row:
     scenario = SCENARIOS[name]
     row = Row(scenario=name)
-    with ChaosStack(settings, label=f"chaos-{name}") as stack:
-        batch = plan(uuid.uuid4().hex[:4], options.records)
-        row.sent = batch.sent
-        started = time.monotonic()
-        try:
-            scenario(stack, batch, options, row)
-        finally:
-            row.settled, last_change = settle(stack, options.settle_deadline, options.quiet_seconds)
-            row.seconds = last_change - started
-            for sandbox in (stack.rackbeat, stack.economic):
-                sandbox.faults.set(
-                    error_rate=0.0, drop_rate=0.0, rate_limit_burst=0, commit_then_fail=0, latency_ms=0
-                )
-        counted = tally(stack, batch)
-        row.arrived, row.duplicated = counted.arrived, counted.duplicated
-        row.lost, row.dead_lettered = counted.lost, counted.dead_lettered
-        row.problems.extend(counted.problems)
-        row.problems.extend(delivery_history(stack, kind, key) for kind, key in counted.lost_records[:5])
-        row.notes.extend(run_notes(stack, counted))
-        scan = secrets_of(stack)
-        row.secret_hits = len(scan.hits)
-        row.notes.extend(describe(scan))
-        died = stack.check_children()
-        if died:
-            row.problems.extend(f"{child} during the run" for child in died)
-        if keep_logs or not row.ok or not row.settled or died:
-            stack.keep_logs = True
-            stack.copy_aof_to_logs()
-            row.log_dir = str(stack.log_dir)
+    batch = plan(uuid.uuid4().hex[:4], options.records)
+    row.sent = batch.sent
+    started = time.monotonic()
+    try:
+        scenario(stack, batch, options, row)
+    finally:
+        row.settled, last_change = settle(stack, options.settle_deadline, options.quiet_seconds)
+        row.seconds = last_change - started
+        for sandbox in (stack.rackbeat, stack.economic):
+            sandbox.faults.set(
+                error_rate=0.0,
+                drop_rate=0.0,
+                rate_limit_burst=0,
+                commit_then_fail=0,
+                latency_ms=stack.settings.latency_ms,
+            )
+    counted = tally(stack, batch)
+    row.arrived, row.duplicated = counted.arrived, counted.duplicated
+    row.lost, row.dead_lettered = counted.lost, counted.dead_lettered
+    row.problems.extend(counted.problems)
+    row.problems.extend(delivery_history(stack, kind, key) for kind, key in counted.lost_records[:5])
+    row.notes.extend(run_notes(stack, counted))
+    scan = secrets_of(stack)
+    row.secret_hits = len(scan.hits)
+    row.notes.extend(describe(scan))
+    died = stack.check_children()
+    if died:
+        row.problems.extend(f"{child} during the run" for child in died)
+    if keep_logs or not row.ok or not row.settled or died:
+        stack.keep_logs = True
+        stack.copy_aof_to_logs()
+        row.log_dir = str(stack.log_dir)
     return row
 
 
@@ -544,15 +573,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=20261, help="seed of the shuffles and faults")
     parser.add_argument("--keep-logs", action="store_true", help="keep every run's logs (and say where)")
+    parser.add_argument(
+        "--pool", choices=POOLS, default="prefork", help="the worker pool (tasks/harness/workers.py)"
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every sandbox answer")
     args = parser.parse_args(argv)
     if not 5 <= args.records <= 5000:
         parser.error("--records must be within 5..5000")
     options = Options(records=args.records, seed=args.seed)
     chosen = [name for name in SCENARIOS if not args.only or name in args.only]
-    settings = ChaosSettings()
+    settings = ChaosSettings(pool=args.pool, latency_ms=max(0.0, args.latency_ms))
+    workers = (
+        f"gevent pool ({settings.green_concurrency} greenlets) for transfers"
+        if settings.pool == "gevent"
+        else f"worker concurrency {settings.concurrency}"
+    )
     print(
-        f"chaos: {len(chosen)} scenario(s), {args.records} records each, worker concurrency "
-        f"{settings.concurrency}, visibility timeout {settings.visibility_timeout_seconds} s",
+        f"chaos: {len(chosen)} scenario(s), {args.records} records each, {workers}, visibility timeout "
+        f"{settings.visibility_timeout_seconds} s, API latency {settings.latency_ms:g} ms",
         flush=True,
     )
     rows = []
