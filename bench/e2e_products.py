@@ -33,6 +33,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench._stackargs import add_stack_arguments, describe, stack_options
@@ -56,6 +57,7 @@ class RunFigures:
     rackbeat_requests: int
     economic_requests: int
     rate_limited_responses: int
+    worker_cpu_seconds: float = math.nan
 
     @property
     def throughput(self) -> float:
@@ -78,7 +80,7 @@ def table(runs: list[RunFigures]) -> str:
     header = (
         f"{'run':<16} {'N':>5} {'ok':>5} {'seen':>5} {'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7}"
         f" {'per s':>7} {'calls/tr':>8} {'RB/rec':>6} {'EC/rec':>6} {'RB req':>7} {'EC req':>7} {'429s':>5}"
-        f" {'DLQ':>4}"
+        f" {'DLQ':>4} {'CPU ms/tr':>9}"
     )
     lines = [header, "-" * len(header)]
     for run in runs:
@@ -90,6 +92,7 @@ def table(runs: list[RunFigures]) -> str:
             f" {run.throughput:>7.1f} {calls:>8.2f} {run.per_record(run.rackbeat_requests):>6.2f}"
             f" {run.per_record(run.economic_requests):>6.2f} {run.rackbeat_requests:>7}"
             f" {run.economic_requests:>7} {run.rate_limited_responses:>5} {run.dead_lettered:>4}"
+            f" {1000 * run.worker_cpu_seconds / max(1, run.transferred):>9.1f}"
         )
     lines.append("")
     lines.append(
@@ -102,7 +105,8 @@ def table(runs: list[RunFigures]) -> str:
         "calls/tr: API calls the worker made per product transfer; RB/EC req: API requests the sandboxes"
     )
     lines.append("served, and RB/rec, EC/rec those per product transferred (the products are")
-    lines.append("written as in Rackbeat's UI, not through the API); 429s: rate-limited answers among them.")
+    lines.append("written as in Rackbeat's UI, not through the API); 429s: rate-limited answers among them;")
+    lines.append("CPU ms/tr: CPU the Celery workers (main and pool processes) used per product transferred.")
     return "\n".join(lines)
 
 
@@ -140,6 +144,7 @@ def run_once(
         rackbeat.create("product-groups", {"number": GROUP[0], "name": GROUP[1]})
         last_id = _wait_for(redis_client, read_events, "0", {("product_group", str(GROUP[0]))}, 60)[0]
         baseline = _sandbox_requests(stack)
+        cpu_before = worker_cpu_seconds(stack)
 
         numbers = [f"BENCH-{index:06d}" for index in range(1, products + 1)]
         written_at: dict[str, float] = {}
@@ -174,6 +179,7 @@ def run_once(
         ok = [e for e in events.values() if e.get("outcome") in {"created", "replaced", "unchanged"}]
         visible = {str(record.get("productNumber")) for record in economic.dump("products")}
         after = _sandbox_requests(stack)
+        cpu = worker_cpu_seconds(stack) - cpu_before
         return RunFigures(
             name=name,
             products=products,
@@ -186,7 +192,28 @@ def run_once(
             rackbeat_requests=after["rackbeat"] - baseline["rackbeat"],
             economic_requests=after["economic"] - baseline["economic"],
             rate_limited_responses=after["429"] - baseline["429"],
+            worker_cpu_seconds=cpu,
         )
+
+
+def worker_cpu_seconds(stack: Stack) -> float:
+    """CPU seconds the Celery workers have used so far: their main processes and their pool processes."""
+    from os import sysconf
+
+    from tasks.harness.processes import children_of
+
+    ticks = sysconf("SC_CLK_TCK")
+    total = 0
+    for child in stack.processes.children:
+        if not child.name.startswith("worker") or child.pid is None:
+            continue
+        for pid in (child.pid, *children_of(child.pid)):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def _sandbox_requests(stack: Stack) -> dict[str, int]:
