@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -25,11 +25,13 @@ from clients.secrets import Secret, reveal
 __all__ = [
     "RackbeatClient",
     "UrlFriendly",
+    "filter_time",
     "item_key",
     "path_key",
 ]
 
 MAX_LIMIT = 1000
+FILTER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # rackbeat-api.md §1.4: the value of `updated_at_from` and the like
 DEFAULT_USER_AGENT = "rbsync/0.1 (Rackbeat-e-conomic integration)"
 
 
@@ -55,6 +57,12 @@ def path_key(key: str | int) -> str:
         return str(key).replace(".", "%2E") if _is_dots(key) else str(key)
     once = quote(str(key), safe="").replace(".", "%2E")
     return quote(once, safe="")
+
+
+def filter_time(moment: datetime) -> str:
+    """A moment as Rackbeat's date filters take it (``updated_at_from=2026-01-08 10:30:00``), in UTC and
+    truncated to the second, so a filter ``_from`` it never leaves out a record stamped within that second."""
+    return moment.astimezone(UTC).strftime(FILTER_TIME_FORMAT)
 
 
 def item_key(record: Mapping[str, Any]) -> str | UrlFriendly:
@@ -148,18 +156,29 @@ class RackbeatClient(BaseClient):
         limit: int = MAX_LIMIT,
     ) -> Iterator[dict[str, Any]]:
         """Every record of a list, one page in memory at a time (pages are 1-based; stop at ``pages``)."""
+        number = 1
+        while True:
+            records, pages = self.page(resource, plural, params, page=number, limit=limit)
+            yield from records
+            if number >= pages or not records:
+                return
+            number += 1
+
+    def page(
+        self,
+        resource: str,
+        plural: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page: int = 1,
+        limit: int = MAX_LIMIT,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a list (one call): its records and how many pages the list has."""
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be within 1..{MAX_LIMIT}")
-        page = 1
-        while True:
-            query = {**(params or {}), "page": page, "limit": limit}
-            payload = self.request_json("GET", resource.strip("/"), params=query) or {}
-            records = payload.get(plural) or []
-            yield from records
-            pages = int(payload.get("pages") or 0)
-            if page >= pages or not records:
-                return
-            page += 1
+        query = {**(params or {}), "page": page, "limit": limit}
+        payload = self.request_json("GET", resource.strip("/"), params=query) or {}
+        return list(payload.get(plural) or []), int(payload.get("pages") or 0)
 
     def valuation(self, location: int, date_to: date) -> dict[str, Any]:
         """The stock valuation of one location (not its sub-locations) as of the end of ``date_to``:

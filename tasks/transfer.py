@@ -31,9 +31,11 @@ from tasks.sync.connections import process_clients
 from tasks.sync.direction import Directions
 from tasks.sync.exporter import Exporter
 from tasks.sync.locks import RecordLock, hold_record
+from tasks.sync.lookups import LookupCache
 from tasks.sync.pending import PendingMarkers, queue_once
 from tasks.sync.ports import SyncStore
 from tasks.sync.poster import Poster, PostingPolicy
+from tasks.sync.readahead import ReadAhead, ReadClock
 from tasks.sync.results import TransferResult
 from tasks.sync.synchronizer import Synchronizer
 from tasks.sync.watchers import WatcherStore
@@ -69,6 +71,16 @@ def build_store() -> SyncStore:
         watchers=WatcherStore(client),
         enqueue=enqueue_export,
         dead_letter_part=dead_letter_part,
+        reads=ReadAhead(
+            client,
+            min_pending=settings.batch_read_min_pending,
+            keep_seconds=settings.batch_read_keep_seconds,
+        ),
+        lookups=(
+            LookupCache(client, ttl_seconds=settings.lookup_cache_seconds)
+            if settings.lookup_cache_seconds > 0
+            else None
+        ),
     )
 
 
@@ -138,7 +150,7 @@ def export_record(self: ExportTask, kind: str, key: str) -> dict[str, Any]:
     # is in step is not queued again by every poll, even when its change mapped to no write.
     for done in result.all_results():
         if done.source_version:
-            store.bindings.mark_seen(done.kind, done.key, done.source_version, read_at)
+            store.bindings.mark_seen(done.kind, done.key, done.source_version, done.read_at or read_at)
     record_dependency_events(result, self.request.id)
     return {"outcome": result.outcome, "economic_key": result.economic_key, "api_calls": result.api_calls}
 
@@ -154,11 +166,17 @@ def enqueue_export(kind: str, key: str) -> bool:
 
     The pending marker coalesces a burst of events for one record into one transfer; the task clears
     it when it starts, so a change made while it runs queues the next one.
+
+    Every event is noted first, coalesced or not (`ReadClock.note_event`): the transfer takes a batch-read
+    copy of the record only if that read started after it, the record counts as waiting for a read, and
+    its shared look-up is dropped (`tasks.sync.readahead`, `tasks.sync.lookups`).
     """
     get_spec(kind)  # an unknown kind is a caller bug: fail here, not in a worker
     key = str(key)
+    client = get_redis()
+    ReadClock(client).note_event(kind, key)
     return queue_once(
-        PendingMarkers(get_redis()),
+        PendingMarkers(client),
         kind,
         key,
         lambda task_id: export_record.apply_async(args=(kind, key), task_id=task_id),

@@ -11,6 +11,9 @@ transferred first. Its later changes come across by its own webhook and the chan
 document embeds a view of (an invoice's payment terms) is checked by that view instead, as for any record:
 current when the view maps to what was last written, else transferred first, so e-conomic never books a
 document against terms Rackbeat has since changed (e-conomic derives the due date from them).
+
+A dependency that a transfer found in step a moment ago, with no event for it since and no change its view
+shows, is taken from the shared look-ups (`tasks.sync.lookups`, when the store has them) without a call.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def resolve_dependencies(
             refs[(dep_kind, dep_key)] = known
         elif dep_kind in REGISTRY:
             dep_result = current_by_view(dep_kind, dep_key, view, store, defaults)
+            if dep_result is None and store.lookups is not None:
+                dep_result = store.lookups.current(dep_kind, dep_key, view, store.bindings)
             if dep_result is None:
                 dep_result = transfer(dep_kind, dep_key, chain)
             results.append(dep_result)

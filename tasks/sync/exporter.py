@@ -7,12 +7,17 @@ is ours to choose, the write is a PUT at that key, so even a lost binding cannot
 
 Records a kind reads without exporting them (`ExportRules.related`) are handled by `tasks.sync.related`;
 an "unchanged" export queues nothing, so a chain of readers ends where nothing is written.
+
+The record a transfer was queued for is read through `SyncStore.reads` (`tasks.sync.readahead`: from a batch
+read when one started after its latest event); its dependencies are read by themselves, or not at all when
+`SyncStore.lookups` knows them in step (`tasks.sync.lookups`, noted here after each transfer).
 Nothing here knows a kind by name: everything comes from the `EntitySpec`.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from tasks.entities.base import EntitySpec, MappingContext, MappingDefaults, Record, RecordRef
@@ -21,6 +26,7 @@ from tasks.sync.adoption import matching_record, refuse_a_record_another_owns
 from tasks.sync.dependencies import resolve_dependencies
 from tasks.sync.direction import Directions
 from tasks.sync.ports import ApiClients, SyncStore
+from tasks.sync.readahead import Read
 from tasks.sync.refs import idempotency_key, payload_hash
 from tasks.sync.related import notify_watchers, read_related
 from tasks.sync.results import WRITTEN, TransferResult
@@ -39,6 +45,22 @@ class Exporter(Synchronizer):
 
     target_api = "economic"
 
+    def __init__(
+        self,
+        clients: ApiClients,
+        store: SyncStore,
+        defaults: MappingDefaults | None = None,
+        directions: Directions | None = None,
+    ) -> None:
+        super().__init__(clients, store, defaults, directions)
+        self._queued_for: RecordRef | None = None  # the record the transfer was queued for
+        self._reads: dict[RecordRef, Read] = {}
+
+    def transfer(self, kind: str, key: str, chain: tuple[RecordRef, ...] = ()) -> TransferResult:
+        if not chain:
+            self._queued_for = (kind, str(key))
+        return super().transfer(kind, key, chain)
+
     def writer(self, spec: EntitySpec) -> EconomicWriter:
         return writer_for(spec.economic, self.clients.economic)
 
@@ -49,7 +71,15 @@ class Exporter(Synchronizer):
         return spec.economic.resource
 
     def read(self, spec: EntitySpec, key: str) -> Record | None:
-        return current_rackbeat(spec, key, self.clients.rackbeat)
+        reads, rackbeat = self.store.reads, self.clients.rackbeat
+        if reads is None:
+            done = Read(current_rackbeat(spec, key, rackbeat), 0, datetime.now(UTC))
+        elif (spec.kind, key) == self._queued_for:
+            done = reads.read(spec, key, rackbeat)
+        else:  # a dependency: no event queued this transfer of it, so it is read as it is now
+            done = reads.single(spec, key, rackbeat)
+        self._reads[(spec.kind, key)] = done
+        return done.record
 
     def retire(self, spec: EntitySpec, key: str) -> TransferResult:
         result = retire_in_economic(spec, key, self.writer(spec), self.store)
@@ -149,6 +179,11 @@ class Exporter(Synchronizer):
         result: TransferResult,
         chain: tuple[RecordRef, ...],
     ) -> None:
+        read = self._reads.pop(ref, None)
+        if read is not None:
+            result.read_at = read.at
+            if self.store.lookups is not None and self.store.reads is not None:
+                self.store.lookups.note(result, source, read.clock)
         if result.outcome in WRITTEN:
             result.notified = notify_watchers(ref, fingerprint(source), self.store, chain)
 

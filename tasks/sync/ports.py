@@ -16,6 +16,8 @@ from clients.economic import EconomicClient
 from clients.rackbeat import RackbeatClient
 from tasks.errors import SyncError
 from tasks.sync.bindings import BindingStore
+from tasks.sync.lookups import LookupCache
+from tasks.sync.readahead import ReadAhead
 from tasks.sync.watchers import WatcherStore
 
 
@@ -38,6 +40,9 @@ class SyncStore:
     task module passes the Celery one. `dead_letter_part(kind, part_key, error)` records a dead letter for
     a part of a record that could not go along (a too large attachment) while the record itself did; None
     where nobody keeps dead letters (the part is then only logged).
+    `reads` reads an exported record, from a batch read when one is fresh enough (`tasks.sync.readahead`);
+    `lookups` spares the transfer of a dependency found in step a moment ago (`tasks.sync.lookups`). None:
+    every record is read by itself and every dependency transferred.
     """
 
     connection_id: str
@@ -46,3 +51,5 @@ class SyncStore:
     watchers: WatcherStore
     enqueue: Callable[[str, str], bool]
     dead_letter_part: Callable[[str, str, SyncError], None] | None = None
+    reads: ReadAhead | None = None
+    lookups: LookupCache | None = None

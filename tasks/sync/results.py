@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from tasks.entities.base import RecordRef
@@ -29,6 +30,9 @@ class TransferResult:
     """Records that read this one and were queued again because this transfer wrote it."""
     source_version: str | None = None
     """The source's ``updated_at`` of the record as this transfer read it (None: gone, or not given)."""
+    read_at: datetime | None = None
+    """When the read of that version started (earlier than the transfer when a batch read it); None: not
+    known, the transfer's own start stands for it."""
 
     def all_results(self) -> Iterator[TransferResult]:
         """This result and every dependency's, dependencies first (the order they were transferred)."""
