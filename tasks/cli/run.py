@@ -22,6 +22,7 @@ import click
 
 from tasks.harness.processes import ChildExited, RestartPolicy
 from tasks.harness.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
+from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, DEFAULT_POOL, POOLS
 
 OUTCOME_COLOURS = {
     "created": "green",
@@ -137,6 +138,20 @@ class _StopSignals:
 )
 @click.option("--concurrency", default=2, show_default=True, help="Celery worker processes.")
 @click.option(
+    "--pool",
+    type=click.Choice(POOLS),
+    default=DEFAULT_POOL,
+    show_default=True,
+    help="Worker pool: prefork (one worker, --concurrency processes, every queue) or gevent (transfers on"
+    f" {DEFAULT_GREEN_CONCURRENCY} greenlets, polls/bulk/dlq on --concurrency processes).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Sandbox mode: added to every answer of both sandboxes (the real APIs take ~100-300 ms).",
+)
+@click.option(
     "--sandbox/--real",
     "force_sandbox",
     default=None,
@@ -165,6 +180,8 @@ def run_command(
     flower_port: int,
     log_dir: Path | None,
     startup_sync: bool,
+    pool: str,
+    latency_ms: float,
 ) -> None:
     """Start the whole service (sandboxes unless API tokens are configured) and print every transfer."""
     try:
@@ -183,6 +200,8 @@ def run_command(
         sandbox=sandbox,
         web_port=web_port,
         concurrency=concurrency,
+        pool=pool,
+        latency_ms=latency_ms if sandbox else 0,
         seed_size=seed_size if sandbox else None,
         seed_into="economic" if startup_sync else "rackbeat",
         log_dir=log_dir,

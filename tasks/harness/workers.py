@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 POOLS = ("prefork", "gevent")
+# What `rbsync run` starts unless told otherwise (the benchmarks default to prefork, today's baseline).
+DEFAULT_POOL = "prefork"
 ALL_QUEUES = ("transfers", "polls", "bulk", "dlq")
 GREEN_QUEUES = ("transfers",)
 # Greenlets of the transfers worker: e-conomic allows ~166 calls/s and an answer takes ~0.1-0.3 s, so
