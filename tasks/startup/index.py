@@ -82,6 +82,8 @@ class RackbeatIndex:
         self.connection_id = connection_id
         self.indexed: set[str] = set()
         """The kinds indexed by this process (matching falls back to `find_existing` for any other)."""
+        self.sizes: dict[str, int] = {}
+        """How many Rackbeat records each indexed kind had (none: matching costs no round trip)."""
 
     def _identity_name(self, kind: str, entry: int) -> str:
         return namespaced_key("startup", "index", kind, entry, connection_id=self.connection_id)
@@ -114,11 +116,15 @@ class RackbeatIndex:
                 pipe.execute()
             seen += len(chunk)
         self.indexed.add(spec.kind)
+        self.sizes[spec.kind] = seen
         return seen
 
     def candidates(self, spec: EntitySpec, body: Mapping[str, Any]) -> list[str]:
         """The Rackbeat keys `body` (the mapped document with the key it would be created at) matches, in
-        the order of the `match_on` entries, each once (one round trip)."""
+        the order of the `match_on` entries, each once (one round trip; none when Rackbeat had none of
+        the kind when it was indexed)."""
+        if self.sizes.get(spec.kind) == 0:
+            return []
         wanted: list[tuple[int, str]] = []
         for number, entry in enumerate(spec.import_rules.match_on):
             found = identity(body, entry)

@@ -28,7 +28,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from tasks.entities import REGISTRY
 from tasks.entities.base import EconomicTarget, EntitySpec, MappingDefaults, Record
 from tasks.errors import RecordBusy, SyncError
 from tasks.startup import pages as page_reader
+from tasks.startup.cached_bindings import CachedBindings
 from tasks.startup.importer import Note, StartupImporter
 from tasks.startup.index import RackbeatIndex
 from tasks.startup.order import KINDS, choose_kinds, companions
@@ -145,6 +146,7 @@ class StartupRunner:
         self.runs = RunStore(redis_client, connection_id)
         self.index = RackbeatIndex(redis_client, connection_id)
         self.dead_letters = DeadLetterStore(redis_client, connection_id)
+        self.bindings = CachedBindings(redis_client, connection_id)
         self._local = threading.local()
         self._lock_lost = threading.Event()
 
@@ -183,8 +185,11 @@ class StartupRunner:
                         self.runs.set_kind(choice.kind, note=choice.note or "skipped", finished_at=now_iso())
                         continue
                     if not fresh and self.runs.kind_finished(choice.kind):
+                        self.bindings.settle(choice.kind)
                         continue
+                    self.bindings.start(choice.kind)
                     self._kind(choice.spec, pool)
+                    self.bindings.settle(choice.kind)
         except Interrupted as stopped:
             state, error = INTERRUPTED, str(stopped)
         except (TransientError, AuthError, redis.RedisError, SyncError) as failed:
@@ -410,7 +415,7 @@ class StartupRunner:
         if importer is None:
             importer = StartupImporter(
                 self._clients(),
-                self.store(),
+                replace(self.store(), bindings=self.bindings),
                 self.index,
                 self.defaults,
                 self.directions,
