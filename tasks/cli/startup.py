@@ -35,6 +35,7 @@ EXIT_CANNOT_START = 2
 EXIT_NOT_FINISHED = 3
 EXIT_CTRL_C = 130
 REFRESH_SECONDS = 0.5
+WAITING_HINT_SECONDS = 5.0
 
 
 def _settings() -> Any:
@@ -103,6 +104,9 @@ def startup_sync_command(
 def _status(settings: Any, as_json: bool) -> None:
     status = _run_store(settings).status()
     status["lock_held"] = _lock_held(settings)
+    if status["state"] == "running" and not status["lock_held"]:  # killed: nobody holds its lock any more
+        status["state"] = "interrupted"
+        status["error"] = status["error"] or "its process is gone; start it again to continue"
     if as_json:
         click.echo(json.dumps(status, indent=2))
         return
@@ -115,10 +119,7 @@ def _status(settings: Any, as_json: bool) -> None:
 
 
 def _run_line(status: dict[str, Any]) -> str:
-    state = status["state"]
-    if state == "running" and not status.get("lock_held", True):
-        state = "stopped (its process is gone; start it again to continue)"
-    parts = [f"start-up sync {status['run_id']}: {state}"]
+    parts = [f"start-up sync {status['run_id']}: {status['state']}"]
     if status.get("current_kind"):
         parts.append(f"at {status['current_kind']}")
     if status.get("task_id"):
@@ -334,12 +335,16 @@ def _follow(settings: Any, console: Any, finished: Any, *, task_id: str | None) 
         console=console,
         transient=False,
     ) as progress:
+        waiting_since, told = time.monotonic(), False
         while True:
             done = bool(finished())
             status = runs.status()
             if task_id is None or status.get("task_id") == task_id:
                 for kind in status["kinds"]:
                     _update_bar(progress, bars, kind)
+            elif not told and time.monotonic() - waiting_since > WAITING_HINT_SECONDS:
+                progress.console.print("waiting for a worker on the bulk queue to start it ...")
+                told = True
             if done:
                 return True
             time.sleep(REFRESH_SECONDS)
