@@ -11,8 +11,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG_RUNNING = ("redis", "worker", "beat", "web", "flower")
-RBSYNC_SERVICES = ("worker", "beat", "web", "flower")
+LONG_RUNNING = ("redis", "worker", "worker-other", "beat", "web", "flower")
+RBSYNC_SERVICES = ("worker", "worker-other", "beat", "web", "flower")
+# The transfers on a gevent worker, the other queues on a prefork one (tasks/harness/workers.py, issue 14).
+WORKERS = ("worker", "worker-other")
 SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
 
 
@@ -51,7 +53,7 @@ def test_a_service_whose_main_process_exits_comes_back_whatever_its_exit_status(
     after a clean exit 0 (a remote `shutdown` from Flower), which `on-failure` would not."""
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert not re.search(r"^\s*ENTRYPOINT\b", dockerfile, re.MULTILINE)
-    for name in ("worker", "beat", "web", "flower"):
+    for name in (*WORKERS, "beat", "web", "flower"):
         service = services[name]
         assert service["restart"] in {"always", "unless-stopped"}, name
         command = service["command"]
@@ -63,16 +65,17 @@ def test_the_worker_health_check_reads_the_main_process_heartbeat_with_room_for_
     dead or stuck main process turns the container unhealthy even while pool processes live on
     (test_worker_liveness.py shows it with a real worker). The age limit leaves room for a busy one. The
     probe runs the module as a script, so it does not import the Celery app (test_healthcheck_cost.py)."""
-    check = services["worker"]["healthcheck"]
-    test = check["test"]
-    assert test[:4] == ["CMD", "python", "-I", "/app/tasks/cli/healthcheck.py"] and test[4] == "file"
-    assert "--include=tasks.cli.healthcheck" in services["worker"]["command"]
-    max_age = float(test[test.index("--max-age") + 1])
-    assert 10 <= max_age <= 120
-    seconds = {key: int(re.fullmatch(r"(\d+)s", check[key]).group(1)) for key in ("interval", "timeout")}
-    assert seconds["timeout"] < seconds["interval"]
-    # Unhealthy within a few minutes of the last heartbeat.
-    assert max_age + seconds["interval"] * check["retries"] <= 300
+    for name in WORKERS:
+        check = services[name]["healthcheck"]
+        test = check["test"]
+        assert test[:4] == ["CMD", "python", "-I", "/app/tasks/cli/healthcheck.py"] and test[4] == "file"
+        assert "--include=tasks.cli.healthcheck" in services[name]["command"]
+        max_age = float(test[test.index("--max-age") + 1])
+        assert 10 <= max_age <= 120
+        seconds = {key: int(re.fullmatch(r"(\d+)s", check[key]).group(1)) for key in ("interval", "timeout")}
+        assert seconds["timeout"] < seconds["interval"]
+        # Unhealthy within a few minutes of the last heartbeat.
+        assert max_age + seconds["interval"] * check["retries"] <= 300
 
 
 def env_files(service: dict[str, Any]) -> list[str]:
@@ -82,7 +85,7 @@ def env_files(service: dict[str, Any]) -> list[str]:
 
 
 def test_the_rbsync_services_read_their_settings_from_dot_env(services):
-    for name in ("worker", "web"):
+    for name in (*WORKERS, "web"):
         assert ".env" in env_files(services[name]), f"{name} does not use env_file: .env"
 
 
@@ -142,19 +145,29 @@ def test_redis_persists_with_aof_never_evicts_and_requires_the_password_from_the
 
 
 def test_app_services_reach_redis_with_its_password_and_wait_for_it(services):
-    for name in ("worker", "beat", "web", "flower"):
+    for name in (*WORKERS, "beat", "web", "flower"):
         environment = services[name]["environment"]
         for variable in ("RBSYNC_REDIS_URL", "RBSYNC_BROKER_URL"):
             assert re.fullmatch(r"redis://:\$\{REDIS_PASSWORD:\?[^}]*\}@redis:6379/0", environment[variable])
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
-def test_worker_consumes_every_queue_one_message_at_a_time(services):
-    command = command_text(services["worker"])
-    assert command.startswith("celery -A tasks worker")
-    queues = re.search(r"(?:-Q|--queues)[ =](\S+)", command)
-    assert queues and set(queues.group(1).split(",")) == {"transfers", "polls", "bulk", "dlq"}
-    assert re.search(r"--prefetch-multiplier[ =]1\b", command)
+def test_workers_consume_every_queue_one_message_at_a_time(services):
+    """Between them the workers consume every queue, each exactly once, one message at a time (per process
+    or greenlet); the transfers run on the gevent pool, the rest on prefork (tasks/harness/workers.py)."""
+    consumed: list[str] = []
+    pools = {}
+    for name in WORKERS:
+        command = command_text(services[name])
+        assert command.startswith("celery -A tasks worker")
+        queues = re.search(r"(?:-Q|--queues)[ =](\S+)", command)
+        assert queues, name
+        consumed += queues.group(1).split(",")
+        assert re.search(r"--prefetch-multiplier[ =]1\b", command), name
+        pool = re.search(r"(?:-P|--pool)[ =](\S+)", command)
+        pools[queues.group(1)] = pool.group(1) if pool else "prefork"
+    assert sorted(consumed) == sorted(["transfers", "polls", "bulk", "dlq"])
+    assert pools == {"transfers": "gevent", "polls,bulk,dlq": "prefork"}
 
 
 def test_beat_schedules_with_redbeat(services):
@@ -248,7 +261,9 @@ def test_worker_gets_longer_to_stop_than_its_soft_shutdown(services):
     from tasks.celery import build_config
     from tasks.settings import Settings
 
-    grace = int(re.fullmatch(r"(\d+)s", services["worker"]["stop_grace_period"]).group(1))
+    grace = min(
+        int(re.fullmatch(r"(\d+)s", services[name]["stop_grace_period"]).group(1)) for name in WORKERS
+    )
     env_example = (ROOT / ".env.example").read_text()
     example = re.search(r"^RBSYNC_WORKER_SOFT_SHUTDOWN_SECONDS=(\d+)", env_example, re.MULTILINE)
     settings = Settings(
@@ -351,5 +366,5 @@ def test_the_receiver_requires_its_own_metrics_credentials_with_no_default(servi
         assert re.fullmatch(r"\$\{" + variable + r":\?[^}]+\}", value), f"{variable} must be required"
         assert variable in env_example_names()
     assert environment["RBSYNC_REDIS_URL"] == services["worker"]["environment"]["RBSYNC_REDIS_URL"]
-    for name in ("worker", "beat", "flower", "redis"):
+    for name in (*WORKERS, "beat", "flower", "redis"):
         assert not any("METRICS" in variable for variable in services[name].get("environment") or {}), name
