@@ -16,6 +16,10 @@ are committed together (`state.RunStore.commit_page`).
   again (`RECORD_ATTEMPTS`, with backoff); when neither helps, the run stops where it is
   (`interrupted`), its checkpoint intact, and the next start continues from there. So does a stop
   request (`stop` event: Ctrl-C, a worker's shutdown) and a lost run lock.
+
+Known limit: e-conomic's legacy collections page by offset, so records deleted there between a stop and
+its resume shift later ones onto pages already done, which the resume then does not see; the next run (a
+finished run's successor starts over, and writes only what is missing) brings them.
 """
 
 from __future__ import annotations
