@@ -12,8 +12,9 @@ document embeds a view of (an invoice's payment terms) is checked by that view i
 current when the view maps to what was last written, else transferred first, so e-conomic never books a
 document against terms Rackbeat has since changed (e-conomic derives the due date from them).
 
-A dependency that a transfer found in step a moment ago, with no event for it since and no change its view
-shows, is taken from the shared look-ups (`tasks.sync.lookups`, when the store has them) without a call.
+A dependency of master data that a transfer found in step a moment ago, with no event for it since and no
+change its view shows, is taken from the shared look-ups (`tasks.sync.lookups`, when the store has them)
+without a call; posted documents keep the rules above.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def resolve_dependencies(
             refs[(dep_kind, dep_key)] = known
         elif dep_kind in REGISTRY:
             dep_result = current_by_view(dep_kind, dep_key, view, store, defaults)
-            if dep_result is None and store.lookups is not None:
+            if dep_result is None and store.lookups is not None and not settled:
                 dep_result = store.lookups.current(dep_kind, dep_key, view, store.bindings)
             if dep_result is None:
                 dep_result = transfer(dep_kind, dep_key, chain)
