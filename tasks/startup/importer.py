@@ -19,6 +19,7 @@ takes it (`take_note`). One instance per thread: the importer keeps per-transfer
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,9 +27,10 @@ from typing import Any
 from tasks.entities.base import EntitySpec, MappingDefaults, Record, RecordRef
 from tasks.startup.index import RackbeatIndex, differing_fields
 from tasks.sync.direction import Directions
-from tasks.sync.importer import Importer, ImportTarget
+from tasks.sync.importer import Importer, ImportTarget, ImportWritten
 from tasks.sync.ports import ApiClients, SyncStore
 from tasks.sync.results import TransferResult
+from tasks.sync.synchronizer import Target
 
 
 @dataclass
@@ -54,10 +56,13 @@ class StartupImporter(Importer):
         directions: Directions | None = None,
         *,
         update_existing: bool = False,
+        writes: threading.Semaphore | None = None,
     ) -> None:
         super().__init__(clients, store, defaults, directions)
         self.index = index
         self.update_existing = update_existing
+        self.writes = writes
+        """Shared by a run's importers: how many Rackbeat writes may be in flight at once."""
         self.notes: dict[RecordRef, Note] = {}
         self._given: dict[RecordRef, tuple[Record, datetime]] = {}
         self._leave_alone = True
@@ -111,6 +116,13 @@ class StartupImporter(Importer):
                 note.differs = differing_fields(document, found)
             self.notes[(spec.kind, key)] = note
         return target
+
+    def write(self, spec: EntitySpec, key: str, document: dict[str, Any], target: Target) -> ImportWritten:
+        """The importer's write, one of the run's `writes` in flight."""
+        if self.writes is None:
+            return super().write(spec, key, document, target)
+        with self.writes:
+            return super().write(spec, key, document, target)
 
     def _indexed_target(
         self, spec: EntitySpec, key: str, source: Record, document: dict[str, Any]

@@ -3,10 +3,12 @@ side.
 
 For each kind (`tasks.startup.order`): the kind's Rackbeat index is built afresh (`index`), then its
 e-conomic collections are read one page (1,000 documents) at a time from the kind's checkpoint, and each
-document is handed to a `StartupImporter` in a pool of `concurrency` threads (each thread its own importer,
-all of them one set of clients, whose connections stay warm across pages and kinds; documents of one kind
-are independent, and the kinds before it are done). When a page is done its counts and the next checkpoint
-are committed together (`state.RunStore.commit_page`).
+document is handed to a `StartupImporter` in a pool of threads (each thread its own importer, all of them
+one set of clients, whose connections stay warm across pages and kinds; documents of one kind are
+independent, and the kinds before it are done). `concurrency` Rackbeat writes are in flight at most (a
+semaphore around the importer's write), with twice as many threads, so the Redis work of some records
+overlaps the writes of others. When a page is done its counts and the next checkpoint are committed
+together (`state.RunStore.commit_page`).
 
 - A record Rackbeat refuses (its 422, a mapper's `MappingError`, anything the same import would hit
   again) is dead-lettered as `rbsync.import_record(kind, key)` would be, in Rackbeat's own words, so `rbsync
@@ -75,6 +77,9 @@ BUSY_WAIT_SECONDS = 300.0
 transfer time limit) before the run stops (interrupted)."""
 BUSY_PAUSE_SECONDS = 2.0
 FLUSH_SECONDS = 0.5
+THREADS_PER_WRITE = 2
+"""Threads per Rackbeat write in flight: a record spends about as long on its lock, bindings and
+look-ups in Redis as on its write, so twice the threads keep `concurrency` writes in flight."""
 LOCK_NAME = ("startup-sync", "run")
 
 
@@ -90,6 +95,7 @@ class Interrupted(RuntimeError):
 class RunOptions:
     update_existing: bool = False
     concurrency: int = 8
+    """Rackbeat writes in flight (`settings.startup_sync_concurrency`)."""
     kinds: tuple[str, ...] = ()
     """Only these kinds (default: all of `KINDS`, in their order)."""
     page_size: int = 1000
@@ -151,6 +157,7 @@ class StartupRunner:
         self.index = RackbeatIndex(redis_client, connection_id)
         self.dead_letters = DeadLetterStore(redis_client, connection_id)
         self.bindings = CachedBindings(redis_client, connection_id)
+        self.writes = threading.BoundedSemaphore(options.concurrency)
         self._local = threading.local()
         self._lock_lost = threading.Event()
 
@@ -183,7 +190,8 @@ class StartupRunner:
         logger.info("start-up sync %s %s", run.get("run_id"), "started" if fresh else "resumed")
         state, error = DONE, ""
         try:
-            with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="startup") as pool:
+            threads = self.options.concurrency * THREADS_PER_WRITE
+            with ThreadPoolExecutor(threads, thread_name_prefix="startup") as pool:
                 for choice in choices:
                     if choice.spec is None:
                         self.runs.set_kind(choice.kind, note=choice.note or "skipped", finished_at=now_iso())
@@ -275,7 +283,7 @@ class StartupRunner:
         diff: Counter[str] = Counter()
         extra: dict[str, Counter[str]] = {}
         documents = iter(page.documents)
-        window = self.options.concurrency * 2  # a few queued per thread; `wait` stays cheap
+        window = self.options.concurrency * THREADS_PER_WRITE * 2  # a few per thread; `wait` stays cheap
         pending: set[Future[_Done]] = set()
         fatal: BaseException | None = None
 
@@ -424,6 +432,7 @@ class StartupRunner:
                 self.defaults,
                 self.directions,
                 update_existing=self.options.update_existing,
+                writes=self.writes,
             )
             self._local.importer = importer
         return importer
