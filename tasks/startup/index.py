@@ -11,7 +11,7 @@ call) into two Redis structures (never into this process's memory):
   report of the fields a matched record differs in.
 
 The index is rebuilt on every start and resume: a record created by a run that crashed before binding it
-is then found here and bound, never created twice.
+is then found here and bound, never created twice. It is dropped once its kind is done.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ them (`ImportRules.match_on`, through the same index a run builds) and how many 
 already, how many will be created, updated or left unchanged, the fields where matched records differ,
 and how long the writes and reads take at the configured Rackbeat budget.
 
-Nothing is written to either API. The index and the plan's own answers go to Redis
+Nothing is written to either API. The index and the plan's own answers go to Redis while it plans
 (``startup:plan:{kind}``: e-conomic key -> the Rackbeat key the record has or will match, empty for a
-create), so a customer's payment terms resolve to the term the plan matched them to. A dependency that
+create), so a customer's payment terms resolve to the term the plan matched them to; both are dropped at
+the end. A dependency that
 will only be created by the run maps to a stand-in key, so a matched record's reference to it shows as
 differing, as it will.
 """
@@ -136,6 +137,10 @@ class Planner:
                 note = f"comes along with the {choice.kind}s that use it"
                 rows.append(self._kind(companion, note, companion=True))
             rows.append(self._kind(choice.spec))
+        for choice in choose_kinds(self.registry):  # nothing of the plan stays in Redis
+            for spec in (choice.spec, *companions(choice.kind, self.registry)) if choice.spec else ():
+                self.index.clear(spec)
+                self.redis.delete(self._answers(spec.kind))
         return Plan(rows, self.requests_per_minute, self.update_existing)
 
     def _kind(self, spec: EntitySpec, note: str | None = None, *, companion: bool = False) -> KindPlan:

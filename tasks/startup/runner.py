@@ -202,6 +202,8 @@ class StartupRunner:
                     self.bindings.start(choice.kind)
                     self._kind(choice.spec, pool)
                     self.bindings.settle(choice.kind)
+                    for finished in (choice.spec, *companions(choice.kind, self.registry)):
+                        self.index.clear(finished)  # a done kind's index is not read again
         except Interrupted as stopped:
             state, error = INTERRUPTED, str(stopped)
         except (TransientError, AuthError, redis.RedisError, SyncError) as failed:
