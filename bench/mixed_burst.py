@@ -245,6 +245,7 @@ def run(
             "e-conomic": requests_by_path(stack.economic_sandbox, baseline["economic"]),
         }
         reasons = dead_letter_reasons(redis_client)
+        retries = retry_reasons(redis_client, read_events, start_id)
 
     figures: dict[str, KindFigures] = {}
     for record in burst:
@@ -264,8 +265,23 @@ def run(
         "rate_limited": after["429"] - baseline["429"],
         "dead_letter_reasons": reasons,
         "paths": paths,
+        "retries": retries,
     }
     return sorted(figures.values(), key=lambda f: f.kind), totals
+
+
+def retry_reasons(redis_client: Any, read_events: Any, after: str) -> dict[tuple[str, str], int]:
+    """(kind, why) -> transfer attempts retried during the run, from the event stream (a retried attempt
+    reads its record again: at higher concurrency this is where extra Rackbeat calls come from)."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    while True:
+        rows = read_events(redis_client, after=after)
+        if not rows:
+            return dict(counts)
+        for stream_id, event in rows:
+            after = stream_id
+            if event.get("outcome") == "retrying":
+                counts[(str(event.get("kind")), str(event.get("reason") or event.get("error_class")))] += 1
 
 
 def dead_letter_reasons(redis_client: Any) -> dict[tuple[str, str], int]:
@@ -333,6 +349,12 @@ def table(kinds: list[KindFigures], totals: dict[str, Any]) -> str:
             f"{path} {count}" for path, count in sorted(paths.items(), key=lambda item: -item[1])
         )
         lines.append(f"{api} requests by path: {shown or 'none'}")
+    retries = totals.get("retries") or {}
+    shown = ", ".join(
+        f"{kind} {why} {count}"
+        for (kind, why), count in sorted(retries.items(), key=lambda item: -item[1])[:8]
+    )
+    lines.append(f"retried attempts: {sum(retries.values())}" + (f" ({shown})" if shown else ""))
     reasons = totals.get("dead_letter_reasons") or {}
     if reasons:
         lines += ["", "dead-lettered (kind, count, reason):"]
