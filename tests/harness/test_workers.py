@@ -1,0 +1,46 @@
+"""The worker topology per pool (tasks/harness/workers.py): which worker serves which queue, how."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks.celery import QUEUES
+from tasks.harness.workers import POOLS, worker_argv, worker_specs
+
+
+def test_prefork_is_one_worker_on_every_queue() -> None:
+    (only,) = worker_specs("prefork", 3)
+    assert (only.name, only.pool, only.concurrency) == ("worker", "prefork", 3)
+    assert set(only.queues) == set(QUEUES)
+
+
+def test_gevent_runs_the_transfers_on_greenlets_and_the_rest_on_prefork() -> None:
+    transfers, other = worker_specs("gevent", 2, green_concurrency=40)
+    assert (transfers.name, transfers.pool, transfers.concurrency, transfers.queues) == (
+        "worker",
+        "gevent",
+        40,
+        ("transfers",),
+    )
+    assert (other.pool, other.concurrency) == ("prefork", 2)
+    assert sorted(transfers.queues + other.queues) == sorted(QUEUES)
+    assert transfers.heartbeat_name != other.heartbeat_name
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_every_worker_takes_one_message_at_a_time_and_writes_its_heartbeat(pool: str) -> None:
+    for spec in worker_specs(pool, 2):
+        argv = worker_argv(spec, hostname="h@%h", includes=("extra.module",), extra=("--without-mingle",))
+        assert argv[:6] == ["python", "-m", "celery", "-A", "tasks", "worker"]
+        assert f"--pool={spec.pool}" in argv and f"--concurrency={spec.concurrency}" in argv
+        assert "--prefetch-multiplier=1" in argv
+        assert f"--queues={','.join(spec.queues)}" in argv
+        assert "--include=tasks.cli.healthcheck,extra.module" in argv
+        assert argv[-1] == "--without-mingle"
+
+
+def test_unknown_pools_and_empty_workers_are_refused() -> None:
+    with pytest.raises(ValueError, match="threads"):
+        worker_specs("threads", 2)  # no hard time limit: not an option (issue 14)
+    with pytest.raises(ValueError):
+        worker_specs("gevent", 2, green_concurrency=0)
