@@ -67,9 +67,6 @@ from tasks.sync.results import TransferResult
 
 logger = logging.getLogger(__name__)
 
-IMPORT_TASK_NAME = "rbsync.import_record"
-"""The task a dead letter names (`tasks.imports`), so `rbsync dlq retry` re-imports the record."""
-IMPORT_QUEUE = "transfers"
 RECORD_ATTEMPTS = 4
 RECORD_BACKOFF_SECONDS = 0.5
 BUSY_WAIT_SECONDS = 300.0
@@ -398,7 +395,11 @@ class StartupRunner:
         return found
 
     def _dead_letter(self, kind: str, key: str, error: BaseException, classification: Any) -> None:
-        from tasks.base import failure_details  # the task policy's own wording of a failure
+        # The task policy's own wording of a failure, and the import task a dead letter names, so that
+        # `rbsync dlq retry` re-imports the record through it.
+        from tasks.base import failure_details
+        from tasks.celery import queue_for
+        from tasks.imports import IMPORT_TASK_NAME
 
         self.dead_letters.record_failure(
             Failure(
@@ -406,7 +407,7 @@ class StartupRunner:
                 task_id=str(uuid.uuid4()),
                 args=[kind, key],
                 kwargs={},
-                queue=IMPORT_QUEUE,
+                queue=queue_for(IMPORT_TASK_NAME),
                 kind=kind,
                 key=key,
                 classification=classification,
