@@ -8,8 +8,10 @@ record of the nine master-data kinds in dependency order, page by page, resumabl
 - `index`: Rackbeat's existing records of a kind, indexed in Redis by their `match_on` identities;
 - `state`: the run in Redis: lock, checkpoint per kind, progress and the fields matched records differ in;
 - `importer`: `StartupImporter`, the importer handed each page's documents, matching through the index;
+- `cached_bindings`: the dependencies' bindings read once per run;
 - `runner`: the run itself (pages in order, documents of a page in a thread pool);
-- `plan`: the dry run (reads only).
+- `plan`: the dry run (reads only);
+- `wiring`: a runner on this process's settings, clients and store.
 
 The Celery task is `tasks.startup_tasks`; the command line `tasks.cli.startup` (`rbsync startup-sync`).
 """
