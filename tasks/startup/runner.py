@@ -167,26 +167,24 @@ class StartupRunner:
         )
         if not lock.acquire(wait_seconds=self.options.lock_wait_seconds, poll_seconds=0.5):
             raise AlreadyRunning("a start-up sync is already running")
-        beat = threading.Thread(target=self._keep_lock, args=(lock,), name="startup-lock", daemon=True)
         done = threading.Event()
         self._beat_done = done
+        beat = threading.Thread(target=self._keep_lock, args=(lock,), name="startup-lock", daemon=True)
         beat.start()
-        choices = choose_kinds(self.registry, self.options.kinds)
-        fresh = not self.runs.resumable()
-        listed = [choice.kind for choice in choices]
-        for choice in choices:
-            listed += [
-                spec.kind for spec in companions(choice.kind, self.registry) if spec.kind not in listed
-            ]
-        run = self.runs.begin(
-            listed,
-            update_existing=self.options.update_existing,
-            task_id=self.task_id,
-            fresh=fresh,
-        )
-        logger.info("start-up sync %s %s", run.get("run_id"), "started" if fresh else "resumed")
         state, error = DONE, ""
+        run: dict[str, str] = {}
         try:
+            choices = choose_kinds(self.registry, self.options.kinds)
+            fresh = not self.runs.resumable()
+            listed = [choice.kind for choice in choices]
+            for choice in choices:
+                listed += [
+                    spec.kind for spec in companions(choice.kind, self.registry) if spec.kind not in listed
+                ]
+            run = self.runs.begin(
+                listed, update_existing=self.options.update_existing, task_id=self.task_id, fresh=fresh
+            )
+            logger.info("start-up sync %s %s", run.get("run_id"), "started" if fresh else "resumed")
             threads = self.options.concurrency * THREADS_PER_WRITE
             with ThreadPoolExecutor(threads, thread_name_prefix="startup") as pool:
                 for choice in choices:
