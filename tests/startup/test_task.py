@@ -1,5 +1,6 @@
 """`rbsync.startup_sync` on real Celery workers: the in-process one (and `rbsync startup-sync --queue`,
-which follows it from Redis), and a `celery worker` subprocess SIGKILLed halfway and started again."""
+which follows it from Redis), and a `celery worker` subprocess SIGKILLed halfway, the task then started
+again on the in-process worker."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def test_the_task_runs_on_the_bulk_queue_and_the_cli_follows_it(company: dict[st
     assert startup_sync.AsyncResult(task_id).get(timeout=60)["state"] in ("done", "already running")
 
 
+@pytest.mark.usefixtures("celery_worker")
 def test_a_worker_killed_halfway_and_started_again_brings_every_record_once(
     company: dict[str, Any],
     worker_process: Callable[..., Any],
@@ -93,8 +95,9 @@ def test_a_worker_killed_halfway_and_started_again_brings_every_record_once(
     rackbeat.sandbox.faults.set(latency_ms=0)
     rackbeat.sandbox.request_log.clear()
 
-    second = worker_process()
-    answer = second.app.send_task("rbsync.startup_sync").get(timeout=60)
+    from tasks.startup_tasks import startup_sync
+
+    answer = startup_sync.apply_async().get(timeout=60)  # started again, on another worker
 
     assert answer["state"] == "done", answer
     assert runs.status()["resumed"] == 1
