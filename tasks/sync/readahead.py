@@ -19,15 +19,17 @@ Keys (all under the connection's namespace):
   set expires that long after its latest event, so a lost message or a killed worker never leaves a kind
   looking busy.
 - ``readahead:kept:{kind}:{key}``: the record as a batch read it, with the clock and the wall time at which
-  that read STARTED; kept ``batch_read_keep_seconds``.
+  that read STARTED; kept ``batch_read_keep_seconds``. ``readahead:used:{kind}:{key}`` says the record's own
+  transfer has had it (until the next batch read keeps it again).
 - ``readahead:lock:{kind}``: the one reader of the kind (``SET NX``, expires after ``LOCK_SECONDS`` by
   itself, released by its holder only).
 - ``readahead:paused:{kind}``: set for ``PAUSE_SECONDS`` when a batch read failed (an API error): the
   kind's records are read one by one meanwhile, so a list call that keeps failing is not retried per record.
 
 The freshness rule: a transfer uses a kept record only when the read that kept it started after the
-record's latest event (kept clock > event clock). Rackbeat fires a webhook after the change is stored, so
-such a read saw the change; a change made while the batch was being read has its event after the read's
+record's latest event (kept clock > event clock): Rackbeat fires a webhook after the change is stored, so
+such a read saw the change. And only once: a transfer run again (a retry, a dead letter retried after a fix
+in Rackbeat) reads afresh. A change made while the batch was being read has its event after the read's
 start, which makes the kept copy too old for it (the transfer reads the record itself) or queues a new
 transfer (its marker was cleared when the running one started). A record without an event on file (a
 transfer queued some other way, an event older than an hour) is always read by itself.
@@ -63,7 +65,7 @@ from tasks.sync.sources import current_rackbeat
 logger = logging.getLogger(__name__)
 
 EVENT_TTL_SECONDS = 3600  # as long as a pending marker (tasks.sync.pending.DEFAULT_TTL_SECONDS)
-QUEUED_HORIZON_SECONDS = 600  # a waiting transfer older than this no longer counts, nor widens a batch
+QUEUED_HORIZON_SECONDS = 300  # a waiting transfer older than this no longer counts, nor widens a batch
 MARGIN_SECONDS = 5  # how far before the oldest waiting event a batch read starts listing
 WAIT_SECONDS = 2.0  # the longest a transfer waits for another worker's batch read
 POLL_SECONDS = 0.05  # how often a waiting transfer looks again
@@ -95,15 +97,17 @@ return stamp
 """
 )
 
-# KEYS: event, kept, lock, queued, paused; ARGV: horizon in microseconds
-# -> [event, kept, reader busy, waiting (0 while batching is paused)]
+# KEYS: event, kept, lock, queued, paused, used; ARGV: horizon in microseconds
+# -> [event, kept (false once its record's transfer used it), reader busy, waiting (0 while paused)]
 _SNAPSHOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('(%d', now - tonumber(ARGV[1])))
 local waiting = 0
 if redis.call('EXISTS', KEYS[5]) == 0 then waiting = redis.call('ZCARD', KEYS[4]) end
-return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('EXISTS', KEYS[3]), waiting}
+local kept = false
+if redis.call('EXISTS', KEYS[6]) == 0 then kept = redis.call('GET', KEYS[2]) end
+return {redis.call('GET', KEYS[1]), kept, redis.call('EXISTS', KEYS[3]), waiting}
 """
 
 # KEYS: clock, queued -> [the clock at the read's start, the oldest waiting event's clock or false]
@@ -222,6 +226,7 @@ class ReadAhead(ReadClock):
                 break
             if kept is not None and kept.clock > event:
                 self._taken(kind, [key], kept.clock)
+                self._used(kind, key)
                 return kept
             if waiting < self.min_pending:  # a lone event: the single fast read, no waiting
                 break
@@ -230,6 +235,7 @@ class ReadAhead(ReadClock):
                 if batch is not None:
                     mine = batch.get(key)
                     if mine is not None and mine.clock > event:
+                        self._used(kind, key)
                         return mine
                     break  # not listed (deleted, stamped earlier than the window, beyond the page)
             if time.monotonic() >= deadline:
@@ -240,17 +246,28 @@ class ReadAhead(ReadClock):
         self._taken(kind, [key], read.clock)
         return read
 
+    def kept(self, kind: str, key: str) -> Read | None:
+        """The record as a batch read kept it, when that read started after the record's latest event;
+        None otherwise (nothing kept, no event on file, or an event since)."""
+        names = [event_key(kind, key, self.connection_id), self.name("kept", kind, key)]
+        event, kept = self.client.mget(names)
+        if event is None or kept is None:
+            return None
+        read = _kept(kept)
+        return read if read is not None and read.clock > int(event) else None
+
     # --- the pieces ---------------------------------------------------------------------------------
 
     def _snapshot(self, kind: str, key: str) -> tuple[int | None, Read | None, bool, int]:
         event, kept, busy, waiting = self.client.eval(
             _SNAPSHOT,
-            5,
+            6,
             event_key(kind, key, self.connection_id),
             self.name("kept", kind, key),
             self.name("lock", kind),
             self.name("queued", kind),
             self.name("paused", kind),
+            self.name("used", kind, key),
             QUEUED_HORIZON_SECONDS * 1_000_000,
         )
         return (
@@ -301,6 +318,7 @@ class ReadAhead(ReadClock):
             with self.client.pipeline(transaction=False) as pipe:
                 for key, read in found.items():
                     pipe.set(self.name("kept", kind, key), _kept_value(read), ex=self.keep_seconds)
+                    pipe.delete(self.name("used", kind, key))
                 pipe.execute()
             self._taken(kind, list(found), clock)
             logger.info(
@@ -313,6 +331,11 @@ class ReadAhead(ReadClock):
             return found
         finally:
             self.client.eval(_RELEASE, 1, lock, token)
+
+    def _used(self, kind: str, key: str) -> None:
+        """The record's own transfer had its kept copy: a transfer of it run again reads afresh (records
+        that read it, a lot its components, may still take it)."""
+        self.client.set(self.name("used", kind, key), "1", ex=self.keep_seconds)
 
     def _taken(self, kind: str, keys: list[str], clock: int) -> None:
         """The records no longer wait for a read (unless an event newer than `clock` came meanwhile)."""

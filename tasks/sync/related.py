@@ -1,10 +1,11 @@
 """Records a mapper reads without transferring them, and the records to queue again when one changes.
 
 A kind that declares `ExportRules.related` (a lot reads its components' cost prices) is handed the
-current version of those records. The reader is marked as their watcher BEFORE they are read, so a change
-written to e-conomic between a read and the bookkeeping still queues it again; right after the reads it
-is recorded as having seen exactly those versions (and stops watching what it no longer reads). When a
-transfer writes a record, every watcher that did not map this version of it is queued (`notify`).
+current version of those records (a batch read's copy when it is fresh enough, `tasks.sync.readahead`). The
+reader is marked as their watcher BEFORE they are read, so a change written to e-conomic between a read and
+the bookkeeping still queues it again; right after the reads it is recorded as having seen exactly those
+versions (and stops watching what it no longer reads). When a transfer writes a record, every watcher that
+did not map this version of it is queued (`notify`).
 
 A posted document reads its related records once, when it is posted, and does not watch them (a later
 change must not touch a posted document): `ReadWhenAsked` reads each only if its mapper asks for it.
@@ -19,6 +20,7 @@ from clients.rackbeat import RackbeatClient
 from tasks.entities import REGISTRY
 from tasks.entities.base import EntitySpec, Record, RecordRef, Related
 from tasks.sync.ports import SyncStore
+from tasks.sync.readahead import ReadAhead
 from tasks.sync.sources import current_rackbeat
 from tasks.sync.watchers import fingerprint
 
@@ -34,20 +36,27 @@ def read_related(
         return {}
     wanted = rules.related_refs(record)
     store.watchers.begin(ref, wanted)
-    related = current_records(wanted, rackbeat)
+    related = current_records(wanted, rackbeat, store.reads)
     store.watchers.confirm(ref, {r: fingerprint(related.get(r)) for r in wanted})
     return related
 
 
-def current_records(refs: list[RecordRef], rackbeat: RackbeatClient) -> dict[RecordRef, Record]:
-    """The current Rackbeat version of each record (one GET each); gone ones and unregistered kinds absent."""
+def current_records(
+    refs: list[RecordRef], rackbeat: RackbeatClient, reads: ReadAhead | None = None
+) -> dict[RecordRef, Record]:
+    """The current Rackbeat version of each record (one GET each); gone ones and unregistered kinds absent.
+
+    With `reads`, a record a batch read kept after its latest event is taken as kept, without a call
+    (`ReadAhead.kept`): a change whose webhook is still on its way reaches the reader through the watchers,
+    as it would after a read made a moment earlier."""
     found: dict[RecordRef, Record] = {}
     for kind, key in refs:
         spec = REGISTRY.get(kind)
         if spec is None:
             logger.debug("%s %r is a kind nobody transfers: passed as absent", kind, key)
             continue
-        current = current_rackbeat(spec, key, rackbeat)
+        kept = reads.kept(kind, key) if reads is not None else None
+        current = kept.record if kept is not None else current_rackbeat(spec, key, rackbeat)
         if current is not None:
             found[(kind, key)] = current
     return found

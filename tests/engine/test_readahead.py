@@ -23,7 +23,14 @@ from tasks.sync.ports import SyncStore
 from tasks.sync.readahead import ReadAhead, ReadClock
 from tasks.sync.results import TransferResult
 from tasks.transfer import build_store
-from tests.engine.test_exporter import economic_product, forget_records, make_group, make_product
+from tests.engine.test_exporter import (
+    economic_product,
+    forget_records,
+    make_group,
+    make_kit,
+    make_product,
+    set_cost_price,
+)
 
 
 @pytest.fixture
@@ -200,6 +207,27 @@ def test_a_transfer_queued_without_an_event_reads_its_record_itself(sandboxes: t
     assert rackbeat_reads(rackbeat, "products") == (0, [numbers[3]])
 
 
+def test_a_transfer_run_again_reads_its_record_afresh(sandboxes: tuple[Any, Any]) -> None:
+    """A retry, or a dead letter retried after the record was fixed in Rackbeat: the kept copy served the
+    first run only."""
+    rackbeat, economic = sandboxes
+    numbers = products(rackbeat, 4, "AGAIN")
+    for number in numbers:
+        event("product", number)
+    transfer("product", numbers[0])  # the reader
+    transfer("product", numbers[1])  # from the kept copy
+    rackbeat.sandbox.update("products", numbers[1], {"name": "Fixed"}, suppress=True)
+    rackbeat.sandbox.update("products", numbers[0], {"name": "Fixed too"}, suppress=True)
+    rackbeat.sandbox.request_log.clear()
+
+    transfer("product", numbers[1])
+    transfer("product", numbers[0])
+
+    assert rackbeat_reads(rackbeat, "products") == (0, [numbers[1], numbers[0]])
+    assert economic_product(economic, numbers[1])["name"] == "Fixed"
+    assert economic_product(economic, numbers[0])["name"] == "Fixed too"
+
+
 def test_a_dead_reader_and_lost_transfers_never_leave_a_kind_busy(
     sandboxes: tuple[Any, Any], redis_client: redis.Redis, session_namespace: str
 ) -> None:
@@ -352,3 +380,27 @@ def test_a_look_up_read_before_an_event_is_never_used(
     )
 
     assert sync_store.lookups.current("payment_term", key, None, sync_store.bindings) is None
+
+
+def test_a_lot_reads_its_components_from_the_burst_s_list_call_unless_one_changed_since(
+    sandboxes: tuple[Any, Any],
+) -> None:
+    rackbeat, economic = sandboxes
+    group = make_group(rackbeat, "Kits")
+    components = [f"KC-{index}" for index in range(3)]
+    for component in components:
+        make_product(rackbeat, component, group, recommended_cost_price=1.0)
+    make_kit(rackbeat, "KIT-RA", group, [(component, 2) for component in components])
+    for component in components:
+        event("product", component)
+    transfer("product", components[0])  # one list call keeps the three components
+    set_cost_price(rackbeat, components[2], 5.0)
+    event("product", components[2])  # changed since: its kept copy is too old
+    event("lot", "KIT-RA")
+    rackbeat.sandbox.request_log.clear()
+
+    assert transfer("lot", "KIT-RA").outcome == "created"
+
+    _lists, singles = rackbeat_reads(rackbeat, "products")
+    assert [key for key in singles if key.startswith("KC-")] == [components[2]]
+    assert economic_product(economic, "KIT-RA")["costPrice"] == 2 * 1.0 + 2 * 1.0 + 2 * 5.0
