@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clients.economic import MAX_PAGE_SIZE, EconomicClient
+from clients.errors import PermanentError
 from tasks.entities.base import EconomicTarget, LegacyResource, OpenApiRoute
 
 PagePosition = int | str | None
@@ -64,7 +65,10 @@ def count(economic: EconomicClient, target: EconomicTarget) -> int | None:
     if isinstance(target, LegacyResource):
         body = economic.get(target.path, params={"skippages": 0, "pagesize": 1}) or {}
         return _int_or_none((body.get("pagination") or {}).get("results"))
-    answer = economic.openapi_get(_service_path(target), f"{target.route}/count")
+    try:
+        answer = economic.openapi_get(_service_path(target), f"{target.route}/count")
+    except PermanentError:  # a service without `/count`: the total stays unknown, the run goes on
+        return None
     return _int_or_none(answer)
 
 

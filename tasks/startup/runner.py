@@ -235,10 +235,8 @@ class StartupRunner:
         self.runs.set_run(kind=kind)
         progress = self.runs.kind(kind)
         sources = spec.import_sources()
-        total = 0
-        for source in sources:
-            counted = page_reader.count(clients.economic, source)
-            total += counted or 0
+        counted = [page_reader.count(clients.economic, source) for source in sources]
+        total = "" if None in counted else sum(count or 0 for count in counted)  # "": e-conomic did not say
         indexed = self.index.build(spec, clients.rackbeat)
         for companion in companions(kind, self.registry):
             self.index.build(companion, clients.rackbeat)
