@@ -6,8 +6,9 @@ exactly what any import writes, so the exporter and the polls see the records in
 - `read`: the document comes from the page the runner read (no second GET per record); a dependency
   that is not on a page (a product's unit) is read as any import reads it;
 - `target`: the binding, else Rackbeat's record the index (`tasks.startup.index`) matches, else a create.
-  No per-record `find_existing` call for an indexed kind; a kind without an index (none today) falls back
-  to it. A candidate already bound to another e-conomic record is passed over;
+  No per-record `find_existing` call for the kind being brought across and its companions; only a
+  dependency of a kind already done (its index dropped), unbound because it was refused then, is looked
+  up with it. A candidate already bound to another e-conomic record is passed over;
 - ownership: every kind moves, whichever side the settings give it. A record Rackbeat already had (found
   by the index now, or bound "as found" before: a binding without `rackbeat_hash`) is bound and left as it
   is, unless `update_existing`; a record an import wrote (its binding has the hash) is ours, kept in
