@@ -6,8 +6,12 @@ transfers. ``rbsync startup-sync --queue`` sends it and follows its progress fro
   after waiting as long as a dead run's lock can last (a redelivery of this very task after its worker
   died then continues the run from its checkpoints).
 - Late ack, requeued when the worker is lost: a SIGKILLed run is started again by the next worker and
-  continues where it was. A worker that shuts down (a redeploy) stops the run at its next document, and
-  the message goes back to the queue (`Reject(requeue=True)`), so the new worker continues it.
+  continues where it was. A worker that shuts down (a redeploy) stops a run in its own process (threads
+  or gevent pool) at the next document and puts the message back (`Reject(requeue=True)`), so the new
+  worker continues it; a prefork child does not hear the shutdown and ends as a lost worker's task does
+  (requeued, continued by the next worker).
+- A run longer than the broker's visibility timeout is delivered a second time while it runs; that
+  delivery finds the run's lock and returns "already running".
 - No time limit worth the name: a 100,000-product company takes hours at Rackbeat's budget.
 """
 
