@@ -160,3 +160,48 @@ def test_a_record_rackbeat_refuses_is_dead_lettered_in_its_words_and_the_rest_ar
     assert entry["kind"] == "product" and entry["status_code"] == 422
     assert "may not be greater than 25 characters" in str(entry["field_errors"]), entry
     assert len(dump(rackbeat, "products")) == counts["total"] - 1
+
+
+def test_a_stopped_run_keeps_its_checkpoint_and_the_next_start_continues_it(
+    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+) -> None:
+    """What Ctrl-C does in-process: the stop event, then the same command again."""
+    import threading
+
+    from tasks.startup.state import RunStore
+
+    rackbeat = company["rackbeat"]
+    runs = RunStore(redis_client, session_namespace)
+    stop = threading.Event()
+    rackbeat.sandbox.faults.set(latency_ms=20)
+
+    def stop_among_the_customers() -> None:
+        while not stop.wait(0.02):
+            kinds = {kind["kind"]: kind for kind in runs.status()["kinds"]}
+            if kinds.get("customer", {}).get("done"):
+                stop.set()
+
+    watcher = threading.Thread(target=stop_among_the_customers, daemon=True)
+    watcher.start()
+    settings = get_settings()
+    stopped = build_runner(settings, RunOptions(concurrency=1), stop=stop).run()
+    watcher.join(timeout=5)
+    rackbeat.sandbox.faults.set(latency_ms=0)
+
+    assert stopped.state == "interrupted" and "stopped" in (stopped.error or "")
+    assert by_kind(stopped)["product"]["done"] == 0
+    assert by_kind(stopped)["payment_term"]["finished_at"], "the kinds before it are done"
+    rackbeat.sandbox.request_log.clear()
+
+    resumed = run()
+
+    assert resumed.state == "done" and resumed.status["resumed"] == 1
+    assert resumed.run_id == stopped.run_id
+    written = {entry["path"].split("/")[2] for entry in rackbeat_writes(rackbeat)}
+    assert "payment-terms" not in written, "the kinds done before the stop are not done again"
+    assert "products" in written
+    customers = by_kind(resumed)["customer"]
+    assert customers["done"] == customers["total"], "the stopped page is done again, and counted once"
+    assert customers["created"] + customers["unchanged"] == customers["total"]
+    assert not duplicates(rackbeat, "customers", "number")
+    assert len(dump(rackbeat, "customers")) == len(company["data"]["customers"])
