@@ -13,9 +13,8 @@ def bind(store: BindingStore, kind: str, rackbeat_key: str, economic_key: int) -
 
 
 def test_settled_kinds_are_kept_the_focus_kind_is_read_live(
-    redis_client: redis.Redis, session_namespace: str
+    redis_client: redis.Redis, namespace: str
 ) -> None:
-    namespace = f"{session_namespace}-cache"
     plain = BindingStore(redis_client, namespace)
     cached = CachedBindings(redis_client, namespace)
     try:
@@ -39,6 +38,10 @@ def test_settled_kinds_are_kept_the_focus_kind_is_read_live(
         binding = cached.get("customer", "9")
         assert binding is not None and binding.economic_key == 9
     finally:
-        names = list(redis_client.scan_iter(match=f"rbsync:{namespace}:*"))
-        if names:
-            redis_client.delete(*names)
+        for kind, key in (
+            ("customer_group", "1"),
+            ("customer_group", "2"),
+            ("unit", "u5"),
+            ("customer", "9"),
+        ):
+            plain.delete(kind, key)

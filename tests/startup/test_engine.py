@@ -44,10 +44,10 @@ def record(rackbeat: Any, resource: str, number: Any) -> dict[str, Any]:
 
 
 def test_an_empty_rackbeat_gets_every_kind_with_its_relations_and_a_rerun_writes_nothing(
-    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str
 ) -> None:
     rackbeat, data = company["rackbeat"], company["data"]
-    bindings = BindingStore(redis_client, session_namespace)
+    bindings = BindingStore(redis_client, namespace)
 
     report = run()
 
@@ -103,7 +103,7 @@ def test_a_change_in_economic_after_the_run_is_written_by_the_next_run(company: 
 
 
 def test_records_rackbeat_has_are_matched_and_left_as_they_are_unless_update_existing(
-    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str
 ) -> None:
     rackbeat = company["rackbeat"]
     existing = generate(seed=SEED, size="tiny").rackbeat()
@@ -124,7 +124,7 @@ def test_records_rackbeat_has_are_matched_and_left_as_they_are_unless_update_exi
     assert record(rackbeat, "customers", customers[0]["number"])["company_name"] == "Renamed in Rackbeat"
     terms = by_kind(report)["payment_term"]
     assert terms["matched"] == len(existing["payment-terms"]), terms
-    assert BindingStore(redis_client, session_namespace).rackbeat_key_for("customer", customers[0]["number"])
+    assert BindingStore(redis_client, namespace).rackbeat_key_for("customer", customers[0]["number"])
 
     rackbeat.sandbox.request_log.clear()
     again = run()
@@ -141,7 +141,7 @@ def test_records_rackbeat_has_are_matched_and_left_as_they_are_unless_update_exi
 
 
 def test_a_record_rackbeat_refuses_is_dead_lettered_in_its_words_and_the_rest_arrive(
-    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str
 ) -> None:
     rackbeat, economic = company["rackbeat"], company["economic"]
     bad = "X" * 26  # Rackbeat takes item numbers of at most 25 characters
@@ -153,7 +153,7 @@ def test_a_record_rackbeat_refuses_is_dead_lettered_in_its_words_and_the_rest_ar
     counts = by_kind(report)["product"]
     assert report.state == "done"
     assert counts["refused"] == 1 and counts["created"] == counts["total"] - 1
-    entries = [e for e in DeadLetterStore(redis_client, session_namespace).list() if e["key"] == bad]
+    entries = [e for e in DeadLetterStore(redis_client, namespace).list() if e["key"] == bad]
     assert len(entries) == 1, entries
     entry = entries[0]
     assert entry["task_name"] == "rbsync.import_record" and entry["args"] == ["product", bad]
@@ -163,7 +163,7 @@ def test_a_record_rackbeat_refuses_is_dead_lettered_in_its_words_and_the_rest_ar
 
 
 def test_a_stopped_run_keeps_its_checkpoint_and_the_next_start_continues_it(
-    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str
 ) -> None:
     """What Ctrl-C does in-process: the stop event, then the same command again."""
     import threading
@@ -171,7 +171,7 @@ def test_a_stopped_run_keeps_its_checkpoint_and_the_next_start_continues_it(
     from tasks.startup.state import RunStore
 
     rackbeat = company["rackbeat"]
-    runs = RunStore(redis_client, session_namespace)
+    runs = RunStore(redis_client, namespace)
     stop = threading.Event()
     rackbeat.sandbox.faults.set(latency_ms=20)
 

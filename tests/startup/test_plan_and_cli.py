@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from sandbox.seed import generate
 from tasks.cli import main
-from tasks.redis import key as namespaced_key
 from tasks.startup.runner import LOCK_NAME
+from tasks.sync.bindings import BindingStore
 from tasks.sync.locks import RecordLock
 from tests.startup.support import SEED, rackbeat_writes
 
@@ -27,12 +27,8 @@ def plan_rows(result: Any) -> dict[str, dict[str, Any]]:
     return {row["kind"]: row for row in json.loads(result.output)["kinds"]}
 
 
-def bindings_count(client: redis.Redis, namespace: str) -> int:
-    return len(list(client.scan_iter(match=namespaced_key("binding:*", connection_id=namespace))))
-
-
 def test_the_plan_counts_what_a_run_will_do_and_writes_nothing(
-    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str
 ) -> None:
     rackbeat, data = company["rackbeat"], company["data"]
     existing = generate(seed=SEED, size="tiny").rackbeat()
@@ -60,7 +56,8 @@ def test_the_plan_counts_what_a_run_will_do_and_writes_nothing(
     requests = plan["rackbeat_writes"] + plan["rackbeat_reads"]
     assert plan["estimated_seconds"] == pytest.approx(requests * 60 / plan["requests_per_minute"], abs=0.1)
     assert rackbeat_writes(rackbeat) == [], "a dry run writes nothing"
-    assert bindings_count(redis_client, session_namespace) == 0
+    bindings = BindingStore(redis_client, namespace)
+    assert all(bindings.rackbeat_key_for("customer", c["customerNumber"]) is None for c in data["customers"])
 
     ran = cli()
     assert ran.exit_code == 0, ran.output
@@ -90,9 +87,9 @@ def test_status_json_reports_the_last_run_kind_by_kind(company: dict[str, Any]) 
 
 
 def test_a_second_start_while_one_runs_says_so_and_exits_2(
-    company: dict[str, Any], redis_client: redis.Redis, session_namespace: str
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str
 ) -> None:
-    lock = RecordLock(redis_client, *LOCK_NAME, ttl_seconds=30, connection_id=session_namespace)
+    lock = RecordLock(redis_client, *LOCK_NAME, ttl_seconds=30, connection_id=namespace)
     assert lock.acquire()
     try:
         here, queued = cli(), cli("--queue")

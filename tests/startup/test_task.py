@@ -68,11 +68,11 @@ def test_a_worker_killed_halfway_and_started_again_brings_every_record_once(
     company: dict[str, Any],
     worker_process: Callable[..., Any],
     redis_client: redis.Redis,
-    session_namespace: str,
+    namespace: str,
 ) -> None:
     rackbeat, economic = company["rackbeat"], company["economic"]
     seed_economic(economic, MIDDLING)
-    runs = RunStore(redis_client, session_namespace)
+    runs = RunStore(redis_client, namespace)
     rackbeat.sandbox.faults.set(latency_ms=25)
     first = worker_process(startup_sync_concurrency=2)
     first.app.send_task("rbsync.startup_sync")
@@ -89,8 +89,9 @@ def test_a_worker_killed_halfway_and_started_again_brings_every_record_once(
     assert killed["product"]["done"] < killed["product"]["total"], "killed before the products were done"
     # The dead run's locks (the run's and the records' it was writing) expire by themselves, within
     # LOCK_TTL_SECONDS and the transfer time limit; dropped here so the test need not wait for them.
-    locks = list(redis_client.scan_iter(match=namespaced_key("lock:*", connection_id=session_namespace)))
-    assert namespaced_key("lock", "startup-sync", "run", connection_id=session_namespace) in locks
+    pattern = namespaced_key("lock:*", connection_id=namespace)
+    locks = list(redis_client.scan_iter(match=pattern, count=10_000))
+    assert namespaced_key("lock", "startup-sync", "run", connection_id=namespace) in locks
     redis_client.delete(*locks)
     rackbeat.sandbox.faults.set(latency_ms=0)
     rackbeat.sandbox.request_log.clear()
