@@ -31,6 +31,11 @@ from tasks.stock_value.periods import crontab_fields
 
 QUEUES = ("transfers", "polls", "bulk", "dlq")
 
+# Connections one worker process may open to the broker (kombu's default is 10): above the greenlets of a
+# gevent transfers worker (tasks/harness/workers.py), each of which acks its own message. A ceiling, not
+# a pool opened up front.
+BROKER_MAX_CONNECTIONS = 500
+
 # Task names decide their queue; keep new tasks inside these name families (first match wins).
 TASK_ROUTES: dict[str, dict[str, str]] = {
     "rbsync.retry_dead_letter": {"queue": "dlq"},
@@ -167,6 +172,10 @@ def build_config(settings: StoreSettings) -> dict[str, Any]:
         # A Redis that vanishes without closing the connection must not hang a publish forever.
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        # kombu's Redis channel allows 10 connections by default; a gevent worker acks (and publishes
+        # retries) from up to WORKER_GREENLETS transfers at once, and past 10 an ack failed with "Too many
+        # connections": the message stayed unacked until the visibility timeout and ran again (issue 14).
+        "max_connections": BROKER_MAX_CONNECTIONS,
     }
     if settings.broker_key_prefix:
         transport["global_keyprefix"] = settings.broker_key_prefix

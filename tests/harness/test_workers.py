@@ -44,3 +44,17 @@ def test_unknown_pools_and_empty_workers_are_refused() -> None:
         worker_specs("threads", 2)  # no hard time limit: not an option (issue 14)
     with pytest.raises(ValueError):
         worker_specs("gevent", 2, green_concurrency=0)
+
+
+def test_a_green_worker_can_ack_from_every_greenlet_at_once() -> None:
+    """kombu's Redis channel opens at most 10 connections unless told otherwise; a gevent worker acks from
+    up to its concurrency at once (past 10, acks failed with "Too many connections" and the messages ran
+    again after the visibility timeout)."""
+    from tasks.celery import build_config
+    from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY
+    from tasks.settings import Settings
+
+    tokens = {"rackbeat_token": "x", "economic_app_secret_token": "x", "economic_agreement_grant_token": "x"}
+    settings = Settings(_env_file=None, **tokens)  # type: ignore[arg-type, call-arg]
+    transport = build_config(settings)["broker_transport_options"]
+    assert transport["max_connections"] >= 4 * DEFAULT_GREEN_CONCURRENCY
