@@ -27,6 +27,8 @@ from tasks.sync.connections import process_clients
 from tasks.sync.direction import Directions
 from tasks.sync.importer import Importer
 from tasks.sync.pending import PendingMarkers, queue_once
+from tasks.sync.ports import SyncStore
+from tasks.sync.results import TransferResult
 from tasks.transfer import build_store, record_dependency_events
 
 logger = logging.getLogger(__name__)
@@ -55,12 +57,16 @@ def import_record(self: ImportTask, kind: str, key: str) -> dict[str, Any]:
     importer = Importer(
         process_clients(), store, MappingDefaults.from_settings(settings), Directions.of(settings)
     )
-    result = importer.transfer(kind, key)
-    record_dependency_events(result, self.request.id, direction="import")
+    return record_import_events(importer.transfer(kind, key), self.request.id, store)
+
+
+def record_import_events(result: TransferResult, task_id: str, store: SyncStore) -> dict[str, Any]:
+    """The events of an import's dependencies, and the import's own event fields (the task's result)."""
+    record_dependency_events(result, task_id, direction="import")
     return {
         "outcome": result.outcome,
         "economic_key": result.economic_key,
-        "rackbeat_key": store.bindings.rackbeat_key_for(kind, str(key)),
+        "rackbeat_key": store.bindings.rackbeat_key_for(result.kind, str(result.key)),
         "api_calls": result.api_calls,
     }
 

@@ -24,8 +24,13 @@ from typing import Any
 from celery.exceptions import Reject
 from celery.signals import worker_shutting_down
 
+from tasks.base import SyncTask
 from tasks.celery import app
+from tasks.entities.base import MappingDefaults
+from tasks.redis import get_redis
 from tasks.settings import get_settings
+from tasks.startup.importer import StartupImporter
+from tasks.startup.index import RackbeatIndex
 from tasks.startup.runner import AlreadyRunning
 from tasks.startup.state import INTERRUPTED, LOCK_TTL_SECONDS
 from tasks.startup.wiring import build_runner, options_from
@@ -33,6 +38,7 @@ from tasks.startup.wiring import build_runner, options_from
 logger = logging.getLogger(__name__)
 
 STARTUP_TASK_NAME = "rbsync.startup_sync"
+STARTUP_IMPORT_TASK_NAME = "rbsync.startup_import_record"
 TIME_LIMIT_SECONDS = 14 * 24 * 3600
 ALREADY_RUNNING = "already running"
 
@@ -84,3 +90,37 @@ def startup_sync(self: Any, update_existing: bool = False) -> dict[str, Any]:
         "error": report.error,
         "kinds": report.status.get("kinds", []),
     }
+
+
+class StartupImportTask(SyncTask):
+    """The import's failure policy (retries, dead letters in Rackbeat's words, superseded on success);
+    no pending marker: only a dead letter's retry or an operator queues it."""
+
+    clears_pending = False
+
+
+@app.task(bind=True, base=StartupImportTask, name=STARTUP_IMPORT_TASK_NAME)
+def startup_import_record(
+    self: StartupImportTask, kind: str, key: str, update_existing: bool = False
+) -> dict[str, Any]:
+    """One record as the start-up sync brings it across: what a refused record's dead letter names, so
+    `rbsync dlq retry` imports it after the fix whichever side owns the kind (`rbsync.import_record` would
+    leave a kind Rackbeat owns alone). It reads the document itself and looks Rackbeat up with the kind's
+    `find_existing` (no index outside a run); a success supersedes the record's older dead letters."""
+    from tasks.imports import record_import_events
+    from tasks.sync.connections import process_clients
+    from tasks.sync.direction import Directions
+    from tasks.transfer import build_store
+
+    settings = get_settings()
+    store = build_store()
+    importer = StartupImporter(
+        process_clients(),
+        store,
+        RackbeatIndex(get_redis(), settings.connection_id),
+        MappingDefaults.from_settings(settings),
+        Directions.of(settings),
+        update_existing=update_existing,
+    )
+    result = importer.transfer(kind, str(key))
+    return record_import_events(result, self.request.id, store)

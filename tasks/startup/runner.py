@@ -11,8 +11,9 @@ overlaps the writes of others. When a page is done its counts and the next check
 together (`state.RunStore.commit_page`).
 
 - A record Rackbeat refuses (its 422, a mapper's `MappingError`, anything the same import would hit
-  again) is dead-lettered as `rbsync.import_record(kind, key)` would be, in Rackbeat's own words, so `rbsync
-  dlq retry` re-imports it through that task; it counts as `refused` and the run goes on.
+  again) is dead-lettered in Rackbeat's own words under `rbsync.startup_import_record(kind, key)`, so
+  `rbsync dlq retry` imports it through the start-up importer after the fix (whichever side owns the
+  kind); it counts as `refused` and the run goes on. A later run that brings it across closes the entry.
 - A record another worker holds is waited for (a killed run's record locks expire by themselves), up to
   `BUSY_WAIT_SECONDS`. An API that answers 5xx / times out after the client's own retries is tried
   again (`RECORD_ATTEMPTS`, with backoff); when neither helps, the run stops where it is
@@ -368,6 +369,8 @@ class StartupRunner:
                 self._dead_letter(spec.kind, key, error, "unprocessable")
                 return _Done("refused", Note())
             else:
+                # A record refused by an earlier run and brought across now: its dead letter is moot.
+                self.dead_letters.resolve_for_record(spec.kind, key)
                 return _Done(_counter_of(result, note), note, self._companions(importer, result))
             if not retry or attempt >= RECORD_ATTEMPTS:
                 raise failure
@@ -395,15 +398,15 @@ class StartupRunner:
         # `rbsync dlq retry` re-imports the record through it.
         from tasks.base import failure_details
         from tasks.celery import queue_for
-        from tasks.imports import IMPORT_TASK_NAME
+        from tasks.startup_tasks import STARTUP_IMPORT_TASK_NAME
 
         self.dead_letters.record_failure(
             Failure(
-                task_name=IMPORT_TASK_NAME,
+                task_name=STARTUP_IMPORT_TASK_NAME,
                 task_id=str(uuid.uuid4()),
                 args=[kind, key],
-                kwargs={},
-                queue=queue_for(IMPORT_TASK_NAME),
+                kwargs={"update_existing": self.options.update_existing},
+                queue=queue_for(STARTUP_IMPORT_TASK_NAME),
                 kind=kind,
                 key=key,
                 classification=classification,

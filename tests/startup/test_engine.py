@@ -156,7 +156,7 @@ def test_a_record_rackbeat_refuses_is_dead_lettered_in_its_words_and_the_rest_ar
     entries = [e for e in DeadLetterStore(redis_client, namespace).list() if e["key"] == bad]
     assert len(entries) == 1, entries
     entry = entries[0]
-    assert entry["task_name"] == "rbsync.import_record" and entry["args"] == ["product", bad]
+    assert entry["task_name"] == "rbsync.startup_import_record" and entry["args"] == ["product", bad]
     assert entry["kind"] == "product" and entry["status_code"] == 422
     assert "may not be greater than 25 characters" in str(entry["field_errors"]), entry
     assert len(dump(rackbeat, "products")) == counts["total"] - 1

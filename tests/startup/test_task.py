@@ -108,3 +108,40 @@ def test_a_worker_killed_halfway_and_started_again_brings_every_record_once(
         assert held == sorted(str(record[field]) for record in economic.sandbox.dump(resource)), kind
     resumed_paths = {entry["path"].split("/")[2] for entry in rackbeat_writes(rackbeat)}
     assert "customers" not in resumed_paths, "the kinds done before the kill are not done again"
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_refused_record_is_imported_by_its_dead_letters_retry_though_rackbeat_owns_its_kind(
+    company: dict[str, Any], redis_client: redis.Redis, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Suppliers are Rackbeat's after the start-up sync (rbsync.import_record leaves them alone), so a refused
+    one's dead letter names the start-up importer's own task: its retry brings it across after the fix, and
+    a later run closes the other suppliers' entries."""
+    from dataclasses import replace
+
+    from sandbox.rackbeat.resources import RESOURCES
+    from tasks.celery import app
+    from tasks.deadletter import DeadLetterStore
+    from tasks.dlq_actions import retry_entry
+    from tasks.startup_tasks import STARTUP_IMPORT_TASK_NAME, startup_sync
+
+    monkeypatch.setitem(RESOURCES, "suppliers", replace(RESOURCES["suppliers"], writable=False))
+    answer = startup_sync.apply_async().get(timeout=60)
+    suppliers = {kind["kind"]: kind for kind in answer["kinds"]}["supplier"]
+    assert suppliers["refused"] == suppliers["total"] > 1, suppliers
+    store = DeadLetterStore(redis_client, namespace)
+    entries = [entry for entry in store.list() if entry["kind"] == "supplier"]
+    assert {entry["task_name"] for entry in entries} == {STARTUP_IMPORT_TASK_NAME}
+    assert all(entry["api"] == "rackbeat" and entry["status_code"] == 405 for entry in entries), entries
+    monkeypatch.undo()
+
+    first = entries[0]
+    _, retried = retry_entry(store, app, first["id"], wait_seconds=30)
+
+    assert retried["transfer"]["outcome"] == "succeeded", retried
+    assert [s["number"] for s in dump(company["rackbeat"], "suppliers")] == [int(first["key"])]
+    assert (store.get(first["id"]) or {})["status"] == "resolved"
+    again = startup_sync.apply_async().get(timeout=60)
+    assert {kind["kind"]: kind for kind in again["kinds"]}["supplier"]["refused"] == 0
+    assert len(dump(company["rackbeat"], "suppliers")) == suppliers["total"]
+    assert {(store.get(e["id"]) or {})["status"] for e in entries[1:]} == {"superseded"}
