@@ -334,9 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--single-count", type=int, default=30, help="lone changes of the single-event run (default 30)"
     )
+    parser.add_argument("--log-dir", help="keep the stack's logs (workers, web, sandboxes) in this directory")
     add_stack_arguments(parser)
     args = parser.parse_args(argv)
     stack_kwargs = stack_options(args)
+    if args.log_dir:
+        stack_kwargs["log_dir"] = Path(args.log_dir)
     if args.only == "single":
         print(
             f"e2e products: single events, {args.single_count} lone changes, {describe(args)} ...", flush=True

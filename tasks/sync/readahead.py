@@ -21,6 +21,10 @@ Keys (all under the connection's namespace):
 - ``readahead:kept:{kind}:{key}``: the record as a batch read it, with the clock and the wall time at which
   that read STARTED; kept ``batch_read_keep_seconds``. ``readahead:used:{kind}:{key}`` says the record's own
   transfer has had it (until the next batch read keeps it again).
+- ``readahead:running:{kind}``: a sorted set, member = a token per running transfer of the kind that reads
+  its record here, score = the clock at its start; taken off when its task ends (Celery's ``task_postrun``)
+  or when the same thread starts its next transfer, and ignored after ``RUNNING_HORIZON_SECONDS`` (a
+  killed worker's).
 - ``readahead:lock:{kind}``: the one reader of the kind (``SET NX``, expires after ``LOCK_SECONDS`` by
   itself, released by its holder only).
 - ``readahead:paused:{kind}``: set for ``PAUSE_SECONDS`` when a batch read failed (an API error): the
@@ -35,9 +39,12 @@ transfer (its marker was cleared when the running one started). A record without
 transfer queued some other way, an event older than an hour) is always read by itself.
 
 When a transfer's record is not kept, and at least ``batch_read_min_pending`` transfers of its kind are
-waiting, the transfer becomes the kind's reader: one list call, ``updated_at_from`` = the oldest waiting
-event less ``MARGIN_SECONDS`` (Rackbeat's clock, its whole-second stamps and the webhook's delay),
-ordered by ``updated_at`` ascending, one page of up to 1,000. Transfers that find a read in flight wait
+waiting or running (other transfers of the kind in flight, past their read or not: on a gevent worker a
+burst's transfers start as their events come, so few wait at any moment while many run), or at least two
+are and Rackbeat's shared budget has no token free, the transfer becomes the kind's reader: one list
+call, ``updated_at_from`` = the oldest waiting event less ``MARGIN_SECONDS`` (Rackbeat's clock, its
+whole-second stamps and the webhook's delay), ordered by ``updated_at`` ascending, one page of up to
+1,000. Transfers that find a read in flight wait
 for it (at most ``WAIT_SECONDS``) instead of reading one by one, then take their kept record, or become the
 next reader, or read by themselves. A record the list did not return (deleted, stamped by a clock behind
 ours, beyond the page) is read by itself.
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -54,9 +62,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from celery.signals import task_postrun
 
 from clients.errors import ApiError
 from clients.rackbeat import RackbeatClient, filter_time
+from clients.ratelimit import RedisTokenBucket
 from tasks.entities.base import EntitySpec, Record
 from tasks.redis import key as namespaced_key
 from tasks.sync.lookups import event_key, lookup_key
@@ -71,6 +81,7 @@ WAIT_SECONDS = 2.0  # the longest a transfer waits for another worker's batch re
 POLL_SECONDS = 0.05  # how often a waiting transfer looks again
 LOCK_SECONDS = 10  # a reader that died lets the next one read after this
 PAUSE_SECONDS = 60  # after a failed batch read, the kind's records are read one by one this long
+RUNNING_HORIZON_SECONDS = 30  # a running transfer older than this no longer counts (a killed worker's)
 PAGE = 1000
 
 _NOW = """
@@ -97,14 +108,21 @@ return stamp
 """
 )
 
-# KEYS: event, kept, lock, queued, paused, used; ARGV: horizon in microseconds
-# -> [event, kept (false once its record's transfer used it), reader busy, waiting (0 while paused)]
+# KEYS: event, kept, lock, queued, paused, used, running; ARGV: horizon in microseconds, this transfer's
+# running token, running horizon in microseconds
+# -> [event, kept (false once its record's transfer used it), reader busy,
+#     waiting + the other transfers running (0 while paused)]
 _SNAPSHOT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', string.format('(%d', now - tonumber(ARGV[1])))
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', string.format('(%d', now - tonumber(ARGV[3])))
+redis.call('ZADD', KEYS[7], 'NX', string.format('%d', now), ARGV[2])
+redis.call('EXPIRE', KEYS[7], math.floor(tonumber(ARGV[3]) / 1000000) + 1)
 local waiting = 0
-if redis.call('EXISTS', KEYS[5]) == 0 then waiting = redis.call('ZCARD', KEYS[4]) end
+if redis.call('EXISTS', KEYS[5]) == 0 then
+    waiting = redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[7]) - 1
+end
 local kept = false
 if redis.call('EXISTS', KEYS[6]) == 0 then kept = redis.call('GET', KEYS[2]) end
 return {redis.call('GET', KEYS[1]), kept, redis.call('EXISTS', KEYS[3]), waiting}
@@ -219,17 +237,18 @@ class ReadAhead(ReadClock):
         if self.min_pending <= 0:
             return self.single(spec, key, rackbeat)
         kind = spec.kind
+        token = self._running(kind)
         deadline = time.monotonic() + self.wait_seconds
         while True:
-            event, kept, busy, waiting = self._snapshot(kind, key)
+            event, kept, busy, waiting = self._snapshot(kind, key, token)
             if event is None:  # queued some other way than an event: read as it is now
                 break
             if kept is not None and kept.clock > event:
                 self._taken(kind, [key], kept.clock)
                 self._used(kind, key)
                 return kept
-            if waiting < self.min_pending:  # a lone event: the single fast read, no waiting
-                break
+            if waiting < self.min_pending and not (waiting >= 2 and _budget_spent(rackbeat)):
+                break  # a lone event: the single fast read, no waiting
             if not busy:
                 batch = self._batch_read(spec, rackbeat)
                 if batch is not None:
@@ -258,17 +277,28 @@ class ReadAhead(ReadClock):
 
     # --- the pieces ---------------------------------------------------------------------------------
 
-    def _snapshot(self, kind: str, key: str) -> tuple[int | None, Read | None, bool, int]:
+    def _running(self, kind: str) -> str:
+        """This transfer's running token for the kind (counted from its first snapshot until its task ends);
+        this thread's earlier transfers are over."""
+        finish_running()
+        token = uuid.uuid4().hex
+        _task.running = [(self.client, self.name("running", kind), token)]
+        return token
+
+    def _snapshot(self, kind: str, key: str, token: str) -> tuple[int | None, Read | None, bool, int]:
         event, kept, busy, waiting = self.client.eval(
             _SNAPSHOT,
-            6,
+            7,
             event_key(kind, key, self.connection_id),
             self.name("kept", kind, key),
             self.name("lock", kind),
             self.name("queued", kind),
             self.name("paused", kind),
             self.name("used", kind, key),
+            self.name("running", kind),
             QUEUED_HORIZON_SECONDS * 1_000_000,
+            token,
+            RUNNING_HORIZON_SECONDS * 1_000_000,
         )
         return (
             int(event) if event is not None else None,
@@ -341,6 +371,36 @@ class ReadAhead(ReadClock):
         """The records no longer wait for a read (unless an event newer than `clock` came meanwhile)."""
         if keys:
             self.client.eval(_TAKE_OFF, 1, self.name("queued", kind), clock, *keys)
+
+
+_task = threading.local()  # the running tokens of this thread's (greenlet's) transfer
+
+
+def finish_running() -> None:
+    """This thread's transfer no longer counts as running (its task ended, or the thread starts another)."""
+    running: list[tuple[redis.Redis, str, str]] = getattr(_task, "running", None) or []
+    _task.running = []
+    for client, name, token in running:
+        try:
+            client.zrem(name, token)
+        except redis.RedisError:  # it stops counting after RUNNING_HORIZON_SECONDS anyway
+            logger.debug("a running token not taken off %s", name)
+
+
+@task_postrun.connect(weak=False, dispatch_uid="rbsync-readahead-finish-running")
+def _finish_after_task(**_: object) -> None:
+    finish_running()
+
+
+def _budget_spent(rackbeat: RackbeatClient) -> bool:
+    """Rackbeat's shared budget has no token free now (a single read would wait for one)."""
+    limiter = rackbeat.limiter
+    if not isinstance(limiter, RedisTokenBucket):
+        return False
+    try:
+        return limiter.available() < 1
+    except ApiError:  # the limiter's Redis is unavailable: the read itself will say so
+        return False
 
 
 def _list_key(spec: EntitySpec) -> str:
