@@ -28,6 +28,9 @@ GREEN_QUEUES = ("transfers",)
 # Greenlets of the transfers worker: e-conomic allows ~166 calls/s and an answer takes ~0.1-0.3 s, so
 # about 50 transfers in flight use the budget; more only queue up at the shared rate limiter.
 DEFAULT_GREEN_CONCURRENCY = 50
+# gevent workers on the transfers queue, each one process (one core at most) with its own greenlets: a
+# transfer costs ~20-25 ms of the worker's CPU, so one process tops out near 40 transfers/s.
+DEFAULT_GREEN_PROCESSES = 1
 
 
 @dataclass(frozen=True)
@@ -45,20 +48,25 @@ class WorkerSpec:
 
 
 def worker_specs(
-    pool: str, concurrency: int, green_concurrency: int = DEFAULT_GREEN_CONCURRENCY
+    pool: str,
+    concurrency: int,
+    green_concurrency: int = DEFAULT_GREEN_CONCURRENCY,
+    green_processes: int = DEFAULT_GREEN_PROCESSES,
 ) -> list[WorkerSpec]:
-    """The workers of a pool choice; the first one serves the transfers queue."""
+    """The workers of a pool choice; the first one serves the transfers queue (with gevent, the first
+    `green_processes` do: ``worker``, ``worker-2``, ...)."""
     if pool not in POOLS:
         raise ValueError(f"unknown worker pool {pool!r} (choose from {', '.join(POOLS)})")
-    if concurrency < 1 or green_concurrency < 1:
+    if concurrency < 1 or green_concurrency < 1 or green_processes < 1:
         raise ValueError("a worker needs a concurrency of at least 1")
     if pool == "prefork":
         return [WorkerSpec("worker", ALL_QUEUES, "prefork", concurrency)]
     rest = tuple(queue for queue in ALL_QUEUES if queue not in GREEN_QUEUES)
-    return [
-        WorkerSpec("worker", GREEN_QUEUES, "gevent", green_concurrency),
-        WorkerSpec("worker-other", rest, "prefork", concurrency),
+    green = [
+        WorkerSpec("worker" if index == 1 else f"worker-{index}", GREEN_QUEUES, "gevent", green_concurrency)
+        for index in range(1, green_processes + 1)
     ]
+    return [*green, WorkerSpec("worker-other", rest, "prefork", concurrency)]
 
 
 def worker_argv(

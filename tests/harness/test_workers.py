@@ -58,3 +58,16 @@ def test_a_green_worker_can_ack_from_every_greenlet_at_once() -> None:
     settings = Settings(_env_file=None, **tokens)  # type: ignore[arg-type, call-arg]
     transport = build_config(settings)["broker_transport_options"]
     assert transport["max_connections"] >= 4 * DEFAULT_GREEN_CONCURRENCY
+
+
+def test_gevent_can_run_the_transfers_on_several_processes() -> None:
+    """One process per core: a gevent worker is one process, so it uses one core at most."""
+    *green, other = worker_specs("gevent", 2, green_concurrency=25, green_processes=2)
+    assert [(s.name, s.pool, s.concurrency, s.queues) for s in green] == [
+        ("worker", "gevent", 25, ("transfers",)),
+        ("worker-2", "gevent", 25, ("transfers",)),
+    ]
+    assert (other.name, other.queues) == ("worker-other", ("polls", "bulk", "dlq"))
+    assert len({spec.heartbeat_name for spec in [*green, other]}) == 3
+    with pytest.raises(ValueError):
+        worker_specs("gevent", 2, green_processes=0)
