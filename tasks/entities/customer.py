@@ -59,7 +59,8 @@ from typing import Any
 from tasks.entities._fields import reference_key, text
 from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
-from tasks.entities._vat_zone import RACKBEAT_ZONES, UnknownCountry, vat_zone
+from tasks.entities._party_import import economic_ref, party_fields, rackbeat_ref
+from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
     EconomicSide,
     EntitySpec,
@@ -270,22 +271,6 @@ IMPORT_NEVER_COPIED = (
 )
 """e-conomic customer fields the import leaves out on purpose (module docstring)."""
 
-ZONE_NAMES: dict[int, str] = {int(zone): name for name, zone in RACKBEAT_ZONES.items()}
-"""e-conomic's VAT zone number -> Rackbeat's `vat_zone`."""
-
-
-def economic_ref(document: Record, field: str, key_field: str) -> str | None:
-    """The number an e-conomic reference (`{"customerGroupNumber": 2, "self": ...}`) holds, as text."""
-    value = document.get(field)
-    number = value.get(key_field) if isinstance(value, dict) else None
-    return None if number is None else str(number)
-
-
-def economic_primary_email(document: Record) -> str | None:
-    """The first of the addresses in e-conomic's `email` (which takes several, separated by spaces)."""
-    addresses = [part for part in _ADDRESS_SEPARATORS.split(str(document.get("email") or "")) if part]
-    return addresses[0] if addresses else None
-
 
 def import_dependencies(document: Record) -> list[RecordRef]:
     """Group first, then payment terms, then the layout, then the sales person."""
@@ -302,54 +287,22 @@ def import_dependencies(document: Record) -> list[RecordRef]:
     return deps
 
 
-def rackbeat_ref(refs: Refs, kind: str, number: str | None) -> int | None:
-    """The Rackbeat key the import resolved for e-conomic's `kind` `number`; None when unresolved."""
-    found = refs.get((kind, number)) if number is not None else None
-    return int(found) if found is not None else None
-
-
-def _import_refused(field: str, problem: str) -> MappingError:
-    return MappingError(field, problem, api="rackbeat", resource=ECONOMIC_RESOURCE)
-
-
 def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
     """The Rackbeat customer for an e-conomic customer; see the module docstring for each rule."""
     refs = context.refs
-    terms = economic_ref(document, "paymentTerms", "paymentTermsNumber")
-    terms_id = rackbeat_ref(refs, PAYMENT_TERM_KIND, terms)
-    if terms_id is None:
-        raise _import_refused(
-            "payment_terms_id", f"e-conomic payment terms {terms} could not be resolved in Rackbeat"
-        )
-    zone_number = _int_or_none(economic_ref(document, "vatZone", "vatZoneNumber"))
-    zone = ZONE_NAMES.get(zone_number) if zone_number is not None else None
-    if zone_number is not None and zone is None:
-        raise _import_refused("vat_zone", f"e-conomic VAT zone {zone_number} has no Rackbeat counterpart")
-    address = str(document.get("address") or "").replace("\r\n", "\n").split("\n", 1)
     credit = document.get("creditLimit")
     return {
-        "company_name": text(document.get("name")) or "",
-        "currency": text(document.get("currency")),
+        **party_fields(document, refs, ECONOMIC_RESOURCE),
         "customer_group_id": rackbeat_ref(
             refs, GROUP_KIND, economic_ref(document, "customerGroup", "customerGroupNumber")
         ),
-        "payment_terms_id": terms_id,
         "layout_id": rackbeat_ref(refs, LAYOUT_KIND, economic_ref(document, "layout", "layoutNumber")),
         "employee_id": rackbeat_ref(
             refs, EMPLOYEE_KIND, economic_ref(document, "salesPerson", "employeeNumber")
         ),
-        "vat_zone": zone,
-        "address_street": text(address[0]),
-        "address_street2": text(address[1]) if len(address) > 1 else None,
-        "address_zipcode": text(document.get("zip")),
-        "address_city": text(document.get("city")),
-        "address_country": text(document.get("country")),
-        "contact_email": economic_primary_email(document),
         "contact_phone": text(document.get("telephoneAndFaxNumber")) or text(document.get("mobilePhone")),
-        "company_vat": text(document.get("corporateIdentificationNumber")),
         "ean": text(document.get("ean")),
         "max_credit": None if credit is None else round(float(credit), 2),
-        "is_barred": bool(document.get("barred", False)),
     }
 
 

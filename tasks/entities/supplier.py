@@ -43,6 +43,7 @@ from typing import Any
 from tasks.entities._fields import reference_key, text
 from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
+from tasks.entities._party_import import economic_ref, party_fields, rackbeat_ref
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
     EconomicSide,
@@ -58,7 +59,6 @@ from tasks.entities.base import (
     RecordRef,
     Refs,
 )
-from tasks.entities.customer import ZONE_NAMES, economic_primary_email, economic_ref, rackbeat_ref
 from tasks.errors import MappingError
 
 KIND = "supplier"
@@ -224,41 +224,15 @@ def import_dependencies(document: Record) -> list[RecordRef]:
     return deps
 
 
-def _import_refused(field: str, problem: str) -> MappingError:
-    return MappingError(field, problem, api="rackbeat", resource=ECONOMIC_RESOURCE)
-
-
 def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
     """The Rackbeat supplier for an e-conomic supplier; see the module docstring for each rule."""
     refs = context.refs
-    terms = economic_ref(document, "paymentTerms", "paymentTermsNumber")
-    terms_id = rackbeat_ref(refs, PAYMENT_TERM_KIND, terms)
-    if terms_id is None:
-        raise _import_refused(
-            "payment_terms_id", f"e-conomic payment terms {terms} could not be resolved in Rackbeat"
-        )
-    zone_text = economic_ref(document, "vatZone", "vatZoneNumber")
-    zone = ZONE_NAMES.get(int(zone_text)) if zone_text is not None and zone_text.isdigit() else None
-    if zone_text is not None and zone is None:
-        raise _import_refused("vat_zone", f"e-conomic VAT zone {zone_text} has no Rackbeat counterpart")
-    address = str(document.get("address") or "").replace("\r\n", "\n").split("\n", 1)
     return {
-        "company_name": text(document.get("name")) or "",
-        "currency": text(document.get("currency")),
+        **party_fields(document, refs, ECONOMIC_RESOURCE),
         "supplier_group_id": rackbeat_ref(
             refs, GROUP_KIND, economic_ref(document, "supplierGroup", "supplierGroupNumber")
         ),
-        "payment_terms_id": terms_id,
-        "vat_zone": zone,
-        "address_street": text(address[0]),
-        "address_street2": text(address[1]) if len(address) > 1 else None,
-        "address_zipcode": text(document.get("zip")),
-        "address_city": text(document.get("city")),
-        "address_country": text(document.get("country")),
-        "contact_email": economic_primary_email(document),
         "contact_phone": text(document.get("phone")),
-        "company_vat": text(document.get("corporateIdentificationNumber")),
-        "is_barred": bool(document.get("barred", False)),
     }
 
 
