@@ -39,6 +39,7 @@ from typing import Any
 from bench._stackargs import add_stack_arguments, describe, stack_options
 from tasks.harness.localredis import free_port
 from tasks.harness.stack import Stack, StackOptions
+from tasks.harness.workers import DEFAULT_POOL
 
 GROUP = (7001, "Benchmark goods")
 WAIT_SECONDS_PER_PRODUCT = 2.0
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "--single-count", type=int, default=30, help="lone changes of the single-event run (default 30)"
     )
     parser.add_argument("--log-dir", help="keep the stack's logs (workers, web, sandboxes) in this directory")
-    add_stack_arguments(parser)
+    add_stack_arguments(parser, default_pool=DEFAULT_POOL)
     args = parser.parse_args(argv)
     stack_kwargs = stack_options(args)
     if args.log_dir:

@@ -35,6 +35,7 @@ from bench._stackargs import add_stack_arguments, describe, stack_options
 from bench.e2e_products import _sandbox_requests, _wait_for, percentile
 from tasks.harness.localredis import free_port
 from tasks.harness.stack import Stack, StackOptions
+from tasks.harness.workers import DEFAULT_POOL
 
 # Shares of the scaled part of the burst, for the kinds whose Rackbeat resource grows with the company.
 SCALED_SHARES = {"products": 0.55, "customers": 0.25, "suppliers": 0.1, "lots": 0.1}
@@ -74,10 +75,15 @@ class KindFigures:
 
 
 def kinds_by_resource() -> dict[str, str]:
-    """Rackbeat resource -> the registered kind that moves it."""
+    """Rackbeat resource -> the registered kind that moves it to e-conomic (a kind only ever imported from
+    e-conomic, such as layouts, is loaded silently like any resource no kind moves)."""
     from tasks.entities import REGISTRY
 
-    return {spec.rackbeat.resource: kind for kind, spec in REGISTRY.items()}
+    return {
+        spec.rackbeat.resource: kind
+        for kind, spec in REGISTRY.items()
+        if spec.exports is not None or spec.posting is not None
+    }
 
 
 def seed_size(records: int, fixed: int, scaled_resources: Iterable[str]) -> Any:
@@ -372,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="sandboxes enforce the APIs' default limits and the workers use the default budgets",
     )
-    add_stack_arguments(parser)
+    add_stack_arguments(parser, default_pool=DEFAULT_POOL)
     args = parser.parse_args(argv)
     stack_kwargs = stack_options(args)
     from tasks.entities import REGISTRY

@@ -28,7 +28,7 @@ import redis
 from tasks.celery import flower_options
 from tasks.harness.localredis import LocalRedis, LocalRedisError, free_port, is_loopback_url, redis_answers
 from tasks.harness.processes import ManagedProcess, ProcessGroup, RestartPolicy, wait_until
-from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, worker_argv, worker_specs
+from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, DEFAULT_POOL, worker_argv, worker_specs
 from tasks.settings import Settings
 
 TOKEN_SETTINGS = (
@@ -109,7 +109,7 @@ class StackOptions:
     latency_ms: float = 0
     # The worker pool (tasks/harness/workers.py): "prefork" (one worker, `concurrency` processes) or
     # "gevent" (transfers on `green_concurrency` greenlets, the other queues on `concurrency` processes).
-    pool: str = "prefork"
+    pool: str = DEFAULT_POOL
     green_concurrency: int = DEFAULT_GREEN_CONCURRENCY
     log_dir: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)

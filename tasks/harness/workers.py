@@ -2,10 +2,11 @@
 the chaos stack (and, by hand, docker-compose.yml) take the worker topology from.
 
 - ``prefork``: one worker, every queue, ``--concurrency`` processes (the service until issue 14).
-- ``gevent``: the ``transfers`` queue on a gevent worker with ``green_concurrency`` greenlets in one process
-  (a transfer spends nearly all its time waiting for an API answer, ~100-300 ms each on the real APIs, so
-  a handful of processes leaves the rate budgets unused), and ``polls,bulk,dlq`` on a small prefork worker
-  beside it, so a poll or a start-up sync batch never waits behind thousands of queued transfers and
+- ``gevent`` (the default): the ``transfers`` queue on ``green_processes`` gevent workers (one per core),
+  each with ``green_concurrency`` greenlets in one process (a transfer spends nearly all its time waiting
+  for an API answer, ~100-300 ms each on the real APIs, so a handful of processes leaves the rate budgets
+  unused), and ``polls,bulk,dlq`` on a small prefork worker beside them, so a poll or a start-up sync
+  batch never waits behind thousands of queued transfers and
   keeps the soft time limit that only the prefork pool enforces.
 
 Both keep acks_late, ``task_reject_on_worker_lost`` and ``worker_prefetch_multiplier=1`` (tasks/celery.py):
@@ -21,16 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 POOLS = ("prefork", "gevent")
-# What `rbsync run` starts unless told otherwise (the benchmarks default to prefork, today's baseline).
-DEFAULT_POOL = "prefork"
+# What `rbsync run`, the harness's stacks and the benchmarks start unless told otherwise: gevent, measured
+# with bench.e2e_products at 100 ms API latency (1,000 products: p99 ~22 s on gevent against ~71 s on
+# prefork's 2 processes; issue 14).
+DEFAULT_POOL = "gevent"
 ALL_QUEUES = ("transfers", "polls", "bulk", "dlq")
 GREEN_QUEUES = ("transfers",)
-# Greenlets of the transfers worker: e-conomic allows ~166 calls/s and an answer takes ~0.1-0.3 s, so
-# about 50 transfers in flight use the budget; more only queue up at the shared rate limiter.
-DEFAULT_GREEN_CONCURRENCY = 50
+# Greenlets per transfers worker process: e-conomic allows ~166 calls/s and an answer takes ~0.1-0.3 s, so
+# about 50 transfers in flight in all use the budget; more only queue up at the shared rate limiter.
+DEFAULT_GREEN_CONCURRENCY = 25
 # gevent workers on the transfers queue, each one process (one core at most) with its own greenlets: a
-# transfer costs ~20-25 ms of the worker's CPU, so one process tops out near 40 transfers/s.
-DEFAULT_GREEN_PROCESSES = 1
+# transfer costs ~20-25 ms of the worker's CPU, so one process tops out near 40 transfers/s. Two (one per
+# core of a 2-core machine), measured with bench.e2e_products (1,000 products, 100 ms latency, same load):
+# 2 x 25 greenlets p99 21.7 s, 45.7/s; 1 x 50 p99 31.0 s, 31.9/s.
+DEFAULT_GREEN_PROCESSES = 2
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,8 @@ def test_run_brings_a_killed_worker_back_and_transfers_go_on(
             str(free_port()),
             "--flower-port",
             "0",
+            "--pool",
+            "prefork",  # a worker with pool processes (gevent, the default, runs transfers in its main one)
         ],
         cwd=tmp_path,
         env=env,

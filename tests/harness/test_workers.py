@@ -15,7 +15,7 @@ def test_prefork_is_one_worker_on_every_queue() -> None:
 
 
 def test_gevent_runs_the_transfers_on_greenlets_and_the_rest_on_prefork() -> None:
-    transfers, other = worker_specs("gevent", 2, green_concurrency=40)
+    transfers, other = worker_specs("gevent", 2, green_concurrency=40, green_processes=1)
     assert (transfers.name, transfers.pool, transfers.concurrency, transfers.queues) == (
         "worker",
         "gevent",
@@ -71,3 +71,10 @@ def test_gevent_can_run_the_transfers_on_several_processes() -> None:
     assert len({spec.heartbeat_name for spec in [*green, other]}) == 3
     with pytest.raises(ValueError):
         worker_specs("gevent", 2, green_processes=0)
+
+
+def test_gevent_is_the_default_with_one_green_process_per_core_of_a_2_core_machine() -> None:
+    from tasks.harness.workers import DEFAULT_POOL
+
+    assert DEFAULT_POOL == "gevent"
+    assert [spec.pool for spec in worker_specs(DEFAULT_POOL, 2)] == ["gevent", "gevent", "prefork"]

@@ -368,3 +368,14 @@ def test_the_receiver_requires_its_own_metrics_credentials_with_no_default(servi
     assert environment["RBSYNC_REDIS_URL"] == services["worker"]["environment"]["RBSYNC_REDIS_URL"]
     for name in (*WORKERS, "beat", "flower", "redis"):
         assert not any("METRICS" in variable for variable in services[name].get("environment") or {}), name
+
+
+def test_the_transfers_run_on_one_gevent_worker_per_core(services):
+    """Like the harness's gevent topology (tasks/harness/workers.py, DEFAULT_GREEN_PROCESSES): a gevent worker
+    is one process, so it uses one core at most; two replicas use a 2-core machine (issue 14)."""
+    from tasks.harness.workers import DEFAULT_GREEN_PROCESSES
+
+    worker = services["worker"]
+    assert worker["deploy"]["replicas"] == DEFAULT_GREEN_PROCESSES
+    assert "--pool=gevent" in worker["command"]
+    assert "container_name" not in worker  # replicas need names of their own
