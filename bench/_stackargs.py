@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, POOLS
+from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, DEFAULT_GREEN_PROCESSES, POOLS
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser, *, default_pool: str = "prefork") -> None:
@@ -40,9 +40,12 @@ def stack_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def describe(args: argparse.Namespace) -> str:
-    """E.g. "gevent pool (50 greenlets + 2 processes), 100 ms API latency"."""
+    """E.g. "gevent pool (2 x 25 greenlets; other queues on 2 prefork processes), 100 ms API latency"."""
     if args.pool == "gevent":
-        workers = f"gevent pool ({args.green_concurrency} greenlets + {args.concurrency} processes)"
+        workers = (
+            f"gevent pool ({DEFAULT_GREEN_PROCESSES} x {args.green_concurrency} greenlets;"
+            f" other queues on {args.concurrency} prefork processes)"
+        )
     else:
         workers = f"prefork pool ({args.concurrency} processes)"
     return f"{workers}, {args.latency_ms:g} ms API latency"

@@ -324,8 +324,9 @@ class SyncTask(Task):
     def api_call_counter(self) -> Callable[[], int]:
         """Start counting an attempt's API calls: the returned function gives the calls made since.
 
-        Counted by this thread's API clients (``process_clients``: one set per process and thread, so a
-        threads pool never mixes two transfers' calls), the ones every transfer uses; every request sent
+        Counted by this task's API clients (``process_clients``: a set handed out per task from the
+        process's pool and cleared on hand-out, so neither a gevent pool nor threads ever mix two transfers'
+        calls), the ones every transfer uses; every request sent
         counts, the call-level retries of a 5xx included. A task that calls an API some other way
         overrides this.
 

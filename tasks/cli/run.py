@@ -22,7 +22,7 @@ import click
 
 from tasks.harness.processes import ChildExited, RestartPolicy
 from tasks.harness.stack import Stack, StackError, StackOptions, read_dotenv, real_api_mode
-from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, DEFAULT_POOL, POOLS
+from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, DEFAULT_GREEN_PROCESSES, DEFAULT_POOL, POOLS
 
 OUTCOME_COLOURS = {
     "created": "green",
@@ -143,7 +143,8 @@ class _StopSignals:
     default=DEFAULT_POOL,
     show_default=True,
     help="Worker pool: prefork (one worker, --concurrency processes, every queue) or gevent (transfers on"
-    f" {DEFAULT_GREEN_CONCURRENCY} greenlets, polls/bulk/dlq on --concurrency processes).",
+    f" {DEFAULT_GREEN_PROCESSES} gevent processes of {DEFAULT_GREEN_CONCURRENCY} greenlets each,"
+    " polls/bulk/dlq on --concurrency prefork processes).",
 )
 @click.option(
     "--latency-ms",
