@@ -6,7 +6,24 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tasks.harness.localredis import free_port
+from tasks.harness.stack import StackOptions
 from tasks.harness.workers import DEFAULT_GREEN_CONCURRENCY, DEFAULT_GREEN_PROCESSES, POOLS
+
+
+def bench_stack_options(*, rate_limits: bool, concurrency: int, **fields: Any) -> StackOptions:
+    """A benchmark's stack: sandboxes, no beat, nothing seeded (each benchmark loads its own company),
+    quiet workers, the receiver on a free port; `fields` set the rest (latency, pool, extra environment)."""
+    return StackOptions(
+        sandbox=True,
+        beat=False,
+        seed_size=None,
+        rate_limits=rate_limits,
+        concurrency=concurrency,
+        worker_loglevel="WARNING",
+        web_port=free_port(),
+        **fields,
+    )
 
 
 def add_stack_arguments(parser: argparse.ArgumentParser, *, default_pool: str = "prefork") -> None:

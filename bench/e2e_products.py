@@ -36,9 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench._stackargs import add_stack_arguments, describe, stack_options
-from tasks.harness.localredis import free_port
-from tasks.harness.stack import Stack, StackOptions
+from bench._stackargs import add_stack_arguments, bench_stack_options, describe, stack_options
+from tasks.harness.stack import Stack
 from tasks.harness.workers import DEFAULT_POOL
 
 GROUP = (7001, "Benchmark goods")
@@ -111,19 +110,6 @@ def table(runs: list[RunFigures]) -> str:
     return "\n".join(lines)
 
 
-def bench_stack_options(rate_limits: bool, concurrency: int, stack: dict[str, Any]) -> StackOptions:
-    return StackOptions(
-        sandbox=True,
-        beat=False,
-        seed_size=None,
-        rate_limits=rate_limits,
-        concurrency=concurrency,
-        worker_loglevel="WARNING",
-        web_port=free_port(),
-        **stack,
-    )
-
-
 def run_once(
     name: str,
     products: int,
@@ -136,7 +122,7 @@ def run_once(
     from tasks.events import read_events
     from tasks.redis import get_redis
 
-    options = bench_stack_options(rate_limits, concurrency, stack_kwargs or {})
+    options = bench_stack_options(rate_limits=rate_limits, concurrency=concurrency, **(stack_kwargs or {}))
     with Stack(options) as stack:
         rackbeat = stack.rackbeat_sandbox
         economic = stack.economic_sandbox
@@ -262,7 +248,7 @@ def run_single(
     from tasks.events import read_events
     from tasks.redis import get_redis
 
-    with Stack(bench_stack_options(True, concurrency, stack_kwargs)) as stack:
+    with Stack(bench_stack_options(rate_limits=True, concurrency=concurrency, **stack_kwargs)) as stack:
         rackbeat = stack.rackbeat_sandbox
         redis_client = get_redis()
         rackbeat.create("product-groups", {"number": GROUP[0], "name": GROUP[1]})

@@ -31,10 +31,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench._stackargs import add_stack_arguments, describe, stack_options
+from bench._stackargs import add_stack_arguments, bench_stack_options, describe, stack_options
 from bench.e2e_products import _sandbox_requests, _wait_for, percentile
-from tasks.harness.localredis import free_port
-from tasks.harness.stack import Stack, StackOptions
+from tasks.harness.stack import Stack
 from tasks.harness.workers import DEFAULT_POOL
 
 # Shares of the scaled part of the burst, for the kinds whose Rackbeat resource grows with the company.
@@ -218,16 +217,7 @@ def run(
     from tasks.redis import get_redis
 
     burst, silent = plan_burst(records)
-    options = StackOptions(
-        sandbox=True,
-        beat=False,
-        seed_size=None,
-        rate_limits=rate_limits,
-        concurrency=concurrency,
-        worker_loglevel="WARNING",
-        web_port=free_port(),
-        **(stack_kwargs or {}),
-    )
+    options = bench_stack_options(rate_limits=rate_limits, concurrency=concurrency, **(stack_kwargs or {}))
     with Stack(options) as stack:
         rackbeat = stack.rackbeat_sandbox
         rackbeat.load(silent)

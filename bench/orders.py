@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bench._stackargs import add_stack_arguments, describe, stack_options
-from tasks.harness.localredis import free_port
-from tasks.harness.stack import Stack, StackOptions
+from bench._stackargs import add_stack_arguments, bench_stack_options, describe, stack_options
+from tasks.harness.stack import Stack
 
 SEED = 12
 POLL_TASK = "rbsync.poll_economic_orders"
@@ -181,14 +180,9 @@ def run(
     from tasks.redis import get_redis
     from tasks.settings import get_settings
 
-    options = StackOptions(
-        sandbox=True,
-        beat=False,
-        seed_size=None,
+    options = bench_stack_options(
         rate_limits=True,
         concurrency=concurrency,
-        worker_loglevel="WARNING",
-        web_port=free_port(),
         extra_env={"RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE": str(RACKBEAT_PER_MINUTE)},
         **(stack_kwargs or {}),
     )

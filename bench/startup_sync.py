@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.harness.localredis import free_port
-from tasks.harness.stack import Stack, StackOptions
+from bench._stackargs import bench_stack_options
+from tasks.harness.stack import Stack
 
 SEED = 13
 RACKBEAT_PER_MINUTE = 480
@@ -337,14 +337,9 @@ def run(
     """A fresh stack with the company in e-conomic; the sync once (and a second time with `rerun`)."""
     from tasks.harness.sandboxes import seed_economic
 
-    options = StackOptions(
-        sandbox=True,
-        beat=False,
-        seed_size=None,
+    options = bench_stack_options(
         rate_limits=rate_limits,
         concurrency=concurrency,
-        worker_loglevel="WARNING",
-        web_port=free_port(),
         extra_env={"RBSYNC_RACKBEAT_REQUESTS_PER_MINUTE": str(RACKBEAT_PER_MINUTE)} if rate_limits else {},
     )
     results: list[SyncFigures] = []
