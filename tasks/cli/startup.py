@@ -25,6 +25,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,12 +209,16 @@ def _duration(seconds: float) -> str:
 
 
 def _run_here(settings: Any, update_existing: bool) -> None:
+    console = _console()
+    with _log_through(console):
+        _run_with(console, settings, update_existing)
+
+
+def _run_with(console: Any, settings: Any, update_existing: bool) -> None:
     from tasks.startup.runner import AlreadyRunning
     from tasks.startup.state import DONE
     from tasks.startup.wiring import build_runner, options_from
 
-    console = _console()
-    _log_through(console)
     stop = threading.Event()
     outcome: dict[str, Any] = {}
     runner = build_runner(settings, options_from(settings, update_existing=update_existing), stop=stop)
@@ -268,16 +274,25 @@ def _exit_done(console: Any, status: dict[str, Any]) -> None:
     console.print("start-up sync done")
 
 
-def _log_through(console: Any) -> None:
-    """Warnings (a refused record) printed above the bars instead of through them."""
+@contextmanager
+def _log_through(console: Any) -> Iterator[None]:
+    """Warnings (a refused record) printed above the bars instead of through them, while the run lasts:
+    the handler is taken off again, so nothing else in the process (a test's next command) prints through
+    it."""
     from rich.logging import RichHandler
 
     handler = RichHandler(console=console, show_path=False, show_time=False)
     handler.setLevel(logging.WARNING)
     root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.WARNING:
         root.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 # --- --queue ----------------------------------------------------------------------------------------
