@@ -9,7 +9,7 @@ from typing import Any
 
 from tasks.entities._fields import text
 from tasks.entities._vat_zone import RACKBEAT_ZONES
-from tasks.entities.base import Record, Refs
+from tasks.entities.base import Record, RecordRef, Refs
 from tasks.errors import MappingError
 
 PAYMENT_TERM_KIND = "payment_term"
@@ -25,6 +25,17 @@ def economic_ref(document: Record, field: str, key_field: str) -> str | None:
     value = document.get(field)
     number = value.get(key_field) if isinstance(value, dict) else None
     return None if number is None else str(number)
+
+
+def referenced(document: Record, references: tuple[tuple[str, str, str], ...]) -> list[RecordRef]:
+    """(kind, e-conomic number) of each reference the document holds, in the order given. `references`
+    are (kind, e-conomic field, its key field): ("customer_group", "customerGroup", "customerGroupNumber")."""
+    found: list[RecordRef] = []
+    for kind, field, key_field in references:
+        number = economic_ref(document, field, key_field)
+        if number is not None:
+            found.append((kind, number))
+    return found
 
 
 def rackbeat_ref(refs: Refs, kind: str, number: str | None) -> int | None:

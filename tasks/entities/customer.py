@@ -59,7 +59,7 @@ from typing import Any
 from tasks.entities._fields import reference_key, text
 from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
-from tasks.entities._party_import import economic_ref, party_fields, rackbeat_ref
+from tasks.entities._party_import import economic_ref, party_fields, rackbeat_ref, referenced
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
     EconomicSide,
@@ -274,17 +274,15 @@ IMPORT_NEVER_COPIED = (
 
 def import_dependencies(document: Record) -> list[RecordRef]:
     """Group first, then payment terms, then the layout, then the sales person."""
-    deps: list[RecordRef] = []
-    for kind, field, key_field in (
-        (GROUP_KIND, "customerGroup", "customerGroupNumber"),
-        (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
-        (LAYOUT_KIND, "layout", "layoutNumber"),
-        (EMPLOYEE_KIND, "salesPerson", "employeeNumber"),
-    ):
-        number = economic_ref(document, field, key_field)
-        if number is not None:
-            deps.append((kind, number))
-    return deps
+    return referenced(
+        document,
+        (
+            (GROUP_KIND, "customerGroup", "customerGroupNumber"),
+            (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
+            (LAYOUT_KIND, "layout", "layoutNumber"),
+            (EMPLOYEE_KIND, "salesPerson", "employeeNumber"),
+        ),
+    )
 
 
 def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:

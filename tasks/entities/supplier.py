@@ -43,7 +43,7 @@ from typing import Any
 from tasks.entities._fields import reference_key, text
 from tasks.entities._lookups import by_number
 from tasks.entities._numbers import fitting_number, rackbeat_number_or_assigned
-from tasks.entities._party_import import economic_ref, party_fields, rackbeat_ref
+from tasks.entities._party_import import economic_ref, party_fields, rackbeat_ref, referenced
 from tasks.entities._vat_zone import UnknownCountry, vat_zone
 from tasks.entities.base import (
     EconomicSide,
@@ -213,15 +213,13 @@ def economic_supplier_number(document: Record) -> int:
 
 def import_dependencies(document: Record) -> list[RecordRef]:
     """The supplier group first, then the payment terms."""
-    deps: list[RecordRef] = []
-    for kind, field, key_field in (
-        (GROUP_KIND, "supplierGroup", "supplierGroupNumber"),
-        (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
-    ):
-        number = economic_ref(document, field, key_field)
-        if number is not None:
-            deps.append((kind, number))
-    return deps
+    return referenced(
+        document,
+        (
+            (GROUP_KIND, "supplierGroup", "supplierGroupNumber"),
+            (PAYMENT_TERM_KIND, "paymentTerms", "paymentTermsNumber"),
+        ),
+    )
 
 
 def to_rackbeat(document: Record, context: MappingContext) -> dict[str, Any]:
