@@ -13,6 +13,7 @@ A write through this store drops what is kept of its kind. At most `LIMIT` bindi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -58,23 +59,31 @@ class CachedBindings(BindingStore):
             kept[name] = value
 
     def rackbeat_key_for(self, kind: str, economic_key: Any) -> str | None:
-        if kind == self.focus:
-            return super().rackbeat_key_for(kind, economic_key)
-        name = (kind, str(economic_key))
-        found = self._reverse.get(name, _MISSING)
-        if found is _MISSING:
-            found = super().rackbeat_key_for(kind, economic_key)
-            self._keep(self._reverse, name, found)
+        found: str | None = self._read_through(
+            self._reverse,
+            kind,
+            economic_key,
+            lambda: super(CachedBindings, self).rackbeat_key_for(kind, economic_key),
+        )
         return found
 
     def get(self, kind: str, rackbeat_key: str) -> Binding | None:
+        found: Binding | None = self._read_through(
+            self._bindings, kind, rackbeat_key, lambda: super(CachedBindings, self).get(kind, rackbeat_key)
+        )
+        return found
+
+    def _read_through(
+        self, kept: dict[tuple[str, str], Any], kind: str, key: Any, read: Callable[[], Any]
+    ) -> Any:
+        """The focus kind always from Redis; any other from what is kept, read and kept when missing."""
         if kind == self.focus:
-            return super().get(kind, rackbeat_key)
-        name = (kind, str(rackbeat_key))
-        found = self._bindings.get(name, _MISSING)
+            return read()
+        name = (kind, str(key))
+        found = kept.get(name, _MISSING)
         if found is _MISSING:
-            found = super().get(kind, rackbeat_key)
-            self._keep(self._bindings, name, found)
+            found = read()
+            self._keep(kept, name, found)
         return found
 
     def put(self, kind: str, rackbeat_key: str, **fields: Any) -> Binding:
