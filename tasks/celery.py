@@ -9,7 +9,9 @@ The reliability choices (see docs/ARCHITECTURE.md and the Celery operations note
   the redeliveries so a task that kills its worker cannot loop forever;
 - the broker visibility timeout exceeds the longest retry countdown plus the hard time limit, so a
   message held by a live worker (running or waiting for its ETA) is never handed to a second one;
-- running late-ack tasks are cancelled when the broker connection drops (they would run twice);
+- running late-ack tasks are left running when the broker connection drops (cancelling one lost it; see
+  ``worker_cancel_long_running_tasks_on_connection_loss``), and a message put back gets a delivery tag of
+  its own (tasks/redelivery_tags.py), so a delivery's late ack never acts on the next delivery's entry;
 - JSON only: task arguments are data (kind, key, ids), never pickles or secrets.
 """
 
@@ -333,3 +335,21 @@ def _connect_green_soft_limit() -> None:
 
 
 _connect_green_soft_limit()
+
+
+def _install_broker_guards() -> None:
+    """Two corrections to kombu 5.7 / Celery 5.7 that the chaos runs with Redis restarts found (each
+    module says what and why): a restored message's fresh delivery tag, wherever the app is imported
+    (every process that can hand a message back), and the prefork pool's guard, in workers."""
+    from celery import signals
+
+    from tasks.pool_guard import guard_child_tracking
+    from tasks.redelivery_tags import fresh_tag_on_restore
+
+    fresh_tag_on_restore()
+    signals.worker_init.connect(
+        lambda **_: guard_child_tracking(), weak=False, dispatch_uid="rbsync-pool-guard"
+    )
+
+
+_install_broker_guards()

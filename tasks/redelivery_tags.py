@@ -1,0 +1,54 @@
+"""Each delivery of a message owns its own unacked entry: a fresh delivery tag whenever kombu puts a
+message back (kombu 5.7's Redis transport).
+
+kombu's Redis transport keeps a message a worker holds in the ``unacked`` hash under its delivery tag, and
+an ack or a requeue finds it there by that tag. The tag is set once, at publish, and travels inside the
+message; a message put back on its queue (a requeue, a lost connection's restore, the visibility timeout)
+keeps it. So two deliveries of one message share one entry, and the first delivery's late ack or requeue
+acts on the second's: found by the invoice chaos run with Redis restarts, reproduced in
+tests/tasks/test_redelivery_tags.py.
+
+1. A transfer is running (delivery 1); the broker connection drops while Redis still answers, or its
+   visibility timeout passes, and the message is restored to its queue and delivered again (delivery 2,
+   same tag, a new ``unacked`` entry).
+2. Delivery 1 ends and is acknowledged: the ack deletes the entry, which is now delivery 2's.
+3. Delivery 2 hands its message back (``Reject(requeue=True)``: Redis went away while it retried):
+   the requeue finds no entry and puts nothing back. The message is gone, and so is the transfer.
+
+``fresh_tag_on_restore`` gives the message a new delivery tag as it is put back, inside the same Redis
+transaction that takes it out of ``unacked``. Delivery 1's ack or requeue then finds no entry of its tag
+and does nothing (its message is already back), and delivery 2's entry is delivery 2's alone. Celery and
+kombu read the tag from the message they hold, so nothing else notices the change.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Any
+
+_PATCHED = "_rbsync_fresh_tag"
+
+
+def fresh_tag_on_restore() -> bool:
+    """Install on kombu's Redis channel (idempotent); False when kombu's Redis transport is absent."""
+    try:
+        from kombu.transport.redis import Channel
+    except ImportError:  # pragma: no cover - the redis package is a dependency
+        return False
+    original = Channel._do_restore_message
+    if getattr(original, _PATCHED, False):
+        return True
+
+    @functools.wraps(original)
+    def do_restore_message(
+        self: Any, payload: Any, exchange: Any, routing_key: Any, pipe: Any, leftmost: bool = False
+    ) -> Any:
+        properties = payload.get("properties") if isinstance(payload, dict) else None
+        if isinstance(properties, dict) and "delivery_tag" in properties:
+            properties["delivery_tag"] = str(uuid.uuid4())
+        return original(self, payload, exchange, routing_key, pipe, leftmost)
+
+    setattr(do_restore_message, _PATCHED, True)
+    Channel._do_restore_message = do_restore_message  # type: ignore[method-assign]
+    return True

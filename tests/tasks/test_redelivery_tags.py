@@ -1,0 +1,63 @@
+"""A message put back on its queue gets a delivery tag of its own (tasks/redelivery_tags.py), over the real
+Redis with kombu's own Redis transport: the first delivery's late ack can no longer delete the second
+delivery's unacked entry, so the second delivery's requeue still puts the message back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from kombu import Connection, Exchange, Queue
+
+import tasks.celery  # noqa: F401  (installs the fix, as every process that imports the app does)
+from tasks.redelivery_tags import fresh_tag_on_restore
+
+
+@pytest.fixture
+def broker(redis_url: str, session_namespace: str, redis_client: redis.Redis) -> Iterator[dict[str, object]]:
+    prefix = f"{session_namespace}:tags:"
+    yield {"url": redis_url, "prefix": prefix}
+    keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        redis_client.delete(*keys)
+
+
+def _connection(broker: dict[str, object]) -> Connection:
+    return Connection(
+        str(broker["url"]),
+        transport_options={"global_keyprefix": broker["prefix"], "visibility_timeout": 3600},
+    )
+
+
+def test_a_redelivered_message_survives_the_first_delivery_s_ack_and_its_own_requeue(
+    broker: dict[str, object], redis_client: redis.Redis
+) -> None:
+    assert fresh_tag_on_restore(), "installed (and installing twice is harmless)"
+    queue = Queue("transfers", Exchange("transfers", type="direct"), routing_key="transfers")
+    prefix = str(broker["prefix"])
+    with _connection(broker) as publisher:
+        publisher.Producer().publish(
+            {"record": 1}, exchange=queue.exchange, routing_key="transfers", declare=[queue]
+        )
+
+    first_connection, second_connection = _connection(broker), _connection(broker)
+    try:
+        first_channel = first_connection.channel()
+        first = queue(first_channel).get(no_ack=False)
+        assert first is not None
+        # The first delivery's connection is lost while Redis answers: its message is restored to the queue.
+        first_channel.qos.restore_unacked()
+        second = queue(second_connection.channel()).get(no_ack=False)
+        assert second is not None and second.payload == {"record": 1}
+        assert second.delivery_tag != first.delivery_tag
+
+        first.ack()  # the first delivery's transfer ends; its late ack
+        assert redis_client.hlen(f"{prefix}unacked") == 1, "the second delivery's entry is still there"
+
+        second.reject(requeue=True)  # the second hands its message back (its retry could not be published)
+        assert redis_client.llen(f"{prefix}transfers") == 1, "the message is back on its queue, not lost"
+        assert redis_client.hlen(f"{prefix}unacked") == 0
+    finally:
+        first_connection.release()
+        second_connection.release()
