@@ -131,7 +131,8 @@ def test_a_product_and_a_customer_made_and_changed_in_economic_arrive_with_one_p
         lambda: rackbeat_record(flow.rackbeat, "customers", customer)["company_name"] == "Renamed A/S",  # type: ignore[index]
         message="the changed name",
     )
-    assert flow.outcomes("product", number)[:2] == ["created", "replaced"]
+    # The outcome is logged just after the write lands: wait for it rather than read it at once.
+    wait_for(lambda: flow.outcomes("product", number)[:2] == ["created", "replaced"], message="both outcomes")
     assert not economic_writes(flow.economic), "nothing went back to e-conomic"
 
 
