@@ -7,16 +7,22 @@ a marker), so whatever the cause, a change or a deletion reaches e-conomic withi
   what changed since the kind's watermark (``updated_at_from``, rackbeat-api.md §1.4, with
   ``poll_overlap_seconds`` of overlap for clock skew and late commits; only the key and ``updated_at``
   fields), queueing a transfer for each record e-conomic is not known to match since that change. With
-  nothing changed a kind costs one call. The same run clears stale pending markers (below).
+  nothing changed a kind costs one call. The same run re-queues the records of stale pending markers
+  (below).
 - ``rbsync.poll_rackbeat_deletions`` (every ``deletion_sweep_interval_seconds``): deletions leave no
   ``updated_at``, so per kind the bound keys are compared with Rackbeat's current keys (paged, numbers
   only) and a transfer is queued for each bound record Rackbeat no longer has; the transfer bars or
   retires it as a delete event would. Each is queued once (``gone_at`` on its binding).
 
-A pending marker is stale when no live task stands behind it: it is older than the visibility timeout and
-its task id is in no queue and in no worker's hands (the broker's unacked set, which also holds the
-countdowns a worker is waiting out). The sweep clears such markers, so the next event or poll queues a
-transfer again.
+A pending marker is stale when no live task stands behind it: it is older than `STALE_MARKER_SECONDS` (or
+the visibility timeout, when that is shorter) and its task id is in no queue and in no worker's hands (the
+broker's unacked set, which also holds the countdowns a worker is waiting out). Its message vanished after
+it was published: kombu's Redis transport pops a message (BRPOP) before it records it as unacked, so a
+Redis that stops between the two loses it (seen in the invoice chaos run with Redis restarts). The sweep
+clears such a marker and queues the record's transfer (or import) again at once: waiting for the next
+event or poll would not do, as the poll's watermark has already moved past the record's change and an
+invoice never changes again. A message that was only slow to be seen costs one transfer too many, which
+bindings, record locks and idempotency keys make harmless.
 
 Each of the three (change poll, deletion sweep, stale-marker sweep) notes when it last ran to its end
 (``tasks.metrics.record_poll_success``), for ``/metrics``.
@@ -60,6 +66,9 @@ logger = logging.getLogger(__name__)
 RACKBEAT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # rackbeat-api.md §1.4, date filters
 PAGE = 1000
 SETTLED_AFTER = timedelta(seconds=2)  # one whole-second tick of updated_at plus a second of clock skew
+STALE_MARKER_SECONDS = 120
+"""A marker this old whose task is in no queue and no worker's hands has lost its message (a live one is
+always in one of them, but for the instant between kombu's pop and its unacked write)."""
 
 Enqueue = Callable[[str, str], bool]
 
@@ -75,13 +84,13 @@ class KindPoll:
 @dataclass
 class PollReport:
     kinds: list[KindPoll] = field(default_factory=list)
-    stale_markers_cleared: int = 0
+    stale_markers_requeued: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "kinds": {k.kind: {"seen": k.seen, "queued": k.queued, "in_step": k.in_step} for k in self.kinds},
             "queued": sum(k.queued for k in self.kinds),
-            "stale_markers_cleared": self.stale_markers_cleared,
+            "stale_markers_requeued": self.stale_markers_requeued,
         }
 
 
@@ -241,29 +250,57 @@ def live_task_ids(broker: redis.Redis, prefix: str) -> set[str]:
     return ids
 
 
-def clear_stale_markers(store: redis.Redis, broker: redis.Redis, settings: Settings) -> int:
-    """Clear pending markers older than the visibility timeout whose task is nowhere; returns how many."""
+def requeue_stale_markers(store: redis.Redis, broker: redis.Redis, settings: Settings) -> int:
+    """Clear the pending markers whose task vanished (see the module docstring) and queue each record's
+    transfer or import again; returns how many."""
     markers = PendingMarkers(store, settings.connection_id)
     pattern = namespaced_key("pending", "*", connection_id=settings.connection_id)
-    old_enough = DEFAULT_TTL_SECONDS - settings.effective_visibility_timeout
+    old_enough = DEFAULT_TTL_SECONDS - min(STALE_MARKER_SECONDS, settings.effective_visibility_timeout)
     prefix = namespaced_key("pending", connection_id=settings.connection_id) + ":"
     suspects: list[tuple[str, str, str]] = []
     for name in store.scan_iter(match=pattern, count=1000):
         ttl = store.ttl(name)
         if 0 <= ttl < old_enough:
             task_id = text(store.get(name))
-            kind, _, key = name[len(prefix) :].partition(":")
+            marker, key = _marker_and_key(name[len(prefix) :])
             if task_id and not task_id.startswith(CLAIM_PREFIX):  # a claim expires in seconds by itself
-                suspects.append((kind, key, task_id))
+                suspects.append((marker, key, task_id))
     if not suspects:
         return 0
     live = live_task_ids(broker, settings.broker_key_prefix)
-    cleared = 0
-    for kind, key, task_id in suspects:
-        if task_id not in live and markers.clear(kind, key, task_id):
-            logger.warning("cleared the stale pending marker of %s %s (task %s is gone)", kind, key, task_id)
-            cleared += 1
-    return cleared
+    requeued = 0
+    for marker, key, task_id in suspects:
+        if task_id in live or not markers.clear(marker, key, task_id):
+            continue  # alive, or it started (and cleared its marker) since it was read
+        logger.warning(
+            "the task %s of %s %s vanished from the broker; queueing it again", task_id, marker, key
+        )
+        _queue_again(marker, key)
+        requeued += 1
+    return requeued
+
+
+def _marker_and_key(rest: str) -> tuple[str, str]:
+    """`customer:K-1` -> (`customer`, `K-1`); an import's `import:customer:K-1` -> (`import:customer`,
+    `K-1`). The key is the rest, whatever it holds (a product number may hold a colon)."""
+    from tasks.imports import MARKER_PREFIX
+
+    head = f"{MARKER_PREFIX}:"
+    if rest.startswith(head):
+        kind, _, key = rest[len(head) :].partition(":")
+        return head + kind, key
+    kind, _, key = rest.partition(":")
+    return kind, key
+
+
+def _queue_again(marker: str, key: str) -> None:
+    from tasks.imports import MARKER_PREFIX, enqueue_import
+
+    kind = marker.removeprefix(f"{MARKER_PREFIX}:")
+    if kind != marker:
+        enqueue_import(kind, key)
+    else:
+        enqueue_export(kind, key)
 
 
 # --- the tasks -----------------------------------------------------------------------------------------
@@ -282,13 +319,13 @@ def poll_rackbeat_changes() -> dict[str, Any]:
     rackbeat = process_clients().rackbeat
     now = datetime.now(UTC)
     report = PollReport()
-    report.stale_markers_cleared = clear_stale_markers(store, _broker_client(settings), settings)
+    report.stale_markers_requeued = requeue_stale_markers(store, _broker_client(settings), settings)
     record_poll_success(store, "stale-pending-markers")
     for spec in Directions.of(settings).exported_specs():
         kind_report = poll_changes(spec, rackbeat, bindings, watermarks, enqueue_export, settings, now)
         report.kinds.append(kind_report)
     summary = report.as_dict()
-    if summary["queued"] or report.stale_markers_cleared:
+    if summary["queued"] or report.stale_markers_requeued:
         logger.info("poll: %s", summary)
     record_poll_success(store, "poll-rackbeat-changes")
     return summary

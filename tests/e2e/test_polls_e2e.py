@@ -128,31 +128,40 @@ def test_the_watermark_moves_only_forward_with_each_poll(
     assert first is not None and watermarks.get("product") > first
 
 
-def test_a_stale_marker_with_no_task_behind_it_is_cleared_and_a_live_one_kept(
-    service_settings: Settings, redis_client: redis.Redis, session_namespace: str, polls: Any
+def test_a_marker_whose_message_vanished_is_queued_again_and_live_ones_are_kept(
+    net: Any, economic_sandbox: Any, service_settings: Settings, redis_client: redis.Redis, polls: Any
 ) -> None:
-    settings = service_settings.model_copy(
-        update={
-            "visibility_timeout_seconds": 30,
-            "broker_key_prefix": f"{session_namespace}:stale-sweep:",
-        }
-    )
+    """A product whose transfer's message vanished after it was published (its marker confirmed, its task
+    in no queue and no worker's hands) arrives all the same: the sweep queues its transfer again. A marker
+    whose task waits in a queue, a young one and a claim being published are left alone."""
+    settings = service_settings
     markers = PendingMarkers(redis_client, settings.connection_id)
-    old = DEFAULT_TTL_SECONDS - settings.effective_visibility_timeout - 5
-    ghost, queued, young = (f"STALE-{uuid.uuid4().hex[:6]}" for _ in range(3))
-    redis_client.set(markers.name("product", ghost), "ghost-task", ex=old)
+    old = DEFAULT_TTL_SECONDS - min(polls.STALE_MARKER_SECONDS, settings.effective_visibility_timeout) - 5
+    ghost, queued, young, claiming = (f"STALE-{uuid.uuid4().hex[:6].upper()}" for _ in range(4))
+    make_product(net, ghost, sales_price=21.0)
+    redis_client.set(markers.name("product", ghost), "vanished-task", ex=old)
     redis_client.set(markers.name("product", queued), "queued-task", ex=old)
     redis_client.set(markers.name("product", young), "young-task", ex=DEFAULT_TTL_SECONDS)
-    claiming = f"STALE-{uuid.uuid4().hex[:6]}"
     redis_client.set(markers.name("product", claiming), "claim:publishing-task", ex=5)
-    message = {"body": "", "headers": {"id": "queued-task", "task": "rbsync.export_record"}}
-    queue = f"{settings.broker_key_prefix}transfers"
-    redis_client.lpush(queue, json.dumps(message))
+    # A queue the worker does not consume, holding the message of the marker whose task waits.
+    sweep_settings = settings.model_copy(update={"broker_key_prefix": f"{settings.connection_id}:sweep:"})
+    queue = f"{sweep_settings.broker_key_prefix}transfers"
+    redis_client.lpush(queue, json.dumps({"body": "", "headers": {"id": "queued-task"}}))
     try:
-        assert polls.clear_stale_markers(redis_client, redis_client, settings) == 1
-        assert markers.get("product", ghost) is None, "no task anywhere: cleared"
+        assert polls.requeue_stale_markers(redis_client, redis_client, sweep_settings) == 1
+
+        [stored] = wait_for(
+            lambda: economic_products(economic_sandbox, ghost), message="the re-queued product"
+        )
+        assert stored["salesPrice"] == 21.0
         assert markers.get("product", queued) == "queued-task", "its task waits in a queue: kept"
-        assert markers.get("product", young) == "young-task", "younger than the visibility timeout: kept"
+        assert markers.get("product", young) == "young-task", "younger than the threshold: kept"
         assert markers.get("product", claiming) == "publishing-task", "a claim being published: kept"
+        assert polls.requeue_stale_markers(redis_client, redis_client, sweep_settings) == 0, "once"
     finally:
         redis_client.delete(queue, *(markers.name("product", k) for k in (ghost, queued, young, claiming)))
+
+
+def test_an_import_marker_names_its_kind_and_a_key_may_hold_a_colon(polls: Any) -> None:
+    assert polls._marker_and_key("product:A:1") == ("product", "A:1")
+    assert polls._marker_and_key("import:customer:K-1") == ("import:customer", "K-1")
