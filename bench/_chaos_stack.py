@@ -412,6 +412,28 @@ class ChaosStack:
         self.wait_worker_ready()
         return ended
 
+    def run_stale_marker_sweep(self) -> int:
+        """The stale-marker sweep of the deployment's change poll (beat runs it every poll interval;
+        there is no beat here): re-queues the transfer of each record whose message vanished from the
+        broker (tasks/polls.py). Run in a child with the stack's environment, so it publishes to the
+        stack's broker; returns how many it queued again."""
+        import subprocess
+        import sys
+
+        program = (
+            "from tasks.polls import _broker_client, requeue_stale_markers\n"
+            "from tasks.redis import get_redis\n"
+            "from tasks.settings import get_settings\n"
+            "s = get_settings()\n"
+            "print(requeue_stale_markers(get_redis(), _broker_client(s), s))\n"
+        )
+        answer = subprocess.run(
+            [sys.executable, "-c", program], env=self.env, capture_output=True, text=True, timeout=60
+        )
+        if answer.returncode != 0:
+            raise ChaosStackError(f"the stale-marker sweep failed: {answer.stderr.strip()[-500:]}")
+        return int(answer.stdout.strip().splitlines()[-1])
+
     def stop_redis(self, *, kill: bool) -> None:
         assert self.redis_server is not None
         self.redis_server.stop(kill=kill)

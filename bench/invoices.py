@@ -288,6 +288,7 @@ class EventWatcher:
         self.worker_deaths: list[
             str
         ] = []  # how the worker ended each time it died unbidden (and was revived)
+        self.swept = 0  # transfers the stale-marker sweep queued again (their message had vanished)
         self.last_change = time.monotonic()
         self._after = "0"
         self._stop = threading.Event()
@@ -451,6 +452,7 @@ def settle(
     deadline = time.monotonic() + timeout
     last_state: Any = object()
     last_change = time.monotonic()
+    swept_at = 0.0
     while time.monotonic() < deadline:
         revived = stack.revive_worker()
         if revived:
@@ -462,6 +464,16 @@ def settle(
             last_state, last_change = state, now
         elif busy is not None and not any(busy.values()) and now - last_change >= quiet:
             return True, last_change
+        elif (
+            busy is not None
+            and busy["pending"]
+            and not (busy["queued"] or busy["unacked"] or busy["webhooks"])
+            and min(now - last_change, now - swept_at) > stack.settings.visibility_timeout_seconds
+        ):
+            # Only pending markers left, with no message behind them for longer than the visibility
+            # timeout: what the deployment's change poll sweeps (beat runs it; there is none here).
+            swept_at = now
+            watcher.swept += stack.run_stale_marker_sweep()
         time.sleep(0.2)
     return False, time.monotonic()
 
@@ -570,11 +582,40 @@ def tally(stack: ChaosStack, company: Company) -> Tally:
             )
         else:
             result.lost += 1
-            result.problems.append(f"invoice {number}: LOST (no e-conomic document, no dead letter)")
+            result.problems.append(
+                f"invoice {number}: LOST (no e-conomic document, no dead letter):"
+                f" {trace_lost(stack, KIND, number)}"
+            )
     for problem in master_duplicates(stack, company):
         result.master_duplicates += 1
         result.problems.append(problem)
     return result
+
+
+def trace_lost(stack: ChaosStack, kind: str, number: str) -> str:
+    """What is left of a lost record's transfer: its pending marker, its events, and whether the marker's
+    task is in the broker (queued or unacked) or was ever received by the worker, so a LOST row says where
+    the transfer vanished."""
+    from tasks.events import read_events
+    from tasks.polls import live_task_ids
+
+    client = stack.redis
+    marker = client.get(stack.key("pending", kind, number))
+    ttl = client.ttl(stack.key("pending", kind, number))
+    task_id = (marker or "").removeprefix("claim:")
+    events = [
+        f"{event.get('outcome')}@{event.get('task_id', '')[:8]}"
+        for _, event in read_events(client, count=100_000, connection_id=stack.connection_id)
+        if event.get("kind") == kind and str(event.get("key")) == number
+    ]
+    where = "no marker"
+    if task_id:
+        live = task_id in live_task_ids(client, stack.broker_prefix)
+        received = any(task_id in path.read_text(errors="replace") for path in stack.log_files())
+        where = f"task {task_id[:8]}: {'in the broker' if live else 'not in the broker'}, " + (
+            "received by a worker" if received else "never received by a worker"
+        )
+    return f"marker {marker!r} (ttl {ttl}); {where}; events {events or 'none'}"
 
 
 def supplier_tally(stack: ChaosStack, company: Company) -> Tally:
@@ -661,7 +702,10 @@ def supplier_tally(stack: ChaosStack, company: Company) -> Tally:
             )
         else:
             result.lost += 1
-            result.problems.append(f"supplier invoice {number}: LOST (no e-conomic voucher, no dead letter)")
+            result.problems.append(
+                f"supplier invoice {number}: LOST (no e-conomic voucher, no dead letter):"
+                f" {trace_lost(stack, SUPPLIER_KIND, number)}"
+            )
     for problem in supplier_master_duplicates(stack, company):
         result.master_duplicates += 1
         result.problems.append(problem)
@@ -1023,6 +1067,11 @@ def _finish(run: Run, stack: ChaosStack, company: Company, watcher: EventWatcher
         f"! the worker died unbidden and was started again (as a supervisor would): {death}"
         for death in watcher.worker_deaths
     )
+    if watcher.swept:
+        run.notes.append(
+            f"the stale-marker sweep (the change poll's, run here as beat would) queued {watcher.swept}"
+            " transfer(s) again whose message had vanished from the broker"
+        )
     run.faults = Counter(stack.economic.faults.counters)
     hooks = stack.redis.hgetall(stack.key("stats", "webhooks"))
     shown = ", ".join(f"{name} {value}" for name, value in sorted(hooks.items()))
