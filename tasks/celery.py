@@ -137,6 +137,9 @@ def queue_for(task_name: str) -> str:
     return QUEUES[0]
 
 
+UNACKED_MUTEX_EXPIRE_SECONDS = 15
+
+
 def restore_interval(visibility_timeout: int) -> int:
     """Seconds between kombu's scans for unacked messages past the visibility timeout: a tenth of it,
     between 1 and 10 s."""
@@ -171,6 +174,11 @@ def build_config(settings: StoreSettings) -> dict[str, Any]:
         # Redis comes back soon after its timeout rather than up to 100 s later.
         "unacked_restore_interval": restore_interval(visibility),
         "unacked_restore_throttle": 1,
+        # The scan runs under a Redis mutex that expires after 5 minutes by default: a worker that lost
+        # Redis mid-scan could not release it, and no worker restored anything for those 5 minutes (the
+        # invoice chaos run with Redis restarts: messages left unacked long past their timeout). Each
+        # restore is its own Redis transaction, so two scans at once are safe; the mutex only spares work.
+        "unacked_mutex_expire": UNACKED_MUTEX_EXPIRE_SECONDS,
         # A Redis that vanishes without closing the connection must not hang a publish forever.
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
         "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
@@ -338,15 +346,17 @@ _connect_green_soft_limit()
 
 
 def _install_broker_guards() -> None:
-    """Two corrections to kombu 5.7 / Celery 5.7 that the chaos runs with Redis restarts found (each
-    module says what and why): a restored message's fresh delivery tag, wherever the app is imported
-    (every process that can hand a message back), and the prefork pool's guard, in workers."""
+    """Corrections to kombu 5.7 / Celery 5.7 that the chaos runs with Redis restarts found (each module
+    says what and why): a restored message's fresh delivery tag, wherever the app is imported (every
+    process that can hand a message back); in workers, the prefork pool's guards (a pool process that
+    exited during a reconnect, a soft time limit that arrives after its task ended)."""
     from celery import signals
 
-    from tasks.pool_guard import guard_child_tracking
+    from tasks.pool_guard import guard_child_tracking, guard_soft_limits
     from tasks.redelivery_tags import fresh_tag_on_restore
 
     fresh_tag_on_restore()
+    guard_soft_limits()
     signals.worker_init.connect(
         lambda **_: guard_child_tracking(), weak=False, dispatch_uid="rbsync-pool-guard"
     )

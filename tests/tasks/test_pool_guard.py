@@ -46,3 +46,39 @@ def test_a_live_pool_process_is_registered_as_before(pool_and_hub: tuple[Any, Hu
     process = pool._pool[0]
     pool._track_child_process(process, hub)
     assert process._sentinel_poll in hub.readers
+
+
+def test_a_soft_limit_signal_raises_only_in_a_task_that_has_run_that_long() -> None:
+    """The signal billiard's handler turned into SoftTimeLimitExceeded wherever it landed, sent to this very
+    process: ignored with no task running and in a task younger than its soft limit, raised in one that
+    has reached it."""
+    import os
+    import signal
+    import time
+
+    from billiard.exceptions import SoftTimeLimitExceeded
+    from billiard.pool import soft_timeout_sighandler
+
+    from tasks import pool_guard
+
+    class Task:
+        soft_time_limit = 5
+        request = type("Request", (), {"timelimit": (None, None)})()
+        app = type("App", (), {"conf": type("Conf", (), {"task_soft_time_limit": None})()})()
+
+    before = signal.signal(signal.SIGUSR1, soft_timeout_sighandler)  # as billiard leaves a pool process
+    try:
+        pool_guard._task_started(task=Task())
+        assert signal.getsignal(signal.SIGUSR1) is pool_guard._soft_limit_signal
+        os.kill(os.getpid(), signal.SIGUSR1)  # a timer of the task before it: ignored
+        pool_guard._task_ended()
+        os.kill(os.getpid(), signal.SIGUSR1)  # no task running: ignored
+
+        pool_guard._task_started(task=Task())
+        pool_guard._running["started"] = time.monotonic() - Task.soft_time_limit
+        with pytest.raises(SoftTimeLimitExceeded):
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.1)
+    finally:
+        pool_guard._task_ended()
+        signal.signal(signal.SIGUSR1, before)

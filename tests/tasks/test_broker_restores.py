@@ -61,3 +61,37 @@ def test_a_redelivered_message_survives_the_first_delivery_s_ack_and_its_own_req
     finally:
         first_connection.release()
         second_connection.release()
+
+
+def test_a_restore_scan_cut_short_by_redis_leaves_its_mutex_for_seconds_not_minutes(
+    broker: dict[str, object], redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kombu scans for messages past their visibility timeout under a Redis mutex; a scan that loses Redis
+    cannot release it, and until it expires no worker restores anything. With the app's transport options
+    it expires within UNACKED_MUTEX_EXPIRE_SECONDS."""
+    from tasks.celery import UNACKED_MUTEX_EXPIRE_SECONDS, build_config
+    from tasks.settings import StoreSettings
+
+    options = build_config(StoreSettings())["broker_transport_options"]
+    options = {**options, "global_keyprefix": broker["prefix"], "visibility_timeout": 1}
+    queue = Queue("transfers", Exchange("transfers", type="direct"), routing_key="transfers")
+    prefix = str(broker["prefix"])
+    with Connection(str(broker["url"]), transport_options=options) as connection:
+        connection.Producer().publish(
+            {"record": 2}, exchange=queue.exchange, routing_key="transfers", declare=[queue]
+        )
+        channel = connection.channel()
+        held = queue(channel).get(no_ack=False)
+        assert held is not None
+        redis_client.zadd(f"{prefix}unacked_index", {held.delivery_tag: 0})  # long past its timeout
+
+        def redis_gone(*_: object, **__: object) -> None:
+            raise redis.ConnectionError("Redis went away mid-scan")
+
+        monkeypatch.setattr(type(channel.qos), "restore_by_tag", redis_gone)
+        monkeypatch.setattr("redis.lock.Lock.release", lambda _: None)  # nor does its release reach Redis
+        with pytest.raises(redis.ConnectionError):
+            channel.qos.restore_visible(interval=1)
+
+        ttl = redis_client.ttl(f"{prefix}unacked_mutex")
+        assert 0 < ttl <= UNACKED_MUTEX_EXPIRE_SECONDS, f"the mutex lasts {ttl} s"
