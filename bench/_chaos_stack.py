@@ -424,12 +424,15 @@ class ChaosStack:
             "from tasks.polls import _broker_client, requeue_stale_markers\n"
             "from tasks.redis import get_redis\n"
             "from tasks.settings import get_settings\n"
+            "import logging; logging.basicConfig(level=logging.WARNING)\n"
             "s = get_settings()\n"
             "print(requeue_stale_markers(get_redis(), _broker_client(s), s))\n"
         )
         answer = subprocess.run(
             [sys.executable, "-c", program], env=self.env, capture_output=True, text=True, timeout=60
         )
+        with (self.log_dir / "sweep.log").open("a") as log:  # its warnings name each task that vanished
+            log.write(answer.stderr)
         if answer.returncode != 0:
             raise ChaosStackError(f"the stale-marker sweep failed: {answer.stderr.strip()[-500:]}")
         return int(answer.stdout.strip().splitlines()[-1])
