@@ -11,7 +11,7 @@ The reliability choices (see docs/ARCHITECTURE.md and the Celery operations note
   message held by a live worker (running or waiting for its ETA) is never handed to a second one;
 - running late-ack tasks are left running when the broker connection drops (cancelling one lost it; see
   ``worker_cancel_long_running_tasks_on_connection_loss``), and a message put back gets a delivery tag of
-  its own (tasks/redelivery_tags.py), so a delivery's late ack never acts on the next delivery's entry;
+  its own (tasks/kombu_fixes.py), so a delivery's late ack never acts on the next delivery's entry;
 - JSON only: task arguments are data (kind, key, ids), never pickles or secrets.
 """
 
@@ -347,15 +347,17 @@ _connect_green_soft_limit()
 
 def _install_broker_guards() -> None:
     """Corrections to kombu 5.7 / Celery 5.7 that the chaos runs with Redis restarts found (each module
-    says what and why): a restored message's fresh delivery tag, wherever the app is imported (every
-    process that can hand a message back); in workers, the prefork pool's guards (a pool process that
-    exited during a reconnect, a soft time limit that arrives after its task ended)."""
+    says what and why): a restored message's fresh delivery tag and a closed channel's connection error,
+    wherever the app is imported (every process that can hand a message back); in workers, the prefork
+    pool's guards (a pool process that exited during a reconnect, a soft time limit that arrives after
+    its task ended)."""
     from celery import signals
 
+    from tasks.kombu_fixes import closed_connection_is_a_connection_error, fresh_tag_on_restore
     from tasks.pool_guard import guard_child_tracking, guard_soft_limits
-    from tasks.redelivery_tags import fresh_tag_on_restore
 
     fresh_tag_on_restore()
+    closed_connection_is_a_connection_error()
     guard_soft_limits()
     signals.worker_init.connect(
         lambda **_: guard_child_tracking(), weak=False, dispatch_uid="rbsync-pool-guard"

@@ -1,6 +1,6 @@
-"""A message put back on its queue gets a delivery tag of its own (tasks/redelivery_tags.py), over the real
-Redis with kombu's own Redis transport: the first delivery's late ack can no longer delete the second
-delivery's unacked entry, so the second delivery's requeue still puts the message back."""
+"""kombu's Redis transport under a lost broker, over the real Redis (tasks/kombu_fixes.py and the app's
+transport options): a message put back gets a delivery tag of its own, a channel closed after its
+connection fails as a connection error, and a restore scan cut short releases its mutex in seconds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import redis
 from kombu import Connection, Exchange, Queue
 
 import tasks.celery  # noqa: F401  (installs the fix, as every process that imports the app does)
-from tasks.redelivery_tags import fresh_tag_on_restore
+from tasks.kombu_fixes import closed_connection_is_a_connection_error, fresh_tag_on_restore
 
 
 @pytest.fixture
@@ -95,3 +95,29 @@ def test_a_restore_scan_cut_short_by_redis_leaves_its_mutex_for_seconds_not_minu
 
         ttl = redis_client.ttl(f"{prefix}unacked_mutex")
         assert 0 < ttl <= UNACKED_MUTEX_EXPIRE_SECONDS, f"the mutex lasts {ttl} s"
+
+
+def test_a_channel_closed_after_its_connection_leaves_its_messages_unacked_with_a_connection_error(
+    broker: dict[str, object], redis_client: redis.Redis
+) -> None:
+    """kombu clears the transport's client before it closes the channels (Connection.collect): the channel's
+    attempt to put its unacked message back then fails as a connection error, which kombu and Celery
+    ignore, not as the AttributeError that ended the worker; the message stays unacked in Redis."""
+    assert closed_connection_is_a_connection_error()
+    queue = Queue("transfers", Exchange("transfers", type="direct"), routing_key="transfers")
+    prefix = str(broker["prefix"])
+    connection = _connection(broker)
+    try:
+        connection.Producer().publish(
+            {"record": 3}, exchange=queue.exchange, routing_key="transfers", declare=[queue]
+        )
+        channel = connection.channel()
+        assert queue(channel).get(no_ack=False) is not None
+        connection._do_close_transport()  # kombu's own step, as Connection.collect takes it
+
+        with pytest.raises(connection.connection_errors):
+            channel.close()
+
+        assert redis_client.hlen(f"{prefix}unacked") == 1, "left unacked: it comes back after the timeout"
+    finally:
+        connection._closed = True

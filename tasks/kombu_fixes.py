@@ -1,12 +1,14 @@
-"""Each delivery of a message owns its own unacked entry: a fresh delivery tag whenever kombu puts a
-message back (kombu 5.7's Redis transport).
+"""Two corrections to kombu 5.7's Redis transport, both found by the invoice chaos run with Redis restarts.
+
+**Each delivery of a message owns its own unacked entry**: a fresh delivery tag whenever kombu puts a
+message back (``fresh_tag_on_restore``).
 
 kombu's Redis transport keeps a message a worker holds in the ``unacked`` hash under its delivery tag, and
 an ack or a requeue finds it there by that tag. The tag is set once, at publish, and travels inside the
 message; a message put back on its queue (a requeue, a lost connection's restore, the visibility timeout)
 keeps it. So two deliveries of one message share one entry, and the first delivery's late ack or requeue
 acts on the second's: found by the invoice chaos run with Redis restarts, reproduced in
-tests/tasks/test_redelivery_tags.py.
+tests/tasks/test_broker_restores.py.
 
 1. A transfer is running (delivery 1); the broker connection drops while Redis still answers, or its
    visibility timeout passes, and the message is restored to its queue and delivered again (delivery 2,
@@ -19,6 +21,15 @@ tests/tasks/test_redelivery_tags.py.
 transaction that takes it out of ``unacked``. Delivery 1's ack or requeue then finds no entry of its tag
 and does nothing (its message is already back), and delivery 2's entry is delivery 2's alone. Celery and
 kombu read the tag from the message they hold, so nothing else notices the change.
+
+**A channel closed after its connection says so as a connection error** (``closed_connection_is_a_
+connection_error``). When the worker loses the broker, kombu clears the transport's client and then closes
+the channels; a channel holding unacked messages tries to put them back, needs a new Redis pool for it, and
+builds it from the cleared client: ``AttributeError: 'NoneType' object has no attribute 'hostname'``. kombu
+and Celery ignore connection errors there, not an ``AttributeError``, so the whole worker ended
+("Unrecoverable error"). Raised as Redis's ``ConnectionError`` instead, it is what it means: the messages
+cannot be put back now, stay unacked in Redis and come back after the visibility timeout, as when Redis is
+down; the worker reconnects.
 """
 
 from __future__ import annotations
@@ -51,4 +62,26 @@ def fresh_tag_on_restore() -> bool:
 
     setattr(do_restore_message, _PATCHED, True)
     Channel._do_restore_message = do_restore_message  # type: ignore[method-assign]
+    return True
+
+
+def closed_connection_is_a_connection_error() -> bool:
+    """Install on kombu's Redis channel (idempotent); False when kombu's Redis transport is absent."""
+    try:
+        import redis
+        from kombu.transport.redis import Channel
+    except ImportError:  # pragma: no cover - the redis package is a dependency
+        return False
+    original = Channel._connparams
+    if getattr(original, _PATCHED, False):
+        return True
+
+    @functools.wraps(original)
+    def connparams(self: Any, asynchronous: bool = False) -> Any:
+        if getattr(self.connection, "client", None) is None:
+            raise redis.ConnectionError("the broker connection was closed; the channel cannot reach Redis")
+        return original(self, asynchronous=asynchronous)
+
+    setattr(connparams, _PATCHED, True)
+    Channel._connparams = connparams  # type: ignore[method-assign]
     return True
