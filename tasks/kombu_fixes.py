@@ -34,11 +34,11 @@ down; the worker reconnects.
 
 from __future__ import annotations
 
-import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-_PATCHED = "_rbsync_fresh_tag"
+from tasks.patching import correct_once
 
 
 def fresh_tag_on_restore() -> bool:
@@ -47,22 +47,19 @@ def fresh_tag_on_restore() -> bool:
         from kombu.transport.redis import Channel
     except ImportError:  # pragma: no cover - the redis package is a dependency
         return False
-    original = Channel._do_restore_message
-    if getattr(original, _PATCHED, False):
-        return True
 
-    @functools.wraps(original)
-    def do_restore_message(
-        self: Any, payload: Any, exchange: Any, routing_key: Any, pipe: Any, leftmost: bool = False
-    ) -> Any:
-        properties = payload.get("properties") if isinstance(payload, dict) else None
-        if isinstance(properties, dict) and "delivery_tag" in properties:
-            properties["delivery_tag"] = str(uuid.uuid4())
-        return original(self, payload, exchange, routing_key, pipe, leftmost)
+    def correction(original: Callable[..., Any]) -> Callable[..., Any]:
+        def do_restore_message(
+            self: Any, payload: Any, exchange: Any, routing_key: Any, pipe: Any, leftmost: bool = False
+        ) -> Any:
+            properties = payload.get("properties") if isinstance(payload, dict) else None
+            if isinstance(properties, dict) and "delivery_tag" in properties:
+                properties["delivery_tag"] = str(uuid.uuid4())
+            return original(self, payload, exchange, routing_key, pipe, leftmost)
 
-    setattr(do_restore_message, _PATCHED, True)
-    Channel._do_restore_message = do_restore_message  # type: ignore[method-assign]
-    return True
+        return do_restore_message
+
+    return correct_once(Channel, "_do_restore_message", correction)
 
 
 def closed_connection_is_a_connection_error() -> bool:
@@ -72,16 +69,15 @@ def closed_connection_is_a_connection_error() -> bool:
         from kombu.transport.redis import Channel
     except ImportError:  # pragma: no cover - the redis package is a dependency
         return False
-    original = Channel._connparams
-    if getattr(original, _PATCHED, False):
-        return True
 
-    @functools.wraps(original)
-    def connparams(self: Any, asynchronous: bool = False) -> Any:
-        if getattr(self.connection, "client", None) is None:
-            raise redis.ConnectionError("the broker connection was closed; the channel cannot reach Redis")
-        return original(self, asynchronous=asynchronous)
+    def correction(original: Callable[..., Any]) -> Callable[..., Any]:
+        def connparams(self: Any, asynchronous: bool = False) -> Any:
+            if getattr(self.connection, "client", None) is None:
+                raise redis.ConnectionError(
+                    "the broker connection was closed; the channel cannot reach Redis"
+                )
+            return original(self, asynchronous=asynchronous)
 
-    setattr(connparams, _PATCHED, True)
-    Channel._connparams = connparams  # type: ignore[method-assign]
-    return True
+        return connparams
+
+    return correct_once(Channel, "_connparams", correction)

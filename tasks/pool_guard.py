@@ -17,14 +17,14 @@ process that exits while the loop runs.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from tasks.patching import correct_once
 
-_GUARDED = "_rbsync_guarded"
+logger = logging.getLogger(__name__)
 
 
 def guard_child_tracking() -> bool:
@@ -33,23 +33,20 @@ def guard_child_tracking() -> bool:
         from celery.concurrency.asynpool import AsynPool
     except ImportError:  # pragma: no cover - prefork is part of Celery
         return False
-    original = AsynPool._track_child_process
-    if getattr(original, _GUARDED, False):
-        return True
 
-    @functools.wraps(original)
-    def track_child_process(self: Any, proc: Any, hub: Any) -> None:
-        if getattr(proc, "_sentinel_poll", False) is None:
-            logger.warning(
-                "pool process %s exited while the broker connection was restored; the pool replaces it",
-                getattr(proc, "pid", "?"),
-            )
-            return
-        original(self, proc, hub)
+    def correction(original: Callable[..., Any]) -> Callable[..., Any]:
+        def track_child_process(self: Any, proc: Any, hub: Any) -> None:
+            if getattr(proc, "_sentinel_poll", False) is None:
+                logger.warning(
+                    "pool process %s exited while the broker connection was restored; the pool replaces it",
+                    getattr(proc, "pid", "?"),
+                )
+                return
+            original(self, proc, hub)
 
-    setattr(track_child_process, _GUARDED, True)
-    AsynPool._track_child_process = track_child_process
-    return True
+        return track_child_process
+
+    return correct_once(AsynPool, "_track_child_process", correction)
 
 
 # --- a soft time limit that arrives after its task ended ---------------------------------------------------
