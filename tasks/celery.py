@@ -353,11 +353,16 @@ def _install_broker_guards() -> None:
     its task ended)."""
     from celery import signals
 
-    from tasks.kombu_fixes import closed_connection_is_a_connection_error, fresh_tag_on_restore
+    from tasks.kombu_fixes import (
+        closed_connection_is_a_connection_error,
+        fresh_tag_on_restore,
+        no_silent_drop,
+    )
     from tasks.pool_guard import guard_child_tracking, guard_soft_limits
 
     fresh_tag_on_restore()
     closed_connection_is_a_connection_error()
+    no_silent_drop(frozenset(QUEUES))
     guard_soft_limits()
     signals.worker_init.connect(
         lambda **_: guard_child_tracking(), weak=False, dispatch_uid="rbsync-pool-guard"

@@ -1,4 +1,4 @@
-"""Two corrections to kombu 5.7's Redis transport, both found by the invoice chaos run with Redis restarts.
+"""Three corrections to kombu 5.7's Redis transport, all found by the invoice chaos run with Redis restarts.
 
 **Each delivery of a message owns its own unacked entry**: a fresh delivery tag whenever kombu puts a
 message back (``fresh_tag_on_restore``).
@@ -30,15 +30,21 @@ and Celery ignore connection errors there, not an ``AttributeError``, so the who
 ("Unrecoverable error"). Raised as Redis's ``ConnectionError`` instead, it is what it means: the messages
 cannot be put back now, stay unacked in Redis and come back after the visibility timeout, as when Redis is
 down; the worker reconnects.
+
+**A publish to one of our queues that finds no queue bound fails instead of vanishing** (``no_silent_drop``,
+below).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from tasks.patching import correct_once
+
+logger = logging.getLogger(__name__)
 
 
 def fresh_tag_on_restore() -> bool:
@@ -81,3 +87,34 @@ def closed_connection_is_a_connection_error() -> bool:
         return connparams
 
     return correct_once(Channel, "_connparams", correction)
+
+
+def no_silent_drop(exchanges: frozenset[str]) -> bool:
+    """A publish to one of ``exchanges`` that finds no queue bound to it fails instead of vanishing.
+
+    kombu routes a message by the exchange's bindings, a Redis set, and when it finds none it writes the
+    message nowhere and reports success. For our own queues that is never right (their bindings are
+    declared at every start): the caller would answer a webhook 202 for a transfer that does not exist.
+    Raised as a connection error, kombu's publish retry declares the queue again and retries; if that
+    fails too, the caller fails (the receiver answers 503 and Rackbeat delivers again)."""
+    try:
+        import redis
+        from kombu.transport.redis import Channel
+    except ImportError:  # pragma: no cover - the redis package is a dependency
+        return False
+
+    def correction(original: Callable[..., Any]) -> Callable[..., Any]:
+        def lookup(self: Any, exchange: Any, routing_key: Any, default: Any = None) -> Any:
+            queues = original(self, exchange, routing_key, default)
+            if not queues and exchange in exchanges:
+                logger.warning(
+                    "no queue bound to exchange %r in Redis; the publish fails, not dropped", exchange
+                )
+                raise redis.ConnectionError(
+                    f"no queue is bound to exchange {exchange!r} (routing key {routing_key!r})"
+                )
+            return queues
+
+        return lookup
+
+    return correct_once(Channel, "_lookup", correction)

@@ -121,3 +121,25 @@ def test_a_channel_closed_after_its_connection_leaves_its_messages_unacked_with_
         assert redis_client.hlen(f"{prefix}unacked") == 1, "left unacked: it comes back after the timeout"
     finally:
         connection._closed = True
+
+
+def test_a_publish_to_one_of_our_queues_with_no_binding_fails_instead_of_vanishing(
+    broker: dict[str, object], redis_client: redis.Redis
+) -> None:
+    """kombu writes a message whose exchange has no queue bound nowhere and reports success; for our own
+    queues that fails now (the receiver then answers 503 and Rackbeat delivers again). Other exchanges
+    (Celery's events, with nobody listening) keep kombu's behaviour."""
+    from tasks.celery import QUEUES
+    from tasks.kombu_fixes import no_silent_drop
+
+    assert no_silent_drop(frozenset(QUEUES))
+    prefix = str(broker["prefix"])
+    with _connection(broker) as connection:
+        producer = connection.Producer()
+        with pytest.raises(redis.ConnectionError, match="no queue is bound to exchange 'transfers'"):
+            producer.publish({"record": 4}, exchange="transfers", routing_key="transfers", retry=False)
+        producer.publish({"event": 1}, exchange="celeryev", routing_key="worker.heartbeat", retry=False)
+
+        queue = Queue("transfers", Exchange("transfers", type="direct"), routing_key="transfers")
+        producer.publish({"record": 4}, exchange=queue.exchange, routing_key="transfers", declare=[queue])
+    assert redis_client.llen(f"{prefix}transfers") == 1, "declared, it is delivered"
