@@ -17,8 +17,9 @@ a marker), so whatever the cause, a change or a deletion reaches e-conomic withi
 A pending marker is stale when no live task stands behind it: it is older than `STALE_MARKER_SECONDS` (or
 the visibility timeout, when that is shorter) and its task id is in no queue and in no worker's hands (the
 broker's unacked set, which also holds the countdowns a worker is waiting out). Its message vanished after
-it was published: kombu's Redis transport pops a message (BRPOP) before it records it as unacked, so a
-Redis that stops between the two loses it (seen in the invoice chaos run with Redis restarts). The sweep
+it was published, before any worker received it: seen in the invoice chaos run with Redis restarts, cause
+not proven (kombu's Redis transport pops a message before it records it as unacked, so a Redis that stops
+between the two would lose it; no exchange binding was missing, see tasks/kombu_fixes.py). The sweep
 clears such a marker and queues the record's transfer (or import) again at once: waiting for the next
 event or poll would not do, as the poll's watermark has already moved past the record's change and an
 invoice never changes again. A message that was only slow to be seen costs one transfer too many, which
@@ -68,7 +69,8 @@ PAGE = 1000
 SETTLED_AFTER = timedelta(seconds=2)  # one whole-second tick of updated_at plus a second of clock skew
 STALE_MARKER_SECONDS = 120
 """A marker this old whose task is in no queue and no worker's hands has lost its message (a live one is
-always in one of them, but for the instant between kombu's pop and its unacked write)."""
+always in one of them, but for the instant between kombu's pop and its unacked write, when a re-queue costs
+one transfer too many)."""
 
 Enqueue = Callable[[str, str], bool]
 
